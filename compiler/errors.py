@@ -1,0 +1,29 @@
+"""The project's error types: a user mistake is one of these, a bug is anything else."""
+
+
+class DscError(Exception):
+    """A user mistake: the CLI prints the message on one line and exits 2."""
+
+
+class ConfigError(DscError):
+    """The composed configuration or the YAML behind it is wrong."""
+
+
+class TemplateError(DscError):
+    """A Jinja template does not parse or uses a variable that does not exist."""
+
+
+class SourceError(DscError):
+    """An input file (traces, curated rows, a file to dedupe) cannot be used."""
+
+
+class StoreError(DscError):
+    """A version on disk is missing, unknown or tampered with."""
+
+
+class UsageError(DscError):
+    """A command-line argument is wrong."""
+
+
+class LMError(DscError):
+    """An LM backend is misconfigured or refused to work (missing key, budget reached)."""
