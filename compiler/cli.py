@@ -1,0 +1,210 @@
+"""The command line: the only place that parses arguments, prints, and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from compiler.errors import DscError, UsageError
+
+OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dsc", description="dsc compiles a declarative test space (conf/*.yaml) into a "
+                     "versioned LLM evaluation dataset under outputs/<dataset>/<version>/.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    compile_ = verbs.add_parser("compile", help="plan, generate, dedupe, select and write a version",
+                                description="Compile the test space into a version. Recompiling an unchanged "
+                                "config makes no LM call and writes nothing.")
+    compile_.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    compile_.add_argument("-m", "--multirun", action="store_true", help="Hydra multirun: one version per job")
+    plan = verbs.add_parser("plan", help="show the plan: cells, strategy mix, LM calls (no LM is called)",
+                            description="Show the test space, its cells, the allocation per strategy and the "
+                            "number of LM calls. No LM is called.")
+    plan.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    plan.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    show = verbs.add_parser("show", help="summarise a version", description="Summarise a version: counts, "
+                            "strategy and source mix, drops, shortfall, usage.")
+    show.add_argument("version", help="outputs/<dataset>/<version>, <dataset>/<version> or a version id")
+    show.add_argument("--json", action="store_true", help="print the manifest")
+    return parser
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    spec = plan.spec
+    return {
+        "dataset": spec.name,
+        "size": spec.size,
+        "lm": spec.lm.model,
+        "lm_calls": len(plan.cases),
+        "strategies": dict(plan.targets),
+        "planned_per_strategy": dict(Counter(c.strategy for c in plan.cases)),
+        "coverage": {
+            "strength": plan.cells.strength,
+            "required_tuples": plan.cells.required_tuples,
+            "covered_tuples": plan.covered_tuples(),
+            "rows": len(plan.cells.positive) + len(plan.cells.negative),
+            "array": [dict(c) for c in plan.cells.positive + plan.cells.negative],
+        },
+        "cases": [{"strategy": c.strategy, "variant": c.variant, "cell": dict(c.cell), "slot": c.slot,
+                   "primary": c.primary} for c in plan.cases],
+    }
+
+
+def _print_plan(plan: Any) -> None:
+    spec = plan.spec
+    primary = [c for c in plan.cases if c.primary]
+    print(f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
+          f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}")
+    print(f"cells: {len(plan.cells.positive)} positive + {len(plan.cells.negative)} with a negative value; "
+          f"{plan.cells.strength}-wise tuples: {plan.covered_tuples()} of {plan.cells.required_tuples} covered "
+          f"by the plan")
+    names = [s.name for s in spec.strategies]
+    width = max(28, *(len(f"{d.name}={v.name}") + 2 for d in spec.dimensions for v in d.values))
+    header = f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>8}"
+    print()
+    print(header)
+    counts = Counter((c.strategy, d, v) for c in primary for d, v in c.cell)
+    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>8}")
+    for dim in spec.dimensions:
+        for value in dim.values:
+            label = f"{dim.name}={value.name}"
+            row = [counts[(n, dim.name, value.name)] for n in names]
+            print(f"  {label:{width - 2}}" + "".join(f"{x:>13}" for x in row) + f"{sum(row):>8}")
+
+
+def _print_summary(result: Any) -> None:
+    version = result.version
+    counts = result.counts
+    if not result.created:
+        print(f"unchanged: {version.version}  ({version.path})")
+        return
+    by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()))
+    by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
+    print(f"compiled {result.spec.name}: {len(result.selection.rows)} rows -> {version.path}")
+    print(f"  strategies: {by_strategy}")
+    print(f"  sources:    {by_source}")
+    print(f"  generated {counts.get('generated', 0)}, failed {counts.get('failed', 0)}, "
+          f"exact duplicates dropped {counts.get('exact_dropped', 0)}, near {counts.get('near_dropped', 0)}, "
+          f"top-up rounds {result.rounds}")
+    if result.selection.missing or result.selection.short:
+        cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])
+        more = f" (+{len(result.selection.short) - 5} more)" if len(result.selection.short) > 5 else ""
+        print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
+    print(f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
+          f"{result.seconds:.1f} s")
+
+
+def _progress_printer() -> tuple[Any, Any]:
+    """A rich progress bar on a terminal; nothing when output is not a terminal (CI logs stay readable)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        TextColumn("{task.fields[info]}"), transient=True)
+    task = progress.add_task("generate", total=None, info="")
+
+    def update(done: int, total: int, stats: Any) -> None:
+        progress.update(task, completed=done, total=total,
+                        info=f"calls {stats.calls} replayed {stats.replayed} retries {stats.retries} "
+                             f"failed {stats.failures}")
+
+    return progress, update
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    from compiler.pipeline import compile_dataset
+
+    progress, update = _progress_printer()
+    if progress is not None:
+        with progress:
+            result = compile_dataset(args.overrides, on_progress=update)
+    else:
+        result = compile_dataset(args.overrides)
+    _print_summary(result)
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from compiler.config import Project, load_spec
+    from compiler.plan import plan_cases
+    from compiler.render import check_templates
+
+    project = Project.locate()
+    spec = load_spec(args.overrides, project)
+    check_templates(spec, project.templates_dir)
+    plan = plan_cases(spec)
+    if args.json:
+        print(json.dumps(_plan_json(plan), ensure_ascii=False))
+    else:
+        _print_plan(plan)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from compiler.store import read_manifest, resolve_version
+
+    version = resolve_version(args.version)
+    manifest = read_manifest(version)
+    if args.json:
+        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return 0
+    counts = manifest.get("counts", {})
+    print(f"{manifest['dataset']} {manifest['version']}  ({version.path})")
+    print(f"  parent: {manifest.get('parent') or '-'}   lm: {manifest['lm']['identity']}   seed: {manifest['seed']}")
+    print(f"  rows: {manifest['rows']}   sources: "
+          + ", ".join(f"{k} {v}" for k, v in manifest.get("sources", {}).items()))
+    print("  strategies: " + ", ".join(f"{k} {v['selected']}/{v['target']}"
+                                       for k, v in manifest.get("strategies", {}).items()))
+    print("  stages: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    drops = manifest.get("drops", {})
+    print("  drops: " + (", ".join(f"{k} {v}" for k, v in drops.items()) or "none"))
+    failures = manifest.get("failures", {})
+    print("  failures: " + (", ".join(f"{k} {v}" for k, v in failures.items()) or "none"))
+    short = manifest.get("shortfall", {})
+    if short.get("missing_rows") or short.get("cells"):
+        print(f"  shortfall: {short.get('missing_rows', 0)} rows missing, {len(short.get('cells', []))} short cells")
+    usage = manifest.get("usage", {})
+    if usage:
+        print(f"  usage: {usage.get('requests', 0)} requests, {usage.get('input_tokens', 0)} input + "
+              f"{usage.get('output_tokens', 0)} output tokens, ${usage.get('cost_usd', 0):.4f}")
+    return 0
+
+
+COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.verb](args)
+    except DscError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"dsc: error: {line}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `dsc plan | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("dsc: interrupted; answers received so far are kept, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Generation: DSPy signatures and modules built from the test space; the only stage that talks to an LM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import dspy
+
+from compiler.backends import LMHandle
+from compiler.plan import CaseSpec
+from compiler.render import RenderedCase
+from compiler.spec import Column, Spec
+
+PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
+
+
+@dataclass(frozen=True)
+class Generated:
+    case: CaseSpec
+    instruction: str
+    inputs: dict[str, str] | None  # None when the case failed
+    expected: dict[str, Any] | None
+    attempts: int
+    error: str | None = None  # error class of an explicit failure
+
+
+def _column_type(column: Column) -> Any:
+    if column.type == "list":
+        return list[str]
+    if column.type == "enum":
+        return Literal[tuple(column.values)]  # type: ignore[valid-type]
+    return {"text": str, "bool": bool, "int": int, "number": float}[column.type]
+
+
+def build_signature(spec: Spec) -> type[dspy.Signature]:
+    """Inputs: the rendered instruction and the case spec; outputs: prompt variables + typed columns."""
+    fields: dict[str, tuple[Any, Any]] = {
+        "instruction": (str, dspy.InputField(desc="What to write: the strategy's instruction for this case.")),
+        "case": (str, dspy.InputField(desc="The case spec as JSON: cell, strategy, persona or tactic, slot.")),
+    }
+    for variable in spec.prompt.variables:
+        desc = variable.description + ("" if variable.required else " (may be empty)")
+        fields[variable.name] = (str, dspy.OutputField(desc=desc))
+    for column in spec.columns:
+        fields[column.name] = (_column_type(column), dspy.OutputField(desc=column.description or column.name))
+    instructions = (f"Write one realistic test case for: {spec.description.strip()} "
+                    "Fill the prompt's input variables and the evaluator columns.")
+    return dspy.make_signature(fields, instructions, signature_name="WriteTestCase")
+
+
+class CaseWriter(dspy.Module):
+    """Writes the inputs and evaluator columns of one test case."""
+
+    def __init__(self, signature: type[dspy.Signature]) -> None:
+        super().__init__()
+        self.write = dspy.Predict(signature)
+
+    def forward(self, instruction: str, case: str) -> dspy.Prediction:
+        return self.write(instruction=instruction, case=case)
+
+    async def aforward(self, instruction: str, case: str) -> dspy.Prediction:
+        return await self.write.acall(instruction=instruction, case=case)
+
+
+def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
+    """The `case` input: everything about the case a writer needs, as canonical JSON."""
+    persona = next((vars(p) for p in spec.personas if p.id == case.variant), None) \
+        if case.strategy == "persona" else None
+    tactic = next((vars(t) for t in spec.tactics if t.id == case.variant), None) \
+        if case.strategy == "adversarial" else None
+    payload = {
+        "dataset": spec.name,
+        "description": spec.description,
+        "prompt": spec.prompt.text,
+        "variables": {v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables},
+        "strategy": case.strategy,
+        "variant": case.variant,
+        "persona": persona,
+        "tactic": tactic,
+        "cell": dict(case.cell),
+        "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
+        "columns": {c.name: {"type": c.type, "description": c.description,
+                             **({"values": list(c.values)} if c.values else {})} for c in spec.columns},
+        "slot": case.slot,
+        "sample": sample,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+def _normalise(spec: Spec, prediction: dspy.Prediction) -> tuple[dict[str, str], dict[str, Any]]:
+    inputs = {v.name: str(prediction[v.name] if prediction[v.name] is not None else "") for v in spec.prompt.variables}
+    expected: dict[str, Any] = {}
+    for column in spec.columns:
+        value = prediction[column.name]
+        if column.type == "list":
+            value = [str(item) for item in (value or [])]
+        elif column.type == "number":
+            value = float(value)
+        expected[column.name] = value
+    return inputs, expected
+
+
+class Stopped(Exception):
+    """Generation stopped early (budget reached or a breaker tripped); answers so far are kept."""
+
+
+async def _generate_one(spec: Spec, writer: CaseWriter, handle: LMHandle, item: RenderedCase) -> Generated:
+    from dspy.utils.exceptions import AdapterParseError
+
+    last_error = "parse"
+    for sample in range(PARSE_ATTEMPTS):
+        try:
+            prediction = await writer.write.acall(instruction=item.instruction,
+                                                  case=case_payload(spec, item.case, sample), lm=handle.lm)
+            inputs, expected = _normalise(spec, prediction)
+            return Generated(item.case, item.instruction, inputs, expected, attempts=sample + 1)
+        except AdapterParseError:
+            last_error = "parse"
+            handle.stats.retries += 1
+        except (ValueError, TypeError) as exc:  # typed coercion of a parsed field failed
+            last_error = f"type:{type(exc).__name__}"
+            handle.stats.retries += 1
+    handle.stats.failures += 1
+    return Generated(item.case, item.instruction, None, None, attempts=PARSE_ATTEMPTS, error=last_error)
+
+
+async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], concurrency: int,
+                   on_done: Callable[[Generated], None] | None) -> list[Generated]:
+    writer = CaseWriter(build_signature(spec))
+    semaphore = asyncio.Semaphore(concurrency)
+    results: list[Generated | None] = [None] * len(items)
+
+    async def run(index: int, item: RenderedCase) -> None:
+        async with semaphore:
+            result = await _generate_one(spec, writer, handle, item)
+        results[index] = result
+        if on_done is not None:
+            on_done(result)
+
+    tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(items)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [r for r in results if r is not None]
+
+
+def generate_cases(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase],
+                   on_done: Callable[[Generated], None] | None = None) -> list[Generated]:
+    """Generate every rendered case with one asyncio fan-out; results come back in plan order."""
+    with dspy.context(disable_history=True):
+        return asyncio.run(_fan_out(spec, handle, items, spec.lm.concurrency, on_done))

@@ -1,0 +1,205 @@
+"""The compile pipeline: spec -> plan -> render -> generate -> dedupe -> select -> write."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+import compiler
+from compiler.config import Project
+from compiler.dedupe import Candidate, DedupeResult, drop_duplicates
+from compiler.plan import CaseSpec, Plan, plan_cases, plan_top_up
+from compiler.render import RenderedCase, check_templates, render_case, template_hashes
+from compiler.rows import Row
+from compiler.select import Selection, select_rows
+from compiler.spec import Spec
+from compiler.store import Version, dump_json, write_version
+
+
+@dataclass
+class CompileResult:
+    spec: Spec
+    plan: Plan
+    version: Version
+    created: bool
+    selection: Selection
+    counts: dict[str, int]
+    rounds: int
+    calls: int
+    replayed: int
+    seconds: float
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def rows_by(self, key: str) -> Counter[str]:
+        return Counter(getattr(c.row, key) or "-" for c in self.selection.rows)
+
+
+def config_hash(spec: Spec) -> str:
+    return xxhash.xxh3_64_hexdigest(json.dumps(spec.resolved, sort_keys=True, default=str).encode())
+
+
+def _prompt_hash(text: str) -> str:
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
+
+
+def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str) -> tuple[list[Candidate], Counter[str]]:
+    candidates: list[Candidate] = []
+    failures: Counter[str] = Counter()
+    for item in generated:
+        if item.inputs is None:
+            failures[item.error or "unknown"] += 1
+            continue
+        row = Row.build("synthetic", item.case.strategy, item.case.variant, dict(item.case.cell), item.inputs,
+                        item.expected, {"trace_id": None, "prompt_hash": _prompt_hash(item.instruction),
+                                        "lm": lm_identity})
+        candidates.append(Candidate(row, item.case))
+    return candidates, failures
+
+
+def _short_cases(plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]],
+                 round_no: int) -> list[CaseSpec]:
+    """Fresh samples for the (strategy, cell) pairs that fell short, with the variants they were planned with."""
+    short = {(s.strategy, s.cell): s.wanted - s.got for s in selection.short}
+    from compiler.space import cell_label
+
+    requests = []
+    for case in plan.cases:
+        if not case.primary:
+            continue
+        key = (case.strategy, cell_label(case.cell))
+        if short.get(key, 0) > 0:
+            requests.append((case.strategy, case.variant, case.cell, 1))
+            short[key] -= 1
+    return plan_top_up(plan, requests, round_no, used_slots)
+
+
+def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
+                    on_progress: Callable[[int, int, Any], None] | None = None,
+                    spec: Spec | None = None) -> CompileResult:
+    """Compile a test space into a version on disk (or find it unchanged)."""
+    from compiler.backends import open_lm
+    from compiler.config import load_spec
+    from compiler.generate import build_signature, generate_cases
+    from compiler.journal import Journal
+
+    started = time.perf_counter()
+    project = project or Project.locate()
+    spec = spec or load_spec(overrides, project)
+    check_templates(spec, project.templates_dir)
+    plan = plan_cases(spec)
+    rendered = [render_case(spec, project.templates_dir, case) for case in plan.cases]
+    journal = Journal(Path(spec.journal_dir) / "journal" / spec.name)
+    handle = open_lm(spec.lm, journal)
+    counts: Counter[str] = Counter(planned=len(plan.cases))
+    all_candidates: list[Candidate] = []
+    failures: Counter[str] = Counter()
+    used_slots: Counter[tuple[str, str | None, Any]] = Counter()
+    for case in plan.cases:
+        key = (case.strategy, case.variant, case.cell)
+        used_slots[key] = max(used_slots[key], case.slot + 1)
+    try:
+        batch: list[RenderedCase] = rendered
+        total = len(batch)
+        done = 0
+        rounds = 0
+        while True:
+            def progress(_: Any, base: int = done) -> None:
+                nonlocal done
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, total, handle.stats)
+
+            generated = generate_cases(spec, handle, batch, on_done=progress)
+            candidates, new_failures = _to_candidates(spec, generated, handle.identity)
+            failures += new_failures
+            all_candidates.extend(candidates)
+            deduped = drop_duplicates(all_candidates, spec.dedupe.near, spec.dedupe.on)
+            selection = select_rows(plan, deduped.survivors)
+            if selection.missing == 0 or rounds >= spec.max_rounds:
+                break
+            rounds += 1
+            extra = _short_cases(plan, selection, used_slots, rounds)
+            if not extra:
+                break
+            batch = [render_case(spec, project.templates_dir, case) for case in extra]
+            total += len(batch)
+            counts["top_up"] += len(batch)
+    finally:
+        journal.close()
+    counts.update(generated=len(all_candidates) + sum(failures.values()), failed=sum(failures.values()),
+                  exact_dropped=sum(1 for d in deduped.drops if d.reason == "exact"),
+                  near_dropped=sum(1 for d in deduped.drops if d.reason == "near"),
+                  survivors=len(deduped.survivors), selected=len(selection.rows))
+    rows = [c.row for c in selection.rows]
+    signature = build_signature(spec)
+    program_hash = xxhash.xxh3_64_hexdigest(
+        (signature.instructions + "|" + json.dumps({k: str(v.annotation) for k, v in signature.fields.items()},
+                                                   sort_keys=True)).encode())
+
+    def manifest(version: str, parent: str | None) -> dict[str, Any]:
+        return build_manifest(spec, plan, project, version, parent, rows, selection, deduped, counts, rounds,
+                              failures, program_hash, handle.identity, handle.stats)
+
+    def extra_files(version: str) -> dict[str, bytes]:
+        drops = "".join(json.dumps({"id": d.id, "kept_id": d.kept_id, "similarity": d.similarity,
+                                    "reason": d.reason}, sort_keys=True) + "\n" for d in deduped.drops)
+        return {"drops.jsonl": drops.encode("utf-8")}
+
+    version, created = write_version(spec, rows, manifest, extra_files)
+    return CompileResult(spec, plan, version, created, selection, dict(counts), rounds, handle.stats.calls,
+                         handle.stats.replayed, time.perf_counter() - started, failures)
+
+
+def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, parent: str | None,
+                   rows: Sequence[Row], selection: Selection, deduped: DedupeResult, counts: Counter[str],
+                   rounds: int, failures: Counter[str], program_hash: str, lm_identity: str,
+                   stats: Any) -> dict[str, Any]:
+    """Everything needed to reproduce and audit a version; no secrets, no timestamps (byte-identical reruns)."""
+    per_strategy = Counter(r.strategy or "-" for r in rows)
+    per_source = Counter(r.source for r in rows)
+    per_cell = Counter(", ".join(f"{d}={v}" for d, v in r.cell.items()) for r in rows)
+    drop_reasons = Counter(d.reason for d in deduped.drops)
+    return {
+        "dataset": spec.name,
+        "version": version,
+        "parent": parent,
+        "dsc_version": compiler.__version__,
+        "schema_version": compiler.SCHEMA_VERSION,
+        "rows": len(rows),
+        "seed": spec.seed,
+        "lm": {"identity": lm_identity, "kind": spec.lm.kind, "model": spec.lm.model,
+               "api_base": spec.lm.api_base, "temperature": spec.lm.temperature, "max_tokens": spec.lm.max_tokens},
+        "config_hash": config_hash(spec),
+        "program_hash": program_hash,
+        "templates": template_hashes(project.templates_dir, [s.name for s in spec.strategies]),
+        "counts": dict(sorted(counts.items())),
+        "top_up_rounds": rounds,
+        "failures": dict(sorted(failures.items())),
+        "strategies": {name: {"target": target, "selected": per_strategy.get(name, 0)}
+                       for name, target in plan.targets},
+        "sources": dict(sorted(per_source.items())),
+        "cells": dict(sorted(per_cell.items())),
+        "coverage": {"strength": plan.cells.strength, "required_tuples": plan.cells.required_tuples,
+                     "planned_covered_tuples": plan.covered_tuples()},
+        "drops": dict(sorted(drop_reasons.items())),
+        "usage": {"requests": stats.used_requests, "input_tokens": stats.used_input_tokens,
+                  "output_tokens": stats.used_output_tokens,
+                  "cost_usd": round(stats.used_input_tokens * spec.lm.price_input / 1e6
+                                    + stats.used_output_tokens * spec.lm.price_output / 1e6, 6)},
+        "shortfall": {"missing_rows": selection.missing,
+                      "cells": [{"strategy": s.strategy, "cell": s.cell, "wanted": s.wanted, "got": s.got}
+                                for s in selection.short]},
+        "config": spec.resolved,
+    }
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    return dump_json(manifest)
+

@@ -1,0 +1,76 @@
+"""The dataset row: its schema, canonical form and content id (xxh3-128 over canonical JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+ID_FIELDS = ("source", "strategy", "variant", "cell", "inputs", "expected")
+ROW_KEYS = ("id", "source", "strategy", "variant", "cell", "inputs", "expected", "review_status", "checks",
+            "provenance")
+_SPACE = re.compile(r"\s+")
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    if isinstance(value, dict):
+        return {str(k): _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical_value(v) for v in value]
+    return value
+
+
+def canonical_json(content: dict[str, Any]) -> bytes:
+    """Sorted keys, Unicode NFC, collapsed whitespace: rows that differ only in spacing share an id."""
+    return json.dumps(_canonical_value(content), sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def compute_row_id(source: str, strategy: str | None, variant: str | None, cell: dict[str, str],
+                   inputs: dict[str, Any], expected: dict[str, Any]) -> str:
+    content = {"source": source, "strategy": strategy, "variant": variant, "cell": cell, "inputs": inputs,
+               "expected": expected}
+    return xxhash.xxh3_128_hexdigest(canonical_json(content))
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    source: str
+    strategy: str | None
+    variant: str | None
+    cell: dict[str, str]
+    inputs: dict[str, Any]
+    expected: dict[str, Any]
+    review_status: str = "pending"
+    checks: tuple[dict[str, Any], ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def build(source: str, strategy: str | None, variant: str | None, cell: dict[str, str],
+              inputs: dict[str, Any], expected: dict[str, Any], provenance: dict[str, Any],
+              review_status: str = "pending", checks: tuple[dict[str, Any], ...] = ()) -> Row:
+        row_id = compute_row_id(source, strategy, variant, cell, inputs, expected)
+        return Row(row_id, source, strategy, variant, cell, inputs, expected, review_status, checks, provenance)
+
+    def expected_id(self) -> str:
+        return compute_row_id(self.source, self.strategy, self.variant, self.cell, self.inputs, self.expected)
+
+    def to_json(self) -> str:
+        """One line of cases.jsonl: keys in the DESIGN order, nested keys in their schema order."""
+        data = {key: getattr(self, key) for key in ROW_KEYS}
+        data["checks"] = list(self.checks)
+        return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+    @staticmethod
+    def from_json(line: str | bytes) -> Row:
+        data = json.loads(line)
+        return Row(data["id"], data["source"], data["strategy"], data["variant"], data["cell"], data["inputs"],
+                   data["expected"], data.get("review_status", "pending"), tuple(data.get("checks") or ()),
+                   data.get("provenance") or {})
