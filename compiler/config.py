@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import ConfigError
-from compiler.spec import Origins, Spec, validate_config
+from compiler.spec import Origins, Spec
+from compiler.validate import validate_config
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 

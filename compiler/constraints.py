@@ -184,7 +184,7 @@ class _Parser:
         negated = False
         if op == "not":
             negated = True
-            op = self.take("'in'")
+            op = self.take("in")
         if op != "in":
             raise ConstraintSyntaxError(f"expected '==', '!=', 'in' or 'not in' after {token!r}, found {op!r}")
         self.take("[")

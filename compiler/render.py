@@ -100,8 +100,7 @@ def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> di
                  for d, v in case.cell],
         "persona": None if persona is None else vars(persona),
         "tactic": None if tactic is None else vars(tactic),
-        "columns": [{"name": c.name, "type": c.type, "description": c.description, "values": list(c.values)}
-                    for c in spec.columns],
+        "columns": list(spec.columns),  # objects, not dicts: `column.values` must not be dict.values
         "examples": list(examples),
     }
 

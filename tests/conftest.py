@@ -1,0 +1,40 @@
+"""Shared fixtures: the real conf/ composed with Hydra, and throwaway copies of the project to break."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compiler.config import PACKAGE_ROOT, Project
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A copy of conf/ and templates/ in a temporary working directory (outputs land there too)."""
+    shutil.copytree(PACKAGE_ROOT / "conf", tmp_path / "conf")
+    shutil.copytree(PACKAGE_ROOT / "templates", tmp_path / "templates")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DSC_PROJECT", str(tmp_path))
+    yield Project(conf_dir=tmp_path / "conf", templates_dir=tmp_path / "templates")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a copied config file; the test fails loudly if the text is not there."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))

@@ -1,0 +1,55 @@
+"""Rendering: golden prompts per strategy, sandboxing, strict undefined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.config import Project, load_spec
+from compiler.errors import TemplateError
+from compiler.plan import plan_cases
+from compiler.render import check_templates, render_case
+
+GOLDEN = Path(__file__).parent / "golden"
+PROJECT = Project.locate()
+
+
+@pytest.mark.parametrize("strategy", ["direct", "persona", "adversarial", "evaluator_aligned"])
+def test_rendered_prompt_matches_golden_file(strategy: str, update_golden: bool) -> None:
+    spec = load_spec(["dataset=support_bot"], PROJECT)
+    check_templates(spec, PROJECT.templates_dir)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == strategy)
+    text = render_case(spec, PROJECT.templates_dir, case).instruction
+    golden = GOLDEN / f"support_bot.{strategy}.txt"
+    if update_golden:
+        golden.write_text(text)
+    assert golden.exists(), f"{golden} is missing; create it with pytest --update-golden"
+    assert text == golden.read_text(), "rendered prompt changed; rerun with --update-golden if intended"
+
+
+def test_negative_value_is_called_out_in_adversarial_prompts() -> None:
+    spec = load_spec(["dataset=support_bot"], PROJECT)
+    case = next(c for c in plan_cases(spec).cases if any(v.startswith("~") for _, v in c.cell))
+    text = render_case(spec, PROJECT.templates_dir, case).instruction
+    assert case.strategy == "adversarial"
+    assert "NEGATIVE value" in text
+    assert "tactic:" in text
+
+
+def test_templates_are_sandboxed(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}{{ dataset.__class__.__mro__ }}{% endblock %}')
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
+    with pytest.raises(TemplateError):
+        render_case(spec, project.templates_dir, case)
+
+
+def test_unknown_attribute_fails_at_render_with_template_and_line(project: Project) -> None:
+    (project.templates_dir / "persona.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}\nas {{ persona.shoe_size }}\n{% endblock %}\n')
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "persona")
+    with pytest.raises(TemplateError, match=r"templates/persona.j2:3: .*shoe_size"):
+        render_case(spec, project.templates_dir, case)

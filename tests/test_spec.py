@@ -1,0 +1,147 @@
+"""Spec validation: every option in conf/ validates; every user mistake is one clear line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+from compiler.config import PACKAGE_ROOT, Project, load_spec
+from compiler.errors import ConfigError, TemplateError
+from tests.conftest import edit
+
+DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_dataset_in_conf_validates(dataset: str) -> None:
+    spec = load_spec([f"dataset={dataset}"], Project.locate())
+    assert spec.name == dataset
+    assert len(spec.dimensions) >= 4
+    assert {s.name for s in spec.strategies} == {"direct", "persona", "adversarial", "evaluator_aligned"}
+    assert len({c.type for c in spec.columns}) >= 3
+    assert spec.constraints
+
+
+@pytest.mark.parametrize("group", ["lm", "personas", "tactics"])
+def test_every_group_option_validates(group: str) -> None:
+    for option in sorted((PACKAGE_ROOT / "conf" / group).glob("*.yaml")):
+        load_spec([f"{group}={option.stem}"], Project.locate())
+
+
+def test_catalogues_are_rich_enough() -> None:
+    spec = load_spec([], Project.locate())
+    assert len(spec.personas) >= 12
+    assert len(spec.tactics) >= 10
+    assert {"prompt_injection", "format_pressure", "typo_noise", "role_confusion"} <= {t.id for t in spec.tactics}
+
+
+def test_overrides_reach_the_spec() -> None:
+    spec = load_spec(["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5"], Project.locate())
+    assert (spec.size, spec.seed, dict((s.name, s.weight) for s in spec.strategies)["adversarial"]) == (60, 3, 5)
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def _dataset(project: Project) -> Path:
+    return project.conf_dir / "dataset" / "support_bot.yaml"
+
+
+BAD_OVERRIDES = [
+    pytest.param(["+colour=blue"], "colour: unknown key", id="unknown-top-level-key"),
+    pytest.param(["size=0"], "size: must be >= 1", id="size-zero"),
+    pytest.param(["size=-4"], "size: must be >= 1", id="size-negative"),
+    pytest.param(["size=2.5"], "size: must be a whole number", id="size-not-integer"),
+    pytest.param(["size=many"], "size: must be a whole number", id="size-string"),
+    pytest.param(["dimensions.intent.values.refund=-1"], "must be >= 0", id="negative-weight"),
+    pytest.param(["dataset=nope"], "Could not find 'dataset/nope'", id="dataset-naming-no-file"),
+    pytest.param(["+strategies.haiku=2"], "strategies.haiku: unknown strategy with no template", id="unknown-strategy"),
+    pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
+    pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
+    pytest.param(["sise=3"], "`sise` is not a known config key", id="typo-in-override-key"),
+    pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_OVERRIDES)
+def test_bad_overrides_print_one_line_and_exit_2(project: Project, capsys: pytest.CaptureFixture[str],
+                                                 overrides: list[str], message: str) -> None:
+    code, err = _run(["compile", *overrides], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
+BAD_FILES = [
+    pytest.param("description: What the customer wants.", "descripton: What the customer wants.",
+                 "dimensions.intent.descripton: unknown key; did you mean `description`?", id="typo-in-dimension-option"),
+    pytest.param("difficulty:\n    description: How much reasoning the request needs.\n    values: [easy, medium, hard]",
+                 "difficulty:\n    description: How much reasoning the request needs.\n    values: []",
+                 "dimensions.difficulty.values: has no values", id="dimension-without-values"),
+    pytest.param("values: {within_policy: 3, edge_of_policy: 2, ~outside_policy: 1}",
+                 "values: {within_policy: 0, edge_of_policy: 0, ~outside_policy: 0}",
+                 "weights sum to 0; give one value a positive weight", id="all-zero-weights"),
+    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+                 "\"mood == 'angry' -> policy_boundary != 'edge_of_policy'\"",
+                 "names unknown dimension `mood`", id="constraint-unknown-dimension"),
+    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+                 "\"intent == 'teleport' -> policy_boundary != 'edge_of_policy'\"",
+                 "dimension `intent` has no value `teleport`", id="constraint-unknown-value"),
+    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+                 "\"intent = 'account_access' ->\"", "does not parse", id="constraint-does-not-parse"),
+    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+                 "\"channel == 'chat'\"\n  - \"channel != 'chat'\"",
+                 "exclude every cell", id="constraints-exclude-every-cell"),
+    pytest.param("seed: 7", "seed: 7\nseeds: 8", "seeds: unknown key; did you mean `seed`?", id="unknown-key-in-file"),
+    pytest.param("name: support_bot", "name: support_bot\n  broken: [", "YAML does not parse", id="yaml-does-not-parse"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), BAD_FILES)
+def test_bad_dataset_files_print_file_key_and_fix(project: Project, capsys: pytest.CaptureFixture[str],
+                                                  old: str, new: str, message: str) -> None:
+    edit(_dataset(project), old, new)
+    code, err = _run(["plan"], capsys)
+    assert code == 2
+    assert message in err
+    assert "support_bot.yaml" in err
+    assert "Traceback" not in err
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
+def test_all_problems_are_reported_together(project: Project) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(["size=0", "seed=-1", "+colour=blue"], project)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3
+    assert all(": " in line for line in lines)
+
+
+def test_template_with_syntax_error_names_file_and_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    (project.templates_dir / "direct.j2").write_text('{% extends "_base.j2" %}\n{% block task %}\n{% if %}\n{% endblock %}\n')
+    code, err = _run(["plan"], capsys)
+    assert code == 2
+    assert "templates/direct.j2:3: syntax error" in err
+
+
+def test_template_with_unknown_variable_names_template_line_and_variable(project: Project) -> None:
+    from compiler.render import check_templates
+
+    (project.templates_dir / "persona.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}\nWrite as {{ persona.style }}\nin {{ mood }}\n{% endblock %}\n')
+    spec = load_spec([], project)
+    with pytest.raises(TemplateError, match=r"templates/persona.j2:4: unknown variable `mood`"):
+        check_templates(spec, project.templates_dir)
+
+
+def test_user_strategy_is_added_by_adding_a_template(project: Project) -> None:
+    (project.templates_dir / "haiku.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}Write the request as a haiku.{% endblock %}\n')
+    spec = load_spec(["+strategies.haiku=2"], project)
+    assert "haiku" in {s.name for s in spec.strategies}
