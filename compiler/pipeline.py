@@ -41,8 +41,16 @@ class CompileResult:
         return Counter(getattr(c.row, key) or "-" for c in self.selection.rows)
 
 
+LOCAL_KEYS = ("out_dir", "journal_dir")  # where this machine keeps files: not part of a version's identity
+
+
+def portable_config(spec: Spec) -> dict[str, Any]:
+    """The resolved config without machine-local paths, as the manifest records it."""
+    return {k: v for k, v in spec.resolved.items() if k not in LOCAL_KEYS}
+
+
 def config_hash(spec: Spec) -> str:
-    return xxhash.xxh3_64_hexdigest(json.dumps(spec.resolved, sort_keys=True, default=str).encode())
+    return xxhash.xxh3_64_hexdigest(json.dumps(portable_config(spec), sort_keys=True, default=str).encode())
 
 
 def _prompt_hash(text: str) -> str:
@@ -196,7 +204,7 @@ def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, paren
         "shortfall": {"missing_rows": selection.missing,
                       "cells": [{"strategy": s.strategy, "cell": s.cell, "wanted": s.wanted, "got": s.got}
                                 for s in selection.short]},
-        "config": spec.resolved,
+        "config": portable_config(spec),
     }
 
 

@@ -1,0 +1,101 @@
+"""End to end on the offline LM: every dataset compiles, recompiles are free, outputs are byte-identical."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from compiler.cli import main
+from compiler.config import PACKAGE_ROOT, Project
+from compiler.pipeline import compile_dataset
+from compiler.rows import ROW_KEYS, Row
+
+DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_dataset_compiles_to_a_whole_version(project: Project, dataset: str) -> None:
+    result = compile_dataset([f"dataset={dataset}", "size=24"], project=project)
+    path = result.version.path
+    assert result.created
+    assert {p.name for p in path.iterdir()} >= {"cases.jsonl", "cases.parquet", "manifest.json"}
+    lines = (path / "cases.jsonl").read_text().splitlines()
+    assert len(lines) == 24
+    rows = [Row.from_json(line) for line in lines]
+    assert [r.id for r in rows] == sorted(r.id for r in rows)
+    assert all(list(json.loads(line)) == list(ROW_KEYS) for line in lines)
+    assert all(r.id == r.expected_id() for r in rows)
+    assert {r.strategy for r in rows} == {"direct", "persona", "adversarial", "evaluator_aligned"}
+    for row in rows:
+        assert row.provenance["lm"] == "offline/procedural-v1"
+        assert sum(v.startswith("~") for v in row.cell.values()) <= (1 if row.strategy == "adversarial" else 0)
+    frame = pl.read_parquet(path / "cases.parquet")
+    assert frame["id"].to_list() == [r.id for r in rows]
+    assert frame.schema["expected"].fields  # typed struct, not JSON strings
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["rows"] == 24 and manifest["version"] == path.name
+    assert manifest["counts"]["selected"] == 24
+    index = (path.parent / "versions.jsonl").read_text().splitlines()
+    assert json.loads(index[-1])["version"] == path.name
+
+
+def test_recompiling_unchanged_config_makes_no_call_and_writes_nothing(
+        project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "size=30"]) == 0
+    capsys.readouterr()
+    outputs = project.conf_dir.parent / "outputs"
+    before = {p: p.stat().st_mtime_ns for p in outputs.rglob("*")}
+    result = compile_dataset(["size=30"], project=project)
+    assert not result.created and result.calls == 0
+    assert main(["compile", "size=30"]) == 0
+    assert capsys.readouterr().out.startswith(f"unchanged: {result.version.version}")
+    assert {p: p.stat().st_mtime_ns for p in outputs.rglob("*")} == before
+
+
+def test_two_processes_write_byte_identical_versions(tmp_path: Path) -> None:
+    trees = []
+    for name in ("a", "b"):
+        work = tmp_path / name
+        work.mkdir()
+        env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), "PYTHONHASHSEED": str(len(name) * 17 + ord(name))}
+        subprocess.run([sys.executable, "-m", "compiler.cli", "compile", "dataset=rag_qa", "size=40",
+                        f"out_dir={work}/outputs", f"journal_dir={work}/.dsc"], check=True, cwd=work, env=env,
+                       capture_output=True)
+        trees.append(_files(work / "outputs"))
+    assert trees[0] == trees[1]
+    assert any(name.endswith("cases.parquet") for name in trees[0])
+
+
+def test_a_crash_while_writing_leaves_no_version(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compiler.store as store
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full (simulated)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pl.DataFrame, "write_parquet", explode)
+        with pytest.raises(OSError, match="simulated"):
+            compile_dataset(["size=20"], project=project)
+    dataset_dir = project.conf_dir.parent / "outputs" / "support_bot"
+    assert not dataset_dir.exists() or [p.name for p in dataset_dir.iterdir()] == []
+    result = compile_dataset(["size=20"], project=project)  # the journal makes the retry free
+    assert result.created and result.calls == 0
+    assert store.read_index(dataset_dir)[-1]["version"] == result.version.version
+
+
+def test_show_summarises_a_version(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    result = compile_dataset(["size=20"], project=project)
+    assert main(["show", str(result.version.path)]) == 0
+    out = capsys.readouterr().out
+    assert result.version.version in out and "strategies:" in out and "drops:" in out
+    assert main(["show", "support_bot/nope"]) == 2
