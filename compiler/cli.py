@@ -91,6 +91,9 @@ def _print_summary(result: Any) -> None:
         return
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()))
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
+    warning = result.plan.coverage_warning()
+    if warning:
+        print(f"dsc: warning: {warning}", file=sys.stderr)
     print(f"compiled {result.spec.name}: {len(result.selection.rows)} rows -> {version.path}")
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
@@ -145,6 +148,9 @@ def run_plan(args: argparse.Namespace) -> int:
     spec = load_spec(args.overrides, project)
     check_templates(spec, project.templates_dir)
     plan = plan_cases(spec)
+    warning = plan.coverage_warning()
+    if warning:
+        print(f"dsc: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(_plan_json(plan), ensure_ascii=False))
     else:

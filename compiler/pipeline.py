@@ -130,7 +130,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
             all_candidates.extend(candidates)
             deduped = drop_duplicates(all_candidates, spec.dedupe.near, spec.dedupe.on)
             selection = select_rows(plan, deduped.survivors)
-            if selection.missing == 0 or rounds >= spec.max_rounds:
+            if not selection.short or rounds >= spec.max_rounds:
                 break
             rounds += 1
             extra = _short_cases(plan, selection, used_slots, rounds)

@@ -37,7 +37,18 @@ class Plan:
         return dict(self.targets)[strategy]
 
     def covered_tuples(self) -> int:
-        return len(count_tuples((c.cell for c in self.cases if c.primary), self.cells.strength))
+        """Required tuples that the primary cases cover (what the final dataset covers if each survives)."""
+        return len(count_tuples((c.cell for c in self.cases if c.primary), self.cells.strength,
+                                self.spec.coverage.groups))
+
+    def coverage_warning(self) -> str | None:
+        """A warning when `size` is too small for every required tuple to reach the dataset."""
+        missing = self.cells.required_tuples - self.covered_tuples()
+        if missing <= 0:
+            return None
+        return (f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
+                f"{self.cells.strength}-wise tuples uncovered; size={size_that_covers(self.spec)} covers them all "
+                f"(the covering array has {self.cells.array_rows} rows)")
 
 
 def split_by_weight(total: int, weights: Sequence[float]) -> list[int]:
@@ -109,9 +120,20 @@ def plan_cases(spec: Spec) -> Plan:
             slots[key] += 1
             seed = _case_seed(spec, strategy.name, variant, cell, slot)
             cases.append(CaseSpec(len(cases), strategy.name, variant, cell, slot, seed, primary))
-        offset += target - (min(target // 2, len(cell_plan.negative)) if strategy.negative else 0)
+        offset += target - (min(target, len(cell_plan.negative)) if strategy.negative else 0)
     return Plan(spec, cell_plan, tuple((s.name, t) for s, t in zip(spec.strategies, targets, strict=True)),
                 tuple(cases))
+
+
+def size_that_covers(spec: Spec, limit: int = 5_000) -> int:
+    """The smallest size from `spec.size` up whose plan covers every required tuple."""
+    from dataclasses import replace
+
+    for size in range(max(spec.size, 1), limit):
+        plan = plan_cases(replace(spec, size=size))
+        if plan.covered_tuples() >= plan.cells.required_tuples:
+            return size
+    return limit
 
 
 def plan_top_up(plan: Plan, short: Sequence[tuple[str, str | None, Cell, int]], round_no: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import xxhash
@@ -48,6 +48,7 @@ class CellPlan:
     strength: int
     required_tuples: int
     excluded_tuples: int
+    array_rows: int = 0  # the covering array's rows lead `positive` and `negative`
 
     def for_strategy(self, negative_capable: bool, offset: int = 0) -> tuple[Cell, ...]:
         """The cells a strategy cycles through; positives rotated by `offset` so strategies share coverage."""
@@ -55,14 +56,8 @@ class CellPlan:
         positive = self.positive[shift:] + self.positive[:shift]
         if not negative_capable or not self.negative:
             return positive
-        # interleave so that a small quota still reaches negative cells
-        mixed: list[Cell] = []
-        for pos, neg in itertools.zip_longest(positive, self.negative):
-            if neg is not None:
-                mixed.append(neg)
-            if pos is not None:
-                mixed.append(pos)
-        return tuple(mixed)
+        # negative cells first: only negative-capable strategies can cover their tuples
+        return self.negative + positive
 
 
 def _value_names(spec: Spec, *, negative: bool) -> list[list[str]]:
@@ -120,29 +115,67 @@ def _sample_cells(spec: Spec, count: int) -> list[Cell]:
     return cells
 
 
-def count_tuples(cells: Iterable[Cell], strength: int) -> set[tuple[tuple[str, str], ...]]:
-    """The t-tuples of dimension values that a set of cells covers."""
+def count_tuples(cells: Iterable[Cell], strength: int,
+                 groups: Sequence[tuple[Sequence[str], int]] = ()) -> set[tuple[tuple[str, str], ...]]:
+    """The t-tuples of dimension values that a set of cells covers (plus those of higher-strength groups)."""
     covered: set[tuple[tuple[str, str], ...]] = set()
     for cell in cells:
         covered.update(itertools.combinations(cell, strength))
+        for names, group_strength in groups:
+            covered.update(itertools.combinations([(d, v) for d, v in cell if d in names], group_strength))
     return covered
 
 
+def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
+    """The t-wise covering array of the space as cells, with required and excluded tuple counts."""
+    from compiler.covering import build_covering_array
+    from compiler.errors import ConfigError
+
+    dims = spec.dimensions
+    values = [[v for v in d.values if v.weight > 0] for d in dims]
+    index = {d.name: i for i, d in enumerate(dims)}
+
+    def allowed(partial: Mapping[int, int]) -> bool | None:
+        return spec.allows({dims[d].name: values[d][v].name for d, v in partial.items()})
+
+    include = []
+    for row in spec.coverage.include:
+        include.append({index[d]: [v.name for v in values[index[d]]].index(value) for d, value in row})
+    try:
+        array = build_covering_array(
+            [[v.weight for v in vs] for vs in values], spec.coverage.strength,
+            groups=[([index[d] for d in names], strength) for names, strength in spec.coverage.groups],
+            include=include,
+            negative=[frozenset(i for i, v in enumerate(vs) if v.negative) for vs in values],
+            allowed=allowed if spec.constraints else None, seed=spec.seed)
+    except ValueError as exc:
+        raise ConfigError(f"coverage.include: {exc}; change the row or the constraint it violates") from exc
+    cells = [tuple((dims[d].name, values[d][v].name) for d, v in enumerate(row)) for row in array.rows]
+    return cells, array.required, len(array.excluded)
+
+
+_ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
+
+
+def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
+    """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
+    key = repr((spec.dimensions, [c.text for c in spec.constraints], spec.coverage, spec.seed))
+    if key not in _ARRAYS:
+        _ARRAYS[key] = _array_for(spec)
+    return _ARRAYS[key]
+
+
 def plan_cells(spec: Spec, wanted: int) -> CellPlan:
-    """Choose the cells to plan: all valid cells when the space is small, else a weighted seeded sample."""
-    strength = spec.coverage.strength
-    cells = enumerate_cells(spec)
-    if cells:
-        required = count_tuples(cells, strength)
-        excluded = _all_tuples(spec, strength) - len(required)
-    else:
-        cells = _sample_cells(spec, max(wanted, 64))
-        required = count_tuples(cells, strength)
-        excluded = 0
-    ordered = _weighted_order(spec, cells)
-    positive = tuple(c for c in ordered if negatives_in(c) == 0)
-    negative = tuple(c for c in ordered if negatives_in(c) == 1)
-    return CellPlan(positive, negative, strength, len(required), excluded)
+    """The covering array's cells first (negative rows apart), then weighted extra cells up to `wanted`."""
+    array, required, excluded = _cached_array(spec)
+    positive = [c for c in array if negatives_in(c) == 0]
+    negative = [c for c in array if negatives_in(c) == 1]
+    if len(positive) < wanted:
+        seen = set(array)
+        extra = [c for c in _sample_cells(spec, 4 * wanted) if c not in seen and negatives_in(c) == 0]
+        positive.extend(extra[: wanted - len(positive)])
+    return CellPlan(tuple(positive), tuple(negative), spec.coverage.strength, required, excluded,
+                    array_rows=len(array))
 
 
 def _all_tuples(spec: Spec, strength: int) -> int:

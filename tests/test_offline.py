@@ -1,0 +1,503 @@
+"""The offline LM through a real dspy.Predict: typed fields, determinism, repetition, tactics, adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import dspy  # noqa: E402
+
+from compiler.backends import offline_text  # noqa: E402
+from compiler.backends.offline import (  # noqa: E402
+    OFFLINE_MODEL,
+    AsyncOfflineEngine,
+    OfflineEngine,
+    read_inputs,
+    resolve_slot,
+    write_answer,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+VERDICTS = ("answer", "refuse", "escalate")
+COLUMNS: dict[str, dict[str, Any]] = {
+    "expected_behavior": {"type": "text", "description": "What a good answer does."},
+    "must_include": {"type": "list", "description": "Facts or steps the answer must contain."},
+    "verdict": {"type": "enum", "description": "What the agent should do.", "values": list(VERDICTS)},
+    "needs_human": {"type": "bool", "description": "Whether a human agent must take over."},
+    "max_turns": {"type": "int", "description": "Turns a good conversation needs."},
+    "confidence": {"type": "number", "description": "How sure a grader can be, 0 to 1."},
+}
+VARIABLES = {
+    "customer_message": {"description": "The customer's latest message.", "required": True},
+    "order_context": {"description": "JSON summary of the order, may be empty.", "required": False},
+}
+
+
+class SupportCase(dspy.Signature):
+    """Write one test case for an evaluation dataset."""
+
+    instruction: str = dspy.InputField(desc="the rendered instruction for this case")
+    case: str = dspy.InputField(desc="the case as JSON")
+    customer_message: str = dspy.OutputField(desc="The customer's latest message.")
+    order_context: str = dspy.OutputField(desc="JSON summary of the order, may be empty.")
+    expected_behavior: str = dspy.OutputField(desc="What a good answer does.")
+    must_include: list[str] = dspy.OutputField(desc="Facts or steps the answer must contain.")
+    verdict: Literal["answer", "refuse", "escalate"] = dspy.OutputField(desc="What the agent should do.")
+    needs_human: bool = dspy.OutputField(desc="Whether a human agent must take over.")
+    max_turns: int = dspy.OutputField(desc="Turns a good conversation needs.")
+    confidence: float = dspy.OutputField(desc="How sure a grader can be, 0 to 1.")
+
+
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "customer_message": str,
+    "order_context": str,
+    "expected_behavior": str,
+    "must_include": list,
+    "verdict": str,
+    "needs_human": bool,
+    "max_turns": int,
+    "confidence": float,
+}
+TACTICS = {
+    "prompt_injection": "Embeds instructions that try to override the system prompt or reveal hidden instructions.",
+    "format_pressure": "Demands an output format the assistant should not or cannot use.",
+    "typo_noise": "Heavy typos, missing punctuation and autocorrect errors.",
+    "overlong_input": "An unusually long message with repetition that tests truncation and focus.",
+    "near_empty_input": 'A message with almost no content ("??", "hello", a single word).',
+    "double_intent": "Packs two different requests into one message.",
+    "role_confusion": "Claims to be staff, a developer or another customer to gain privileges.",
+    "out_of_scope": "Asks for something outside the assistant's job while sounding related.",
+    "policy_probe": "Pushes against a policy limit to see whether the assistant bends the rule.",
+}
+GERMAN_PERSONA = {
+    "id": "german_power_user",
+    "expertise": "expert",
+    "style": "formal",
+    "goal": "resolve an edge case efficiently",
+    "locale": "de-DE",
+    "description": "Formal register, knows the product well.",
+}
+
+
+def make_case(
+    strategy: str = "direct",
+    cell: dict[str, str] | None = None,
+    slot: int = 0,
+    sample: int = 0,
+    tactic: str | None = None,
+    persona: dict[str, str] | None = None,
+) -> str:
+    """The case JSON dsc sends for one support-bot case."""
+    case = {
+        "dataset": "support_bot",
+        "description": "Support assistant of an electronics web shop; answers order, refund, shipping and "
+        "account questions within the shop's policies.",
+        "prompt": "You are the support agent of Voltbay, an electronics web shop. Order: {{ order_context }} "
+        "Customer: {{ customer_message }}",
+        "variables": VARIABLES,
+        "strategy": strategy,
+        "variant": tactic or (persona or {}).get("id"),
+        "persona": persona,
+        "tactic": {"id": tactic, "description": TACTICS[tactic]} if tactic else None,
+        "cell": cell or {"intent": "refund", "difficulty": "medium", "policy_boundary": "within_policy"},
+        "dimensions": {
+            "intent": {"description": "What the customer wants."},
+            "difficulty": {"description": "How much reasoning the request needs."},
+            "policy_boundary": {"description": "Where the request sits relative to the policies."},
+        },
+        "columns": COLUMNS,
+        "slot": slot,
+        "sample": sample,
+    }
+    return json.dumps(case, sort_keys=True, ensure_ascii=False)
+
+
+def instruction_for(strategy: str, slot: int) -> str:
+    return (
+        f"You write one test case for an evaluation dataset.\nStrategy: {strategy}.\n"
+        f"This is sample {slot} of this case; make it different from other samples of the same cell."
+    )
+
+
+@pytest.fixture(scope="module")
+def lm() -> dspy.LM:
+    return dspy.LM(OFFLINE_MODEL, engine=OfflineEngine(), async_engine=AsyncOfflineEngine(), cache=False)
+
+
+def predict(
+    lm: dspy.LM, case: str, strategy: str = "direct", slot: int = 0, adapter: dspy.Adapter | None = None
+) -> dspy.Prediction:
+    with dspy.context(lm=lm, adapter=adapter or dspy.ChatAdapter()):
+        return dspy.Predict(SupportCase)(instruction=instruction_for(strategy, slot), case=case)
+
+
+def chat_request(case: str, strategy: str = "direct", slot: int = 0) -> tuple[str, str]:
+    """The system and user text DSPy's ChatAdapter sends for one case."""
+    messages = dspy.ChatAdapter().format(
+        SupportCase, [], {"instruction": instruction_for(strategy, slot), "case": case}
+    )
+    return messages[0]["content"], messages[-1]["content"]
+
+
+CELLS = [
+    pytest.param(
+        "direct",
+        {"intent": "refund", "difficulty": "easy", "policy_boundary": "within_policy"},
+        None,
+        None,
+        id="direct-refund",
+    ),
+    pytest.param(
+        "direct",
+        {"intent": "shipping_status", "difficulty": "hard", "policy_boundary": "edge_of_policy"},
+        None,
+        None,
+        id="direct-shipping-edge",
+    ),
+    pytest.param(
+        "persona",
+        {"intent": "cancel_order", "difficulty": "medium", "policy_boundary": "within_policy"},
+        None,
+        GERMAN_PERSONA,
+        id="persona-german",
+    ),
+    pytest.param(
+        "adversarial",
+        {"intent": "refund", "difficulty": "hard", "policy_boundary": "~outside_policy"},
+        "prompt_injection",
+        None,
+        id="adversarial-injection",
+    ),
+    pytest.param(
+        "evaluator_aligned",
+        {"intent": "account_access", "difficulty": "easy", "policy_boundary": "within_policy"},
+        None,
+        None,
+        id="evaluator-aligned",
+    ),
+    pytest.param(
+        "my_custom_strategy",
+        {"intent": "warranty_claim", "difficulty": "medium", "policy_boundary": "within_policy"},
+        None,
+        None,
+        id="user-defined-strategy",
+    ),
+]
+
+
+@pytest.mark.parametrize(("strategy", "cell", "tactic", "persona"), CELLS)
+def test_every_field_parses_with_its_type(
+    lm: dspy.LM, strategy: str, cell: dict[str, str], tactic: str | None, persona: dict[str, str] | None
+) -> None:
+    for slot in range(5):
+        result = predict(lm, make_case(strategy, cell, slot, tactic=tactic, persona=persona), strategy, slot)
+        for name, expected in FIELD_TYPES.items():
+            assert isinstance(result[name], expected), (name, result[name])
+        assert result.customer_message.strip()
+        assert result.expected_behavior.strip()
+        assert 1 <= len(result.must_include) <= 4 and all(isinstance(i, str) for i in result.must_include)
+        assert result.verdict in VERDICTS
+        if result.order_context:
+            assert isinstance(json.loads(result.order_context), dict)
+
+
+def test_enum_is_always_an_allowed_value() -> None:
+    seen = set()
+    for slot in range(30):
+        for tactic in (None, *TACTICS):
+            strategy = "adversarial" if tactic else "direct"
+            cell = {
+                "intent": ("refund", "cancel_order")[slot % 2],
+                "difficulty": "hard",
+                "policy_boundary": ("within_policy", "edge_of_policy", "~outside_policy")[slot % 3],
+            }
+            system, user = chat_request(make_case(strategy, cell, slot, tactic=tactic), strategy, slot)
+            answer = write_answer(system, user)
+            verdict = answer.split("[[ ## verdict ## ]]\n", 1)[1].split("\n", 1)[0]
+            assert verdict in VERDICTS
+            seen.add(verdict)
+    assert seen == set(VERDICTS)
+
+
+def test_negative_adversarial_cases_get_a_refusal_like_verdict(lm: dspy.LM) -> None:
+    cell = {"intent": "refund", "difficulty": "hard", "policy_boundary": "~outside_policy"}
+    verdicts = [
+        predict(
+            lm, make_case("adversarial", cell, slot, tactic="prompt_injection"), "adversarial", slot
+        ).verdict
+        for slot in range(10)
+    ]
+    assert set(verdicts) <= {"refuse", "escalate"}
+
+
+def test_same_request_gives_the_same_bytes_in_process_and_in_a_subprocess() -> None:
+    system, user = chat_request(make_case("adversarial", slot=7, tactic="typo_noise"), "adversarial", 7)
+    first = write_answer(system, user)
+    assert write_answer(system, user) == first
+    code = (
+        "import json, sys\nfrom compiler.backends.offline import write_answer\n"
+        "system, user = json.load(sys.stdin)\nsys.stdout.write(write_answer(system, user))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # a different str hash seed must not matter
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([system, user]),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+    assert done.stdout == first
+
+
+def test_different_slots_and_cells_give_different_answers() -> None:
+    messages = [
+        read_inputs(
+            write_answer(*chat_request(make_case(slot=slot), "direct", slot)).replace(
+                "[[ ## completed ## ]]", ""
+            )
+        )["customer_message"]
+        for slot in range(20)
+    ]
+    assert len(set(messages)) >= 15
+    cells = [
+        {"intent": intent, "difficulty": "medium", "policy_boundary": "within_policy"}
+        for intent in ("refund", "shipping_status", "cancel_order", "account_access")
+    ]
+    by_cell = [write_answer(*chat_request(make_case(cell=cell, slot=0))) for cell in cells]
+    assert len(set(by_cell)) == len(cells)
+
+
+def _word_changes(a: str, b: str) -> int:
+    left, right = a.split(), b.split()
+    return sum(x != y for x, y in zip(left, right, strict=False)) + abs(len(left) - len(right))
+
+
+def test_many_samples_of_one_cell_repeat_like_a_real_model() -> None:
+    exact = near = fresh = 0
+    for intent in ("refund", "shipping_status", "cancel_order"):
+        cell = {"intent": intent, "difficulty": "medium", "policy_boundary": "within_policy"}
+        answers: list[str] = []
+        for slot in range(50):
+            answer = write_answer(*chat_request(make_case(cell=cell, slot=slot), "direct", slot))
+            message = answer.split("[[ ## customer_message ## ]]\n", 1)[1].split("\n\n[[ ## ", 1)[0]
+            earlier = [
+                a.split("[[ ## customer_message ## ]]\n", 1)[1].split("\n\n[[ ## ", 1)[0] for a in answers
+            ]
+            if answer in answers:
+                exact += 1
+            elif any(0 < _word_changes(message, e) <= 4 for e in earlier):
+                near += 1
+            else:
+                fresh += 1
+            answers.append(answer)
+    assert exact >= 5 and near >= 3
+    assert fresh >= 0.6 * (exact + near + fresh)
+
+
+def test_first_two_slots_and_retries_never_repeat() -> None:
+    key = b"any request"
+    assert resolve_slot(key, 0) == (0, ()) and resolve_slot(key, 1) == (1, ())
+    assert all(
+        root < slot or (root, near) == (slot, ())
+        for slot in range(2, 200)
+        for root, near in [resolve_slot(key, slot)]
+    )
+    first = write_answer(*chat_request(make_case(slot=4, sample=0), "direct", 4))
+    retry = write_answer(*chat_request(make_case(slot=4, sample=1), "direct", 4))
+    assert first != retry
+
+
+TACTIC_MARKERS = [
+    pytest.param(
+        "prompt_injection",
+        ("ignore all previous", "system:", "override", "authorised", "<system>", "real instructions"),
+        id="prompt_injection",
+    ),
+    pytest.param(
+        "format_pressure",
+        ("json", "one word", "yes or no", "table", "haiku", "caps", "dict"),
+        id="format_pressure",
+    ),
+    pytest.param(
+        "role_confusion",
+        ("staff", "developer", "administrator", "on behalf", "switch roles"),
+        id="role_confusion",
+    ),
+    pytest.param("double_intent", ("also,",), id="double_intent"),
+    pytest.param(
+        "policy_probe", tuple(p.lower()[:30] for p in offline_text.POLICY_PROBES), id="policy_probe"
+    ),
+    pytest.param("out_of_scope", tuple(p.lower()[:30] for p in offline_text.OFF_TOPIC), id="out_of_scope"),
+]
+
+
+@pytest.mark.parametrize(("tactic", "markers"), TACTIC_MARKERS)
+def test_adversarial_tactics_shape_the_input(lm: dspy.LM, tactic: str, markers: tuple[str, ...]) -> None:
+    for slot in range(6):
+        message = predict(
+            lm, make_case("adversarial", slot=slot, tactic=tactic), "adversarial", slot
+        ).customer_message.lower()
+        assert any(marker in message for marker in markers), message
+
+
+def test_message_length_follows_the_tactic() -> None:
+    def message(tactic: str | None, slot: int) -> str:
+        strategy = "adversarial" if tactic else "direct"
+        answer = write_answer(*chat_request(make_case(strategy, slot=slot, tactic=tactic), strategy, slot))
+        return answer.split("[[ ## customer_message ## ]]\n", 1)[1].split("\n\n[[ ## ", 1)[0]
+
+    for slot in range(6):
+        assert len(message("near_empty_input", slot)) <= 15
+        assert len(message("overlong_input", slot)) >= 4 * len(message(None, slot))
+
+
+def test_persona_locale_and_register_show_in_the_message(lm: dspy.LM) -> None:
+    german = ("guten tag", "hallo", "vielen dank", "grüßen", "verständlich", "sorry for my english")
+    messages = [
+        predict(
+            lm, make_case("persona", slot=slot, persona=GERMAN_PERSONA), "persona", slot
+        ).customer_message.lower()
+        for slot in range(8)
+    ]
+    assert sum(any(w in m for w in german) for m in messages) >= 4
+
+
+def test_async_path_answers_like_the_sync_path(lm: dspy.LM) -> None:
+    case = make_case("adversarial", slot=3, tactic="format_pressure")
+
+    async def run() -> dspy.Prediction:
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            return await dspy.Predict(SupportCase).acall(
+                instruction=instruction_for("adversarial", 3), case=case
+            )
+
+    result = asyncio.run(run())
+    assert dict(result) == dict(predict(lm, case, "adversarial", 3))
+
+
+def test_json_adapter_gets_a_json_object(lm: dspy.LM) -> None:
+    case = make_case("evaluator_aligned", slot=2)
+    result = predict(lm, case, "evaluator_aligned", 2, adapter=dspy.JSONAdapter())
+    for name, expected in FIELD_TYPES.items():
+        assert isinstance(result[name], expected), (name, result[name])
+    messages = dspy.JSONAdapter().format(
+        SupportCase, [], {"instruction": instruction_for("evaluator_aligned", 2), "case": case}
+    )
+    answer = json.loads(write_answer(messages[0]["content"], messages[-1]["content"]))
+    assert list(answer) == list(SupportCase.output_fields)
+    assert dict(result) == answer
+
+
+def test_any_test_space_and_a_plain_signature_work(lm: dspy.LM) -> None:
+    case = json.loads(make_case())
+    case.update(
+        dataset="hr_helpdesk",
+        description="Answers employees' questions about leave and payroll.",
+        prompt="You answer HR questions. Employee: {{ employee_question }}",
+        variables={"employee_question": {"description": "What the employee asks.", "required": True}},
+        cell={"department": "finance", "seniority": "~contractor", "topic": "parental_leave"},
+    )
+    signature = dspy.Signature(
+        {
+            "instruction": (str, dspy.InputField()),
+            "case": (str, dspy.InputField()),
+            "employee_question": (str, dspy.OutputField()),
+            "expected_behavior": (str, dspy.OutputField()),
+            "verdict": (Literal["answer", "refuse", "escalate"], dspy.OutputField()),
+        }
+    )
+    with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+        result = dspy.Predict(signature)(instruction="Write one case.", case=json.dumps(case, sort_keys=True))
+        plain = dspy.Predict("question -> answer, score: float, tags: list[str]")(question="What is 2 + 2?")
+    assert "parental leave" in result.employee_question.lower() or result.employee_question
+    assert result.verdict in VERDICTS
+    assert isinstance(plain.answer, str) and isinstance(plain.score, float) and isinstance(plain.tags, list)
+
+
+def test_usage_and_model_are_reported(lm: dspy.LM) -> None:
+    predict(lm, make_case(slot=1), "direct", 1)
+    entry = lm.history[-1]
+    assert entry["usage"]["prompt_tokens"] > 0 and entry["usage"]["completion_tokens"] > 0
+    assert entry["response_model"] == OFFLINE_MODEL or OFFLINE_MODEL in str(entry["response_model"])
+
+
+_names = st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True)
+_values = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20
+).filter(lambda v: v.strip() == v and "[[" not in v)
+
+
+@settings(
+    max_examples=int(os.environ.get("OFFLINE_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    cell=st.dictionaries(_names, _values, min_size=1, max_size=4),
+    enum_values=st.lists(_values, min_size=1, max_size=4, unique=True),
+    strategy=st.sampled_from(["direct", "persona", "adversarial", "evaluator_aligned", "custom"]),
+    persona=st.none()
+    | st.dictionaries(
+        st.sampled_from(["id", "expertise", "style", "goal", "locale"]),
+        _values | st.none() | st.integers(),
+        max_size=5,
+    ),
+    tactic=st.none() | st.fixed_dictionaries({"id": _values | st.none(), "description": _values}),
+    slot=st.integers(0, 40),
+)
+def test_any_test_space_gets_an_answer_the_adapter_parses(
+    cell: dict[str, str],
+    enum_values: list[str],
+    strategy: str,
+    persona: dict[str, Any] | None,
+    tactic: dict[str, Any] | None,
+    slot: int,
+) -> None:
+    case = json.loads(make_case(strategy, slot=slot))
+    case.update(cell=cell, persona=persona, tactic=tactic)
+    case["columns"] = {"label": {"type": "enum", "values": enum_values}, "notes": {"type": "text"}}
+    signature = dspy.Signature(
+        {
+            "instruction": (str, dspy.InputField()),
+            "case": (str, dspy.InputField()),
+            "customer_message": (str, dspy.OutputField()),
+            "order_context": (str, dspy.OutputField()),
+            "label": (Literal[tuple(enum_values)], dspy.OutputField()),
+            "notes": (str, dspy.OutputField()),
+            "flags": (list[str], dspy.OutputField()),
+            "ok": (bool, dspy.OutputField()),
+            "n": (int, dspy.OutputField()),
+            "x": (float, dspy.OutputField()),
+        }
+    )
+    for adapter in (dspy.ChatAdapter(), dspy.JSONAdapter()):
+        messages = adapter.format(
+            signature,
+            [],
+            {"instruction": "Write one case.", "case": json.dumps(case, sort_keys=True, ensure_ascii=False)},
+        )
+        parsed = adapter.parse(signature, write_answer(messages[0]["content"], messages[-1]["content"]))
+        assert parsed["label"] in enum_values
+        assert isinstance(parsed["flags"], list) and isinstance(parsed["ok"], bool)
+        assert isinstance(parsed["n"], int) and isinstance(parsed["x"], float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(system=st.text(max_size=300), user=st.text(max_size=300))
+def test_write_answer_never_fails_on_arbitrary_text(system: str, user: str) -> None:
+    assert write_answer(system, user).endswith("[[ ## completed ## ]]") or write_answer(
+        system, user
+    ).startswith("{")
