@@ -53,8 +53,9 @@ def _plan_json(plan: Any) -> dict[str, Any]:
             "strength": plan.cells.strength,
             "required_tuples": plan.cells.required_tuples,
             "covered_tuples": plan.covered_tuples(),
-            "rows": len(plan.cells.positive) + len(plan.cells.negative),
-            "array": [dict(c) for c in plan.cells.positive + plan.cells.negative],
+            "excluded_tuples": plan.cells.excluded_tuples,
+            "rows": plan.cells.array_rows,
+            "array": [dict(c) for c in plan.cells.array],
         },
         "cases": [{"strategy": c.strategy, "variant": c.variant, "cell": dict(c.cell), "slot": c.slot,
                    "primary": c.primary} for c in plan.cases],
@@ -64,23 +65,31 @@ def _plan_json(plan: Any) -> dict[str, Any]:
 def _print_plan(plan: Any) -> None:
     spec = plan.spec
     primary = [c for c in plan.cases if c.primary]
+    cells = plan.cells
     print(f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
           f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}")
-    print(f"cells: {len(plan.cells.positive)} positive + {len(plan.cells.negative)} with a negative value; "
-          f"{plan.cells.strength}-wise tuples: {plan.covered_tuples()} of {plan.cells.required_tuples} covered "
-          f"by the plan")
+    print(f"coverage: strength {cells.strength}, {cells.required_tuples} required tuples "
+          f"({cells.excluded_tuples} excluded by constraints), covering array of {cells.array_rows} rows, "
+          f"{plan.covered_tuples()} tuples covered by the planned rows")
     names = [s.name for s in spec.strategies]
-    width = max(28, *(len(f"{d.name}={v.name}") + 2 for d in spec.dimensions for v in d.values))
-    header = f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>8}"
+    width = max(30, *(len(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
     print()
-    print(header)
+    print(f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>7}{'share':>7}{'weight':>8}")
     counts = Counter((c.strategy, d, v) for c in primary for d, v in c.cell)
-    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>8}")
+    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>7}")
     for dim in spec.dimensions:
+        total_weight = sum(v.weight for v in dim.values) or 1.0
         for value in dim.values:
-            label = f"{dim.name}={value.name}"
             row = [counts[(n, dim.name, value.name)] for n in names]
-            print(f"  {label:{width - 2}}" + "".join(f"{x:>13}" for x in row) + f"{sum(row):>8}")
+            share = sum(row) / max(1, len(primary))
+            print(f"  {dim.name + '=' + value.name:{width - 2}}" + "".join(f"{x:>13}" for x in row)
+                  + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}")
+    print()
+    print(f"covering array ({cells.array_rows} rows):")
+    widths = [max(len(d.name), *(len(v.name) for v in d.values)) for d in spec.dimensions]
+    print("  " + "  ".join(f"{d.name:{w}}" for d, w in zip(spec.dimensions, widths, strict=True)))
+    for cell in cells.array:
+        print("  " + "  ".join(f"{v:{w}}" for (_, v), w in zip(cell, widths, strict=True)))
 
 
 def _print_summary(result: Any) -> None:

@@ -90,9 +90,13 @@ def _explain_hydra_error(exc: BaseException, project: Project) -> str:
         head = message.split("Config search path")[0].strip()
         head = head.replace("Available options in", "; available options in")
         return f"command line: {head}; pick one of the listed files"
-    if "error parsing override" in lowered:
+    if "error parsing override" in lowered or "override_grammar" in lowered:
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
+    if "error merging override" in lowered:
+        cause = " ".join(str(exc.__cause__ or "").split()).split(" full_key:")[0]
+        return (f"command line: {message}: {cause or 'the value does not fit the existing key'}; "
+                f"give a value of the same shape as the key in the config")
     if "could not override" in lowered or "not in struct" in lowered:
         key = message.split("'")[1] if "'" in message else "?"
         return (f"command line: `{key}` is not a known config key; check the spelling "

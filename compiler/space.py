@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,6 @@ from compiler.spec import Spec
 
 Cell = tuple[tuple[str, str], ...]  # ((dimension, value), ...) in the spec's dimension order
 
-ENUMERATE_LIMIT = 20_000  # enumerate every cell up to this many combinations, sample beyond
 
 
 def unit_hash(*parts: object) -> float:
@@ -41,76 +39,62 @@ def is_valid(spec: Spec, cell: Cell) -> bool:
 
 @dataclass(frozen=True)
 class CellPlan:
-    """The cells a plan draws from, in priority order."""
+    """The cells a plan draws from: the covering array first, then weighted draws for extra rows."""
 
-    positive: tuple[Cell, ...]  # cells without a negative value: every strategy may use them
-    negative: tuple[Cell, ...]  # cells with exactly one negative value: negative-capable strategies only
+    array: tuple[Cell, ...]  # the t-wise covering array of the space
+    extra_positive: tuple[Cell, ...]  # weighted draws without negative values, for rows beyond the array
+    extra_any: tuple[Cell, ...]  # weighted draws with at most one negative value (negative-capable only)
     strength: int
     required_tuples: int
     excluded_tuples: int
-    array_rows: int = 0  # the covering array's rows lead `positive` and `negative`
+
+    @property
+    def array_rows(self) -> int:
+        return len(self.array)
+
+    @property
+    def positive(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.array if negatives_in(c) == 0)
+
+    @property
+    def negative(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.array if negatives_in(c) == 1)
 
     def for_strategy(self, negative_capable: bool, offset: int = 0) -> tuple[Cell, ...]:
-        """The cells a strategy cycles through; positives rotated by `offset` so strategies share coverage."""
-        shift = offset % len(self.positive) if self.positive else 0
-        positive = self.positive[shift:] + self.positive[:shift]
-        if not negative_capable or not self.negative:
-            return positive
-        # negative cells first: only negative-capable strategies can cover their tuples
-        return self.negative + positive
+        """The cells a strategy takes in order: array rows (rotated by `offset` so that strategies share
+        the array between them), then weighted draws. Negative array rows come first for negative-capable
+        strategies, since only they can cover those tuples."""
+        positive = _rotate(self.positive, offset)
+        if negative_capable:
+            return self.negative + positive + _rotate(self.extra_any, offset)
+        return positive + _rotate(self.extra_positive, offset)
 
 
-def _value_names(spec: Spec, *, negative: bool) -> list[list[str]]:
-    return [[v.name for v in d.values if v.weight > 0 and (negative or not v.negative)] for d in spec.dimensions]
+def _rotate(cells: tuple[Cell, ...], offset: int) -> tuple[Cell, ...]:
+    shift = offset % len(cells) if cells else 0
+    return cells[shift:] + cells[:shift]
 
 
-def enumerate_cells(spec: Spec) -> list[Cell]:
-    """Every valid cell (at most one negative value), or an empty list when the space is too large."""
-    names = _value_names(spec, negative=True)
-    if math.prod(len(n) for n in names) > ENUMERATE_LIMIT:
-        return []
-    dims = [d.name for d in spec.dimensions]
-    cells = []
-    for combo in itertools.product(*names):
-        cell = tuple(zip(dims, combo, strict=True))
-        if is_valid(spec, cell):
-            cells.append(cell)
-    return cells
-
-
-def _weighted_order(spec: Spec, cells: Iterable[Cell]) -> list[Cell]:
-    """Seeded weighted random order (Efraimidis-Spirakis keys), deterministic in any process."""
-    keyed = []
-    for cell in cells:
-        weight = cell_weight(spec, cell)
-        key = math.log(unit_hash(spec.seed, "cell", cell)) / weight if weight > 0 else -math.inf
-        keyed.append((-key, cell))
-    keyed.sort()
-    return [cell for _, cell in keyed]
-
-
-def _sample_cells(spec: Spec, count: int) -> list[Cell]:
-    """Weighted seeded sampling of distinct valid cells for spaces too large to enumerate."""
-    names = _value_names(spec, negative=True)
+def draw_cells(spec: Spec, count: int, *, allow_negative: bool, salt: str) -> list[Cell]:
+    """`count` valid cells drawn by value weight (with replacement, seeded, deterministic)."""
     dims = spec.dimensions
-    seen: set[Cell] = set()
+    options = [[v for v in d.values if v.weight > 0 and (allow_negative or not v.negative)] for d in dims]
     cells: list[Cell] = []
     attempt = 0
-    while len(cells) < count and attempt < count * 50:
+    while len(cells) < count and attempt < count * 100 + 1000:
         attempt += 1
         values = []
-        for d_index, dim in enumerate(dims):
-            options = [v for v in dim.values if v.name in names[d_index]]
-            total = sum(v.weight for v in options)
-            pick = unit_hash(spec.seed, "sample", attempt, dim.name) * total
-            for value in options:
+        for dim, choices in zip(dims, options, strict=True):
+            pick = unit_hash(spec.seed, salt, attempt, dim.name) * sum(v.weight for v in choices)
+            chosen = choices[-1]
+            for value in choices:
                 pick -= value.weight
                 if pick <= 0:
+                    chosen = value
                     break
-            values.append((dim.name, value.name))
+            values.append((dim.name, chosen.name))
         cell = tuple(values)
-        if cell not in seen and is_valid(spec, cell):
-            seen.add(cell)
+        if is_valid(spec, cell):
             cells.append(cell)
     return cells
 
@@ -127,12 +111,17 @@ def count_tuples(cells: Iterable[Cell], strength: int,
 
 
 def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
-    """The t-wise covering array of the space as cells, with required and excluded tuple counts."""
+    """The t-wise covering array of the space as cells, with required and excluded tuple counts.
+
+    Negative values take part only when some strategy can carry them; otherwise no case could ever
+    cover their tuples.
+    """
     from compiler.covering import build_covering_array
     from compiler.errors import ConfigError
 
     dims = spec.dimensions
-    values = [[v for v in d.values if v.weight > 0] for d in dims]
+    with_negatives = any(s.negative for s in spec.strategies)
+    values = [[v for v in d.values if v.weight > 0 and (with_negatives or not v.negative)] for d in dims]
     index = {d.name: i for i, d in enumerate(dims)}
 
     def allowed(partial: Mapping[int, int]) -> bool | None:
@@ -159,33 +148,21 @@ _ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
 
 def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
     """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
-    key = repr((spec.dimensions, [c.text for c in spec.constraints], spec.coverage, spec.seed))
+    key = repr((spec.dimensions, [c.text for c in spec.constraints], spec.coverage, spec.seed,
+                any(s.negative for s in spec.strategies)))
     if key not in _ARRAYS:
         _ARRAYS[key] = _array_for(spec)
     return _ARRAYS[key]
 
 
 def plan_cells(spec: Spec, wanted: int) -> CellPlan:
-    """The covering array's cells first (negative rows apart), then weighted extra cells up to `wanted`."""
+    """The covering array, plus `wanted` weighted draws for the rows beyond it."""
     array, required, excluded = _cached_array(spec)
-    positive = [c for c in array if negatives_in(c) == 0]
-    negative = [c for c in array if negatives_in(c) == 1]
-    if len(positive) < wanted:
-        seen = set(array)
-        extra = [c for c in _sample_cells(spec, 4 * wanted) if c not in seen and negatives_in(c) == 0]
-        positive.extend(extra[: wanted - len(positive)])
-    return CellPlan(tuple(positive), tuple(negative), spec.coverage.strength, required, excluded,
-                    array_rows=len(array))
+    extra = max(0, wanted - sum(1 for c in array if negatives_in(c) == 0))
+    return CellPlan(tuple(array), tuple(draw_cells(spec, extra, allow_negative=False, salt="extra")),
+                    tuple(draw_cells(spec, extra, allow_negative=True, salt="extra-any")),
+                    spec.coverage.strength, required, excluded)
 
-
-def _all_tuples(spec: Spec, strength: int) -> int:
-    """How many t-tuples a space without constraints would have (two negatives never count)."""
-    total = 0
-    for dims in itertools.combinations(spec.dimensions, strength):
-        for combo in itertools.product(*[[v.name for v in d.values if v.weight > 0] for d in dims]):
-            if sum(1 for v in combo if v.startswith("~")) <= 1:
-                total += 1
-    return total
 
 
 def cell_dict(cell: Cell) -> dict[str, str]:

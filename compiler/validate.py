@@ -396,6 +396,11 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         problems.add("strategies", "no strategy has a positive weight; give one a weight above 0")
     size = _number(problems, "size", raw.get("size"), integer=True, low=1)
     coverage = _parse_coverage(problems, raw.get("coverage"), dims)
+    for i, row in enumerate(coverage.include):
+        for constraint in constraints:
+            if constraint.evaluate(dict(row)) is False:
+                problems.add(f"coverage.include[{i}]", f"violates the constraint {constraint.text!r}; "
+                             "change the row or the constraint")
     overgenerate = _number(problems, "overgenerate", raw.get("overgenerate", 1.5), low=1, high=20)
     seed = _number(problems, "seed", raw.get("seed", 0), integer=True, low=0)
     max_rounds = _number(problems, "max_rounds", raw.get("max_rounds", 3), integer=True, low=0, high=50)

@@ -99,3 +99,27 @@ def test_show_summarises_a_version(project: Project, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert result.version.version in out and "strategies:" in out and "drops:" in out
     assert main(["show", "support_bot/nope"]) == 2
+
+
+def test_top_up_reaches_exactly_size_when_the_lm_repeats_itself(project: Project) -> None:
+    # few cells and no overgeneration: the offline LM repeats itself, so rounds must refill cells
+    overrides = ["dataset=agent_tools", "size=90", "overgenerate=1.0", "coverage=1", "max_rounds=6",
+                 "~dimensions.urgency", "~dimensions.request_shape"]
+    result = compile_dataset(overrides, project=project)
+    manifest = json.loads((result.version.path / "manifest.json").read_text())
+    assert manifest["rows"] == 90
+    assert manifest["counts"]["exact_dropped"] + manifest["counts"]["near_dropped"] > 0
+    assert manifest["top_up_rounds"] >= 1 and manifest["counts"]["top_up"] > 0
+    assert manifest["shortfall"]["missing_rows"] == 0
+
+
+def test_final_dataset_covers_every_required_pair(project: Project) -> None:
+    import itertools
+
+    result = compile_dataset(["size=60"], project=project)
+    rows = [Row.from_json(line) for line in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    covered = {pair for r in rows for pair in itertools.combinations(sorted(r.cell.items()), 2)}
+    array_pairs = {pair for cell in result.plan.cells.array
+                   for pair in itertools.combinations(sorted(cell), 2)}
+    assert len(array_pairs) == result.plan.cells.required_tuples
+    assert array_pairs <= covered

@@ -123,3 +123,32 @@ def test_plan_does_not_import_dspy() -> None:
     code = ("import sys; from compiler.cli import main; main(['plan', '--json']); "
             "assert 'dspy' not in sys.modules and 'litellm' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs(), st.integers(1, 3))
+def test_a_size_at_least_the_array_covers_every_required_tuple(spec: Spec, strength: int) -> None:
+    from dataclasses import replace
+
+    from hypothesis import assume
+
+    from compiler.spec import Coverage
+
+    assume(strength <= len(spec.dimensions))
+    spec = replace(spec, coverage=Coverage(strength))
+    plan = plan_cases(spec)
+    negative_quota = sum(t for name, t in plan.targets if name == "adversarial")
+    assume(spec.size >= plan.cells.array_rows and negative_quota >= len(plan.cells.negative))
+    assert plan.covered_tuples() == plan.cells.required_tuples
+    assert plan.coverage_warning() is None
+
+
+def test_a_small_size_warns_with_the_size_that_covers() -> None:
+    raw = copy.deepcopy(BASE)
+    raw["size"] = 6
+    plan = plan_cases(validate_config(raw, ORIGINS, TEMPLATES))
+    warning = plan.coverage_warning()
+    assert warning is not None and "uncovered" in warning
+    wanted = int(warning.split("size=")[1].split()[0])
+    raw["size"] = wanted
+    assert plan_cases(validate_config(raw, ORIGINS, TEMPLATES)).coverage_warning() is None

@@ -145,3 +145,36 @@ def test_user_strategy_is_added_by_adding_a_template(project: Project) -> None:
         '{% extends "_base.j2" %}\n{% block task %}Write the request as a haiku.{% endblock %}\n')
     spec = load_spec(["+strategies.haiku=2"], project)
     assert "haiku" in {s.name for s in spec.strategies}
+
+
+BAD_COVERAGE = [
+    pytest.param(["coverage=5"], "coverage.strength: must be <= 4", id="strength-above-4"),
+    pytest.param(["coverage=0"], "coverage.strength: must be >= 1", id="strength-below-1"),
+    pytest.param(["~dimensions.channel", "~dimensions.difficulty", "coverage=3"],
+                 "but there are only 2 dimensions", id="strength-above-dimension-count"),
+    pytest.param(["coverage={strength: 2, groups: [{dims: [intent, mood], strength: 2}]}"],
+                 "names unknown dimension(s) mood", id="group-unknown-dimension"),
+    pytest.param(["coverage={strength: 2, include: [{intent: teleport}]}"], "unknown value 'teleport'",
+                 id="include-unknown-value"),
+    pytest.param(["coverage={strength: 2, include: [{intent: account_access, policy_boundary: edge_of_policy}]}"],
+                 "coverage.include[0]: violates the constraint", id="include-violates-constraint"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_COVERAGE)
+def test_bad_coverage_settings_print_one_line(project: Project, capsys: pytest.CaptureFixture[str],
+                                              overrides: list[str], message: str) -> None:
+    code, err = _run(["plan", *overrides], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_group_of_only_negative_capable_dimensions_is_refused(project: Project,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    edit(_dataset(project), "values: {chat: 3, email: 2, social_media: 1}",
+         "values: {chat: 3, email: 2, social_media: 1, ~carrier_pigeon: 1}")
+    code, err = _run(["plan", "coverage={strength: 2, groups: [{dims: [policy_boundary, channel], strength: 2}]}"],
+                     capsys)
+    assert code == 2
+    assert "every dimension of the group has negative values" in err
