@@ -100,7 +100,7 @@ def _explain_hydra_error(exc: BaseException, project: Project) -> str:
     if "could not override" in lowered or "not in struct" in lowered:
         key = message.split("'")[1] if "'" in message else "?"
         return (f"command line: `{key}` is not a known config key; check the spelling "
-                f"(`dsc plan --help` lists the keys) or add it to the dataset file")
+                f"against conf/config.yaml and the dataset file")
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
         where = _relative(Path(getattr(mark, "name", "?")))
