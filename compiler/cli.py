@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from compiler.cli_versions import VERSION_COMMANDS, add_version_verbs
 from compiler.errors import DscError, UsageError
 
 OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "strategy and source mix, drops, shortfall, usage.")
     show.add_argument("version", help="outputs/<dataset>/<version>, <dataset>/<version> or a version id")
     show.add_argument("--json", action="store_true", help="print the manifest")
+    add_version_verbs(verbs)
     return parser
 
 
@@ -113,6 +115,9 @@ def _print_summary(result: Any) -> None:
         cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])
         more = f" (+{len(result.selection.short) - 5} more)" if len(result.selection.short) > 5 else ""
         print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
+    pending = sum(1 for c in result.selection.rows if c.row.review_status == "pending")
+    if pending:
+        print(f"  {pending} rows pending review (`dsc review list {version.path} --status pending`)")
     print(f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
           f"{result.seconds:.1f} s")
 
@@ -170,7 +175,9 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from compiler.store import read_manifest, resolve_version
 
-    version = resolve_version(args.version)
+    from compiler.verify import require_intact
+
+    version = require_intact(resolve_version(args.version))
     manifest = read_manifest(version)
     if args.json:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -197,7 +204,7 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show}
+COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, **VERSION_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,9 @@ import xxhash
 
 import compiler
 from compiler.config import Project
-from compiler.dedupe import Candidate, DedupeResult, drop_duplicates
+from compiler.checks import hard_failure, run_checks
+from compiler.dedupe import Candidate, DedupeResult, Drop, drop_duplicates
+from compiler.review import Decision, apply_decisions, load_decisions
 from compiler.plan import CaseSpec, Plan, plan_cases, plan_top_up
 from compiler.render import RenderedCase, check_templates, render_case, template_hashes
 from compiler.rows import Row
@@ -41,7 +43,7 @@ class CompileResult:
         return Counter(getattr(c.row, key) or "-" for c in self.selection.rows)
 
 
-LOCAL_KEYS = ("out_dir", "journal_dir")  # where this machine keeps files: not part of a version's identity
+LOCAL_KEYS = ("out_dir", "journal_dir", "reviews_dir", "datasets_dir")  # where this machine keeps files: not part of a version's identity
 
 
 def portable_config(spec: Spec) -> dict[str, Any]:
@@ -69,6 +71,32 @@ def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str) -> tu
                                         "lm": lm_identity})
         candidates.append(Candidate(row, item.case))
     return candidates, failures
+
+
+def screen_candidates(spec: Spec, candidates: Sequence[Candidate],
+                      decisions: Mapping[str, Decision]) -> DedupeResult:
+    """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
+    reviewed: list[Candidate] = []
+    drops: list[Drop] = []
+    for candidate in candidates:
+        row = apply_decisions(candidate.row, decisions)
+        if row is None:
+            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
+            continue
+        reviewed.append(Candidate(row, candidate.case))
+    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on)
+    drops.extend(deduped.drops)
+    collapsed = Counter(d.kept_id for d in deduped.drops)
+    survivors: list[Candidate] = []
+    for candidate in deduped.survivors:
+        results = run_checks(spec, candidate.row, collapsed[candidate.row.id])
+        failed = hard_failure(results)
+        if failed is not None:
+            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, f"check:{failed.name}"))
+            continue
+        row = replace(candidate.row, checks=tuple(r.as_dict() for r in results))
+        survivors.append(Candidate(row, candidate.case))
+    return DedupeResult(tuple(survivors), tuple(drops))
 
 
 def _short_cases(plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]],
@@ -106,6 +134,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     journal = Journal(Path(spec.journal_dir) / "journal" / spec.name)
     handle = open_lm(spec.lm, journal)
     counts: Counter[str] = Counter(planned=len(plan.cases))
+    decisions = load_decisions(spec.name, Path(spec.reviews_dir))
     all_candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     used_slots: Counter[tuple[str, str | None, Any]] = Counter()
@@ -128,7 +157,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
             candidates, new_failures = _to_candidates(spec, generated, handle.identity)
             failures += new_failures
             all_candidates.extend(candidates)
-            deduped = drop_duplicates(all_candidates, spec.dedupe.near, spec.dedupe.on)
+            deduped = screen_candidates(spec, all_candidates, decisions)
             selection = select_rows(plan, deduped.survivors)
             if not selection.short or rounds >= spec.max_rounds:
                 break
@@ -144,6 +173,8 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     counts.update(generated=len(all_candidates) + sum(failures.values()), failed=sum(failures.values()),
                   exact_dropped=sum(1 for d in deduped.drops if d.reason == "exact"),
                   near_dropped=sum(1 for d in deduped.drops if d.reason == "near"),
+                  check_dropped=sum(1 for d in deduped.drops if d.reason.startswith("check:")),
+                  review_dropped=sum(1 for d in deduped.drops if d.reason.startswith("review:")),
                   survivors=len(deduped.survivors), selected=len(selection.rows))
     rows = [c.row for c in selection.rows]
     signature = build_signature(spec)
@@ -197,6 +228,9 @@ def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, paren
         "coverage": {"strength": plan.cells.strength, "required_tuples": plan.cells.required_tuples,
                      "planned_covered_tuples": plan.covered_tuples()},
         "drops": dict(sorted(drop_reasons.items())),
+        "review": dict(sorted(Counter(r.review_status for r in rows).items())),
+        "check_failures": dict(sorted(Counter(d.reason.split(":", 1)[1] for d in deduped.drops
+                                              if d.reason.startswith("check:")).items())),
         "usage": {"requests": stats.used_requests, "input_tokens": stats.used_input_tokens,
                   "output_tokens": stats.used_output_tokens,
                   "cost_usd": round(stats.used_input_tokens * spec.lm.price_input / 1e6

@@ -17,9 +17,10 @@ LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible")
 NEGATIVE_CAPABLE = frozenset({"adversarial"})
 DATASET_KEYS = (
     "name", "description", "prompt", "dimensions", "constraints", "columns", "strategies", "size",
-    "coverage", "overgenerate", "dedupe", "seed", "sources", "max_rounds",
+    "coverage", "overgenerate", "dedupe", "seed", "sources", "max_rounds", "checks",
 )
-ROOT_KEYS = DATASET_KEYS + ("lm", "personas", "tactics", "out_dir", "journal_dir", "budget", "shard")
+ROOT_KEYS = DATASET_KEYS + ("lm", "personas", "tactics", "out_dir", "journal_dir", "reviews_dir", "datasets_dir",
+                            "budget", "shard")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ class LMSpec:
 
 
 @dataclass(frozen=True)
+class ChecksSpec:
+    min_input_chars: int = 1
+    max_input_chars: int = 8000
+
+
+@dataclass(frozen=True)
 class Budget:
     max_calls: int | None = None
     max_usd: float | None = None
@@ -141,7 +148,9 @@ class Spec:
     budget: Budget
     out_dir: str
     journal_dir: str
+    reviews_dir: str
     sources: Mapping[str, Any]
+    checks: ChecksSpec = field(default_factory=ChecksSpec)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def dimension(self, name: str) -> Dimension:

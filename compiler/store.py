@@ -75,6 +75,11 @@ def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
     return pl.DataFrame(data, schema=schema).rechunk()
 
 
+def file_hash(path: Path) -> str:
+    """xxh3-64 of a file's bytes, as recorded in the manifest and checked by `dsc verify`."""
+    return xxhash.xxh3_64_hexdigest(path.read_bytes())
+
+
 def dataset_dir(spec_out_dir: str | Path, dataset: str) -> Path:
     return Path(spec_out_dir) / dataset
 
@@ -127,7 +132,9 @@ def write_version(spec: Spec, rows: Sequence[Row], build_manifest: Callable[[str
         rows_frame(spec, rows).write_parquet(staging / PARQUET, compression="zstd", statistics=False)
         for name, content in (extra_files(version) if extra_files else {}).items():
             (staging / name).write_bytes(content)
-        (staging / MANIFEST).write_text(dump_json(manifest), encoding="utf-8")
+        manifest["files"] = {p.name: file_hash(p) for p in sorted(staging.iterdir())}
+        manifest_text = dump_json(manifest)
+        (staging / MANIFEST).write_text(manifest_text, encoding="utf-8")
         for path in staging.iterdir():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
@@ -140,7 +147,8 @@ def write_version(spec: Spec, rows: Sequence[Row], build_manifest: Callable[[str
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _append_index(dataset_path, {"dataset": spec.name, "version": version, "parent": parent,
-                                 "rows": len(rows), "config_hash": manifest.get("config_hash")})
+                                 "rows": len(rows), "config_hash": manifest.get("config_hash"),
+                                 "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8"))})
     return Version(spec.name, version, target), True
 
 

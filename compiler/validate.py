@@ -15,6 +15,7 @@ from compiler.spec import (
     NEGATIVE_CAPABLE,
     ROOT_KEYS,
     Budget,
+    ChecksSpec,
     Column,
     Coverage,
     Dedupe,
@@ -427,6 +428,10 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         sources = {}
     if constraints and dims and not problems.lines:
         _check_satisfiable(problems, dims, constraints)
+    checks_raw = _as_mapping(problems, "checks", raw.get("checks") or {}, "a mapping")
+    _check_keys(problems, "checks", checks_raw, ("min_input_chars", "max_input_chars"))
+    checks = ChecksSpec(**{k: v for k in ("min_input_chars", "max_input_chars") if k in checks_raw
+                           and (v := _number(problems, f"checks.{k}", checks_raw[k], integer=True, low=0)) is not None})
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
     return Spec(
@@ -437,7 +442,8 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         personas=tuple(Persona(**p) for p in personas), tactics=tuple(Tactic(**t) for t in tactics),
         budget=Budget(max_calls, None if max_usd is None else float(max_usd)),
         out_dir=str(raw.get("out_dir", "outputs")), journal_dir=str(raw.get("journal_dir", ".dsc")),
-        sources=dict(sources), resolved=raw,
+        reviews_dir=str(raw.get("reviews_dir", "reviews")),
+        sources=dict(sources), checks=checks, resolved=raw,
     )
 
 

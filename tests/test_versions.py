@@ -1,0 +1,132 @@
+"""Review, promote, diff and verify on real versions compiled with the offline LM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+from compiler.config import Project
+from compiler.pipeline import compile_dataset
+from compiler.rows import Row
+from compiler.store import Version, read_rows
+
+OVERRIDES = ["size=16", "dedupe.near=null"]
+
+
+@pytest.fixture
+def version(project: Project) -> Version:
+    return compile_dataset(OVERRIDES, project=project).version
+
+
+def _rows(version: Version) -> list[Row]:
+    return read_rows(version)
+
+
+def test_decisions_survive_a_recompile(project: Project, version: Version, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _rows(version)
+    assert main(["review", "approve", rows[0].id[:12], "--reason", "looks right"]) == 0
+    assert main(["review", "reject", rows[1].id, "--reason", "implausible"]) == 0
+    again = compile_dataset(OVERRIDES, project=project)
+    status = {r.id: r.review_status for r in _rows(again.version)}
+    assert status[rows[0].id] == "approved"
+    assert rows[1].id not in status  # rejected rows leave the dataset; top-up or spare rows take the place
+    assert len(status) == 16
+    manifest = json.loads((again.version.path / "manifest.json").read_text())
+    assert manifest["counts"]["review_dropped"] == 1
+    capsys.readouterr()
+    assert main(["review", "list", str(again.version.path), "--status", "approved"]) == 0
+    assert rows[0].id[:16] in capsys.readouterr().out
+
+
+def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> None:
+    row = next(r for r in _rows(version) if r.expected["verdict"] != "refuse")
+    assert main(["review", "edit", row.id[:10], "--set", "expected.verdict=refuse",
+                 "--set", "expected.must_include=[receipt, order number]"]) == 0
+    again = compile_dataset(OVERRIDES, project=project)
+    edited = [r for r in _rows(again.version) if r.provenance.get("edited_from") == row.id]
+    assert len(edited) == 1
+    new = edited[0]
+    assert new.expected["verdict"] == "refuse" and new.expected["must_include"] == ["receipt", "order number"]
+    assert new.review_status == "edited" and new.id != row.id and new.id == new.expected_id()
+    assert main(["verify", str(again.version.path)]) == 0
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    pytest.param("expected.verdikt=refuse", "did you mean `verdict`", id="unknown-column"),
+    pytest.param("inputs.mood=grumpy", "no input `mood`", id="unknown-input"),
+    pytest.param("expected.needs_human=maybe", "is a bool column", id="wrong-type-bool"),
+    pytest.param("expected.verdict=shrug", "one of answer, refuse, escalate", id="enum-value"),
+    pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-section"),
+])
+def test_bad_edits_print_one_line(version: Version, capsys: pytest.CaptureFixture[str], assignment: str,
+                                  message: str) -> None:
+    row = _rows(version)[0]
+    assert main(["review", "edit", row.id, "--set", assignment]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_row_and_version_suggest_the_closest(version: Version, capsys: pytest.CaptureFixture[str]) -> None:
+    row_id = _rows(version)[0].id
+    typo = row_id[:9] + ("0" if row_id[9] != "0" else "1") + row_id[10:14]
+    assert main(["review", "approve", typo]) == 2
+    assert f"did you mean {row_id[:14]}" in capsys.readouterr().err
+    assert main(["show", f"support_bot/{version.version[:-1]}x"]) == 2
+    assert f"did you mean {version.version}" in capsys.readouterr().err
+
+
+def test_promote_is_idempotent_and_needs_reviews(project: Project, version: Version,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _rows(version)
+    assert main(["promote", str(version.path), "--to", "golden"]) == 2
+    assert "still pending review" in capsys.readouterr().err
+    for row in rows:
+        assert main(["review", "approve", row.id]) == 0
+    assert main(["promote", str(version.path), "--to", "golden"]) == 0
+    assert main(["promote", str(version.path), "--to", "golden"]) == 0
+    lines = (Path("datasets") / "support_bot" / "golden.jsonl").read_text().splitlines()
+    assert len(lines) == len(rows)
+    promoted = [json.loads(line) for line in lines]
+    assert {p["provenance"]["row_id"] for p in promoted} == {r.id for r in rows}
+    assert all(p["source"] == "golden" and p["outcome"] == "approve" for p in promoted)
+
+
+def test_diff_of_a_version_with_itself_is_empty(version: Version, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", str(version.path), str(version.path)]) == 0
+    assert "0 added, 0 removed, 0 changed" in capsys.readouterr().out
+
+
+def test_diff_counts_changes_per_strategy_and_cell(project: Project, version: Version,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    other = compile_dataset(["size=16", "dedupe.near=null", "seed=99"], project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### dsc diff") and "| strategy | added | removed | changed |" in out
+
+
+@pytest.mark.parametrize("name", ["cases.jsonl", "cases.parquet", "manifest.json", "drops.jsonl"])
+def test_verify_catches_a_flipped_byte_in_each_file(version: Version, capsys: pytest.CaptureFixture[str],
+                                                    name: str) -> None:
+    path = version.path / name
+    data = bytearray(path.read_bytes())
+    if not data:
+        data.extend(b"x")
+    else:
+        index = len(data) // 2
+        data[index] = (data[index] + 1) % 256 if data[index] != ord("\n") else ord(" ")
+    path.write_bytes(bytes(data))
+    assert main(["verify", str(version.path)]) == 1
+    assert name in capsys.readouterr().err
+    assert main(["show", str(version.path)]) == 2
+    err = capsys.readouterr().err
+    assert "modified after it was written" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_accepts_files_for_pre_commit(version: Version) -> None:
+    assert main(["verify", str(version.path / "cases.jsonl"), str(version.path / "manifest.json")]) == 0
+    hooks = Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml"
+    assert "dsc verify" in hooks.read_text()
