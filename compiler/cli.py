@@ -97,6 +97,11 @@ def _print_plan(plan: Any) -> None:
 def _print_summary(result: Any) -> None:
     version = result.version
     counts = result.counts
+    if result.shard is not None:
+        print(f"shard {result.shard} of {result.spec.name}: {result.counts['shard_cases']} cases, "
+              f"{result.calls} LM calls ({result.replayed} replayed), {result.seconds:.1f} s; "
+              f"run `dsc compile` without shard.* once every shard is done to assemble the version")
+        return
     if not result.created:
         print(f"unchanged: {version.version}  ({version.path})")
         return
@@ -142,6 +147,17 @@ def _progress_printer() -> tuple[Any, Any]:
 
 def run_compile(args: argparse.Namespace) -> int:
     from compiler.pipeline import compile_dataset
+
+    if args.multirun:
+        from pathlib import Path
+
+        from compiler.sweep import run_multirun, summarise_sweep
+
+        records = run_multirun(args.overrides)
+        text, written = summarise_sweep(records, Path("outputs"))
+        print(text)
+        print("sweep summary: " + ", ".join(str(p) for p in written))
+        return 1 if any(r["status"] == "failed" for r in records) else 0
 
     progress, update = _progress_printer()
     if progress is not None:

@@ -70,6 +70,11 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
             raise ConfigError(_explain_hydra_error(exc, project)) from exc
         raise
     assert isinstance(raw, dict) and isinstance(choices, dict)
+    return raw, origins_for(choices, overrides, project)
+
+
+def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
+    """Which file each top-level key came from, given Hydra's group choices."""
     conf = project.conf_dir
     files = {"lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
              "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
@@ -79,8 +84,19 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
-    origins = Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides))
-    return raw, origins
+    return Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides))
+
+
+def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
+    """The Spec of a Hydra multirun job, from the config Hydra already composed for it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    choices = OmegaConf.to_container(HydraConfig.get().runtime.choices)
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(raw, dict) and isinstance(choices, dict)
+    raw.pop("hydra", None)
+    return validate_config(raw, origins_for(choices, overrides, project), project.template_names())
 
 
 def _explain_hydra_error(exc: BaseException, project: Project) -> str:

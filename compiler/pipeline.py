@@ -38,12 +38,13 @@ class CompileResult:
     replayed: int
     seconds: float
     failures: Counter[str] = field(default_factory=Counter)
+    shard: str | None = None  # "i/N" for a shard run, which fills the journal and writes no version
 
     def rows_by(self, key: str) -> Counter[str]:
         return Counter(getattr(c.row, key) or "-" for c in self.selection.rows)
 
 
-LOCAL_KEYS = ("out_dir", "journal_dir", "reviews_dir", "datasets_dir")  # where this machine keeps files: not part of a version's identity
+LOCAL_KEYS = ("out_dir", "journal_dir", "reviews_dir", "datasets_dir", "shard")  # where this machine keeps files: not part of a version's identity
 
 
 def portable_config(spec: Spec) -> dict[str, Any]:
@@ -99,6 +100,34 @@ def screen_candidates(spec: Spec, candidates: Sequence[Candidate],
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
+def _generate_shard(spec: Spec, plan: Plan, rendered: Sequence[RenderedCase], handle: Any, journal: Any,
+                    on_progress: Callable[[int, int, Any], None] | None, started: float) -> CompileResult:
+    """Generate this shard's slice of the plan (case index mod count) into the shared journal."""
+    from compiler.generate import generate_cases
+
+    mine = [item for item in rendered if item.case.index % spec.shard.count == spec.shard.index]
+    done = 0
+
+    def progress(_: Any) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, len(mine), handle.stats)
+
+    try:
+        generate_cases(spec, handle, mine, on_done=progress)
+    finally:
+        journal.close()
+    from compiler.select import Selection
+    from compiler.store import Version, dataset_dir
+
+    empty = Selection((), (), (), 0)
+    return CompileResult(spec, plan, Version(spec.name, "", dataset_dir(spec.out_dir, spec.name)), False, empty,
+                         {"planned": len(plan.cases), "shard_cases": len(mine)}, 0, handle.stats.calls,
+                         handle.stats.replayed, time.perf_counter() - started,
+                         shard=f"{spec.shard.index}/{spec.shard.count}")
+
+
 def _short_cases(plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]],
                  round_no: int) -> list[CaseSpec]:
     """Fresh samples for the (strategy, cell) pairs that fell short, with the variants they were planned with."""
@@ -133,6 +162,8 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     rendered = [render_case(spec, project.templates_dir, case) for case in plan.cases]
     journal = Journal(Path(spec.journal_dir) / "journal" / spec.name)
     handle = open_lm(spec.lm, journal)
+    if spec.shard.count > 1:
+        return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
     counts: Counter[str] = Counter(planned=len(plan.cases))
     decisions = load_decisions(spec.name, Path(spec.reviews_dir))
     all_candidates: list[Candidate] = []

@@ -122,6 +122,12 @@ class ChecksSpec:
 
 
 @dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Budget:
     max_calls: int | None = None
     max_usd: float | None = None
@@ -151,6 +157,7 @@ class Spec:
     reviews_dir: str
     sources: Mapping[str, Any]
     checks: ChecksSpec = field(default_factory=ChecksSpec)
+    shard: Shard = field(default_factory=Shard)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def dimension(self, name: str) -> Dimension:

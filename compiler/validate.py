@@ -15,6 +15,7 @@ from compiler.spec import (
     NEGATIVE_CAPABLE,
     ROOT_KEYS,
     Budget,
+    Shard,
     ChecksSpec,
     Column,
     Coverage,
@@ -432,6 +433,13 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
     _check_keys(problems, "checks", checks_raw, ("min_input_chars", "max_input_chars"))
     checks = ChecksSpec(**{k: v for k in ("min_input_chars", "max_input_chars") if k in checks_raw
                            and (v := _number(problems, f"checks.{k}", checks_raw[k], integer=True, low=0)) is not None})
+    shard_raw = _as_mapping(problems, "shard", raw.get("shard") or {}, "a mapping with index and count")
+    _check_keys(problems, "shard", shard_raw, ("index", "count"))
+    shard_count = _number(problems, "shard.count", shard_raw.get("count", 1), integer=True, low=1)
+    shard_index = _number(problems, "shard.index", shard_raw.get("index", 0), integer=True, low=0)
+    if shard_count is not None and shard_index is not None and shard_index >= shard_count:
+        problems.add("shard.index", f"is {shard_index} but must be in [0, {shard_count}); "
+                     f"shards are numbered 0 to shard.count - 1")
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
     return Spec(
@@ -443,7 +451,7 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         budget=Budget(max_calls, None if max_usd is None else float(max_usd)),
         out_dir=str(raw.get("out_dir", "outputs")), journal_dir=str(raw.get("journal_dir", ".dsc")),
         reviews_dir=str(raw.get("reviews_dir", "reviews")),
-        sources=dict(sources), checks=checks, resolved=raw,
+        sources=dict(sources), checks=checks, shard=Shard(shard_index or 0, shard_count or 1), resolved=raw,
     )
 
 
