@@ -42,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan_json(plan: Any) -> dict[str, Any]:
+def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
     spec = plan.spec
     return {
+        "estimate": {"calls": usage.calls, "input_tokens": usage.input_tokens,
+                     "output_tokens": usage.output_tokens, "cost_usd": round(usage.cost(spec), 4)},
         "dataset": spec.name,
         "size": spec.size,
         "lm": spec.lm.model,
@@ -64,12 +66,16 @@ def _plan_json(plan: Any) -> dict[str, Any]:
     }
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, usage: Any) -> None:
     spec = plan.spec
     primary = [c for c in plan.cases if c.primary]
     cells = plan.cells
     print(f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
           f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}")
+    print(f"estimate: {usage.calls} calls, ~{usage.input_tokens:,} input + ~{usage.output_tokens:,} output tokens, "
+          f"~${usage.cost(spec):.4f} at ${spec.lm.price_input:g}/${spec.lm.price_output:g} per 1M tokens"
+          + (f"; budget: max_calls={spec.budget.max_calls}, max_usd={spec.budget.max_usd}"
+             if spec.budget.max_calls is not None or spec.budget.max_usd is not None else ""))
     print(f"coverage: strength {cells.strength}, {cells.required_tuples} required tuples "
           f"({cells.excluded_tuples} excluded by constraints), covering array of {cells.array_rows} rows, "
           f"{plan.covered_tuples()} tuples covered by the planned rows")
@@ -172,7 +178,7 @@ def run_compile(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from compiler.config import Project, load_spec
     from compiler.plan import plan_cases
-    from compiler.render import check_templates
+    from compiler.render import check_templates, estimate_usage, render_case
 
     project = Project.locate()
     spec = load_spec(args.overrides, project)
@@ -181,16 +187,16 @@ def run_plan(args: argparse.Namespace) -> int:
     warning = plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
+    usage = estimate_usage(spec, [render_case(spec, project.templates_dir, case) for case in plan.cases])
     if args.json:
-        print(json.dumps(_plan_json(plan), ensure_ascii=False))
+        print(json.dumps(_plan_json(plan, usage), ensure_ascii=False))
     else:
-        _print_plan(plan)
+        _print_plan(plan, usage)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
     from compiler.store import read_manifest, resolve_version
-
     from compiler.verify import require_intact
 
     version = require_intact(resolve_version(args.version))

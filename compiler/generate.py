@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,7 +11,7 @@ import dspy
 
 from compiler.backends import LMHandle
 from compiler.plan import CaseSpec
-from compiler.render import RenderedCase
+from compiler.render import RenderedCase, case_payload
 from compiler.spec import Column, Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
@@ -89,31 +88,6 @@ class CaseWriter(dspy.Module):
         return await self.write.acall(instruction=instruction, case=case)
 
 
-def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
-    """The `case` input: everything about the case a writer needs, as canonical JSON."""
-    persona = next((vars(p) for p in spec.personas if p.id == case.variant), None) \
-        if case.strategy == "persona" else None
-    tactic = next((vars(t) for t in spec.tactics if t.id == case.variant), None) \
-        if case.strategy == "adversarial" else None
-    payload = {
-        "dataset": spec.name,
-        "description": spec.description,
-        "prompt": spec.prompt.text,
-        "variables": {v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables},
-        "strategy": case.strategy,
-        "variant": case.variant,
-        "persona": persona,
-        "tactic": tactic,
-        "cell": dict(case.cell),
-        "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
-        "columns": {c.name: {"type": c.type, "description": c.description,
-                             **({"values": list(c.values)} if c.values else {})} for c in spec.columns},
-        "slot": case.slot,
-        "sample": sample,
-    }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
-
-
 def _normalise(spec: Spec, prediction: dspy.Prediction) -> tuple[dict[str, str], dict[str, Any]]:
     inputs = {v.name: str(prediction[v.name] if prediction[v.name] is not None else "") for v in spec.prompt.variables}
     expected: dict[str, Any] = {}
@@ -147,6 +121,13 @@ async def _generate_one(spec: Spec, writer: CaseWriter, handle: LMHandle, item: 
         except (ValueError, TypeError) as exc:  # typed coercion of a parsed field failed
             last_error = f"type:{type(exc).__name__}"
             handle.stats.retries += 1
+        except Exception as exc:
+            error_class = getattr(exc, "error_class", None)
+            if error_class is None:  # not a per-row failure: budget, breaker, refusal or a bug stops the run
+                raise
+            handle.stats.failures += 1
+            return Generated(item.case, item.instruction, None, None, attempts=getattr(exc, "attempts", 1),
+                             error=str(error_class))
     handle.stats.failures += 1
     return Generated(item.case, item.instruction, None, None, attempts=PARSE_ATTEMPTS, error=last_error)
 

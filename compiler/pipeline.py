@@ -161,7 +161,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     plan = plan_cases(spec)
     rendered = [render_case(spec, project.templates_dir, case) for case in plan.cases]
     journal = Journal(Path(spec.journal_dir) / "journal" / spec.name)
-    handle = open_lm(spec.lm, journal)
+    handle = open_lm(spec.lm, journal, spec.budget)
     if spec.shard.count > 1:
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
     counts: Counter[str] = Counter(planned=len(plan.cases))

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.backends.journaled import AsyncJournaledEngine, CallStats, SyncJournaledEngine
+from compiler.backends.journaled import AsyncJournaledEngine, BudgetGate, CallStats, SyncJournaledEngine
 from compiler.journal import Journal
-from compiler.spec import LMSpec
+from compiler.spec import Budget, LMSpec
 
 
 @dataclass
@@ -19,12 +19,15 @@ class LMHandle:
     engine: AsyncJournaledEngine
 
 
-def open_lm(spec: LMSpec, journal: Journal, limiter: Any = None) -> LMHandle:
-    """A dspy.LM whose every request goes through the journal, then the configured backend."""
+def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMHandle:
+    """A dspy.LM whose every request goes through the journal, then the budget gate, then the backend."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import dspy
 
     stats = CallStats()
+    limiter = None
+    if budget is not None and (budget.max_calls is not None or budget.max_usd is not None):
+        limiter = BudgetGate(stats, budget.max_calls, budget.max_usd, spec.price_input, spec.price_output)
     if spec.kind == "offline":
         from compiler.backends.offline import AsyncOfflineEngine
 
@@ -35,8 +38,9 @@ def open_lm(spec: LMSpec, journal: Journal, limiter: Any = None) -> LMHandle:
 
         inner, endpoint = open_http_engine(spec, stats)
     engine = AsyncJournaledEngine(inner, journal, spec.model, endpoint, stats, limiter)
+    # dsc retries in its own engines (by fault class); DSPy's own retries would duplicate calls
     lm = dspy.LM(spec.model, engine=SyncJournaledEngine(engine), async_engine=engine, cache=False,
-                 temperature=spec.temperature, max_tokens=spec.max_tokens)
+                 temperature=spec.temperature, max_tokens=spec.max_tokens, num_retries=0)
     return LMHandle(lm=lm, identity=lm_identity(spec),
                     stats=stats, engine=engine)
 

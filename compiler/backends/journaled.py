@@ -6,7 +6,45 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy.utils.exceptions import LMError as DSPyLMError
+
+from compiler.errors import LMError
 from compiler.journal import Answer, Journal, request_key
+
+
+class BudgetReached(LMError, DSPyLMError):
+    """A budget limit was reached: the run stops cleanly; every answer so far is kept in the journal.
+
+    Also a DSPy LMError so that DSPy's engine boundary passes it through unchanged.
+    """
+
+
+class BudgetGate:
+    """Stops fresh LM calls at `max_calls` or once the estimated spend reaches `max_usd` (replays are free)."""
+
+    def __init__(self, stats: CallStats, max_calls: int | None, max_usd: float | None, price_input: float,
+                 price_output: float) -> None:
+        self.stats = stats
+        self.max_calls = max_calls
+        self.max_usd = max_usd
+        self.price_input = price_input
+        self.price_output = price_output
+        self.started = 0
+
+    def spent(self) -> float:
+        return (self.stats.input_tokens * self.price_input + self.stats.output_tokens * self.price_output) / 1e6
+
+    async def acquire(self) -> None:
+        if self.max_calls is not None and self.started >= self.max_calls:
+            raise BudgetReached(self._message(f"budget.max_calls={self.max_calls} reached"))
+        if self.max_usd is not None and self.spent() >= self.max_usd:
+            raise BudgetReached(self._message(f"budget.max_usd={self.max_usd:g} reached (${self.spent():.4f})"))
+        self.started += 1
+
+    def _message(self, what: str) -> str:
+        return (f"{what} after {self.stats.calls} LM calls; every answer received is kept in the journal; "
+                f"raise the budget (e.g. budget.max_calls=null budget.max_usd=null) and run the same command "
+                f"to continue without paying again")
 
 
 @dataclass
