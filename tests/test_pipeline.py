@@ -123,3 +123,22 @@ def test_final_dataset_covers_every_required_pair(project: Project) -> None:
                    for pair in itertools.combinations(sorted(cell), 2)}
     assert len(array_pairs) == result.plan.cells.required_tuples
     assert array_pairs <= covered
+
+
+def test_budget_stops_cleanly_and_the_same_command_continues(project: Project,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "size=20", "budget.max_calls=12"]) == 2
+    err = capsys.readouterr().err
+    assert "budget.max_calls=12 reached after 12 LM calls" in err and "run the same command" in err
+    assert not (project.conf_dir.parent / "outputs" / "support_bot").exists()
+    result = compile_dataset(["size=20"], project=project)
+    assert result.created and result.replayed >= 12
+    assert result.calls == result.counts["planned"] + result.counts.get("top_up", 0) - 12
+
+
+def test_plan_estimates_calls_tokens_and_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--json", "lm.price.input=1.0", "lm.price.output=2.0"]) == 0
+    estimate = json.loads(capsys.readouterr().out)["estimate"]
+    assert estimate["calls"] > 0 and estimate["input_tokens"] > estimate["output_tokens"] > 0
+    expected = (estimate["input_tokens"] * 1.0 + estimate["output_tokens"] * 2.0) / 1e6
+    assert abs(estimate["cost_usd"] - expected) < 1e-3
