@@ -33,11 +33,12 @@ class Project:
         return frozenset(p.stem for p in self.templates_dir.glob("*.j2") if not p.name.startswith("_"))
 
 
-def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
+def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]:
+    """Dotted keys set on the command line (choosing a group option like lm=openai sets no key)."""
     keys: dict[str, str] = {}
     for text in overrides:
         key = text.split("=", 1)[0].lstrip("+~").strip()
-        if key and "/" not in key:
+        if key and "/" not in key and not (project.conf_dir / key).is_dir():
             keys[key] = text
     return keys
 
@@ -84,7 +85,7 @@ def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Proj
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
-    return Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides))
+    return Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides, project))
 
 
 def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:

@@ -138,9 +138,17 @@ async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], 
     semaphore = asyncio.Semaphore(concurrency)
     results: list[Generated | None] = [None] * len(items)
 
+    stopped: list[BaseException] = []
+
     async def run(index: int, item: RenderedCase) -> None:
         async with semaphore:
-            result = await _generate_one(spec, writer, handle, item)
+            if stopped:  # the run is stopping: start nothing new
+                return
+            try:
+                result = await _generate_one(spec, writer, handle, item)
+            except Exception as exc:  # budget, breaker, refusal or a bug: stop, but let requests in flight land
+                stopped.append(exc)
+                return
         results[index] = result
         if on_done is not None:
             on_done(result)
@@ -151,6 +159,8 @@ async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], 
     finally:
         for task in tasks:
             task.cancel()
+    if stopped:
+        raise stopped[0]
     return [r for r in results if r is not None]
 
 

@@ -339,6 +339,19 @@ def _parse_lm(problems: _Problems, raw: Any) -> LMSpec:
     for key in ("api_base", "api_key_env"):
         if data.get(key) is not None:
             kwargs[key] = _text(problems, f"lm.{key}", data.get(key))
+    if kwargs["model"] == "???":
+        problems.add("lm.model", "is not set; give it on the command line, e.g. lm.model=my-model")
+    if kwargs.get("api_base") == "???":
+        problems.add("lm.api_base", "is not set; give the server's URL, e.g. lm.api_base=http://127.0.0.1:8000/v1")
+    elif kwargs.get("api_base"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(kwargs["api_base"])
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.add("lm.api_base", "must be an http(s) URL such as http://127.0.0.1:8000/v1")
+        elif parts.username or parts.password or parts.query:
+            problems.add("lm.api_base", "holds credentials or a query string, which would reach the manifest; "
+                         "put the key in an environment variable named by lm.api_key_env")
     for key, integer, low in (("temperature", False, 0), ("max_tokens", True, 1), ("timeout", False, 0),
                               ("concurrency", True, 1), ("max_retries", True, 0)):
         if data.get(key) is not None:
