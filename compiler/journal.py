@@ -43,7 +43,7 @@ def request_key(model: str, endpoint: str, system: str, messages: list[tuple[str
 class Journal:
     """Append-only answers keyed by request key; flushed in small groups."""
 
-    def __init__(self, directory: Path, *, flush_every: int = 32, flush_seconds: float = 0.2) -> None:
+    def __init__(self, directory: Path, *, flush_every: int = 4, flush_seconds: float = 0.05) -> None:
         self.directory = directory
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds

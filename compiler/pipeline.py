@@ -160,7 +160,9 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     check_templates(spec, project.templates_dir)
     plan = plan_cases(spec)
     rendered = [render_case(spec, project.templates_dir, case) for case in plan.cases]
-    journal = Journal(Path(spec.journal_dir) / "journal" / spec.name)
+    # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers
+    journal = Journal(Path(spec.journal_dir) / "journal" / spec.name,
+                      flush_every=max(1, min(16, spec.lm.concurrency // 4)))
     handle = open_lm(spec.lm, journal, spec.budget)
     if spec.shard.count > 1:
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)

@@ -404,3 +404,60 @@ def test_compile_through_http_then_recompile_makes_no_request(
         0,
         requests,
     )
+
+
+def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: int) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    from compiler.config import PACKAGE_ROOT
+
+    env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), KEY_ENV: SECRET}
+    args = [sys.executable, "-m", "compiler.cli", "compile", "lm=openai_compatible",
+            f"lm.api_base={server.base_url}", "lm.model=mock", f"lm.api_key_env={KEY_ENV}",
+            f"lm.concurrency={concurrency}", f"size={size}", "dedupe.near=null", "max_rounds=0"]
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_at_half_way_resumes_without_paying_again(serve: Callable[..., MockLLMServer],
+                                                         tmp_path: Path) -> None:
+    import signal
+
+    server = serve(latency=0.05)
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    killed.mkdir()
+    clean.mkdir()
+    concurrency, size = 8, 80
+    planned = 120  # size x overgenerate 1.5
+    process = _compile_process(killed, server, size, concurrency)
+    deadline = time.monotonic() + 120
+    while server.stats.requests < planned // 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = server.stats.requests
+    assert planned // 3 <= before < planned
+    resumed = _compile_process(killed, server, size, concurrency)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    paid_twice = server.stats.requests - planned
+    # at most about one concurrency's worth is asked again: the requests in flight plus one flush group
+    assert 0 <= paid_twice <= concurrency + concurrency // 4
+    uninterrupted = _compile_process(clean, server, size, concurrency)  # same endpoint: same config
+    assert uninterrupted.wait(timeout=300) == 0
+    trees = [{str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "outputs").rglob("*")) if p.is_file()}
+             for root in (killed, clean)]
+    assert trees[0] == trees[1]  # byte-identical to a run that was never interrupted
+
+
+def test_the_key_never_reaches_outputs_logs_or_errors(serve: Callable[..., MockLLMServer], tmp_path: Path) -> None:
+    server = serve()
+    process = _compile_process(tmp_path, server, 12, 4)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert SECRET not in out and SECRET not in err
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert all(SECRET.encode() not in body for body in server.stats.bodies)
