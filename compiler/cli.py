@@ -125,7 +125,11 @@ def _print_summary(result: Any) -> None:
     if result.selection.missing or result.selection.short:
         cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])
         more = f" (+{len(result.selection.short) - 5} more)" if len(result.selection.short) > 5 else ""
-        print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
+        if result.selection.missing:
+            print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
+        else:
+            print(f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "
+                  f"of their strategy: {cells}{more}")
     pending = sum(1 for c in result.selection.rows if c.row.review_status == "pending")
     if pending:
         print(f"  {pending} rows pending review (`dsc review list {version.path} --status pending`)")
@@ -133,22 +137,44 @@ def _print_summary(result: Any) -> None:
           f"{result.seconds:.1f} s")
 
 
-def _progress_printer() -> tuple[Any, Any]:
+def _progress_printer(price_input: float = 0.0, price_output: float = 0.0) -> tuple[Any, Any]:
     """A rich progress bar on a terminal; nothing when output is not a terminal (CI logs stay readable)."""
     if not sys.stderr.isatty():
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        TextColumn("{task.fields[info]}"), transient=True)
-    task = progress.add_task("generate", total=None, info="")
+    progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                        console=Console(stderr=True), transient=True)
+    task = progress.add_task("generate", total=None, info="", rate="")
 
     def update(done: int, total: int, stats: Any) -> None:
-        progress.update(task, completed=done, total=total,
+        speed = progress.tasks[0].speed
+        spend = (stats.input_tokens * price_input + stats.output_tokens * price_output) / 1e6
+        progress.update(task, completed=done, total=total, rate=f"{speed:.0f}/s" if speed else "",
                         info=f"calls {stats.calls} replayed {stats.replayed} retries {stats.retries} "
-                             f"failed {stats.failures}")
+                             f"failed {stats.failures} ${spend:.4f}")
 
     return progress, update
+
+
+def _prices(overrides: Sequence[str]) -> tuple[float, float]:
+    """The LM's prices for the progress bar's spend column (0 when the config does not load yet)."""
+    try:
+        from compiler.config import load_spec
+
+        lm = load_spec(overrides).lm
+    except DscError:
+        return 0.0, 0.0
+    return lm.price_input, lm.price_output
 
 
 def run_compile(args: argparse.Namespace) -> int:
@@ -165,7 +191,7 @@ def run_compile(args: argparse.Namespace) -> int:
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
 
-    progress, update = _progress_printer()
+    progress, update = _progress_printer(*_prices(args.overrides))
     if progress is not None:
         with progress:
             result = compile_dataset(args.overrides, on_progress=update)
