@@ -139,9 +139,9 @@ def run_review(args: argparse.Namespace) -> int:
         by_dataset: dict[str, list[Decision]] = {}
         for version, row in found:
             by_dataset.setdefault(version.dataset, []).append(Decision(row.id, status, args.reviewer, args.reason))
-        for dataset, decisions in by_dataset.items():
-            path = append_decisions(dataset, decisions)
-            print(f"{status} {len(decisions)} rows of {dataset} ({path}); recompile to apply")
+        for dataset, new in by_dataset.items():
+            path = append_decisions(dataset, new)
+            print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
         return 0
     version, row = _find_row(args.id, out_dir)
     config = read_manifest(version).get("config", {})

@@ -71,7 +71,8 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
             raise ConfigError(_explain_hydra_error(exc, project)) from exc
         raise
     assert isinstance(raw, dict) and isinstance(choices, dict)
-    return raw, origins_for(choices, overrides, project)
+    plain_choices = {str(k): v for k, v in choices.items()}
+    return {str(k): v for k, v in raw.items()}, origins_for(plain_choices, overrides, project)
 
 
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
@@ -97,7 +98,9 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     raw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(raw, dict) and isinstance(choices, dict)
     raw.pop("hydra", None)
-    return validate_config(raw, origins_for(choices, overrides, project), project.template_names())
+    plain = {str(k): v for k, v in raw.items()}
+    return validate_config(plain, origins_for({str(k): v for k, v in choices.items()}, overrides, project),
+                           project.template_names())
 
 
 def _explain_hydra_error(exc: BaseException, project: Project) -> str:

@@ -31,7 +31,7 @@ def _column_type(column: Column) -> Any:
     if column.type == "list":
         return list[str]
     if column.type == "enum":
-        return Literal[tuple(column.values)]  # type: ignore[valid-type]
+        return Literal[tuple(column.values)]
     return {"text": str, "bool": bool, "int": int, "number": float}[column.type]
 
 

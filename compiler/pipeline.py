@@ -13,12 +13,12 @@ from typing import Any
 import xxhash
 
 import compiler
-from compiler.config import Project
 from compiler.checks import hard_failure, run_checks
+from compiler.config import Project
 from compiler.dedupe import Candidate, DedupeResult, Drop, drop_duplicates
-from compiler.review import Decision, apply_decisions, load_decisions
 from compiler.plan import CaseSpec, Plan, plan_cases, plan_top_up
 from compiler.render import RenderedCase, check_templates, render_case, template_hashes
+from compiler.review import Decision, apply_decisions, load_decisions
 from compiler.rows import Row
 from compiler.select import Selection, select_rows
 from compiler.spec import Spec

@@ -53,6 +53,7 @@ def promote_rows(rows: Sequence[Row], decisions: Mapping[str, Decision], *, data
             continue
         expected_id = compute_row_id(target, reviewed.strategy, reviewed.variant, reviewed.cell, reviewed.inputs,
                                      reviewed.expected)
+        decision = decisions.get(original.id) or decisions.get(reviewed.id)
         if expected_id in existing:
             seen += 1
             continue
@@ -62,8 +63,7 @@ def promote_rows(rows: Sequence[Row], decisions: Mapping[str, Decision], *, data
             "cell": reviewed.cell, "inputs": reviewed.inputs, "expected": reviewed.expected,
             "outcome": OUTCOMES.get(current, current),
             "provenance": {"version": version, "row_id": original.id, "lm": original.provenance.get("lm"),
-                           "reviewer": (decisions.get(original.id) or decisions.get(reviewed.id)).reviewer
-                           if (decisions.get(original.id) or decisions.get(reviewed.id)) else None},
+                           "reviewer": decision.reviewer if decision is not None else None},
         }, ensure_ascii=False, sort_keys=True))
     if lines:
         path.parent.mkdir(parents=True, exist_ok=True)

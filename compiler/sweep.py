@@ -19,9 +19,8 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     """One Hydra job: compile with the job's overrides; a user mistake fails this job only."""
     from hydra.core.hydra_config import HydraConfig
 
-    from compiler.pipeline import compile_dataset
-
     from compiler.config import spec_from_job
+    from compiler.pipeline import compile_dataset
 
     hydra_cfg = HydraConfig.get()
     overrides = [str(o) for o in hydra_cfg.overrides.task]
@@ -112,7 +111,7 @@ def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[s
     summary = {"sweep": sweep, "jobs": jobs, "overlap": overlap}
     text = format_sweep(summary)
     written: list[Path] = []
-    datasets = sorted({r.get("dataset") for r in records if r.get("dataset")}) or ["_failed"]
+    datasets = sorted({str(r["dataset"]) for r in records if r.get("dataset")}) or ["_failed"]
     for dataset in datasets:
         folder = out_dir / dataset / "sweeps"
         folder.mkdir(parents=True, exist_ok=True)
