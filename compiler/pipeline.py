@@ -174,19 +174,18 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     for case in plan.cases:
         key = (case.strategy, case.variant, case.cell)
         used_slots[key] = max(used_slots[key], case.slot + 1)
+    batch: list[RenderedCase] = rendered
+    progress = {"done": 0, "total": len(batch)}
+
+    def advance(_: Any) -> None:
+        progress["done"] += 1
+        if on_progress is not None:
+            on_progress(progress["done"], progress["total"], handle.stats)
+
     try:
-        batch: list[RenderedCase] = rendered
-        total = len(batch)
-        done = 0
         rounds = 0
         while True:
-            def progress(_: Any, base: int = done) -> None:
-                nonlocal done
-                done += 1
-                if on_progress is not None:
-                    on_progress(done, total, handle.stats)
-
-            generated = generate_cases(spec, handle, batch, on_done=progress)
+            generated = generate_cases(spec, handle, batch, on_done=advance)
             candidates, new_failures = _to_candidates(spec, generated, handle.identity)
             failures += new_failures
             all_candidates.extend(candidates)
@@ -199,7 +198,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
             if not extra:
                 break
             batch = [render_case(spec, project.templates_dir, case) for case in extra]
-            total += len(batch)
+            progress["total"] += len(batch)
             counts["top_up"] += len(batch)
     finally:
         journal.close()
