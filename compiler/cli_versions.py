@@ -47,6 +47,13 @@ def add_version_verbs(verbs: Any) -> None:
     promote.add_argument("--status", default="approved", choices=["approved", "edited", "rejected"])
     promote.add_argument("--allow-pending", action="store_true",
                          help="promote the approved rows even while other rows are still pending")
+    export = verbs.add_parser("export", help="write a version in the format an eval tool loads",
+                              description="Export a version for promptfoo, DeepEval, Inspect AI, OpenAI evals or "
+                              "Hugging Face datasets.")
+    export.add_argument("version")
+    export.add_argument("--format", required=True, dest="fmt",
+                        help="promptfoo | deepeval | inspect | openai-evals | hf")
+    export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
 
 
 def _open(ref: str) -> Any:
@@ -173,4 +180,19 @@ def run_promote(args: argparse.Namespace) -> int:
     return 0
 
 
-VERSION_COMMANDS = {"diff": run_diff, "verify": run_verify, "review": run_review, "promote": run_promote}
+def run_export(args: argparse.Namespace) -> int:
+    from compiler.export import export_version
+    from compiler.store import read_manifest, read_rows
+
+    version = _open(args.version)
+    out = Path(args.out)
+    if out.is_file() and args.fmt == "hf":
+        raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")
+    if not out.exists() and not out.suffix:  # a new path without an extension is a folder to write into
+        out.mkdir(parents=True)
+    path = export_version(read_rows(version), read_manifest(version), args.fmt, out)
+    print(f"exported {version.dataset}/{version.version} as {args.fmt}: {path}")
+    return 0
+
+
+VERSION_COMMANDS = {"export": run_export, "diff": run_diff, "verify": run_verify, "review": run_review, "promote": run_promote}

@@ -214,14 +214,31 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
         (signature.instructions + "|" + json.dumps({k: str(v.annotation) for k, v in signature.fields.items()},
                                                    sort_keys=True)).encode())
 
+    built: dict[str, Any] = {}
+    row_by_id = {c.row.id: c.row for c in all_candidates}
+    selected_ids = {r.id for r in rows}
+
     def manifest(version: str, parent: str | None) -> dict[str, Any]:
-        return build_manifest(spec, plan, project, version, parent, rows, selection, deduped, counts, rounds,
-                              failures, program_hash, handle.identity, handle.stats)
+        built["manifest"] = build_manifest(spec, plan, project, version, parent, rows, selection, deduped, counts,
+                                           rounds, failures, program_hash, handle.identity, handle.stats)
+        return built["manifest"]
 
     def extra_files(version: str) -> dict[str, bytes]:
-        drops = "".join(json.dumps({"id": d.id, "kept_id": d.kept_id, "similarity": d.similarity,
-                                    "reason": d.reason}, sort_keys=True) + "\n" for d in deduped.drops)
-        return {"drops.jsonl": drops.encode("utf-8")}
+        from compiler.dedupe import compared_text
+        from compiler.report import render_report
+
+        drop_dicts = []
+        for d in deduped.drops:
+            entry: dict[str, Any] = {"id": d.id, "kept_id": d.kept_id, "similarity": d.similarity, "reason": d.reason}
+            if d.id in row_by_id:
+                entry["text"] = compared_text(row_by_id[d.id], spec.dedupe.on)
+            if d.kept_id != d.id and d.kept_id not in selected_ids and d.kept_id in row_by_id:
+                entry["kept_text"] = compared_text(row_by_id[d.kept_id], spec.dedupe.on)
+            drop_dicts.append(entry)
+        drops = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in drop_dicts)
+        report = render_report(built["manifest"], list(rows), drop_dicts,
+                               [(d.name, [v.name for v in d.values]) for d in spec.dimensions])
+        return {"drops.jsonl": drops.encode("utf-8"), "report.html": report}
 
     version, created = write_version(spec, rows, manifest, extra_files)
     return CompileResult(spec, plan, version, created, selection, dict(counts), rounds, handle.stats.calls,
