@@ -46,8 +46,10 @@ class Plan:
         missing = self.cells.required_tuples - self.covered_tuples()
         if missing <= 0:
             return None
+        enough = size_that_covers(self.spec)
+        fix = f"size={enough} covers them all" if enough else "raise the weight of the adversarial strategy"
         return (f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
-                f"{self.cells.strength}-wise tuples uncovered; size={size_that_covers(self.spec)} covers them all "
+                f"{self.cells.strength}-wise tuples uncovered; {fix} "
                 f"(the covering array has {self.cells.array_rows} rows)")
 
 
@@ -125,15 +127,23 @@ def plan_cases(spec: Spec) -> Plan:
                 tuple(cases))
 
 
-def size_that_covers(spec: Spec, limit: int = 5_000) -> int:
-    """The smallest size from `spec.size` up whose plan covers every required tuple."""
+def size_that_covers(spec: Spec, limit: int = 100_000) -> int | None:
+    """The smallest size above `spec.size` whose plan covers every required tuple (doubling, then bisection)."""
     from dataclasses import replace
 
-    for size in range(max(spec.size, 1), limit):
+    def covers(size: int) -> bool:
         plan = plan_cases(replace(spec, size=size))
-        if plan.covered_tuples() >= plan.cells.required_tuples:
-            return size
-    return limit
+        return plan.covered_tuples() >= plan.cells.required_tuples
+
+    low, high = max(spec.size, 1), max(spec.size, 1) * 2
+    while not covers(high):
+        low, high = high, high * 2
+        if high > limit:
+            return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if covers(middle) else (middle, high)
+    return high
 
 
 def plan_top_up(plan: Plan, short: Sequence[tuple[str, str | None, Cell, int]], round_no: int,
