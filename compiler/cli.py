@@ -121,6 +121,7 @@ def _print_summary(result: Any) -> None:
     print(f"  sources:    {by_source}")
     print(f"  generated {counts.get('generated', 0)}, failed {counts.get('failed', 0)}, "
           f"exact duplicates dropped {counts.get('exact_dropped', 0)}, near {counts.get('near_dropped', 0)}, "
+          f"of existing coverage {counts.get('existing_dropped', 0)}, failed checks {counts.get('check_dropped', 0)}, "
           f"top-up rounds {result.rounds}")
     if result.selection.missing or result.selection.short:
         cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])

@@ -47,6 +47,16 @@ def add_version_verbs(verbs: Any) -> None:
     promote.add_argument("--status", default="approved", choices=["approved", "edited", "rejected"])
     promote.add_argument("--allow-pending", action="store_true",
                          help="promote the approved rows even while other rows are still pending")
+    dedupe = verbs.add_parser("dedupe", help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
+                              description="Cluster exact and near-duplicate rows (MinHash + LSH over word "
+                              "shingles, verified by Jaccard) and keep the first row of each cluster.")
+    dedupe.add_argument("input", help="a .jsonl/.ndjson, .parquet or .csv file")
+    dedupe.add_argument("--on", required=True, help="column(s) to compare, comma-separated; a.b reaches a field")
+    dedupe.add_argument("--near", type=float, default=0.85, help="Jaccard similarity above which rows collapse")
+    dedupe.add_argument("--exact-only", action="store_true", help="only drop rows whose text is identical")
+    dedupe.add_argument("--out", help="output file (default: <stem>.dedup<ext> beside the input)")
+    dedupe.add_argument("--annotate", action="store_true",
+                        help="write every row with dup_of (input index of the kept row) and dup_kind")
     export = verbs.add_parser("export", help="write a version in the format an eval tool loads",
                               description="Export a version for promptfoo, DeepEval, Inspect AI, OpenAI evals or "
                               "Hugging Face datasets.")
@@ -180,6 +190,17 @@ def run_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_dedupe(args: argparse.Namespace) -> int:
+    from compiler.dedupe_file import dedupe_file
+
+    columns = [c.strip() for c in args.on.split(",") if c.strip()]
+    result = dedupe_file(Path(args.input), columns, None if args.exact_only else args.near,
+                         Path(args.out) if args.out else None, args.annotate)
+    print(f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near duplicates "
+          f"dropped, {result.empty} with empty text (kept) -> {result.out_path}")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from compiler.export import export_version
     from compiler.store import read_manifest, read_rows
@@ -195,4 +216,4 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-VERSION_COMMANDS = {"export": run_export, "diff": run_diff, "verify": run_verify, "review": run_review, "promote": run_promote}
+VERSION_COMMANDS = {"dedupe": run_dedupe, "export": run_export, "diff": run_diff, "verify": run_verify, "review": run_review, "promote": run_promote}

@@ -73,13 +73,57 @@ def drop_near_duplicates(candidates: Sequence[Candidate], threshold: float, on: 
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
-def drop_duplicates(candidates: Sequence[Candidate], near: float | None, on: Sequence[str]) -> DedupeResult:
-    """Exact duplicates first (same content id), then near-duplicates of the compared inputs."""
-    exact = drop_exact_duplicates(candidates)
+@dataclass(frozen=True)
+class ExistingRow:
+    """A row of existing coverage that new rows must not duplicate: curated rows, earlier versions."""
+
+    label: str  # regression | golden | production | <version id>
+    row: Row
+
+
+def drop_existing_duplicates(candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None,
+                             on: Sequence[str]) -> DedupeResult:
+    """Drop candidates whose compared inputs duplicate (exactly or nearly) a row of existing coverage.
+
+    Existing rows come first in priority order and are never dropped; a candidate that *is* an existing
+    row (same id) continues it and is kept, so recompiling an unchanged config stays unchanged.
+    """
+    if not existing or not candidates:
+        return DedupeResult(tuple(candidates), ())
+    from compiler.near_duplicates import find_exact_duplicates, find_near_duplicates
+
+    current = {c.row.id for c in candidates}
+    anchors = [e for e in existing if e.row.id not in current]
+    if not anchors:
+        return DedupeResult(tuple(candidates), ())
+    texts = pl.Series("text", [compared_text(e.row, on) for e in anchors]
+                      + [compared_text(c.row, on) for c in candidates], dtype=pl.String)
+    if near is None:
+        kept_of = find_exact_duplicates(texts)
+        similarity = [1.0] * len(texts)
+    else:
+        found = find_near_duplicates(texts, near)
+        kept_of, similarity = found.kept_of, found.similarity.tolist()
+    survivors: list[Candidate] = []
+    drops: list[Drop] = []
+    for offset, candidate in enumerate(candidates):
+        index = len(anchors) + offset
+        root = int(kept_of[index])
+        if root < len(anchors):
+            anchor = anchors[root]
+            drops.append(Drop(candidate.row.id, anchor.row.id, round(float(similarity[index]), 4),
+                              f"existing:{anchor.label}"))
+        else:
+            survivors.append(candidate)
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
+def drop_duplicates(candidates: Sequence[Candidate], near: float | None, on: Sequence[str],
+                    existing: Sequence[ExistingRow] = ()) -> DedupeResult:
+    """Duplicates of existing coverage first, then exact duplicates (same content id), then near-duplicates."""
+    against = drop_existing_duplicates(candidates, existing, near, on)
+    exact = drop_exact_duplicates(against.survivors)
     if near is None or not exact.survivors:
-        return exact
-    try:
-        near_result = drop_near_duplicates(exact.survivors, near, on)
-    except ImportError:  # near-duplicate kernel not available: exact only
-        return exact
-    return DedupeResult(near_result.survivors, exact.drops + near_result.drops)
+        return DedupeResult(exact.survivors, against.drops + exact.drops)
+    near_result = drop_near_duplicates(exact.survivors, near, on)
+    return DedupeResult(near_result.survivors, against.drops + exact.drops + near_result.drops)

@@ -15,7 +15,7 @@ import xxhash
 import compiler
 from compiler.checks import hard_failure, run_checks
 from compiler.config import Project
-from compiler.dedupe import Candidate, DedupeResult, Drop, drop_duplicates
+from compiler.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
 from compiler.plan import CaseSpec, Plan, plan_cases, plan_top_up
 from compiler.render import RenderedCase, check_templates, render_case, template_hashes
 from compiler.review import Decision, apply_decisions, load_decisions
@@ -74,8 +74,38 @@ def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str) -> tu
     return candidates, failures
 
 
-def screen_candidates(spec: Spec, candidates: Sequence[Candidate],
-                      decisions: Mapping[str, Decision]) -> DedupeResult:
+def load_existing(spec: Spec) -> list[ExistingRow]:
+    """Existing coverage in priority order: curated rows (regression, golden), then earlier versions' rows.
+
+    In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
+    parallel jobs do not depend on each other's timing.
+    """
+    import os
+
+    from compiler.store import MANIFEST, Version, dataset_dir, read_index, read_rows
+
+    existing: list[ExistingRow] = []
+    if "curated" in spec.dedupe.existing:
+        for name in ("regression", "golden"):
+            path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
+            if path.is_file():
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        existing.append(ExistingRow(name, Row.from_json(line)))
+    if "versions" in spec.dedupe.existing:
+        folder = dataset_dir(spec.out_dir, spec.name)
+        entries = read_index(folder)
+        cutoff = json.loads(os.environ.get("DSC_INDEX_CUTOFF", "{}")).get(spec.name)
+        for entry in entries[:cutoff] if cutoff is not None else entries:
+            path = folder / entry["version"]
+            if (path / MANIFEST).is_file():
+                existing.extend(ExistingRow(entry["version"], row)
+                                for row in read_rows(Version(spec.name, entry["version"], path)))
+    return existing
+
+
+def screen_candidates(spec: Spec, candidates: Sequence[Candidate], decisions: Mapping[str, Decision],
+                      existing: Sequence[ExistingRow] = ()) -> DedupeResult:
     """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
     reviewed: list[Candidate] = []
     drops: list[Drop] = []
@@ -85,7 +115,7 @@ def screen_candidates(spec: Spec, candidates: Sequence[Candidate],
             drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
             continue
         reviewed.append(Candidate(row, candidate.case))
-    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on)
+    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on, existing)
     drops.extend(deduped.drops)
     collapsed = Counter(d.kept_id for d in deduped.drops)
     survivors: list[Candidate] = []
@@ -168,6 +198,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
     counts: Counter[str] = Counter(planned=len(plan.cases))
     decisions = load_decisions(spec.name, Path(spec.reviews_dir))
+    existing = load_existing(spec)
     all_candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     used_slots: Counter[tuple[str, str | None, Any]] = Counter()
@@ -189,7 +220,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
             candidates, new_failures = _to_candidates(spec, generated, handle.identity)
             failures += new_failures
             all_candidates.extend(candidates)
-            deduped = screen_candidates(spec, all_candidates, decisions)
+            deduped = screen_candidates(spec, all_candidates, decisions, existing)
             selection = select_rows(plan, deduped.survivors)
             if not selection.short or rounds >= spec.max_rounds:
                 break
@@ -205,6 +236,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     counts.update(generated=len(all_candidates) + sum(failures.values()), failed=sum(failures.values()),
                   exact_dropped=sum(1 for d in deduped.drops if d.reason == "exact"),
                   near_dropped=sum(1 for d in deduped.drops if d.reason == "near"),
+                  existing_dropped=sum(1 for d in deduped.drops if d.reason.startswith("existing:")),
                   check_dropped=sum(1 for d in deduped.drops if d.reason.startswith("check:")),
                   review_dropped=sum(1 for d in deduped.drops if d.reason.startswith("review:")),
                   survivors=len(deduped.survivors), selected=len(selection.rows))

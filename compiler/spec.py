@@ -98,6 +98,7 @@ class Coverage:
 class Dedupe:
     near: float | None
     on: tuple[str, ...]
+    existing: tuple[str, ...] = ("curated", "versions")  # existing coverage new rows must not duplicate
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class Spec:
     out_dir: str
     journal_dir: str
     reviews_dir: str
+    datasets_dir: str
     sources: Mapping[str, Any]
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)

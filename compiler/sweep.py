@@ -51,7 +51,14 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     from compiler.config import _explain_hydra_error
     from compiler.errors import ConfigError
 
+    import os
+
     project = project or Project.locate()
+    # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
+    out = Path("outputs")
+    cutoff = {d.name: sum(1 for line in (d / "versions.jsonl").read_text().splitlines() if line.strip())
+              for d in out.iterdir() if (d / "versions.jsonl").is_file()} if out.is_dir() else {}
+    os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
         with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"):
             hydra = GlobalHydra.instance().hydra

@@ -382,7 +382,13 @@ def _parse_catalogue(problems: _Problems, path: str, raw: Any, fields: tuple[str
 
 def _parse_dedupe(problems: _Problems, raw: Any, variables: tuple[Variable, ...]) -> Dedupe:
     data = _as_mapping(problems, "dedupe", raw if raw is not None else {}, "a mapping with `near` and `on`")
-    _check_keys(problems, "dedupe", data, ("near", "on"))
+    _check_keys(problems, "dedupe", data, ("near", "on", "existing"))
+    existing = data.get("existing", ["curated", "versions"])
+    if isinstance(existing, str):
+        existing = [existing]
+    for kind in existing or []:
+        if kind not in ("curated", "versions"):
+            problems.add("dedupe.existing", f"unknown kind {kind!r}; use a list of curated, versions (or [])")
     near = data.get("near", 0.85)
     if near is not None:
         near = _number(problems, "dedupe.near", near, low=0, high=1, low_open=True)
@@ -393,7 +399,8 @@ def _parse_dedupe(problems: _Problems, raw: Any, variables: tuple[Variable, ...]
     for name in on:
         if name not in names:
             problems.add("dedupe.on", f"`{name}` is not a prompt variable; use some of {', '.join(names)}")
-    return Dedupe(near=None if near is None else float(near), on=tuple(str(n) for n in on))
+    return Dedupe(near=None if near is None else float(near), on=tuple(str(n) for n in on),
+                  existing=tuple(str(k) for k in existing or ()))
 
 
 def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozenset[str]) -> Spec:
@@ -463,7 +470,7 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         personas=tuple(Persona(**p) for p in personas), tactics=tuple(Tactic(**t) for t in tactics),
         budget=Budget(max_calls, None if max_usd is None else float(max_usd)),
         out_dir=str(raw.get("out_dir", "outputs")), journal_dir=str(raw.get("journal_dir", ".dsc")),
-        reviews_dir=str(raw.get("reviews_dir", "reviews")),
+        reviews_dir=str(raw.get("reviews_dir", "reviews")), datasets_dir=str(raw.get("datasets_dir", "datasets")),
         sources=dict(sources), checks=checks, shard=Shard(shard_index or 0, shard_count or 1), resolved=raw,
     )
 

@@ -130,3 +130,34 @@ def test_verify_accepts_files_for_pre_commit(version: Version) -> None:
     assert main(["verify", str(version.path / "cases.jsonl"), str(version.path / "manifest.json")]) == 0
     hooks = Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml"
     assert "dsc verify" in hooks.read_text()
+
+
+def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(project: Project, version: Version) -> None:
+    row = _rows(version)[0]
+    assert main(["review", "approve", row.id]) == 0
+    assert main(["promote", str(version.path), "--to", "golden", "--allow-pending"]) == 0
+    again = compile_dataset(OVERRIDES, project=project)
+    drops = [json.loads(line) for line in (again.version.path / "drops.jsonl").read_text().splitlines()]
+    dropped = [d for d in drops if d["id"] == row.id]
+    assert dropped and dropped[0]["reason"] == "existing:golden" and dropped[0]["similarity"] == 1.0
+    assert row.id not in {r.id for r in _rows(again.version)}
+    assert len(_rows(again.version)) == 16
+
+
+def test_near_duplicates_of_earlier_versions_are_dropped(project: Project, version: Version) -> None:
+    from compiler.dedupe import Candidate, ExistingRow, drop_duplicates
+    from compiler.rows import Row as RowType
+
+    old = _rows(version)[0]
+    text = old.inputs["customer_message"]
+    words = text.split()
+    words[len(words) // 2] = "banana"
+    near = RowType.build("synthetic", old.strategy, old.variant, old.cell, {**old.inputs, "customer_message":
+                         " ".join(words)}, old.expected, {})
+    fresh = RowType.build("synthetic", old.strategy, old.variant, old.cell, {"customer_message": "Completely new "
+                          "question about a warranty claim for a broken kettle bought in May.", "order_context": ""},
+                          old.expected, {})
+    result = drop_duplicates([Candidate(near, None), Candidate(fresh, None)], 0.6, ["customer_message"],
+                             [ExistingRow(version.version, old)])
+    assert [c.row.id for c in result.survivors] == [fresh.id]
+    assert result.drops[0].reason == f"existing:{version.version}" and result.drops[0].kept_id == old.id

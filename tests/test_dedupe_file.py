@@ -1,0 +1,163 @@
+"""`dsc dedupe` on files: JSONL, Parquet and CSV in and out, annotations, and one clear error per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from compiler.dedupe_file import DedupeFileResult, dedupe_file
+from compiler.errors import SourceError, UsageError
+
+POEM = "write a short poem about the sea and the wind that blows over the grey waves at night"
+ROWS = [
+    {"id": 1, "prompt": POEM, "lang": "en"},
+    {"id": 2, "prompt": POEM.capitalize() + "!", "lang": "en"},  # near: case and punctuation
+    {"id": 3, "prompt": POEM, "lang": "fr"},  # exact copy of row 1's prompt
+    {"id": 4, "prompt": None, "lang": "en"},
+    {
+        "id": 5,
+        "prompt": "explain how attention lets a transformer weigh every token of a long input",
+        "lang": "en",
+    },
+    {"id": 6, "prompt": "", "lang": "en"},
+]
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> Path:
+    if path.suffix == ".parquet":
+        frame.write_parquet(path)
+    elif path.suffix == ".csv":
+        frame.write_csv(path)
+    else:
+        frame.write_ndjson(path)
+    return path
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix == ".csv":
+        return pl.read_csv(path, infer_schema=False)
+    return pl.read_ndjson(path)
+
+
+@pytest.mark.parametrize(
+    "suffix", [".jsonl", ".ndjson", ".parquet", ".csv"], ids=["jsonl", "ndjson", "parquet", "csv"]
+)
+def test_survivors_are_written_beside_the_input_in_its_format_and_order(tmp_path: Path, suffix: str) -> None:
+    source = write_table(pl.DataFrame(ROWS), tmp_path / f"rows{suffix}")
+    result = dedupe_file(source, ["prompt"])
+    assert result == DedupeFileResult(
+        rows_in=6, kept=4, exact=1, near=1, empty=2, out_path=tmp_path / f"rows.dedup{suffix}"
+    )
+    assert read_table(result.out_path)["id"].cast(pl.Int64).to_list() == [1, 4, 5, 6]  # type: ignore[arg-type]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, f"rows.dedup{suffix}"])
+
+
+@pytest.mark.parametrize(
+    "out_name", ["notes.parquet", "notes.jsonl", "notes.csv"], ids=["parquet", "jsonl", "csv"]
+)
+def test_annotate_keeps_every_row_and_names_its_kept_row(tmp_path: Path, out_name: str) -> None:
+    source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.jsonl")
+    result = dedupe_file(source, ["prompt"], out=tmp_path / out_name, annotate=True)
+    annotated = read_table(tmp_path / out_name)
+    assert result.out_path == tmp_path / out_name
+    assert annotated.columns == ["id", "prompt", "lang", "dup_of", "dup_kind"]
+    assert annotated["dup_of"].cast(pl.Int64).to_list() == [None, 0, 0, None, None, None]
+    assert annotated["dup_kind"].to_list() == [None, "near", "exact", None, None, None]
+
+
+def test_exact_only_keeps_near_duplicates(tmp_path: Path) -> None:
+    source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.parquet")
+    result = dedupe_file(source, ["prompt"], near=None)
+    assert (result.kept, result.exact, result.near, result.empty) == (5, 1, 0, 2)
+    assert pl.read_parquet(tmp_path / "rows.dedup.parquet")["id"].to_list() == [1, 2, 4, 5, 6]
+
+
+def test_several_columns_and_nested_fields_are_compared_together(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "meta": [{"lang": "en"}, {"lang": "en"}, {"lang": "fr"}, {"lang": "en"}],
+            "messages": [
+                [{"role": "user", "content": POEM}],
+                [{"role": "user", "content": POEM + "."}],  # the same words
+                [{"role": "user", "content": POEM}],  # another language
+                [{"role": "user", "content": POEM}],  # a copy of row 1
+            ],
+        }
+    )
+    source = write_table(frame, tmp_path / "chat.jsonl")
+    result = dedupe_file(source, ["messages", "meta.lang"], near=0.99, annotate=True)
+    assert (result.kept, result.exact, result.near) == (2, 1, 1)
+    annotated = pl.read_ndjson(tmp_path / "chat.dedup.jsonl")
+    assert annotated["dup_kind"].to_list() == [None, "near", None, "exact"]
+
+
+def test_an_existing_output_is_replaced_whole(tmp_path: Path) -> None:
+    source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.jsonl")
+    (tmp_path / "rows.dedup.jsonl").write_text("stale\n" * 100)
+    dedupe_file(source, ["prompt"])
+    assert pl.read_ndjson(tmp_path / "rows.dedup.jsonl")["id"].to_list() == [1, 4, 5, 6]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"], ids=["jsonl", "csv", "parquet"])
+def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> None:
+    source = tmp_path / f"empty{suffix}"
+    if suffix == ".parquet":
+        pl.DataFrame({"prompt": []}, schema={"prompt": pl.String}).write_parquet(source)
+    else:
+        source.write_text("")
+    result = dedupe_file(source, ["prompt"])
+    assert (result.rows_in, result.kept, result.exact, result.near, result.empty) == (0, 0, 0, 0, 0)
+    assert result.out_path is not None and result.out_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("make_input", "kwargs", "error", "message"),
+    [
+        (lambda d: d / "missing.jsonl", {}, SourceError, "no such file"),
+        (lambda d: write_text(d / "rows.txt", "x"), {}, SourceError, "unknown format '.txt'; use .jsonl"),
+        (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n{"prompt": \n'), {}, SourceError, "cannot read"),
+        (lambda d: rows_file(d), {"on": ["promt"]}, UsageError, "columns are: id, prompt, lang"),
+        (lambda d: rows_file(d), {"on": ["prompt.text"]}, UsageError, "no such column"),
+        (lambda d: rows_file(d), {"on": []}, UsageError, "name at least one column"),
+        (lambda d: rows_file(d), {"near": 0.0}, UsageError, "must be in (0, 1]"),
+        (lambda d: rows_file(d), {"near": 1.01}, UsageError, "must be in (0, 1]"),
+        (lambda d: rows_file(d), {"out": Path("rows.xlsx")}, UsageError, "unknown format '.xlsx'"),
+        (lambda d: rows_file(d), {"out": Path("rows.jsonl")}, UsageError, "would overwrite the input"),
+        (lambda d: rows_file(d), {"out": Path("missing/out.jsonl")}, UsageError, "does not exist"),
+    ],
+    ids=[
+        "missing-file", "unknown-format", "bad-jsonl", "missing-column", "missing-field", "no-columns",
+        "threshold-zero", "threshold-above-one", "unknown-output-format", "output-is-input", "missing-output-dir",
+    ],
+)  # fmt: skip
+def test_each_mistake_raises_one_clear_error(
+    tmp_path: Path, make_input, kwargs: dict, error: type[Exception], message: str
+) -> None:
+    source = make_input(tmp_path)
+    if "out" in kwargs:
+        kwargs = {**kwargs, "out": tmp_path / kwargs["out"]}
+    with pytest.raises(error, match=None) as raised:
+        dedupe_file(source, **{"on": ["prompt"], **kwargs})
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_nested_columns_cannot_go_to_csv(tmp_path: Path) -> None:
+    source = write_table(pl.DataFrame({"prompt": ["a b c"], "meta": [{"x": 1}]}), tmp_path / "rows.jsonl")
+    with pytest.raises(UsageError, match="CSV cannot hold nested columns \\(meta\\)"):
+        dedupe_file(source, ["prompt"], out=tmp_path / "rows.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def rows_file(directory: Path) -> Path:
+    return write_table(pl.DataFrame(ROWS), directory / "rows.jsonl")
