@@ -92,7 +92,9 @@ def drop_existing_duplicates(candidates: Sequence[Candidate], existing: Sequence
         return DedupeResult(tuple(candidates), ())
     from compiler.near_duplicates import find_exact_duplicates, find_near_duplicates
 
-    current = {c.row.id for c in candidates}
+    # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
+    current = {c.row.id for c in candidates} | {str(c.row.provenance["edited_from"]) for c in candidates
+                                                if c.row.provenance.get("edited_from")}
     anchors = [e for e in existing if e.row.id not in current]
     if not anchors:
         return DedupeResult(tuple(candidates), ())
