@@ -116,7 +116,7 @@ def _print_summary(result: Any) -> None:
     warning = result.plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
-    print(f"compiled {result.spec.name}: {len(result.selection.rows)} rows -> {version.path}")
+    print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {version.path}")
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
     print(f"  generated {counts.get('generated', 0)}, failed {counts.get('failed', 0)}, "
@@ -131,7 +131,7 @@ def _print_summary(result: Any) -> None:
         else:
             print(f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "
                   f"of their strategy: {cells}{more}")
-    pending = sum(1 for c in result.selection.rows if c.row.review_status == "pending")
+    pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
         print(f"  {pending} rows pending review (`dsc review list {version.path} --status pending`)")
     print(f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "

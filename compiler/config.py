@@ -29,6 +29,11 @@ class Project:
             root = PACKAGE_ROOT
         return Project(conf_dir=(root / "conf").resolve(), templates_dir=(root / "templates").resolve())
 
+    @property
+    def root(self) -> Path:
+        """The project folder: source paths in a dataset file are relative to it."""
+        return self.conf_dir.parent
+
     def template_names(self) -> frozenset[str]:
         return frozenset(p.stem for p in self.templates_dir.glob("*.j2") if not p.name.startswith("_"))
 
@@ -100,7 +105,7 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     raw.pop("hydra", None)
     plain = {str(k): v for k, v in raw.items()}
     return validate_config(plain, origins_for({str(k): v for k, v in choices.items()}, overrides, project),
-                           project.template_names())
+                           project.template_names(), project.root)
 
 
 def _explain_hydra_error(exc: BaseException, project: Project) -> str:
@@ -133,4 +138,4 @@ def load_spec(overrides: Sequence[str], project: Project | None = None) -> Spec:
     """Compose, then validate: the single way a command turns conf/ into a Spec."""
     project = project or Project.locate()
     raw, origins = compose_config(overrides, project)
-    return validate_config(raw, origins, project.template_names())
+    return validate_config(raw, origins, project.template_names(), project.root)

@@ -21,6 +21,7 @@ from compiler.render import RenderedCase, check_templates, render_case, template
 from compiler.review import Decision, apply_decisions, load_decisions
 from compiler.rows import Row
 from compiler.select import Selection, select_rows
+from compiler.sourcing import gather_sources, scrub_generated
 from compiler.spec import Spec
 from compiler.store import Version, dump_json, write_version
 
@@ -39,9 +40,14 @@ class CompileResult:
     seconds: float
     failures: Counter[str] = field(default_factory=Counter)
     shard: str | None = None  # "i/N" for a shard run, which fills the journal and writes no version
+    fixed: tuple[Row, ...] = ()  # curated and production rows that joined as they are
+
+    @property
+    def rows(self) -> list[Row]:
+        return list(self.fixed) + [c.row for c in self.selection.rows]
 
     def rows_by(self, key: str) -> Counter[str]:
-        return Counter(getattr(c.row, key) or "-" for c in self.selection.rows)
+        return Counter(getattr(row, key) or "-" for row in self.rows)
 
 
 LOCAL_KEYS = ("out_dir", "journal_dir", "reviews_dir", "datasets_dir", "shard")  # where this machine keeps files: not part of a version's identity
@@ -60,22 +66,33 @@ def _prompt_hash(text: str) -> str:
     return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
 
 
-def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str) -> tuple[list[Candidate], Counter[str]]:
+def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str,
+                   privacy: Counter[str]) -> tuple[list[Candidate], Counter[str]]:
     candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     for item in generated:
         if item.inputs is None:
             failures[item.error or "unknown"] += 1
             continue
-        row = Row.build("synthetic", item.case.strategy, item.case.variant, dict(item.case.cell), item.inputs,
-                        item.expected, {"trace_id": None, "prompt_hash": _prompt_hash(item.instruction),
-                                        "lm": lm_identity})
+        inputs, expected = scrub_generated(spec, item.inputs, item.expected, privacy)
+        row = Row.build("synthetic", item.case.strategy, item.case.variant, dict(item.case.cell), inputs,
+                        expected, {"trace_id": None, "prompt_hash": _prompt_hash(item.instruction),
+                                   "lm": lm_identity})
         candidates.append(Candidate(row, item.case))
     return candidates, failures
 
 
+def _latest_manifest(spec: Spec) -> dict[str, Any] | None:
+    from compiler.store import MANIFEST, dataset_dir, latest_version
+
+    folder = dataset_dir(spec.out_dir, spec.name)
+    latest = latest_version(folder)
+    path = folder / latest / MANIFEST if latest else None
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+
+
 def load_existing(spec: Spec) -> list[ExistingRow]:
-    """Existing coverage in priority order: curated rows (regression, golden), then earlier versions' rows.
+    """Rows of the dataset's earlier versions (curated rows come from the sources, already scrubbed).
 
     In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
     parallel jobs do not depend on each other's timing.
@@ -85,13 +102,6 @@ def load_existing(spec: Spec) -> list[ExistingRow]:
     from compiler.store import MANIFEST, Version, dataset_dir, read_index, read_rows
 
     existing: list[ExistingRow] = []
-    if "curated" in spec.dedupe.existing:
-        for name in ("regression", "golden"):
-            path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
-            if path.is_file():
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        existing.append(ExistingRow(name, Row.from_json(line)))
     if "versions" in spec.dedupe.existing:
         folder = dataset_dir(spec.out_dir, spec.name)
         entries = read_index(folder)
@@ -188,8 +198,14 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     project = project or Project.locate()
     spec = spec or load_spec(overrides, project)
     check_templates(spec, project.templates_dir)
-    plan = plan_cases(spec)
-    rendered = [render_case(spec, project.templates_dir, case) for case in plan.cases]
+    bundle = gather_sources(spec, _latest_manifest(spec))
+    spec = bundle.spec  # weights biased by production evidence, when there is any
+    fixed = bundle.fixed  # curated and production rows: they join as they are
+    plan = plan_cases(replace(spec, size=max(1, spec.size - len(fixed))))
+    if len(fixed) >= spec.size:
+        plan = replace(plan, cases=())
+    examples = bundle.snippets([c.cell for c in plan.cases])
+    rendered = [render_case(plan.spec, project.templates_dir, case, examples) for case in plan.cases]
     # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers
     journal = Journal(Path(spec.journal_dir) / "journal" / spec.name,
                       flush_every=max(1, min(16, spec.lm.concurrency // 4)))
@@ -198,7 +214,10 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
     counts: Counter[str] = Counter(planned=len(plan.cases))
     decisions = load_decisions(spec.name, Path(spec.reviews_dir))
-    existing = load_existing(spec)
+    existing = [ExistingRow(label, row) for label, row in bundle.existing if "curated" in spec.dedupe.existing]
+    existing += [ExistingRow("production", row) for row in fixed if row.source == "production"]
+    existing += load_existing(spec)
+    privacy: Counter[str] = Counter()
     all_candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     used_slots: Counter[tuple[str, str | None, Any]] = Counter()
@@ -217,7 +236,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
         rounds = 0
         while True:
             generated = generate_cases(spec, handle, batch, on_done=advance)
-            candidates, new_failures = _to_candidates(spec, generated, handle.identity)
+            candidates, new_failures = _to_candidates(spec, generated, handle.identity, privacy)
             failures += new_failures
             all_candidates.extend(candidates)
             deduped = screen_candidates(spec, all_candidates, decisions, existing)
@@ -240,7 +259,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
                   check_dropped=sum(1 for d in deduped.drops if d.reason.startswith("check:")),
                   review_dropped=sum(1 for d in deduped.drops if d.reason.startswith("review:")),
                   survivors=len(deduped.survivors), selected=len(selection.rows))
-    rows = [c.row for c in selection.rows]
+    rows = list(fixed) + [c.row for c in selection.rows]
     signature = build_signature(spec)
     program_hash = xxhash.xxh3_64_hexdigest(
         (signature.instructions + "|" + json.dumps({k: str(v.annotation) for k, v in signature.fields.items()},
@@ -253,6 +272,9 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     def manifest(version: str, parent: str | None) -> dict[str, Any]:
         built["manifest"] = build_manifest(spec, plan, project, version, parent, rows, selection, deduped, counts,
                                            rounds, failures, program_hash, handle.identity, handle.stats)
+        built["manifest"].update(bundle.manifest)
+        if privacy:
+            built["manifest"]["privacy"] = {"generated": dict(sorted(privacy.items()))}
         return built["manifest"]
 
     def extra_files(version: str) -> dict[str, bytes]:
@@ -274,7 +296,7 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
 
     version, created = write_version(spec, rows, manifest, extra_files)
     return CompileResult(spec, plan, version, created, selection, dict(counts), rounds, handle.stats.calls,
-                         handle.stats.replayed, time.perf_counter() - started, failures)
+                         handle.stats.replayed, time.perf_counter() - started, failures, fixed=tuple(fixed))
 
 
 def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, parent: str | None,

@@ -403,7 +403,8 @@ def _parse_dedupe(problems: _Problems, raw: Any, variables: tuple[Variable, ...]
                   existing=tuple(str(k) for k in existing or ()))
 
 
-def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozenset[str]) -> Spec:
+def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozenset[str],
+                    base_dir: Any = None) -> Spec:
     """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
     problems = _Problems(origins)
     _check_keys(problems, "", raw, ROOT_KEYS)
@@ -443,10 +444,18 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         max_calls = _number(problems, "budget.max_calls", max_calls, integer=True, low=0)
     if max_usd is not None:
         max_usd = _number(problems, "budget.max_usd", max_usd, low=0)
-    sources = raw.get("sources") or {}
-    if not isinstance(sources, Mapping):
-        problems.add("sources", "expected a mapping of source names to files")
-        sources = {}
+    sources = None
+    if raw.get("sources") and dims and not problems.lines:
+        from pathlib import Path
+
+        from compiler.curated import Sources
+
+        try:
+            sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                key, _, message = line.partition(": ")
+                problems.add(key, message)
     if constraints and dims and not problems.lines:
         _check_satisfiable(problems, dims, constraints)
     checks_raw = _as_mapping(problems, "checks", raw.get("checks") or {}, "a mapping")
@@ -471,7 +480,7 @@ def validate_config(raw: Mapping[str, Any], origins: Origins, templates: frozens
         budget=Budget(max_calls, None if max_usd is None else float(max_usd)),
         out_dir=str(raw.get("out_dir", "outputs")), journal_dir=str(raw.get("journal_dir", ".dsc")),
         reviews_dir=str(raw.get("reviews_dir", "reviews")), datasets_dir=str(raw.get("datasets_dir", "datasets")),
-        sources=dict(sources), checks=checks, shard=Shard(shard_index or 0, shard_count or 1), resolved=raw,
+        sources=sources, checks=checks, shard=Shard(shard_index or 0, shard_count or 1), resolved=raw,
     )
 
 

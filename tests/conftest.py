@@ -28,6 +28,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     """A copy of conf/ and templates/ in a temporary working directory (outputs land there too)."""
     shutil.copytree(PACKAGE_ROOT / "conf", tmp_path / "conf")
     shutil.copytree(PACKAGE_ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(PACKAGE_ROOT / "data", tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSC_PROJECT", str(tmp_path))
     yield Project(conf_dir=tmp_path / "conf", templates_dir=tmp_path / "templates")

@@ -416,7 +416,7 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
     env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), KEY_ENV: SECRET}
     args = [sys.executable, "-m", "compiler.cli", "compile", "lm=openai_compatible",
             f"lm.api_base={server.base_url}", "lm.model=mock", f"lm.api_key_env={KEY_ENV}",
-            f"lm.concurrency={concurrency}", f"size={size}", "dedupe.near=null", "max_rounds=0"]
+            f"lm.concurrency={concurrency}", f"size={size}", "dedupe.near=null", "max_rounds=0", "~sources"]
     return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

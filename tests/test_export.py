@@ -43,6 +43,9 @@ def version(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             "size=24",
             f"out_dir={root / 'outputs'}",
             f"journal_dir={root / '.dsc'}",
+            f"datasets_dir={root / 'datasets'}",
+            f"reviews_dir={root / 'reviews'}",
+            *(["~sources"] if request.param == "support_bot" else []),  # synthetic rows only: all are labelled
         ],
         project=project,
     )

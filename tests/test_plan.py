@@ -26,6 +26,7 @@ TEMPLATES = PROJECT.template_names()
 @st.composite
 def specs(draw: st.DrawFn) -> Spec:
     raw: dict[str, Any] = copy.deepcopy(BASE)
+    raw.pop("sources", None)
     n_dims = draw(st.integers(2, 5))
     dims: dict[str, Any] = {}
     for d in range(n_dims):

@@ -1,0 +1,155 @@
+"""The privacy gate: every detector catches its values, numbering is per row, look-alikes pass untouched."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.privacy import check_pattern, iban_valid, luhn_valid, scrub_frame, scrub_row, scrub_text
+
+USER = {"employee_id": r"EMP-\d{6}"}
+
+PLANTED = [
+    ("email", "Reach me at maria.gonzalez@gmail.com please", "maria.gonzalez@gmail.com"),
+    ("email_plus", "label to j.smith+orders@outlook.com", "j.smith+orders@outlook.com"),
+    ("phone_us_parens", "Call me back on (212) 555-0147.", "(212) 555-0147"),
+    ("phone_us_dashes", "my number is 415-555-0199 ok", "415-555-0199"),
+    ("phone_intl", "Call +44 20 7946 0958 tomorrow", "+44 20 7946 0958"),
+    ("phone_intl_parens", "Call me back on +1 (415) 555-0134.", "+1 (415) 555-0134"),
+    ("phone_context_bare", "my phone: 4155550123 thanks", "4155550123"),
+    ("card_visa_spaces", "card 4111 1111 1111 1111 exp 08/28", "4111 1111 1111 1111"),
+    ("card_mc_dashes", "card 5500-0055-5555-5559 declined", "5500-0055-5555-5559"),
+    ("card_amex", "amex 378282246310005", "378282246310005"),
+    ("card_then_year", "card 4111 1111 1111 1111 2028", "4111 1111 1111 1111"),
+    ("iban_de_spaced", "IBAN DE89 3704 0044 0532 0130 00.", "DE89 3704 0044 0532 0130 00"),
+    ("iban_nl_compact", "to NL91ABNA0417164300 please", "NL91ABNA0417164300"),
+    ("iban_fr_letters", "FR14 2004 1010 0505 0001 3M02 606 is mine", "FR14 2004 1010 0505 0001 3M02 606"),
+    ("ssn_dashes", "SSN 536-22-1847.", "536-22-1847"),
+    ("ssn_context_bare", "my ssn is 078051120", "078051120"),
+    ("ipv4", "blocked IP 203.0.113.42 again", "203.0.113.42"),
+    ("ipv6", "address 2001:db8:85a3::8a2e:370:7334 failed", "2001:db8:85a3::8a2e:370:7334"),
+    ("openai_key", "key sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j broke", "sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j"),
+    ("stripe_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc is ours", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("aws_key", "AKIAIOSFODNN7EXAMPLE leaked", "AKIAIOSFODNN7EXAMPLE"),
+    ("github_token", "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
+    ("slack_token", "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx here", "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx"),
+    ("google_key", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"),
+    ("password", "my password is hunter2! help", "hunter2!"),
+    ("entropy_token", "token Zx8Qp2LmN4vR7tYb9WcE3kJf6HgD1sAaQ0 here", "Zx8Qp2LmN4vR7tYb9WcE3kJf6HgD1sAaQ0"),
+    ("user_pattern", "ask EMP-204518 about it", "EMP-204518"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), [(t, v) for _, t, v in PLANTED], ids=[i for i, _, _ in PLANTED])
+def test_planted_value_is_redacted(text: str, value: str) -> None:
+    result = scrub_text(text, "redact", USER)
+    assert value not in result.text
+    assert sum(result.counts.values()) == 1
+    assert not result.rejected
+
+
+LOOK_ALIKES = [
+    ("luhn_invalid_card", "card 4111 1111 1111 1112 declined"),
+    ("luhn_invalid_card_compact", "card 5500005555555558"),
+    ("iban_bad_checksum", "IBAN DE89 3704 0044 0532 0130 07"),
+    ("iban_bad_checksum_gb", "GB82 WEST 1234 5698 7654 33"),
+    ("iban_bad_then_card_digits", "DE89 3704 0044 0532 0130 01"),
+    ("ssn_area_000", "ref 000-12-3456"),
+    ("ssn_area_666", "ref 666-12-3456"),
+    ("ssn_area_9xx", "ref 912-34-5678"),
+    ("order_id", "order ORD-2026-104233 and #4478120"),
+    ("order_id_phone_shaped", "ticket ORD-555-123-4567"),
+    ("iso_date", "ordered on 2026-10-14 at 10:30:00"),
+    ("us_date", "bought it on 10/14/2026"),
+    ("version", "firmware 2.1.0.3 is buggy"),
+    ("tracking", "tracking 1Z999AA10123456784"),
+    ("uuid", "request 123e4567-e89b-12d3-a456-426614174000"),
+    ("sha256", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+    ("receipt_number", "receipt 1234 5678 9012 3456"),
+    ("price", "charged $1,299.00 twice"),
+    ("password_words", "my password is not working after the reset"),
+    ("sk_in_words", "a task-based sk-2024-refund-request-for-order flow"),
+]
+
+
+@pytest.mark.parametrize("text", [t for _, t in LOOK_ALIKES], ids=[i for i, _ in LOOK_ALIKES])
+def test_look_alike_is_not_flagged(text: str) -> None:
+    result = scrub_text(text, "redact", USER)
+    assert result.counts == {}
+    assert result.text == text
+
+
+def test_same_value_keeps_its_number_within_a_row() -> None:
+    text = "a@shop.io, A@SHOP.IO, b@shop.io; call 415-555-0199 or (415) 555-0199 or 212-555-0147"
+    result = scrub_text(text)
+    assert result.text == "<EMAIL_1>, <EMAIL_1>, <EMAIL_2>; call <PHONE_1> or <PHONE_1> or <PHONE_2>"
+    assert result.counts == {"email": 3, "phone": 3}
+
+
+def test_row_numbering_spans_fields_and_nesting() -> None:
+    row = {"customer_message": "I am a@shop.io", "order_context": {"contact": "b@shop.io", "cc": ["a@shop.io"]},
+           "card": 4111111111111111, "count": 3}
+    result = scrub_row(row)
+    assert result.fields == {"customer_message": "I am <EMAIL_1>",
+                             "order_context": {"contact": "<EMAIL_2>", "cc": ["<EMAIL_1>"]},
+                             "card": "<CARD_1>", "count": 3}
+    assert result.counts == {"card": 1, "email": 3}
+
+
+def test_rows_are_numbered_independently() -> None:
+    assert scrub_row({"a": "x b@shop.io"}).fields == scrub_row({"a": "x c@shop.io"}).fields == {"a": "x <EMAIL_1>"}
+
+
+def test_reject_mode_flags_with_a_reason_and_still_redacts() -> None:
+    result = scrub_text("mail a@shop.io, card 4111 1111 1111 1111", "reject")
+    assert result.rejected
+    assert result.reason == "private data: card, email"
+    assert "a@shop.io" not in result.text
+    assert not scrub_text("nothing private here", "reject").rejected
+
+
+@pytest.mark.parametrize(("name", "pattern", "why"), [
+    ("employee_id", r"EMP-(\d{6}", "not a valid regular expression"),
+    ("anything", r"\d*", "matches the empty string"),
+    ("Employee-ID", r"EMP-\d{6}", "lowercase letters"),
+    ("email", r"x@y", "clashes with the built-in"),
+    ("employee_id", "", "non-empty regular expression"),
+], ids=["bad_regex", "empty_match", "bad_name", "builtin_clash", "empty"])
+def test_bad_user_pattern_is_explained(name: str, pattern: str, why: str) -> None:
+    problem = check_pattern(name, pattern)
+    assert problem is not None and why in problem
+
+
+def test_checksums() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert iban_valid("DE89370400440532013000") and not iban_valid("DE89370400440532013007")
+
+
+FRAGMENTS = [v for _, _, v in PLANTED] + [t for _, t in LOOK_ALIKES] + [
+    "Hi,", "where is my parcel?", "refund", "order", "12", "2026", "-", ":", "::", "+", "@", ".", "call me at",
+    "password:", "ssn", "4111", "1111", "\n", "Grüße", "日本",
+]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=8).map(" ".join), min_size=1, max_size=12))
+def test_frame_path_matches_row_path(texts: list[str]) -> None:
+    """The vectorised prefilter never hides a value the row path would catch."""
+    df = pl.DataFrame({"text": texts, "other": list(reversed(texts))})
+    scrubbed, counts = scrub_frame(df, ["text", "other"], "redact", USER)
+    expected = [scrub_row({"text": a, "other": b}, "redact", USER) for a, b in zip(texts, reversed(texts), strict=True)]
+    assert scrubbed.to_dicts() == [r.fields for r in expected]
+    total: dict[str, int] = {}
+    for r in expected:
+        for k, v in r.counts.items():
+            total[k] = total.get(k, 0) + v
+    assert counts == dict(sorted(total.items()))
+
+
+def test_frame_reject_drops_flagged_rows() -> None:
+    df = pl.DataFrame({"text": ["fine", "mail a@shop.io", None, "also fine"]})
+    kept, counts = scrub_frame(df, ["text"], "reject")
+    assert kept["text"].to_list() == ["fine", None, "also fine"]
+    assert counts == {"email": 1}
