@@ -100,6 +100,21 @@ def _print_plan(plan: Any, usage: Any) -> None:
         print("  " + "  ".join(f"{v:{w}}" for (_, v), w in zip(cell, widths, strict=True)))
 
 
+def _print_weights(evidence: dict[str, Any]) -> None:
+    """Base and evidence-adjusted weights side by side, with the trace statistics behind them."""
+    stats = evidence.get("evidence", {})
+    print()
+    print(f"production evidence: {stats.get('usable', 0)} usable traces of {stats.get('rows', 0)}, "
+          f"cut-off {stats.get('cutoff')}; weights before and after evidence:")
+    print(f"  {'value':34}{'base':>8}{'adjusted':>10}{'traces':>8}{'share':>7}{'errors':>8}{'novel':>7}")
+    for dim, values in evidence.get("weights", {}).items():
+        per_value = stats.get("dimensions", {}).get(dim, {})
+        for value, (base, adjusted) in values.items():
+            s = per_value.get(value, {})
+            print(f"  {dim + '=' + value:34}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
+                  f"{s.get('share') or 0:>7.0%}{s.get('error_rate') or 0:>8.0%}{s.get('novelty') or 0:>7.0%}")
+
+
 def _print_summary(result: Any) -> None:
     version = result.version
     counts = result.counts
@@ -210,15 +225,24 @@ def run_plan(args: argparse.Namespace) -> int:
     project = Project.locate()
     spec = load_spec(args.overrides, project)
     check_templates(spec, project.templates_dir)
+    evidence: dict[str, Any] = {}
+    if spec.sources is not None and spec.sources.production is not None:
+        from compiler.sourcing import gather_sources
+
+        bundle = gather_sources(spec)
+        spec, evidence = bundle.spec, bundle.manifest
     plan = plan_cases(spec)
     warning = plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
     usage = estimate_usage(spec, [render_case(spec, project.templates_dir, case) for case in plan.cases])
     if args.json:
-        print(json.dumps(_plan_json(plan, usage), ensure_ascii=False))
+        print(json.dumps({**_plan_json(plan, usage), **({"weights": evidence["weights"]} if evidence else {})},
+                         ensure_ascii=False))
     else:
         _print_plan(plan, usage)
+        if evidence:
+            _print_weights(evidence)
     return 0
 
 

@@ -1,0 +1,106 @@
+"""Sources in a compile: evidence weights, production and curated rows with quotas, and the privacy gate
+checked end to end at the LM server and in every file written."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler.config import PACKAGE_ROOT, Project
+from compiler.pipeline import compile_dataset
+from compiler.privacy import scrub_text
+from compiler.rows import Row
+from tests.llm_server import MockLLMServer
+
+
+def _planted_values() -> set[str]:
+    """Every private value in the example traces, found by diffing each text against its redaction."""
+    values: set[str] = set()
+    for line in (PACKAGE_ROOT / "data" / "traces" / "support_bot.jsonl").read_text().splitlines():
+        try:
+            text = json.loads(line)["request"]["text"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(text, str):
+            continue
+        redacted = scrub_text(text, "redact").text
+        matcher = difflib.SequenceMatcher(a=text, b=redacted, autojunk=False)
+        for tag, i1, i2, _, _ in matcher.get_opcodes():
+            if tag in ("replace", "delete") and len(text[i1:i2].strip()) >= 6:
+                values.add(text[i1:i2].strip())
+    return values
+
+
+def test_planted_private_values_never_reach_the_lm_or_any_output(project: Project) -> None:
+    planted = _planted_values()
+    assert len(planted) >= 10  # e-mails, phones, cards, IBANs, SSNs, IPs, keys are planted in the traces
+    with MockLLMServer(latency=0.0) as server:
+        result = compile_dataset(["lm=openai_compatible", f"lm.api_base={server.base_url}", "lm.model=mock",
+                                  "size=60"], project=project)
+        bodies = [body.decode("utf-8", "replace") for body in server.stats.bodies]
+    assert any("Real requests seen in production" in body for body in bodies)  # snippets did reach templates
+    for value in planted:
+        assert not any(value in body for body in bodies), "a private value reached the LM"
+    written = [p for p in (project.conf_dir.parent / "outputs").rglob("*") if p.is_file()]
+    written += [p for p in (project.conf_dir.parent / ".dsc").rglob("*") if p.is_file()]
+    for path in written:
+        text = path.read_bytes().decode("utf-8", "replace")
+        for value in planted:
+            assert value not in text, f"a private value reached {path.name}"
+    manifest = json.loads((result.version.path / "manifest.json").read_text())
+    assert sum(manifest["evidence"]["pii"].values()) >= len(planted) // 2
+
+
+def test_production_rows_follow_their_quota_and_weights_their_evidence(project: Project) -> None:
+    result = compile_dataset(["size=50"], project=project)
+    rows = [Row.from_json(line) for line in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    production = [r for r in rows if r.source == "production"]
+    assert len(rows) == 50 and len(production) == 5  # quota 0.1
+    assert all(r.provenance["trace_id"].startswith("tr-") for r in production)
+    manifest = json.loads((result.version.path / "manifest.json").read_text())
+    weights = manifest["weights"]["intent"]
+    stats = manifest["evidence"]["dimensions"]["intent"]
+    # account_access has the highest error rate in the traces: its weight goes up, bounded
+    assert stats["account_access"]["error_rate"] == max(s["error_rate"] for s in stats.values())
+    base, adjusted = weights["account_access"]
+    assert base < adjusted <= 2 * base
+    assert manifest["source_quotas"]["production"] == 0.1
+
+
+def test_curated_rows_join_untouched(project: Project) -> None:
+    curated_dir = project.conf_dir.parent / "datasets" / "support_bot"
+    curated_dir.mkdir(parents=True)
+    source = (PACKAGE_ROOT / "datasets" / "support_bot" / "golden.jsonl").read_text().splitlines()
+    (curated_dir / "golden.jsonl").write_text("\n".join(source) + "\n")
+    result = compile_dataset(["size=60", "~sources"], project=project)
+    rows = {r.id: r for r in (Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines())}
+    golden = [json.loads(line) for line in source]
+    used = [g for g in golden if g["id"] in rows]
+    assert len(used) == 6  # quota 0.1 of 60
+    for original in used:
+        row = rows[original["id"]]
+        assert row.source == "golden" and row.inputs == original["inputs"] and row.expected == original["expected"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    pytest.param(("path: data/traces/*.jsonl", "path: data/nothing/*.jsonl"), "matches no file", id="empty-glob"),
+    pytest.param(("input: request.text", "input: request.txt"), "`request.txt` is not a field", id="missing-field"),
+    pytest.param(("quota: 0.1                  #", "quota: 1.2                  #"), "must be a number from 0 to 1",
+                 id="quota-too-big"),
+    pytest.param(("intent: {field: labels.intent}", "intnet: {field: labels.intent}"), "unknown dimension",
+                 id="map-unknown-dimension"),
+])
+def test_bad_sources_print_one_line(project: Project, capsys: pytest.CaptureFixture[str],
+                                    edit: tuple[str, str], message: str) -> None:
+    from compiler.cli import main
+    from tests.conftest import edit as edit_file
+
+    edit_file(project.conf_dir / "dataset" / "support_bot.yaml", *edit)
+    assert main(["plan"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "sources.production" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not Path("outputs").exists()
