@@ -126,7 +126,7 @@ def _print_summary(result: Any) -> None:
     if not result.created:
         print(f"unchanged: {version.version}  ({version.path})")
         return
-    by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()))
+    by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
     warning = result.plan.coverage_warning()
     if warning:
