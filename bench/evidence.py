@@ -144,7 +144,8 @@ def _usage() -> tuple[float, float]:
 def run_ingest(path: Path) -> dict[str, object]:
     from compiler.config import load_spec
     from compiler.evidence import adjust_weights, compute_evidence, select_snippets
-    from compiler.traces import ProductionSource, load_traces
+    from compiler.production_source import ProductionSource
+    from compiler.traces import load_traces
 
     dims = load_spec([]).dimensions
     source = ProductionSource.from_config(CONFIG, dims, path)

@@ -1,4 +1,4 @@
-"""Curated rows (`regression`, `golden`) and the `sources` block that holds them with production traces.
+"""Curated rows (`regression`, `golden`).
 
 A curated file is JSONL, CSV or Parquet; each row carries the dataset's input columns (top level or under
 `inputs`), optionally its evaluator columns (top level or under `expected`), a `cell` and an `id`: the
@@ -18,101 +18,26 @@ from typing import Any
 
 import polars as pl
 
-from compiler.errors import ConfigError, SourceError
+from compiler.errors import SourceError
 from compiler.privacy import scrub_row
-from compiler.spec import Dimension
-from compiler.traces import ProductionSource, parse_production, resolve_files
+from compiler.sources import CuratedSource
 
-CURATED_NAMES = ("regression", "golden")
-SOURCE_NAMES = ("production", *CURATED_NAMES)
-CURATED_KEYS = ("path", "quota", "pii")
-CURATED_MODES = ("redact", "reject", "keep")
 # What `dsc promote` writes (a row of cases.jsonl plus `outcome`) and a few fields for hand-written rows.
-META_FIELDS = ("id", "source", "strategy", "variant", "cell", "inputs", "expected", "outcome", "review_status",
-               "checks", "provenance", "notes", "tags")
-
-
-@dataclass(frozen=True)
-class CuratedSource:
-    name: str  # regression | golden
-    path: str
-    files: tuple[Path, ...]
-    quota: float  # share of the dataset these rows may fill
-    pii: str  # redact | reject | keep
-    dimensions: tuple[tuple[str, tuple[str, ...]], ...]  # for checking a row's `cell`
-    patterns: tuple[tuple[str, str], ...] = ()  # the user's detectors (from sources.production.patterns)
-
-    @staticmethod
-    def from_config(raw: Any, dims: Sequence[Dimension], base_dir: Path, *, name: str = "regression") -> CuratedSource:
-        """Validate `sources.<name>`; raise ConfigError with one line per problem."""
-        problems: list[str] = []
-        source = _parse_curated(problems, name, raw, dims, base_dir)
-        if problems:
-            raise ConfigError("\n".join(problems))
-        return source
-
-
-def _parse_curated(problems: list[str], name: str, raw: Any, dims: Sequence[Dimension], base_dir: Path) -> CuratedSource:
-    key = f"sources.{name}"
-    if isinstance(raw, str):
-        raw = {"path": raw}
-    if not isinstance(raw, Mapping):
-        problems.append(f"{key}: expected a file path or a mapping with path and quota, got {raw!r}")
-        raw = {}
-    for extra in raw:
-        if extra not in CURATED_KEYS:
-            match = difflib.get_close_matches(str(extra), CURATED_KEYS, n=1)
-            problems.append(f"{key}.{extra}: unknown key; " + (f"did you mean `{match[0]}`?" if match
-                                                               else f"allowed: {', '.join(CURATED_KEYS)}"))
-    files = resolve_files(problems, f"{key}.path", raw.get("path"), base_dir)
-    quota = raw.get("quota", 0.1)
-    if isinstance(quota, bool) or not isinstance(quota, int | float) or not 0 <= quota <= 1:
-        problems.append(f"{key}.quota: must be a number from 0 to 1 (a share of the dataset), got {quota!r}")
-        quota = 0.0
-    pii = raw.get("pii", "redact")
-    if pii not in CURATED_MODES:
-        problems.append(f"{key}.pii: must be one of {', '.join(CURATED_MODES)}, got {pii!r}")
-    return CuratedSource(name, str(raw.get("path")), files, float(quota), pii if pii in CURATED_MODES else "redact",
-                         tuple((d.name, tuple(v.name for v in d.values)) for d in dims))
-
-
-@dataclass(frozen=True)
-class Sources:
-    """The validated `sources` block: production traces and curated files, with their quotas."""
-
-    production: ProductionSource | None
-    curated: tuple[CuratedSource, ...]
-
-    @property
-    def quotas(self) -> dict[str, float]:
-        shares = {c.name: c.quota for c in self.curated}
-        return {"production": self.production.quota, **shares} if self.production else shares
-
-    @staticmethod
-    def from_config(raw: Any, dims: Sequence[Dimension], base_dir: Path) -> Sources:
-        """Validate the whole `sources` block, reporting every problem at once."""
-        problems: list[str] = []
-        raw = raw or {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError("sources: expected a mapping of production, regression and golden")
-        for name in raw:
-            if name not in SOURCE_NAMES:
-                match = difflib.get_close_matches(str(name), SOURCE_NAMES, n=1)
-                problems.append(f"sources.{name}: unknown source; " + (f"did you mean `{match[0]}`?" if match
-                                                                       else f"use {', '.join(SOURCE_NAMES)}"))
-        production = parse_production(raw["production"], dims, base_dir, problems) if raw.get("production") else None
-        patterns = production.patterns if production else ()
-        curated = tuple(_parse_curated(problems, n, raw[n], dims, base_dir) for n in CURATED_NAMES if raw.get(n))
-        curated = tuple(CuratedSource(c.name, c.path, c.files, c.quota, c.pii, c.dimensions, patterns) for c in curated)
-        sources = Sources(production, curated)
-        total = sum(sources.quotas.values())
-        if total > 1 + 1e-9:
-            parts = ", ".join(f"{n} {q:g}" for n, q in sources.quotas.items())
-            problems.append(f"sources: the quotas add up to {total:g} ({parts}) but they are shares of one dataset; "
-                            "lower them to sum to at most 1")
-        if problems:
-            raise ConfigError("\n".join(problems))
-        return sources
+META_FIELDS = (
+    "id",
+    "source",
+    "strategy",
+    "variant",
+    "cell",
+    "inputs",
+    "expected",
+    "outcome",
+    "review_status",
+    "checks",
+    "provenance",
+    "notes",
+    "tags",
+)
 
 
 @dataclass(frozen=True)
@@ -131,8 +56,10 @@ def _read_rows(path: Path) -> list[tuple[int, Any]]:
         if suffix in (".parquet", ".pq"):
             return [(i + 1, row) for i, row in enumerate(pl.read_parquet(path).to_dicts())]
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}); check the file "
-                          "(details withheld: they may quote private data)") from None
+        raise SourceError(
+            f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}); check the file "
+            "(details withheld: they may quote private data)"
+        ) from None
     rows = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -141,8 +68,10 @@ def _read_rows(path: Path) -> list[tuple[int, Any]]:
             try:
                 rows.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                                  "write one JSON object per line") from None
+                raise SourceError(
+                    f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                    "write one JSON object per line"
+                ) from None
     return rows
 
 
@@ -155,7 +84,9 @@ def _lines(numbers: Sequence[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
-def _row_problems(source: CuratedSource, row: Any, inputs: Sequence[str], columns: Sequence[str]) -> list[str]:
+def _row_problems(
+    source: CuratedSource, row: Any, inputs: Sequence[str], columns: Sequence[str]
+) -> list[str]:
     if not isinstance(row, Mapping):
         return ["is not an object; write one JSON object per line"]
     problems = []
@@ -164,20 +95,31 @@ def _row_problems(source: CuratedSource, row: Any, inputs: Sequence[str], column
     if not isinstance(nested, Mapping):
         problems.append("has `inputs` that is not a mapping of input columns")
     else:
-        problems += [f"has unknown input column `inputs.{k}`; input columns: {', '.join(inputs)}"
-                     for k in nested if k not in inputs]
+        problems += [
+            f"has unknown input column `inputs.{k}`; input columns: {', '.join(inputs)}"
+            for k in nested
+            if k not in inputs
+        ]
     for key in row:
         if key not in allowed:
             match = difflib.get_close_matches(str(key), allowed, n=1)
-            problems.append(f"has unknown field `{key}`; " + (f"did you mean `{match[0]}`?" if match else
-                                                              f"use the input columns, {', '.join(columns)}, "
-                                                              f"or {', '.join(META_FIELDS)}"))
+            problems.append(
+                f"has unknown field `{key}`; "
+                + (
+                    f"did you mean `{match[0]}`?"
+                    if match
+                    else f"use the input columns, {', '.join(columns)}, or {', '.join(META_FIELDS)}"
+                )
+            )
     expected = row.get("expected") or {}
     if not isinstance(expected, Mapping):
         problems.append("has `expected` that is not a mapping of evaluator columns")
     else:
-        problems += [f"has unknown evaluator column `expected.{k}`; columns: {', '.join(columns)}"
-                     for k in expected if k not in columns]
+        problems += [
+            f"has unknown evaluator column `expected.{k}`; columns: {', '.join(columns)}"
+            for k in expected
+            if k not in columns
+        ]
     cell = row.get("cell") or {}
     dims = dict(source.dimensions)
     if not isinstance(cell, Mapping):
@@ -186,14 +128,24 @@ def _row_problems(source: CuratedSource, row: Any, inputs: Sequence[str], column
         for dim, value in cell.items():
             names = dims.get(dim)
             if names is None:
-                problems.append(f"has `cell.{dim}` but there is no such dimension; dimensions: {', '.join(dims)}")
+                problems.append(
+                    f"has `cell.{dim}` but there is no such dimension; dimensions: {', '.join(dims)}"
+                )
             elif str(value) not in names and f"~{value}" not in names:
-                problems.append(f"has `cell.{dim}: {value}` but {dim} has no such value; values: {', '.join(names)}")
+                problems.append(
+                    f"has `cell.{dim}: {value}` but {dim} has no such value; values: {', '.join(names)}"
+                )
     return problems
 
 
-def load_curated(source: CuratedSource, name: str, input_columns: Sequence[str], columns: Sequence[str], *,
-                 optional: Sequence[str] = ()) -> CuratedSet:
+def load_curated(
+    source: CuratedSource,
+    name: str,
+    input_columns: Sequence[str],
+    columns: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+) -> CuratedSet:
     """Read a curated source; every row needs a non-empty value for each of `input_columns` (the prompt's
     required variables) at the top level or under `inputs`; `optional` input columns may be left out."""
     rows: list[dict[str, Any]] = []
@@ -214,10 +166,14 @@ def load_curated(source: CuratedSource, name: str, input_columns: Sequence[str],
                 continue
             if source.pii != "keep":
                 kept = {k: v for k, v in row.items() if k in ("id", "cell", "source", "strategy", "variant")}
-                result = scrub_row({k: v for k, v in row.items() if k not in kept}, source.pii, dict(source.patterns))
+                result = scrub_row(
+                    {k: v for k, v in row.items() if k not in kept}, source.pii, dict(source.patterns)
+                )
                 if result.rejected:
-                    problems.append(f"{path}:{number}: {name} row holds {result.reason} and sources.{name}.pii is "
-                                    "reject; remove it from the row or set pii: redact")
+                    problems.append(
+                        f"{path}:{number}: {name} row holds {result.reason} and sources.{name}.pii is "
+                        "reject; remove it from the row or set pii: redact"
+                    )
                     continue
                 for detector, n in result.counts.items():
                     counts[detector] = counts.get(detector, 0) + n
@@ -225,9 +181,11 @@ def load_curated(source: CuratedSource, name: str, input_columns: Sequence[str],
             rows.append(row)
             lines.append(number)
         for lacking, numbers in missing.items():
-            problems.append(f"{path}: {_lines(numbers)} lack{'s' if len(numbers) == 1 else ''} input column"
-                            f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}; every {name} row needs "
-                            f"{', '.join(input_columns)} (at the top level or under `inputs`)")
+            problems.append(
+                f"{path}: {_lines(numbers)} lack{'s' if len(numbers) == 1 else ''} input column"
+                f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}; every {name} row needs "
+                f"{', '.join(input_columns)} (at the top level or under `inputs`)"
+            )
         if problems:
             raise SourceError("\n".join(problems))
     return CuratedSet(name, tuple(rows), tuple(lines), dict(sorted(counts.items())))

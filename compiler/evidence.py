@@ -15,8 +15,9 @@ from typing import Any
 import polars as pl
 
 from compiler.privacy import scrub_text
+from compiler.production_source import since_of
 from compiler.spec import Dimension
-from compiler.traces import TraceSet, since_of, spread_expr
+from compiler.traces import TraceSet, spread_expr
 
 MULTIPLIER_RANGE = (0.5, 2.0)  # per factor and combined
 FLOOR_SHARE = 0.25  # no value drops below this share of its base weight
@@ -31,7 +32,9 @@ _WORD = re.compile(r"\w+")
 class Evidence:
     """Behaviour statistics per dimension value and per behaviour label, plus the ingestion counts."""
 
-    stats: pl.DataFrame  # dimension, value, traces, share, errors, error_rate, rarity, novelty, first_seen, last_seen
+    stats: (
+        pl.DataFrame
+    )  # dimension, value, traces, share, errors, error_rate, rarity, novelty, first_seen, last_seen
     behaviors: pl.DataFrame  # behavior (scrubbed), traces, share, errors, error_rate, novelty
     rows: int
     usable: int
@@ -49,6 +52,7 @@ class Evidence:
 
     def to_manifest(self) -> dict[str, Any]:
         """Plain, rounded, key-sorted numbers for manifest.json: no text from a trace but scrubbed labels."""
+
         def clean(row: Mapping[str, Any]) -> dict[str, Any]:
             return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
 
@@ -60,23 +64,37 @@ class Evidence:
         if rest.height:
             behaviors["(other)"] = {"labels": rest.height, "traces": int(rest["traces"].sum())}
         return {
-            "files": list(self.files), "rows": self.rows, "usable": self.usable,
-            "malformed": dict(sorted(self.malformed.items())), "unmapped": dict(sorted(self.unmapped.items())),
+            "files": list(self.files),
+            "rows": self.rows,
+            "usable": self.usable,
+            "malformed": dict(sorted(self.malformed.items())),
+            "unmapped": dict(sorted(self.unmapped.items())),
             "pii": dict(sorted(self.pii.items())),
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "latest": self.latest.isoformat() if self.latest else None,
-            "dimensions": dims, "behaviors": behaviors,
+            "dimensions": dims,
+            "behaviors": behaviors,
         }
 
 
 def _group_stats(frame: pl.LazyFrame, key: str, cutoff: datetime | None) -> pl.LazyFrame:
     new = (pl.col("timestamp") >= cutoff).sum() if cutoff else pl.lit(None, dtype=pl.UInt32)
-    return (frame.filter(pl.col(key).is_not_null())
-            .group_by(key).agg(traces=pl.len(), errors=pl.col("error").sum(), judged=pl.col("error").count(),
-                               dated=pl.col("timestamp").count(), new=new,
-                               first_seen=pl.col("timestamp").min(), last_seen=pl.col("timestamp").max())
-            .with_columns(pl.col(key).cast(pl.String), pl.col("traces", "errors", "judged", "dated", "new")
-                          .cast(pl.Int64)))
+    return (
+        frame.filter(pl.col(key).is_not_null())
+        .group_by(key)
+        .agg(
+            traces=pl.len(),
+            errors=pl.col("error").sum(),
+            judged=pl.col("error").count(),
+            dated=pl.col("timestamp").count(),
+            new=new,
+            first_seen=pl.col("timestamp").min(),
+            last_seen=pl.col("timestamp").max(),
+        )
+        .with_columns(
+            pl.col(key).cast(pl.String), pl.col("traces", "errors", "judged", "dated", "new").cast(pl.Int64)
+        )
+    )
 
 
 def _rates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -88,45 +106,82 @@ def _rates(frame: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(rarity=1 - pl.col("share"))
 
 
-def compute_evidence(traces: TraceSet, dims: Sequence[Dimension], *,
-                     previous_cutoff: datetime | None = None) -> Evidence:
+def compute_evidence(
+    traces: TraceSet, dims: Sequence[Dimension], *, previous_cutoff: datetime | None = None
+) -> Evidence:
     """Per dimension value and behaviour label: count, share, error rate, rarity and novelty."""
     cutoff = since_of(traces.source, previous_cutoff)
     frame = traces.frame
-    columns = ["dimension", "value", "traces", "share", "errors", "judged", "error_rate", "rarity", "novelty",
-               "dated", "new", "first_seen", "last_seen"]
+    columns = [
+        "dimension",
+        "value",
+        "traces",
+        "share",
+        "errors",
+        "judged",
+        "error_rate",
+        "rarity",
+        "novelty",
+        "dated",
+        "new",
+        "first_seen",
+        "last_seen",
+    ]
     present = [d for d in dims if d.name in frame.columns]
     # Behaviour labels are free text from production: scrubbed (each distinct label once) before grouping.
     patterns = dict(traces.source.patterns)
-    labels = {b: scrub_text(b, "redact", patterns).text for b in frame["behavior"].unique().drop_nulls().to_list()}
+    labels = {
+        b: scrub_text(b, "redact", patterns).text for b in frame["behavior"].unique().drop_nulls().to_list()
+    }
     lazy = frame.lazy()
-    labelled = lazy.select(pl.col("behavior").replace_strict(labels, default=None, return_dtype=pl.String),
-                           "error", "timestamp")
-    *grouped, behaviors = pl.collect_all([_group_stats(lazy, d.name, cutoff) for d in present]
-                                         + [_group_stats(labelled, "behavior", cutoff)])
+    labelled = lazy.select(
+        pl.col("behavior").replace_strict(labels, default=None, return_dtype=pl.String), "error", "timestamp"
+    )
+    *grouped, behaviors = pl.collect_all(
+        [_group_stats(lazy, d.name, cutoff) for d in present] + [_group_stats(labelled, "behavior", cutoff)]
+    )
     parts = []
     for dim, counts in zip(present, grouped, strict=True):
         values = pl.DataFrame({dim.name: [v.name for v in dim.values]})
-        joined = values.join(counts, on=dim.name, how="left", maintain_order="left").rename({dim.name: "value"})
+        joined = values.join(counts, on=dim.name, how="left", maintain_order="left").rename(
+            {dim.name: "value"}
+        )
         joined = joined.with_columns(pl.col("traces", "errors", "judged", "dated").fill_null(0))
         if cutoff:
             joined = joined.with_columns(pl.col("new").fill_null(0))
         parts.append(_rates(joined).with_columns(dimension=pl.lit(dim.name)).select(columns))
     stats = pl.concat(parts) if parts else pl.DataFrame(schema={c: pl.Null for c in columns})
-    behaviors = (_rates(behaviors).sort(["traces", "behavior"], descending=[True, False])
-                 .select("behavior", "traces", "share", "errors", "error_rate", "novelty"))
+    behaviors = (
+        _rates(behaviors)
+        .sort(["traces", "behavior"], descending=[True, False])
+        .select("behavior", "traces", "share", "errors", "error_rate", "novelty")
+    )
     latest = frame["timestamp"].max() if frame.height else None
-    return Evidence(stats, behaviors, traces.rows, traces.usable, dict(traces.malformed), dict(traces.unmapped),
-                    dict(traces.pii), cutoff, latest if isinstance(latest, datetime) else None,
-                    tuple(p.name for p in traces.source.files))
+    return Evidence(
+        stats,
+        behaviors,
+        traces.rows,
+        traces.usable,
+        dict(traces.malformed),
+        dict(traces.unmapped),
+        dict(traces.pii),
+        cutoff,
+        latest if isinstance(latest, datetime) else None,
+        tuple(p.name for p in traces.source.files),
+    )
 
 
 def _clip(x: float) -> float:
     return max(-1.0, min(1.0, x))
 
 
-def _scores(stats: Mapping[str, Mapping[str, Any]], traced: Sequence[str], base: Mapping[str, float],
-            weight_by: Sequence[str], dated_novelty: bool) -> dict[str, list[float]]:
+def _scores(
+    stats: Mapping[str, Mapping[str, Any]],
+    traced: Sequence[str],
+    base: Mapping[str, float],
+    weight_by: Sequence[str],
+    dated_novelty: bool,
+) -> dict[str, list[float]]:
     """Per traced value, one score in [-1, 1] per factor (log2 of its multiplier)."""
     total = sum(stats[v]["traces"] for v in traced)
     pool = sum(base[v] for v in traced)
@@ -151,8 +206,11 @@ def _scores(stats: Mapping[str, Mapping[str, Any]], traced: Sequence[str], base:
     return scores
 
 
-def _fit(raw: Mapping[str, float], low: Mapping[str, float], high: Mapping[str, float], total: float) -> dict[str, float]:
+def _fit(
+    raw: Mapping[str, float], low: Mapping[str, float], high: Mapping[str, float], total: float
+) -> dict[str, float]:
     """Weights clip(scale * raw, low, high) whose sum is `total` (bisection on the scale; monotone)."""
+
     def sized(scale: float) -> float:
         return sum(min(high[v], max(low[v], scale * raw[v])) for v in raw)
 
@@ -164,8 +222,9 @@ def _fit(raw: Mapping[str, float], low: Mapping[str, float], high: Mapping[str, 
     return {v: min(high[v], max(low[v], scale * raw[v])) for v in raw}
 
 
-def adjust_weights(dimensions: Sequence[Dimension], evidence: Evidence,
-                   weight_by: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
+def adjust_weights(
+    dimensions: Sequence[Dimension], evidence: Evidence, weight_by: Sequence[str]
+) -> dict[str, dict[str, tuple[float, float]]]:
     """Base and evidence-adjusted weight of every value: {dimension: {value: (base, adjusted)}}.
 
     The formula, per dimension, over its *traced* values T (positive, weight > 0, at least one trace):
@@ -189,25 +248,40 @@ def adjust_weights(dimensions: Sequence[Dimension], evidence: Evidence,
         base = {v.name: v.weight for v in dim.values}
         result[dim.name] = {v: (w, w) for v, w in base.items()}
         stats = evidence.dimension(dim.name)
-        traced = [v.name for v in dim.values
-                  if not v.negative and v.weight > 0 and stats.get(v.name, {}).get("traces", 0) > 0]
+        traced = [
+            v.name
+            for v in dim.values
+            if not v.negative and v.weight > 0 and stats.get(v.name, {}).get("traces", 0) > 0
+        ]
         if len(traced) < 2 or not weight_by:
             continue
         scores = _scores(stats, traced, base, weight_by, evidence.cutoff is not None)
         raw = {v: base[v] * 2 ** (sum(scores[v]) / len(scores[v]) if scores[v] else 0.0) for v in traced}
         whole = sum(base.values())
-        fitted = _fit(raw, {v: FLOOR_SHARE * base[v] for v in traced},
-                      {v: max(CEILING_SHARE * whole, base[v]) for v in traced}, sum(base[v] for v in traced))
+        fitted = _fit(
+            raw,
+            {v: FLOOR_SHARE * base[v] for v in traced},
+            {v: max(CEILING_SHARE * whole, base[v]) for v in traced},
+            sum(base[v] for v in traced),
+        )
         for v in traced:
             result[dim.name][v] = (base[v], fitted[v])
     return result
 
 
-def apply_weights(dimensions: Sequence[Dimension],
-                  weights: Mapping[str, Mapping[str, tuple[float, float]]]) -> tuple[Dimension, ...]:
+def apply_weights(
+    dimensions: Sequence[Dimension], weights: Mapping[str, Mapping[str, tuple[float, float]]]
+) -> tuple[Dimension, ...]:
     """The dimensions with their adjusted weights (for `dataclasses.replace(spec, dimensions=...)`)."""
-    return tuple(replace(d, values=tuple(replace(v, weight=weights.get(d.name, {}).get(v.name, (0, v.weight))[1])
-                                         for v in d.values)) for d in dimensions)
+    return tuple(
+        replace(
+            d,
+            values=tuple(
+                replace(v, weight=weights.get(d.name, {}).get(v.name, (0, v.weight))[1]) for v in d.values
+            ),
+        )
+        for d in dimensions
+    )
 
 
 def _truncate(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -260,8 +334,9 @@ def _cell_items(cell: Any) -> tuple[tuple[str, str], ...]:
     return tuple(cell.items()) if isinstance(cell, Mapping) else tuple(cell)
 
 
-def select_snippets(traces: TraceSet, groups: Sequence[Dimension] | Sequence[Any],
-                    k: int | None = None) -> dict[str, list[str]]:
+def select_snippets(
+    traces: TraceSet, groups: Sequence[Dimension] | Sequence[Any], k: int | None = None
+) -> dict[str, list[str]]:
     """Up to k scrubbed, representative, short trace inputs per dimension value ("intent=refund") or per cell
     ("intent=refund, difficulty=hard"; cells as tuples of (dimension, value) or mappings).
 
@@ -270,8 +345,11 @@ def select_snippets(traces: TraceSet, groups: Sequence[Dimension] | Sequence[Any
     """
     k = traces.source.snippets if k is None else k
     pool = traces.pool.filter(pl.col("input").is_not_null())
-    mapped = [c for c in pool.columns if c not in ("row", "trace_id", "input", "output", "behavior", "error",
-                                                   "timestamp")]
+    mapped = [
+        c
+        for c in pool.columns
+        if c not in ("row", "trace_id", "input", "output", "behavior", "error", "timestamp")
+    ]
     result: dict[str, list[str]] = {}
     if k <= 0 or not groups:
         return result
@@ -282,7 +360,9 @@ def select_snippets(traces: TraceSet, groups: Sequence[Dimension] | Sequence[Any
                 continue
             for value in dim.values:
                 texts = pool.filter(pl.col(dim.name).cast(pl.String) == value.name)["input"].to_list()
-                result[f"{dim.name}={value.name}"] = [_truncate(texts[i]) for i in rank_representative(texts, k, idf)]
+                result[f"{dim.name}={value.name}"] = [
+                    _truncate(texts[i]) for i in rank_representative(texts, k, idf)
+                ]
         return result
     for cell in groups:
         items = _cell_items(cell)
@@ -291,12 +371,17 @@ def select_snippets(traces: TraceSet, groups: Sequence[Dimension] | Sequence[Any
         if not wanted:
             result[key] = []
             continue
-        matches = pl.sum_horizontal((pl.col(d).cast(pl.String) == v).fill_null(False).cast(pl.Int32) for d, v in wanted)
+        matches = pl.sum_horizontal(
+            (pl.col(d).cast(pl.String) == v).fill_null(False).cast(pl.Int32) for d, v in wanted
+        )
         scored = pool.with_columns(_matches=matches)
         chosen: list[str] = []
         for tier in range(len(wanted), 0, -1):
-            texts = [t for t in scored.filter(pl.col("_matches") == tier)["input"].to_list()
-                     if _truncate(t) not in chosen]
+            texts = [
+                t
+                for t in scored.filter(pl.col("_matches") == tier)["input"].to_list()
+                if _truncate(t) not in chosen
+            ]
             chosen += [_truncate(texts[i]) for i in rank_representative(texts, k - len(chosen), idf)]
             if len(chosen) >= k:
                 break
@@ -321,11 +406,20 @@ def select_trace_cases(traces: TraceSet, count: int) -> list[TraceCase]:
     """`count` scrubbed traces spread over the cells seen in production (round-robin over cells sorted by
     label; within a cell, failing traces first, then a stable pseudo-random order); no input twice."""
     pool = traces.pool.filter(pl.col("input").is_not_null())
-    mapped = [c for c in pool.columns if c not in ("row", "trace_id", "input", "output", "behavior", "error",
-                                                   "timestamp")]
-    ordered = pool.with_columns(_spread=spread_expr(), _failed=pl.col("error").fill_null(False),
-                                _label=pl.concat_str([pl.lit(f"{d}=") + pl.col(d).cast(pl.String).fill_null("?")
-                                                      for d in mapped], separator=", ") if mapped else pl.lit(""))
+    mapped = [
+        c
+        for c in pool.columns
+        if c not in ("row", "trace_id", "input", "output", "behavior", "error", "timestamp")
+    ]
+    ordered = pool.with_columns(
+        _spread=spread_expr(),
+        _failed=pl.col("error").fill_null(False),
+        _label=pl.concat_str(
+            [pl.lit(f"{d}=") + pl.col(d).cast(pl.String).fill_null("?") for d in mapped], separator=", "
+        )
+        if mapped
+        else pl.lit(""),
+    )
     ordered = ordered.sort(["_label", "_failed", "_spread"], descending=[False, True, False])
     queues: dict[str, list[dict[str, Any]]] = {}
     for row in ordered.iter_rows(named=True):
@@ -340,8 +434,17 @@ def select_trace_cases(traces: TraceSet, count: int) -> list[TraceCase]:
                 if text in seen:
                     continue
                 seen.add(text)
-                picked.append(TraceCase(row["trace_id"], row["input"], row["output"], row["behavior"], row["error"],
-                                        {d: str(row[d]) for d in mapped if row[d] is not None}, row["timestamp"]))
+                picked.append(
+                    TraceCase(
+                        row["trace_id"],
+                        row["input"],
+                        row["output"],
+                        row["behavior"],
+                        row["error"],
+                        {d: str(row[d]) for d in mapped if row[d] is not None},
+                        row["timestamp"],
+                    )
+                )
                 break
             if len(picked) == count:
                 break

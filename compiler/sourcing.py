@@ -40,7 +40,7 @@ class SourceBundle:
 
 def curated_sources(spec: Spec) -> list[Any]:
     """Configured regression/golden sources, or the files `dsc promote` writes under datasets/<dataset>/."""
-    from compiler.curated import CuratedSource
+    from compiler.sources import CuratedSource
 
     sources = spec.sources
     configured = list(sources.curated) if sources is not None else []

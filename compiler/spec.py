@@ -157,7 +157,7 @@ class Spec:
     journal_dir: str
     reviews_dir: str
     datasets_dir: str
-    sources: Any  # compiler.curated.Sources, or None without a `sources` block
+    sources: Any  # compiler.sources.Sources, or None without a `sources` block
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)

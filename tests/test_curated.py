@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 
 from compiler.config import PACKAGE_ROOT, load_spec
-from compiler.curated import CuratedSource, Sources, load_curated
+from compiler.curated import load_curated
 from compiler.errors import ConfigError, SourceError
+from compiler.sources import CuratedSource, Sources
 from compiler.spec import Spec
 
 DATASET = PACKAGE_ROOT / "datasets" / "support_bot"

@@ -22,8 +22,9 @@ from compiler.evidence import (
     select_snippets,
     select_trace_cases,
 )
+from compiler.production_source import ProductionSource
 from compiler.spec import Dimension, Value
-from compiler.traces import ProductionSource, TraceSet, load_traces
+from compiler.traces import TraceSet, load_traces
 
 TRACES = PACKAGE_ROOT / "data" / "traces" / "support_bot.jsonl"
 FIELDS = {"input": "request.text", "output": "response.text", "behavior": "labels.behavior", "error": "eval.failed",
