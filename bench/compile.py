@@ -23,8 +23,14 @@ def run(args: list[str], cwd: Path) -> tuple[float, float, str]:
     env = {**os.environ, "DSC_PROJECT": str(ROOT)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "compiler.cli", *args], cwd=cwd, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args],
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stdout
@@ -37,10 +43,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plan_walls = [run(["plan"], work)[0] for _ in range(3)]
-        wall, cpu, out = run(["compile", f"size={args.rows}", f"out_dir={work}/outputs",
-                              f"journal_dir={work}/.dsc"], work)
-        rewall, _, _ = run(["compile", f"size={args.rows}", f"out_dir={work}/outputs",
-                            f"journal_dir={work}/.dsc"], work)
+        wall, cpu, out = run(
+            ["compile", f"size={args.rows}", f"out_dir={work}/outputs", f"journal_dir={work}/.dsc"], work
+        )
+        rewall, _, _ = run(
+            ["compile", f"size={args.rows}", f"out_dir={work}/outputs", f"journal_dir={work}/.dsc"], work
+        )
     print(out.strip())
     print()
     print(f"{'figure':46}{'measured':>12}{'target':>12}")

@@ -22,8 +22,9 @@ from tests.llm_server import MockLLMServer  # noqa: E402
 def dsc(args: list[str], cwd: Path) -> float:
     env = {**os.environ, "DSC_PROJECT": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "compiler.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise SystemExit(f"dsc {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started
@@ -40,13 +41,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         joblib = dsc([*sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], Path(tmp))
     with MockLLMServer(latency=0.1) as server:
-        http = ["lm=openai_compatible", f"lm.api_base={server.base_url}", "lm.model=mock",
-                f"size={args.shard_rows}", "max_rounds=0"]
+        http = [
+            "lm=openai_compatible",
+            f"lm.api_base={server.base_url}",
+            "lm.model=mock",
+            f"size={args.shard_rows}",
+            "max_rounds=0",
+        ]
         with tempfile.TemporaryDirectory() as tmp:
             single = dsc(["compile", *http, "lm.concurrency=32"], Path(tmp))
         with tempfile.TemporaryDirectory() as tmp:
-            shards = dsc(["compile", "-m", *http, "lm.concurrency=8", "shard.count=4", "shard.index=range(0,4)",
-                          "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], Path(tmp))
+            shards = dsc(
+                [
+                    "compile",
+                    "-m",
+                    *http,
+                    "lm.concurrency=8",
+                    "shard.count=4",
+                    "shard.index=range(0,4)",
+                    "hydra/launcher=joblib",
+                    "hydra.launcher.n_jobs=4",
+                ],
+                Path(tmp),
+            )
             assemble = dsc(["compile", *http, "lm.concurrency=8"], Path(tmp))
     calls = round(args.shard_rows * 1.5)
     ideal = calls / 32 * 0.1

@@ -69,15 +69,22 @@ def check_context(spec: Spec, row: Row) -> CheckResult:
         if variable.required and not value.strip():
             return CheckResult("context", False, f"{variable.name} is empty")
         if value and not low <= len(value) <= high:
-            return CheckResult("context", False, f"{variable.name} has {len(value)} chars, "
-                                                 f"outside [{low}, {high}]")
+            return CheckResult(
+                "context", False, f"{variable.name} has {len(value)} chars, outside [{low}, {high}]"
+            )
     return CheckResult("context", True, "ok")
 
 
-def run_checks(spec: Spec, row: Row, duplicates: int = 0, extra: Sequence[CheckResult] = ()) -> tuple[CheckResult, ...]:
+def run_checks(
+    spec: Spec, row: Row, duplicates: int = 0, extra: Sequence[CheckResult] = ()
+) -> tuple[CheckResult, ...]:
     """All checks of one row in a fixed order; `duplicates` is how many rows collapsed into it."""
-    results = [check_schema(spec, row), check_expected(spec, row), check_context(spec, row),
-               CheckResult("duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique")]
+    results = [
+        check_schema(spec, row),
+        check_expected(spec, row),
+        check_context(spec, row),
+        CheckResult("duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique"),
+    ]
     return (*results, *extra)
 
 

@@ -13,19 +13,29 @@ from compiler.errors import StoreError, UsageError
 
 
 def add_version_verbs(verbs: Any) -> None:
-    diff = verbs.add_parser("diff", help="rows added, removed and changed between two versions",
-                            description="Compare two versions per strategy and per cell.")
+    diff = verbs.add_parser(
+        "diff",
+        help="rows added, removed and changed between two versions",
+        description="Compare two versions per strategy and per cell.",
+    )
     diff.add_argument("a", help="the older version")
     diff.add_argument("b", help="the newer version")
     diff.add_argument("--markdown", action="store_true", help="print a Markdown summary for a pull request")
-    verify = verbs.add_parser("verify", help="recompute every row id, file hash and the version id",
-                              description="Exit 1 naming the row or file that changed; suitable for CI and "
-                              "pre-commit (give version folders or files inside them).")
+    verify = verbs.add_parser(
+        "verify",
+        help="recompute every row id, file hash and the version id",
+        description="Exit 1 naming the row or file that changed; suitable for CI and "
+        "pre-commit (give version folders or files inside them).",
+    )
     verify.add_argument("paths", nargs="+", help="versions, or files inside versions")
-    review = verbs.add_parser("review", help="list, approve, reject or edit rows",
-                              description="Review decisions live in reviews/<dataset>.jsonl and survive recompiles.")
-    actions = review.add_subparsers(dest="action", metavar="ACTION", required=True,
-                                    parser_class=verbs._parser_class)
+    review = verbs.add_parser(
+        "review",
+        help="list, approve, reject or edit rows",
+        description="Review decisions live in reviews/<dataset>.jsonl and survive recompiles.",
+    )
+    actions = review.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=verbs._parser_class
+    )
     listing = actions.add_parser("list", help="rows of a version with their review status")
     listing.add_argument("version")
     listing.add_argument("--status", choices=["pending", "approved", "rejected", "edited"])
@@ -36,33 +46,58 @@ def add_version_verbs(verbs: Any) -> None:
         action.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
     edit = actions.add_parser("edit", help="edit fields of a row (approves it with the edit)")
     edit.add_argument("id")
-    edit.add_argument("--set", dest="assignments", action="append", required=True,
-                      help="inputs.<variable>=<value> or expected.<column>=<value>; repeatable")
+    edit.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        required=True,
+        help="inputs.<variable>=<value> or expected.<column>=<value>; repeatable",
+    )
     edit.add_argument("--reason", default="")
     edit.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
-    promote = verbs.add_parser("promote", help="append reviewed rows to datasets/<dataset>/<name>.jsonl",
-                               description="Promote rows into the durable regression or golden datasets.")
+    promote = verbs.add_parser(
+        "promote",
+        help="append reviewed rows to datasets/<dataset>/<name>.jsonl",
+        description="Promote rows into the durable regression or golden datasets.",
+    )
     promote.add_argument("version")
     promote.add_argument("--to", required=True, choices=["regression", "golden"])
     promote.add_argument("--status", default="approved", choices=["approved", "edited", "rejected"])
-    promote.add_argument("--allow-pending", action="store_true",
-                         help="promote the approved rows even while other rows are still pending")
-    dedupe = verbs.add_parser("dedupe", help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
-                              description="Cluster exact and near-duplicate rows (MinHash + LSH over word "
-                              "shingles, verified by Jaccard) and keep the first row of each cluster.")
+    promote.add_argument(
+        "--allow-pending",
+        action="store_true",
+        help="promote the approved rows even while other rows are still pending",
+    )
+    dedupe = verbs.add_parser(
+        "dedupe",
+        help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
+        description="Cluster exact and near-duplicate rows (MinHash + LSH over word "
+        "shingles, verified by Jaccard) and keep the first row of each cluster.",
+    )
     dedupe.add_argument("input", help="a .jsonl/.ndjson, .parquet or .csv file")
-    dedupe.add_argument("--on", required=True, help="column(s) to compare, comma-separated; a.b reaches a field")
-    dedupe.add_argument("--near", type=float, default=0.85, help="Jaccard similarity above which rows collapse")
+    dedupe.add_argument(
+        "--on", required=True, help="column(s) to compare, comma-separated; a.b reaches a field"
+    )
+    dedupe.add_argument(
+        "--near", type=float, default=0.85, help="Jaccard similarity above which rows collapse"
+    )
     dedupe.add_argument("--exact-only", action="store_true", help="only drop rows whose text is identical")
     dedupe.add_argument("--out", help="output file (default: <stem>.dedup<ext> beside the input)")
-    dedupe.add_argument("--annotate", action="store_true",
-                        help="write every row with dup_of (input index of the kept row) and dup_kind")
-    export = verbs.add_parser("export", help="write a version in the format an eval tool loads",
-                              description="Export a version for promptfoo, DeepEval, Inspect AI, OpenAI evals or "
-                              "Hugging Face datasets.")
+    dedupe.add_argument(
+        "--annotate",
+        action="store_true",
+        help="write every row with dup_of (input index of the kept row) and dup_kind",
+    )
+    export = verbs.add_parser(
+        "export",
+        help="write a version in the format an eval tool loads",
+        description="Export a version for promptfoo, DeepEval, Inspect AI, OpenAI evals or "
+        "Hugging Face datasets.",
+    )
     export.add_argument("version")
-    export.add_argument("--format", required=True, dest="fmt",
-                        help="promptfoo | deepeval | inspect | openai-evals | hf")
+    export.add_argument(
+        "--format", required=True, dest="fmt", help="promptfoo | deepeval | inspect | openai-evals | hf"
+    )
     export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
 
 
@@ -155,7 +190,9 @@ def run_review(args: argparse.Namespace) -> int:
         status = "approved" if args.action == "approve" else "rejected"
         by_dataset: dict[str, list[Decision]] = {}
         for version, row in found:
-            by_dataset.setdefault(version.dataset, []).append(Decision(row.id, status, args.reviewer, args.reason))
+            by_dataset.setdefault(version.dataset, []).append(
+                Decision(row.id, status, args.reviewer, args.reason)
+            )
         for dataset, new in by_dataset.items():
             path = append_decisions(dataset, new)
             print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
@@ -178,14 +215,24 @@ def run_promote(args: argparse.Namespace) -> int:
     version = _open(args.version)
     rows = read_rows(version)
     decisions = load_decisions(version.dataset)
-    pending = sum(1 for r in rows if (x := apply_decisions(r, decisions)) is not None
-                  and x.review_status == "pending")
+    pending = sum(
+        1 for r in rows if (x := apply_decisions(r, decisions)) is not None and x.review_status == "pending"
+    )
     if pending and args.status == "approved" and not args.allow_pending:
-        raise UsageError(f"{version.path}: {pending} rows are still pending review; review them first "
-                         f"(`dsc review list {version.path} --status pending`) or pass --allow-pending "
-                         f"to promote only the approved rows")
-    result = promote_rows(rows, decisions, dataset=version.dataset, version=version.version, target=args.to,
-                          status=args.status, datasets_dir=Path("datasets"))
+        raise UsageError(
+            f"{version.path}: {pending} rows are still pending review; review them first "
+            f"(`dsc review list {version.path} --status pending`) or pass --allow-pending "
+            f"to promote only the approved rows"
+        )
+    result = promote_rows(
+        rows,
+        decisions,
+        dataset=version.dataset,
+        version=version.version,
+        target=args.to,
+        status=args.status,
+        datasets_dir=Path("datasets"),
+    )
     print(f"promoted {result.added} rows to {result.path} ({result.already_there} already there)")
     return 0
 
@@ -194,10 +241,17 @@ def run_dedupe(args: argparse.Namespace) -> int:
     from compiler.dedupe_file import dedupe_file
 
     columns = [c.strip() for c in args.on.split(",") if c.strip()]
-    result = dedupe_file(Path(args.input), columns, None if args.exact_only else args.near,
-                         Path(args.out) if args.out else None, args.annotate)
-    print(f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near duplicates "
-          f"dropped, {result.empty} with empty text (kept) -> {result.out_path}")
+    result = dedupe_file(
+        Path(args.input),
+        columns,
+        None if args.exact_only else args.near,
+        Path(args.out) if args.out else None,
+        args.annotate,
+    )
+    print(
+        f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near duplicates "
+        f"dropped, {result.empty} with empty text (kept) -> {result.out_path}"
+    )
     return 0
 
 
@@ -216,4 +270,11 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-VERSION_COMMANDS = {"dedupe": run_dedupe, "export": run_export, "diff": run_diff, "verify": run_verify, "review": run_review, "promote": run_promote}
+VERSION_COMMANDS = {
+    "dedupe": run_dedupe,
+    "export": run_export,
+    "diff": run_diff,
+    "verify": run_verify,
+    "review": run_review,
+    "promote": run_promote,
+}

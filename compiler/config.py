@@ -83,9 +83,11 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
     """Which file each top-level key came from, given Hydra's group choices."""
     conf = project.conf_dir
-    files = {"lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
-             "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
-             "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml")}
+    files = {
+        "lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
+        "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
+        "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml"),
+    }
     dataset_file = _relative(conf / "dataset" / f"{choices.get('dataset')}.yaml")
     from compiler.spec import DATASET_KEYS
 
@@ -104,8 +106,12 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     assert isinstance(raw, dict) and isinstance(choices, dict)
     raw.pop("hydra", None)
     plain = {str(k): v for k, v in raw.items()}
-    return validate_config(plain, origins_for({str(k): v for k, v in choices.items()}, overrides, project),
-                           project.template_names(), project.root)
+    return validate_config(
+        plain,
+        origins_for({str(k): v for k, v in choices.items()}, overrides, project),
+        project.template_names(),
+        project.root,
+    )
 
 
 def _explain_hydra_error(exc: BaseException, project: Project) -> str:
@@ -120,12 +126,16 @@ def _explain_hydra_error(exc: BaseException, project: Project) -> str:
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
     if "error merging override" in lowered:
         cause = " ".join(str(exc.__cause__ or "").split()).split(" full_key:")[0]
-        return (f"command line: {message}: {cause or 'the value does not fit the existing key'}; "
-                f"give a value of the same shape as the key in the config")
+        return (
+            f"command line: {message}: {cause or 'the value does not fit the existing key'}; "
+            f"give a value of the same shape as the key in the config"
+        )
     if "could not override" in lowered or "not in struct" in lowered:
         key = message.split("'")[1] if "'" in message else "?"
-        return (f"command line: `{key}` is not a known config key; check the spelling "
-                f"against conf/config.yaml and the dataset file")
+        return (
+            f"command line: `{key}` is not a known config key; check the spelling "
+            f"against conf/config.yaml and the dataset file"
+        )
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
         where = _relative(Path(getattr(mark, "name", "?")))

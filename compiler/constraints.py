@@ -120,7 +120,9 @@ def _tokenize(text: str) -> list[str]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise ConstraintSyntaxError(f"unexpected character {text[pos:].strip()[:1]!r} at column {pos + 1}")
+            raise ConstraintSyntaxError(
+                f"unexpected character {text[pos:].strip()[:1]!r} at column {pos + 1}"
+            )
         tokens.append(match.group(match.lastgroup or "word"))
         pos = match.end()
     return tokens
@@ -186,7 +188,9 @@ class _Parser:
             negated = True
             op = self.take("in")
         if op != "in":
-            raise ConstraintSyntaxError(f"expected '==', '!=', 'in' or 'not in' after {token!r}, found {op!r}")
+            raise ConstraintSyntaxError(
+                f"expected '==', '!=', 'in' or 'not in' after {token!r}, found {op!r}"
+            )
         self.take("[")
         values = {self.value()}
         while self.peek() == ",":

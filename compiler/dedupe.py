@@ -55,7 +55,9 @@ def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
-def drop_near_duplicates(candidates: Sequence[Candidate], threshold: float, on: Sequence[str]) -> DedupeResult:
+def drop_near_duplicates(
+    candidates: Sequence[Candidate], threshold: float, on: Sequence[str]
+) -> DedupeResult:
     """Collapse rows whose compared inputs are near-duplicates (MinHash + LSH), keeping the first."""
     from compiler.near_duplicates import find_near_duplicates
 
@@ -68,8 +70,14 @@ def drop_near_duplicates(candidates: Sequence[Candidate], threshold: float, on: 
         if kept == i:
             survivors.append(candidate)
         else:
-            drops.append(Drop(candidate.row.id, candidates[kept].row.id, round(float(found.similarity[i]), 4),
-                              "exact" if int(found.kind[i]) == 1 else "near"))
+            drops.append(
+                Drop(
+                    candidate.row.id,
+                    candidates[kept].row.id,
+                    round(float(found.similarity[i]), 4),
+                    "exact" if int(found.kind[i]) == 1 else "near",
+                )
+            )
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
@@ -81,8 +89,9 @@ class ExistingRow:
     row: Row
 
 
-def drop_existing_duplicates(candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None,
-                             on: Sequence[str]) -> DedupeResult:
+def drop_existing_duplicates(
+    candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None, on: Sequence[str]
+) -> DedupeResult:
     """Drop candidates whose compared inputs duplicate (exactly or nearly) a row of existing coverage.
 
     Existing rows come first in priority order and are never dropped; a candidate that *is* an existing
@@ -93,13 +102,17 @@ def drop_existing_duplicates(candidates: Sequence[Candidate], existing: Sequence
     from compiler.near_duplicates import find_exact_duplicates, find_near_duplicates
 
     # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
-    current = {c.row.id for c in candidates} | {str(c.row.provenance["edited_from"]) for c in candidates
-                                                if c.row.provenance.get("edited_from")}
+    current = {c.row.id for c in candidates} | {
+        str(c.row.provenance["edited_from"]) for c in candidates if c.row.provenance.get("edited_from")
+    }
     anchors = [e for e in existing if e.row.id not in current]
     if not anchors:
         return DedupeResult(tuple(candidates), ())
-    texts = pl.Series("text", [compared_text(e.row, on) for e in anchors]
-                      + [compared_text(c.row, on) for c in candidates], dtype=pl.String)
+    texts = pl.Series(
+        "text",
+        [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates],
+        dtype=pl.String,
+    )
     if near is None:
         kept_of = find_exact_duplicates(texts)
         similarity = [1.0] * len(texts)
@@ -113,15 +126,25 @@ def drop_existing_duplicates(candidates: Sequence[Candidate], existing: Sequence
         root = int(kept_of[index])
         if root < len(anchors):
             anchor = anchors[root]
-            drops.append(Drop(candidate.row.id, anchor.row.id, round(float(similarity[index]), 4),
-                              f"existing:{anchor.label}"))
+            drops.append(
+                Drop(
+                    candidate.row.id,
+                    anchor.row.id,
+                    round(float(similarity[index]), 4),
+                    f"existing:{anchor.label}",
+                )
+            )
         else:
             survivors.append(candidate)
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
-def drop_duplicates(candidates: Sequence[Candidate], near: float | None, on: Sequence[str],
-                    existing: Sequence[ExistingRow] = ()) -> DedupeResult:
+def drop_duplicates(
+    candidates: Sequence[Candidate],
+    near: float | None,
+    on: Sequence[str],
+    existing: Sequence[ExistingRow] = (),
+) -> DedupeResult:
     """Duplicates of existing coverage first, then exact duplicates (same content id), then near-duplicates."""
     against = drop_existing_duplicates(candidates, existing, near, on)
     exact = drop_exact_duplicates(against.survivors)

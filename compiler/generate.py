@@ -38,16 +38,24 @@ def _column_type(column: Column) -> Any:
 def build_signature(spec: Spec) -> type[dspy.Signature]:
     """Inputs: the rendered instruction and the case spec; outputs: prompt variables + typed columns."""
     fields: dict[str, tuple[Any, Any]] = {
-        "instruction": (str, dspy.InputField(desc="What to write: the strategy's instruction for this case.")),
-        "case": (str, dspy.InputField(desc="The case spec as JSON: cell, strategy, persona or tactic, slot.")),
+        "instruction": (
+            str,
+            dspy.InputField(desc="What to write: the strategy's instruction for this case."),
+        ),
+        "case": (
+            str,
+            dspy.InputField(desc="The case spec as JSON: cell, strategy, persona or tactic, slot."),
+        ),
     }
     for variable in spec.prompt.variables:
         desc = variable.description + ("" if variable.required else " (may be empty)")
         fields[variable.name] = (str, dspy.OutputField(desc=desc))
     for column in spec.columns:
         fields[column.name] = (_column_type(column), dspy.OutputField(desc=column.description or column.name))
-    instructions = (f"Write one realistic test case for: {spec.description.strip()} "
-                    "Fill the prompt's input variables and the evaluator columns.")
+    instructions = (
+        f"Write one realistic test case for: {spec.description.strip()} "
+        "Fill the prompt's input variables and the evaluator columns."
+    )
     return dspy.make_signature(fields, instructions, signature_name="WriteTestCase")
 
 
@@ -89,7 +97,10 @@ class CaseWriter(dspy.Module):
 
 
 def _normalise(spec: Spec, prediction: dspy.Prediction) -> tuple[dict[str, str], dict[str, Any]]:
-    inputs = {v.name: str(prediction[v.name] if prediction[v.name] is not None else "") for v in spec.prompt.variables}
+    inputs = {
+        v.name: str(prediction[v.name] if prediction[v.name] is not None else "")
+        for v in spec.prompt.variables
+    }
     expected: dict[str, Any] = {}
     for column in spec.columns:
         value = prediction[column.name]
@@ -111,8 +122,9 @@ async def _generate_one(spec: Spec, writer: CaseWriter, handle: LMHandle, item: 
     last_error = "parse"
     for sample in range(PARSE_ATTEMPTS):
         try:
-            prediction = await writer.write.acall(instruction=item.instruction,
-                                                  case=case_payload(spec, item.case, sample), lm=handle.lm)
+            prediction = await writer.write.acall(
+                instruction=item.instruction, case=case_payload(spec, item.case, sample), lm=handle.lm
+            )
             inputs, expected = _normalise(spec, prediction)
             return Generated(item.case, item.instruction, inputs, expected, attempts=sample + 1)
         except AdapterParseError:
@@ -126,14 +138,25 @@ async def _generate_one(spec: Spec, writer: CaseWriter, handle: LMHandle, item: 
             if error_class is None:  # not a per-row failure: budget, breaker, refusal or a bug stops the run
                 raise
             handle.stats.failures += 1
-            return Generated(item.case, item.instruction, None, None, attempts=getattr(exc, "attempts", 1),
-                             error=str(error_class))
+            return Generated(
+                item.case,
+                item.instruction,
+                None,
+                None,
+                attempts=getattr(exc, "attempts", 1),
+                error=str(error_class),
+            )
     handle.stats.failures += 1
     return Generated(item.case, item.instruction, None, None, attempts=PARSE_ATTEMPTS, error=last_error)
 
 
-async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], concurrency: int,
-                   on_done: Callable[[Generated], None] | None) -> list[Generated]:
+async def _fan_out(
+    spec: Spec,
+    handle: LMHandle,
+    items: Sequence[RenderedCase],
+    concurrency: int,
+    on_done: Callable[[Generated], None] | None,
+) -> list[Generated]:
     writer = CaseWriter(build_signature(spec))
     semaphore = asyncio.Semaphore(concurrency)
     results: list[Generated | None] = [None] * len(items)
@@ -146,7 +169,9 @@ async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], 
                 return
             try:
                 result = await _generate_one(spec, writer, handle, item)
-            except Exception as exc:  # budget, breaker, refusal or a bug: stop, but let requests in flight land
+            except (
+                Exception
+            ) as exc:  # budget, breaker, refusal or a bug: stop, but let requests in flight land
                 stopped.append(exc)
                 return
         results[index] = result
@@ -164,8 +189,12 @@ async def _fan_out(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase], 
     return [r for r in results if r is not None]
 
 
-def generate_cases(spec: Spec, handle: LMHandle, items: Sequence[RenderedCase],
-                   on_done: Callable[[Generated], None] | None = None) -> list[Generated]:
+def generate_cases(
+    spec: Spec,
+    handle: LMHandle,
+    items: Sequence[RenderedCase],
+    on_done: Callable[[Generated], None] | None = None,
+) -> list[Generated]:
     """Generate every rendered case with one asyncio fan-out; results come back in plan order."""
     with dspy.context(disable_history=True, adapter=LeanChatAdapter()):
         return asyncio.run(_fan_out(spec, handle, items, spec.lm.concurrency, on_done))

@@ -30,12 +30,15 @@ class Answer:
     output_tokens: int
 
 
-def request_key(model: str, endpoint: str, system: str, messages: list[tuple[str, str]],
-                params: dict[str, Any]) -> str:
+def request_key(
+    model: str, endpoint: str, system: str, messages: list[tuple[str, str]], params: dict[str, Any]
+) -> str:
     """xxh3-128 over the canonical request; the same for sync and async calls."""
     canonical = json.dumps(
         {"model": model, "endpoint": endpoint, "system": system, "messages": messages, "params": params},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
 
@@ -74,12 +77,18 @@ class Journal:
         return self._answers.get(key)
 
     def record(self, key: str, answer: Answer) -> None:
-        line = json.dumps({"key": key, "text": answer.text, "in": answer.input_tokens, "out": answer.output_tokens},
-                          ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(
+            {"key": key, "text": answer.text, "in": answer.input_tokens, "out": answer.output_tokens},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         with self._lock:
             self._answers[key] = answer
             self._pending.append(line + "\n")
-            if len(self._pending) >= self.flush_every or time.monotonic() - self._last_flush > self.flush_seconds:
+            if (
+                len(self._pending) >= self.flush_every
+                or time.monotonic() - self._last_flush > self.flush_seconds
+            ):
                 self._flush_locked()
 
     def flush(self) -> None:

@@ -50,7 +50,13 @@ class CompileResult:
         return Counter(getattr(row, key) or "-" for row in self.rows)
 
 
-LOCAL_KEYS = ("out_dir", "journal_dir", "reviews_dir", "datasets_dir", "shard")  # where this machine keeps files: not part of a version's identity
+LOCAL_KEYS = (
+    "out_dir",
+    "journal_dir",
+    "reviews_dir",
+    "datasets_dir",
+    "shard",
+)  # where this machine keeps files: not part of a version's identity
 
 
 def portable_config(spec: Spec) -> dict[str, Any]:
@@ -66,8 +72,9 @@ def _prompt_hash(text: str) -> str:
     return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
 
 
-def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str,
-                   privacy: Counter[str]) -> tuple[list[Candidate], Counter[str]]:
+def _to_candidates(
+    spec: Spec, generated: Sequence[Any], lm_identity: str, privacy: Counter[str]
+) -> tuple[list[Candidate], Counter[str]]:
     candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     for item in generated:
@@ -75,9 +82,15 @@ def _to_candidates(spec: Spec, generated: Sequence[Any], lm_identity: str,
             failures[item.error or "unknown"] += 1
             continue
         inputs, expected = scrub_generated(spec, item.inputs, item.expected, privacy)
-        row = Row.build("synthetic", item.case.strategy, item.case.variant, dict(item.case.cell), inputs,
-                        expected, {"trace_id": None, "prompt_hash": _prompt_hash(item.instruction),
-                                   "lm": lm_identity})
+        row = Row.build(
+            "synthetic",
+            item.case.strategy,
+            item.case.variant,
+            dict(item.case.cell),
+            inputs,
+            expected,
+            {"trace_id": None, "prompt_hash": _prompt_hash(item.instruction), "lm": lm_identity},
+        )
         candidates.append(Candidate(row, item.case))
     return candidates, failures
 
@@ -109,13 +122,19 @@ def load_existing(spec: Spec) -> list[ExistingRow]:
         for entry in entries[:cutoff] if cutoff is not None else entries:
             path = folder / entry["version"]
             if (path / MANIFEST).is_file():
-                existing.extend(ExistingRow(entry["version"], row)
-                                for row in read_rows(Version(spec.name, entry["version"], path)))
+                existing.extend(
+                    ExistingRow(entry["version"], row)
+                    for row in read_rows(Version(spec.name, entry["version"], path))
+                )
     return existing
 
 
-def screen_candidates(spec: Spec, candidates: Sequence[Candidate], decisions: Mapping[str, Decision],
-                      existing: Sequence[ExistingRow] = ()) -> DedupeResult:
+def screen_candidates(
+    spec: Spec,
+    candidates: Sequence[Candidate],
+    decisions: Mapping[str, Decision],
+    existing: Sequence[ExistingRow] = (),
+) -> DedupeResult:
     """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
     reviewed: list[Candidate] = []
     drops: list[Drop] = []
@@ -140,8 +159,15 @@ def screen_candidates(spec: Spec, candidates: Sequence[Candidate], decisions: Ma
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
-def _generate_shard(spec: Spec, plan: Plan, rendered: Sequence[RenderedCase], handle: Any, journal: Any,
-                    on_progress: Callable[[int, int, Any], None] | None, started: float) -> CompileResult:
+def _generate_shard(
+    spec: Spec,
+    plan: Plan,
+    rendered: Sequence[RenderedCase],
+    handle: Any,
+    journal: Any,
+    on_progress: Callable[[int, int, Any], None] | None,
+    started: float,
+) -> CompileResult:
     """Generate this shard's slice of the plan (case index mod count) into the shared journal."""
     from compiler.generate import generate_cases
 
@@ -162,14 +188,24 @@ def _generate_shard(spec: Spec, plan: Plan, rendered: Sequence[RenderedCase], ha
     from compiler.store import Version, dataset_dir
 
     empty = Selection((), (), (), 0)
-    return CompileResult(spec, plan, Version(spec.name, "", dataset_dir(spec.out_dir, spec.name)), False, empty,
-                         {"planned": len(plan.cases), "shard_cases": len(mine)}, 0, handle.stats.calls,
-                         handle.stats.replayed, time.perf_counter() - started,
-                         shard=f"{spec.shard.index}/{spec.shard.count}")
+    return CompileResult(
+        spec,
+        plan,
+        Version(spec.name, "", dataset_dir(spec.out_dir, spec.name)),
+        False,
+        empty,
+        {"planned": len(plan.cases), "shard_cases": len(mine)},
+        0,
+        handle.stats.calls,
+        handle.stats.replayed,
+        time.perf_counter() - started,
+        shard=f"{spec.shard.index}/{spec.shard.count}",
+    )
 
 
-def _short_cases(plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]],
-                 round_no: int) -> list[CaseSpec]:
+def _short_cases(
+    plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]], round_no: int
+) -> list[CaseSpec]:
     """Fresh samples for the (strategy, cell) pairs that fell short, with the variants they were planned with."""
     short = {(s.strategy, s.cell): s.wanted - s.got for s in selection.short}
     from compiler.space import cell_label
@@ -185,9 +221,13 @@ def _short_cases(plan: Plan, selection: Selection, used_slots: Counter[tuple[str
     return plan_top_up(plan, requests, round_no, used_slots)
 
 
-def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
-                    on_progress: Callable[[int, int, Any], None] | None = None,
-                    spec: Spec | None = None) -> CompileResult:
+def compile_dataset(
+    overrides: Sequence[str],
+    *,
+    project: Project | None = None,
+    on_progress: Callable[[int, int, Any], None] | None = None,
+    spec: Spec | None = None,
+) -> CompileResult:
     """Compile a test space into a version on disk (or find it unchanged)."""
     from compiler.backends import open_lm
     from compiler.config import load_spec
@@ -207,14 +247,17 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
     examples = bundle.snippets([c.cell for c in plan.cases])
     rendered = [render_case(plan.spec, project.templates_dir, case, examples) for case in plan.cases]
     # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers
-    journal = Journal(Path(spec.journal_dir) / "journal" / spec.name,
-                      flush_every=max(1, min(16, spec.lm.concurrency // 4)))
+    journal = Journal(
+        Path(spec.journal_dir) / "journal" / spec.name, flush_every=max(1, min(16, spec.lm.concurrency // 4))
+    )
     handle = open_lm(spec.lm, journal, spec.budget)
     if spec.shard.count > 1:
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
     counts: Counter[str] = Counter(planned=len(plan.cases))
     decisions = load_decisions(spec.name, Path(spec.reviews_dir))
-    existing = [ExistingRow(label, row) for label, row in bundle.existing if "curated" in spec.dedupe.existing]
+    existing = [
+        ExistingRow(label, row) for label, row in bundle.existing if "curated" in spec.dedupe.existing
+    ]
     existing += [ExistingRow("production", row) for row in fixed if row.source == "production"]
     existing += load_existing(spec)
     privacy: Counter[str] = Counter()
@@ -252,26 +295,48 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
             counts["top_up"] += len(batch)
     finally:
         journal.close()
-    counts.update(generated=len(all_candidates) + sum(failures.values()), failed=sum(failures.values()),
-                  exact_dropped=sum(1 for d in deduped.drops if d.reason == "exact"),
-                  near_dropped=sum(1 for d in deduped.drops if d.reason == "near"),
-                  existing_dropped=sum(1 for d in deduped.drops if d.reason.startswith("existing:")),
-                  check_dropped=sum(1 for d in deduped.drops if d.reason.startswith("check:")),
-                  review_dropped=sum(1 for d in deduped.drops if d.reason.startswith("review:")),
-                  survivors=len(deduped.survivors), selected=len(selection.rows))
+    counts.update(
+        generated=len(all_candidates) + sum(failures.values()),
+        failed=sum(failures.values()),
+        exact_dropped=sum(1 for d in deduped.drops if d.reason == "exact"),
+        near_dropped=sum(1 for d in deduped.drops if d.reason == "near"),
+        existing_dropped=sum(1 for d in deduped.drops if d.reason.startswith("existing:")),
+        check_dropped=sum(1 for d in deduped.drops if d.reason.startswith("check:")),
+        review_dropped=sum(1 for d in deduped.drops if d.reason.startswith("review:")),
+        survivors=len(deduped.survivors),
+        selected=len(selection.rows),
+    )
     rows = list(fixed) + [c.row for c in selection.rows]
     signature = build_signature(spec)
     program_hash = xxhash.xxh3_64_hexdigest(
-        (signature.instructions + "|" + json.dumps({k: str(v.annotation) for k, v in signature.fields.items()},
-                                                   sort_keys=True)).encode())
+        (
+            signature.instructions
+            + "|"
+            + json.dumps({k: str(v.annotation) for k, v in signature.fields.items()}, sort_keys=True)
+        ).encode()
+    )
 
     built: dict[str, Any] = {}
     row_by_id = {c.row.id: c.row for c in all_candidates}
     selected_ids = {r.id for r in rows}
 
     def manifest(version: str, parent: str | None) -> dict[str, Any]:
-        built["manifest"] = build_manifest(spec, plan, project, version, parent, rows, selection, deduped, counts,
-                                           rounds, failures, program_hash, handle.identity, handle.stats)
+        built["manifest"] = build_manifest(
+            spec,
+            plan,
+            project,
+            version,
+            parent,
+            rows,
+            selection,
+            deduped,
+            counts,
+            rounds,
+            failures,
+            program_hash,
+            handle.identity,
+            handle.stats,
+        )
         built["manifest"].update(bundle.manifest)
         if privacy:
             built["manifest"]["privacy"] = {"generated": dict(sorted(privacy.items()))}
@@ -283,26 +348,59 @@ def compile_dataset(overrides: Sequence[str], *, project: Project | None = None,
 
         drop_dicts = []
         for d in deduped.drops:
-            entry: dict[str, Any] = {"id": d.id, "kept_id": d.kept_id, "similarity": d.similarity, "reason": d.reason}
+            entry: dict[str, Any] = {
+                "id": d.id,
+                "kept_id": d.kept_id,
+                "similarity": d.similarity,
+                "reason": d.reason,
+            }
             if d.id in row_by_id:
                 entry["text"] = compared_text(row_by_id[d.id], spec.dedupe.on)
             if d.kept_id != d.id and d.kept_id not in selected_ids and d.kept_id in row_by_id:
                 entry["kept_text"] = compared_text(row_by_id[d.kept_id], spec.dedupe.on)
             drop_dicts.append(entry)
         drops = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in drop_dicts)
-        report = render_report(built["manifest"], list(rows), drop_dicts,
-                               [(d.name, [v.name for v in d.values]) for d in spec.dimensions])
+        report = render_report(
+            built["manifest"],
+            list(rows),
+            drop_dicts,
+            [(d.name, [v.name for v in d.values]) for d in spec.dimensions],
+        )
         return {"drops.jsonl": drops.encode("utf-8"), "report.html": report}
 
     version, created = write_version(spec, rows, manifest, extra_files)
-    return CompileResult(spec, plan, version, created, selection, dict(counts), rounds, handle.stats.calls,
-                         handle.stats.replayed, time.perf_counter() - started, failures, fixed=tuple(fixed))
+    return CompileResult(
+        spec,
+        plan,
+        version,
+        created,
+        selection,
+        dict(counts),
+        rounds,
+        handle.stats.calls,
+        handle.stats.replayed,
+        time.perf_counter() - started,
+        failures,
+        fixed=tuple(fixed),
+    )
 
 
-def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, parent: str | None,
-                   rows: Sequence[Row], selection: Selection, deduped: DedupeResult, counts: Counter[str],
-                   rounds: int, failures: Counter[str], program_hash: str, lm_identity: str,
-                   stats: Any) -> dict[str, Any]:
+def build_manifest(
+    spec: Spec,
+    plan: Plan,
+    project: Project,
+    version: str,
+    parent: str | None,
+    rows: Sequence[Row],
+    selection: Selection,
+    deduped: DedupeResult,
+    counts: Counter[str],
+    rounds: int,
+    failures: Counter[str],
+    program_hash: str,
+    lm_identity: str,
+    stats: Any,
+) -> dict[str, Any]:
     """Everything needed to reproduce and audit a version; no secrets, no timestamps (byte-identical reruns)."""
     per_strategy = Counter(r.strategy or "-" for r in rows)
     per_source = Counter(r.source for r in rows)
@@ -316,35 +414,59 @@ def build_manifest(spec: Spec, plan: Plan, project: Project, version: str, paren
         "schema_version": compiler.SCHEMA_VERSION,
         "rows": len(rows),
         "seed": spec.seed,
-        "lm": {"identity": lm_identity, "kind": spec.lm.kind, "model": spec.lm.model,
-               "api_base": spec.lm.api_base, "temperature": spec.lm.temperature, "max_tokens": spec.lm.max_tokens},
+        "lm": {
+            "identity": lm_identity,
+            "kind": spec.lm.kind,
+            "model": spec.lm.model,
+            "api_base": spec.lm.api_base,
+            "temperature": spec.lm.temperature,
+            "max_tokens": spec.lm.max_tokens,
+        },
         "config_hash": config_hash(spec),
         "program_hash": program_hash,
         "templates": template_hashes(project.templates_dir, [s.name for s in spec.strategies]),
         "counts": dict(sorted(counts.items())),
         "top_up_rounds": rounds,
         "failures": dict(sorted(failures.items())),
-        "strategies": {name: {"target": target, "selected": per_strategy.get(name, 0)}
-                       for name, target in plan.targets},
+        "strategies": {
+            name: {"target": target, "selected": per_strategy.get(name, 0)} for name, target in plan.targets
+        },
         "sources": dict(sorted(per_source.items())),
         "cells": dict(sorted(per_cell.items())),
-        "coverage": {"strength": plan.cells.strength, "required_tuples": plan.cells.required_tuples,
-                     "planned_covered_tuples": plan.covered_tuples()},
+        "coverage": {
+            "strength": plan.cells.strength,
+            "required_tuples": plan.cells.required_tuples,
+            "planned_covered_tuples": plan.covered_tuples(),
+        },
         "drops": dict(sorted(drop_reasons.items())),
         "review": dict(sorted(Counter(r.review_status for r in rows).items())),
-        "check_failures": dict(sorted(Counter(d.reason.split(":", 1)[1] for d in deduped.drops
-                                              if d.reason.startswith("check:")).items())),
-        "usage": {"requests": stats.used_requests, "input_tokens": stats.used_input_tokens,
-                  "output_tokens": stats.used_output_tokens,
-                  "cost_usd": round(stats.used_input_tokens * spec.lm.price_input / 1e6
-                                    + stats.used_output_tokens * spec.lm.price_output / 1e6, 6)},
-        "shortfall": {"missing_rows": selection.missing,
-                      "cells": [{"strategy": s.strategy, "cell": s.cell, "wanted": s.wanted, "got": s.got}
-                                for s in selection.short]},
+        "check_failures": dict(
+            sorted(
+                Counter(
+                    d.reason.split(":", 1)[1] for d in deduped.drops if d.reason.startswith("check:")
+                ).items()
+            )
+        ),
+        "usage": {
+            "requests": stats.used_requests,
+            "input_tokens": stats.used_input_tokens,
+            "output_tokens": stats.used_output_tokens,
+            "cost_usd": round(
+                stats.used_input_tokens * spec.lm.price_input / 1e6
+                + stats.used_output_tokens * spec.lm.price_output / 1e6,
+                6,
+            ),
+        },
+        "shortfall": {
+            "missing_rows": selection.missing,
+            "cells": [
+                {"strategy": s.strategy, "cell": s.cell, "wanted": s.wanted, "got": s.got}
+                for s in selection.short
+            ],
+        },
         "config": portable_config(spec),
     }
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:
     return dump_json(manifest)
-

@@ -38,8 +38,11 @@ class Plan:
 
     def covered_tuples(self) -> int:
         """Required tuples that the primary cases cover (what the final dataset covers if each survives)."""
-        return len(count_tuples((c.cell for c in self.cases if c.primary), self.cells.strength,
-                                self.spec.coverage.groups))
+        return len(
+            count_tuples(
+                (c.cell for c in self.cases if c.primary), self.cells.strength, self.spec.coverage.groups
+            )
+        )
 
     def coverage_warning(self) -> str | None:
         """A warning when `size` is too small for every required tuple to reach the dataset."""
@@ -48,9 +51,11 @@ class Plan:
             return None
         enough = size_that_covers(self.spec)
         fix = f"size={enough} covers them all" if enough else "raise the weight of the adversarial strategy"
-        return (f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
-                f"{self.cells.strength}-wise tuples uncovered; {fix} "
-                f"(the covering array has {self.cells.array_rows} rows)")
+        return (
+            f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
+            f"{self.cells.strength}-wise tuples uncovered; {fix} "
+            f"(the covering array has {self.cells.array_rows} rows)"
+        )
 
 
 def split_by_weight(total: int, weights: Sequence[float]) -> list[int]:
@@ -96,8 +101,9 @@ def _assign_cells(spec: Spec, cells: Sequence[Cell], count: int) -> list[Cell]:
     return assigned
 
 
-def expand_strategy(spec: Spec, strategy: Strategy, cells: Sequence[Cell], target: int,
-                    planned: int) -> list[tuple[str | None, Cell, bool]]:
+def expand_strategy(
+    spec: Spec, strategy: Strategy, cells: Sequence[Cell], target: int, planned: int
+) -> list[tuple[str | None, Cell, bool]]:
     """(variant, cell, primary) for one strategy: `target` primary cases, then extras up to `planned`."""
     assigned = _assign_cells(spec, cells, target)
     variants = _variants(spec, strategy)
@@ -123,8 +129,12 @@ def plan_cases(spec: Spec) -> Plan:
             seed = _case_seed(spec, strategy.name, variant, cell, slot)
             cases.append(CaseSpec(len(cases), strategy.name, variant, cell, slot, seed, primary))
         offset += target - (min(target, len(cell_plan.negative)) if strategy.negative else 0)
-    return Plan(spec, cell_plan, tuple((s.name, t) for s, t in zip(spec.strategies, targets, strict=True)),
-                tuple(cases))
+    return Plan(
+        spec,
+        cell_plan,
+        tuple((s.name, t) for s, t in zip(spec.strategies, targets, strict=True)),
+        tuple(cases),
+    )
 
 
 def size_that_covers(spec: Spec, limit: int = 100_000) -> int | None:
@@ -146,8 +156,12 @@ def size_that_covers(spec: Spec, limit: int = 100_000) -> int | None:
     return high
 
 
-def plan_top_up(plan: Plan, short: Sequence[tuple[str, str | None, Cell, int]], round_no: int,
-                start_slots: Counter[tuple[str, str | None, Cell]]) -> list[CaseSpec]:
+def plan_top_up(
+    plan: Plan,
+    short: Sequence[tuple[str, str | None, Cell, int]],
+    round_no: int,
+    start_slots: Counter[tuple[str, str | None, Cell]],
+) -> list[CaseSpec]:
     """New samples (fresh slots) for the (strategy, variant, cell) triples that fell short."""
     cases: list[CaseSpec] = []
     index = len(plan.cases) + round_no * 1_000_000

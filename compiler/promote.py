@@ -32,8 +32,16 @@ def effective_rows(rows: Sequence[Row], decisions: Mapping[str, Decision]) -> li
     return [(row, apply_decisions(row, decisions)) for row in rows]
 
 
-def promote_rows(rows: Sequence[Row], decisions: Mapping[str, Decision], *, dataset: str, version: str,
-                 target: str, status: str, datasets_dir: Path) -> Promotion:
+def promote_rows(
+    rows: Sequence[Row],
+    decisions: Mapping[str, Decision],
+    *,
+    dataset: str,
+    version: str,
+    target: str,
+    status: str,
+    datasets_dir: Path,
+) -> Promotion:
     """Append the rows whose review status matches to datasets/<dataset>/<target>.jsonl, once each."""
     path = curated_path(datasets_dir, dataset, target)
     existing: set[str] = set()
@@ -51,20 +59,36 @@ def promote_rows(rows: Sequence[Row], decisions: Mapping[str, Decision], *, data
             pending += 1
         if current not in wanted or reviewed is None:
             continue
-        expected_id = compute_row_id(target, reviewed.strategy, reviewed.variant, reviewed.cell, reviewed.inputs,
-                                     reviewed.expected)
+        expected_id = compute_row_id(
+            target, reviewed.strategy, reviewed.variant, reviewed.cell, reviewed.inputs, reviewed.expected
+        )
         decision = decisions.get(original.id) or decisions.get(reviewed.id)
         if expected_id in existing:
             seen += 1
             continue
         existing.add(expected_id)
-        lines.append(json.dumps({
-            "id": expected_id, "source": target, "strategy": reviewed.strategy, "variant": reviewed.variant,
-            "cell": reviewed.cell, "inputs": reviewed.inputs, "expected": reviewed.expected,
-            "outcome": OUTCOMES.get(current, current),
-            "provenance": {"version": version, "row_id": original.id, "lm": original.provenance.get("lm"),
-                           "reviewer": decision.reviewer if decision is not None else None},
-        }, ensure_ascii=False, sort_keys=True))
+        lines.append(
+            json.dumps(
+                {
+                    "id": expected_id,
+                    "source": target,
+                    "strategy": reviewed.strategy,
+                    "variant": reviewed.variant,
+                    "cell": reviewed.cell,
+                    "inputs": reviewed.inputs,
+                    "expected": reviewed.expected,
+                    "outcome": OUTCOMES.get(current, current),
+                    "provenance": {
+                        "version": version,
+                        "row_id": original.id,
+                        "lm": original.provenance.get("lm"),
+                        "reviewer": decision.reviewer if decision is not None else None,
+                    },
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+        )
     if lines:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:

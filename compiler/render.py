@@ -60,7 +60,9 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
         try:
             ast = env.parse(source, name=file, filename=str(path))
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"templates/{file}:{exc.lineno}: syntax error: {exc.message}; fix the template") from exc
+            raise TemplateError(
+                f"templates/{file}:{exc.lineno}: syntax error: {exc.message}; fix the template"
+            ) from exc
         # macros declare their own arguments; names set inside the template are not context names
         unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
         if unknown:
@@ -77,28 +79,43 @@ def _check_prompt_text(spec: Spec) -> None:
     try:
         ast = env.parse(spec.prompt.text)
     except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: "
-                          f"{exc.message}") from exc
+        raise ConfigError(
+            f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: {exc.message}"
+        ) from exc
     declared = {v.name for v in spec.prompt.variables}
     unknown = sorted(meta.find_undeclared_variables(ast) - declared)
     if unknown:
-        raise ConfigError(f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
-                          f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})")
+        raise ConfigError(
+            f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
+            f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})"
+        )
 
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
     """Everything a template may use for one case."""
     dims = {d.name: d for d in spec.dimensions}
-    persona = next((p for p in spec.personas if p.id == case.variant), None) if case.strategy == "persona" else None
-    tactic = next((t for t in spec.tactics if t.id == case.variant), None) if case.strategy == "adversarial" else None
+    persona = (
+        next((p for p in spec.personas if p.id == case.variant), None) if case.strategy == "persona" else None
+    )
+    tactic = (
+        next((t for t in spec.tactics if t.id == case.variant), None)
+        if case.strategy == "adversarial"
+        else None
+    )
     return {
         "dataset": {"name": spec.name, "description": spec.description},
-        "prompt": {"text": spec.prompt.text,
-                   "variables": [{"name": v.name, "description": v.description, "required": v.required}
-                                 for v in spec.prompt.variables]},
+        "prompt": {
+            "text": spec.prompt.text,
+            "variables": [
+                {"name": v.name, "description": v.description, "required": v.required}
+                for v in spec.prompt.variables
+            ],
+        },
         "case": {"strategy": case.strategy, "variant": case.variant, "slot": case.slot},
-        "cell": [{"dimension": d, "value": v, "negative": v.startswith("~"), "description": dims[d].description}
-                 for d, v in case.cell],
+        "cell": [
+            {"dimension": d, "value": v, "negative": v.startswith("~"), "description": dims[d].description}
+            for d, v in case.cell
+        ],
         "persona": None if persona is None else vars(persona),
         "tactic": None if tactic is None else vars(tactic),
         "columns": list(spec.columns),  # objects, not dicts: `column.values` must not be dict.values
@@ -106,8 +123,12 @@ def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> di
     }
 
 
-def render_case(spec: Spec, templates_dir: Path, case: CaseSpec,
-                examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None) -> RenderedCase:
+def render_case(
+    spec: Spec,
+    templates_dir: Path,
+    case: CaseSpec,
+    examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
+) -> RenderedCase:
     env = template_environment(templates_dir)
     file = f"{case.strategy}.j2"
     try:
@@ -115,8 +136,10 @@ def render_case(spec: Spec, templates_dir: Path, case: CaseSpec,
         text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
     except jinja2.UndefinedError as exc:
         line = _template_line(exc, file)
-        raise TemplateError(f"templates/{file}:{line}: {exc.message}; use a variable the context provides "
-                            f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`") from exc
+        raise TemplateError(
+            f"templates/{file}:{line}: {exc.message}; use a variable the context provides "
+            f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
+        ) from exc
     except jinja2.TemplateError as exc:
         raise TemplateError(f"templates/{file}: {exc}") from exc
     return RenderedCase(case, text.strip() + "\n")
@@ -132,30 +155,47 @@ def _template_line(exc: BaseException, file: str) -> int | str:
     return line
 
 
-def render_plan(plan: Plan, templates_dir: Path,
-                examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None) -> list[RenderedCase]:
+def render_plan(
+    plan: Plan,
+    templates_dir: Path,
+    examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
+) -> list[RenderedCase]:
     return [render_case(plan.spec, templates_dir, case, examples) for case in plan.cases]
 
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
     """The `case` input: everything about the case a writer needs, as canonical JSON."""
-    persona = next((vars(p) for p in spec.personas if p.id == case.variant), None) \
-        if case.strategy == "persona" else None
-    tactic = next((vars(t) for t in spec.tactics if t.id == case.variant), None) \
-        if case.strategy == "adversarial" else None
+    persona = (
+        next((vars(p) for p in spec.personas if p.id == case.variant), None)
+        if case.strategy == "persona"
+        else None
+    )
+    tactic = (
+        next((vars(t) for t in spec.tactics if t.id == case.variant), None)
+        if case.strategy == "adversarial"
+        else None
+    )
     payload = {
         "dataset": spec.name,
         "description": spec.description,
         "prompt": spec.prompt.text,
-        "variables": {v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables},
+        "variables": {
+            v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables
+        },
         "strategy": case.strategy,
         "variant": case.variant,
         "persona": persona,
         "tactic": tactic,
         "cell": dict(case.cell),
         "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
-        "columns": {c.name: {"type": c.type, "description": c.description,
-                             **({"values": list(c.values)} if c.values else {})} for c in spec.columns},
+        "columns": {
+            c.name: {
+                "type": c.type,
+                "description": c.description,
+                **({"values": list(c.values)} if c.values else {}),
+            }
+            for c in spec.columns
+        },
         "slot": case.slot,
         "sample": sample,
     }
@@ -182,9 +222,13 @@ VARIABLE_OUTPUT_CHARS = 180
 def estimate_usage(spec: Spec, rendered: Sequence[RenderedCase]) -> UsageEstimate:
     """Calls and tokens a compile of these cases will pay for, from the rendered prompts (no LM call)."""
     fields = sum(len(v.name) + len(v.description) + 40 for v in spec.prompt.variables)
-    fields += sum(len(c.name) + len(c.description) + 60 + sum(len(x) + 2 for x in c.values) for c in spec.columns)
+    fields += sum(
+        len(c.name) + len(c.description) + 60 + sum(len(x) + 2 for x in c.values) for c in spec.columns
+    )
     system = ADAPTER_OVERHEAD_CHARS + 2 * fields + len(spec.description)
     input_chars = sum(system + len(r.instruction) + len(case_payload(spec, r.case, 0)) for r in rendered)
-    output_chars = len(rendered) * (VARIABLE_OUTPUT_CHARS * len(spec.prompt.variables)
-                                    + sum(OUTPUT_CHARS[c.type] + len(c.name) + 12 for c in spec.columns))
+    output_chars = len(rendered) * (
+        VARIABLE_OUTPUT_CHARS * len(spec.prompt.variables)
+        + sum(OUTPUT_CHARS[c.type] + len(c.name) + 12 for c in spec.columns)
+    )
     return UsageEstimate(len(rendered), input_chars // CHARS_PER_TOKEN, output_chars // CHARS_PER_TOKEN)

@@ -31,8 +31,17 @@ class Decision:
     edits: Mapping[str, Any] = field(default_factory=dict)  # {"expected.verdict": "refuse"}
 
     def to_json(self) -> str:
-        return json.dumps({"id": self.id, "status": self.status, "reviewer": self.reviewer, "reason": self.reason,
-                           "edits": dict(self.edits)}, ensure_ascii=False, sort_keys=True)
+        return json.dumps(
+            {
+                "id": self.id,
+                "status": self.status,
+                "reviewer": self.reviewer,
+                "reason": self.reason,
+                "edits": dict(self.edits),
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
 
 
 def reviews_path(dataset: str, root: Path = REVIEWS_DIR) -> Path:
@@ -49,10 +58,17 @@ def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision
             continue
         try:
             data = json.loads(line)
-            decisions[data["id"]] = Decision(data["id"], data["status"], data.get("reviewer", ""),
-                                             data.get("reason", ""), data.get("edits") or {})
+            decisions[data["id"]] = Decision(
+                data["id"],
+                data["status"],
+                data.get("reviewer", ""),
+                data.get("reason", ""),
+                data.get("edits") or {},
+            )
         except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}:{number}: not a review decision ({exc}); fix or remove the line") from exc
+            raise UsageError(
+                f"{path}:{number}: not a review decision ({exc}); fix or remove the line"
+            ) from exc
     return decisions
 
 
@@ -72,8 +88,9 @@ def apply_edits(row: Row, edits: Mapping[str, Any]) -> Row:
         part, _, name = path.partition(".")
         (inputs if part == "inputs" else expected)[name] = value
     new_id = compute_row_id(row.source, row.strategy, row.variant, row.cell, inputs, expected)
-    return replace(row, id=new_id, inputs=inputs, expected=expected,
-                   provenance={**row.provenance, "edited_from": row.id})
+    return replace(
+        row, id=new_id, inputs=inputs, expected=expected, provenance={**row.provenance, "edited_from": row.id}
+    )
 
 
 def apply_decisions(row: Row, decisions: Mapping[str, Decision]) -> Row | None:
@@ -94,7 +111,9 @@ def apply_decisions(row: Row, decisions: Mapping[str, Decision]) -> Row | None:
     return row
 
 
-def parse_assignment(text: str, variables: Sequence[str], columns: Mapping[str, Mapping[str, Any]]) -> tuple[str, Any]:
+def parse_assignment(
+    text: str, variables: Sequence[str], columns: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, Any]:
     """`expected.verdict=refuse` -> ("expected.verdict", "refuse"), type-checked against the dataset."""
     path, sep, raw = text.partition("=")
     part, _, name = path.strip().partition(".")
@@ -106,8 +125,10 @@ def parse_assignment(text: str, variables: Sequence[str], columns: Mapping[str, 
         return f"inputs.{name}", raw
     if name not in columns:
         hint = difflib.get_close_matches(name, list(columns), n=1)
-        raise UsageError(f"--set {text}: no evaluator column `{name}`"
-                         + (f"; did you mean `{hint[0]}`?" if hint else f"; columns are {', '.join(columns)}"))
+        raise UsageError(
+            f"--set {text}: no evaluator column `{name}`"
+            + (f"; did you mean `{hint[0]}`?" if hint else f"; columns are {', '.join(columns)}")
+        )
     column = columns[name]
     kind = column.get("type", "text")
     if kind == "text":
@@ -116,14 +137,21 @@ def parse_assignment(text: str, variables: Sequence[str], columns: Mapping[str, 
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise UsageError(f"--set {text}: the value does not parse ({exc.__class__.__name__})") from exc
-    ok = {"list": isinstance(value, list) and all(isinstance(v, str) for v in value),
-          "enum": value in (column.get("values") or []),
-          "bool": isinstance(value, bool),
-          "int": isinstance(value, int) and not isinstance(value, bool),
-          "number": isinstance(value, int | float) and not isinstance(value, bool)}.get(kind, False)
+    ok = {
+        "list": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "enum": value in (column.get("values") or []),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+    }.get(kind, False)
     if not ok:
-        allowed = {"list": "a list like [a, b]", "enum": "one of " + ", ".join(column.get("values") or []),
-                   "bool": "true or false", "int": "a whole number", "number": "a number"}[kind]
+        allowed = {
+            "list": "a list like [a, b]",
+            "enum": "one of " + ", ".join(column.get("values") or []),
+            "bool": "true or false",
+            "int": "a whole number",
+            "number": "a number",
+        }[kind]
         raise UsageError(f"--set {text}: `{name}` is a {kind} column; give {allowed}")
     if kind == "number":
         value = float(value)

@@ -11,8 +11,18 @@ from typing import Any
 import xxhash
 
 ID_FIELDS = ("source", "strategy", "variant", "cell", "inputs", "expected")
-ROW_KEYS = ("id", "source", "strategy", "variant", "cell", "inputs", "expected", "review_status", "checks",
-            "provenance")
+ROW_KEYS = (
+    "id",
+    "source",
+    "strategy",
+    "variant",
+    "cell",
+    "inputs",
+    "expected",
+    "review_status",
+    "checks",
+    "provenance",
+)
 _SPACE = re.compile(r"\s+")
 
 
@@ -28,14 +38,27 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_json(content: dict[str, Any]) -> bytes:
     """Sorted keys, Unicode NFC, collapsed whitespace: rows that differ only in spacing share an id."""
-    return json.dumps(_canonical_value(content), sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        _canonical_value(content), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
 
 
-def compute_row_id(source: str, strategy: str | None, variant: str | None, cell: dict[str, str],
-                   inputs: dict[str, Any], expected: dict[str, Any]) -> str:
-    content = {"source": source, "strategy": strategy, "variant": variant, "cell": cell, "inputs": inputs,
-               "expected": expected}
+def compute_row_id(
+    source: str,
+    strategy: str | None,
+    variant: str | None,
+    cell: dict[str, str],
+    inputs: dict[str, Any],
+    expected: dict[str, Any],
+) -> str:
+    content = {
+        "source": source,
+        "strategy": strategy,
+        "variant": variant,
+        "cell": cell,
+        "inputs": inputs,
+        "expected": expected,
+    }
     return xxhash.xxh3_128_hexdigest(canonical_json(content))
 
 
@@ -53,11 +76,21 @@ class Row:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
-    def build(source: str, strategy: str | None, variant: str | None, cell: dict[str, str],
-              inputs: dict[str, Any], expected: dict[str, Any], provenance: dict[str, Any],
-              review_status: str = "pending", checks: tuple[dict[str, Any], ...] = ()) -> Row:
+    def build(
+        source: str,
+        strategy: str | None,
+        variant: str | None,
+        cell: dict[str, str],
+        inputs: dict[str, Any],
+        expected: dict[str, Any],
+        provenance: dict[str, Any],
+        review_status: str = "pending",
+        checks: tuple[dict[str, Any], ...] = (),
+    ) -> Row:
         row_id = compute_row_id(source, strategy, variant, cell, inputs, expected)
-        return Row(row_id, source, strategy, variant, cell, inputs, expected, review_status, checks, provenance)
+        return Row(
+            row_id, source, strategy, variant, cell, inputs, expected, review_status, checks, provenance
+        )
 
     def expected_id(self) -> str:
         return compute_row_id(self.source, self.strategy, self.variant, self.cell, self.inputs, self.expected)
@@ -71,6 +104,15 @@ class Row:
     @staticmethod
     def from_json(line: str | bytes) -> Row:
         data = json.loads(line)
-        return Row(data["id"], data["source"], data["strategy"], data["variant"], data["cell"], data["inputs"],
-                   data["expected"], data.get("review_status", "pending"), tuple(data.get("checks") or ()),
-                   data.get("provenance") or {})
+        return Row(
+            data["id"],
+            data["source"],
+            data["strategy"],
+            data["variant"],
+            data["cell"],
+            data["inputs"],
+            data["expected"],
+            data.get("review_status", "pending"),
+            tuple(data.get("checks") or ()),
+            data.get("provenance") or {},
+        )

@@ -53,8 +53,11 @@ def select_rows(plan: Plan, survivors: Sequence[Candidate], fixed: Sequence[Cand
     scale = room / size if size else 0.0
     from compiler.plan import split_by_weight
 
-    quotas = dict(zip(targets, split_by_weight(room, [targets[s] for s in targets]), strict=True)) \
-        if scale < 1 else targets
+    quotas = (
+        dict(zip(targets, split_by_weight(room, [targets[s] for s in targets]), strict=True))
+        if scale < 1
+        else targets
+    )
     leftovers: list[Candidate] = []
     per_strategy = []
     for strategy, quota in quotas.items():
@@ -65,14 +68,19 @@ def select_rows(plan: Plan, survivors: Sequence[Candidate], fixed: Sequence[Cand
     # strategies that fell short lend their room to the others, in balanced order
     if len(chosen) < size and leftovers:
         chosen.extend(_balanced_order(leftovers)[: size - len(chosen)])
-    return Selection(tuple(chosen), tuple(per_strategy), _shortfalls(plan, chosen), max(0, size - len(chosen)))
+    return Selection(
+        tuple(chosen), tuple(per_strategy), _shortfalls(plan, chosen), max(0, size - len(chosen))
+    )
 
 
 def _shortfalls(plan: Plan, chosen: Sequence[Candidate]) -> tuple[Shortfall, ...]:
-    wanted: Counter[tuple[str, Cell]] = Counter(
-        (c.strategy, c.cell) for c in plan.cases if c.primary)
+    wanted: Counter[tuple[str, Cell]] = Counter((c.strategy, c.cell) for c in plan.cases if c.primary)
     got: Counter[tuple[str, Cell]] = Counter(
-        (c.case.strategy, c.case.cell) for c in chosen if c.case is not None)
-    short = [Shortfall(strategy, cell_label(cell), n, got[(strategy, cell)])
-             for (strategy, cell), n in wanted.items() if got[(strategy, cell)] < n]
+        (c.case.strategy, c.case.cell) for c in chosen if c.case is not None
+    )
+    short = [
+        Shortfall(strategy, cell_label(cell), n, got[(strategy, cell)])
+        for (strategy, cell), n in wanted.items()
+        if got[(strategy, cell)] < n
+    ]
     return tuple(sorted(short, key=lambda s: (s.strategy, s.cell)))

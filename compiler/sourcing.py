@@ -49,8 +49,9 @@ def curated_sources(spec: Spec) -> list[Any]:
     for name in CURATED_NAMES:
         path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
         if name not in names and path.is_file() and path.stat().st_size > 0:
-            source = CuratedSource.from_config({"path": str(path), "quota": DEFAULT_CURATED_QUOTA},
-                                               spec.dimensions, Path("."), name=name)
+            source = CuratedSource.from_config(
+                {"path": str(path), "quota": DEFAULT_CURATED_QUOTA}, spec.dimensions, Path("."), name=name
+            )
             configured.append(replace(source, patterns=patterns))
     return configured
 
@@ -58,14 +59,28 @@ def curated_sources(spec: Spec) -> list[Any]:
 def _curated_row(spec: Spec, name: str, raw: Mapping[str, Any]) -> Row:
     variables = [v.name for v in spec.prompt.variables]
     columns = [c.name for c in spec.columns]
-    inputs = dict(raw["inputs"]) if isinstance(raw.get("inputs"), Mapping) else \
-        {v: raw.get(v) or "" for v in variables}
-    expected = dict(raw["expected"]) if isinstance(raw.get("expected"), Mapping) else \
-        {c: raw.get(c) for c in columns}
+    inputs = (
+        dict(raw["inputs"])
+        if isinstance(raw.get("inputs"), Mapping)
+        else {v: raw.get(v) or "" for v in variables}
+    )
+    expected = (
+        dict(raw["expected"])
+        if isinstance(raw.get("expected"), Mapping)
+        else {c: raw.get(c) for c in columns}
+    )
     cell = {str(k): str(v) for k, v in (raw.get("cell") or {}).items()}
     provenance = {"trace_id": None, "prompt_hash": None, "lm": None, **(raw.get("provenance") or {})}
-    return Row.build(name, raw.get("strategy"), raw.get("variant"), cell, inputs, expected, provenance,
-                     review_status="approved")
+    return Row.build(
+        name,
+        raw.get("strategy"),
+        raw.get("variant"),
+        cell,
+        inputs,
+        expected,
+        provenance,
+        review_status="approved",
+    )
 
 
 def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = None) -> SourceBundle:
@@ -83,8 +98,13 @@ def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = Non
         bundle.existing.extend((source.name, row) for row in rows)
         take = round(spec.size * source.quota)
         bundle.fixed.extend(rows[:take])
-        curated_manifest[source.name] = {"path": source.path, "rows": len(rows), "used": min(take, len(rows)),
-                                         "quota": source.quota, "pii": dict(sorted(loaded.pii.items()))}
+        curated_manifest[source.name] = {
+            "path": source.path,
+            "rows": len(rows),
+            "used": min(take, len(rows)),
+            "quota": source.quota,
+            "pii": dict(sorted(loaded.pii.items())),
+        }
     if curated_manifest:
         bundle.manifest["curated"] = curated_manifest
     production = spec.sources.production if spec.sources is not None else None
@@ -98,13 +118,16 @@ def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = Non
             unique_fixed.append(row)
     bundle.fixed = unique_fixed[: spec.size]
     if spec.sources is not None or curated_manifest:
-        bundle.manifest["source_quotas"] = {**(spec.sources.quotas if spec.sources is not None else {}),
-                                            **{k: v["quota"] for k, v in curated_manifest.items()}}
+        bundle.manifest["source_quotas"] = {
+            **(spec.sources.quotas if spec.sources is not None else {}),
+            **{k: v["quota"] for k, v in curated_manifest.items()},
+        }
     return bundle
 
 
-def _add_production(bundle: SourceBundle, spec: Spec, production: Any,
-                    previous_manifest: Mapping[str, Any] | None) -> None:
+def _add_production(
+    bundle: SourceBundle, spec: Spec, production: Any, previous_manifest: Mapping[str, Any] | None
+) -> None:
     from datetime import datetime
 
     from compiler.evidence import adjust_weights, apply_weights, compute_evidence, select_trace_cases
@@ -120,20 +143,33 @@ def _add_production(bundle: SourceBundle, spec: Spec, production: Any,
     required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
     for case in select_trace_cases(traces, round(spec.size * production.quota)):
         inputs = {v.name: "" for v in spec.prompt.variables} | {required: case.input}
-        bundle.fixed.append(Row.build("production", None, None, dict(case.cell), inputs,
-                                      {c.name: None for c in spec.columns},
-                                      {"trace_id": case.trace_id, "prompt_hash": None, "lm": None}))
+        bundle.fixed.append(
+            Row.build(
+                "production",
+                None,
+                None,
+                dict(case.cell),
+                inputs,
+                {c.name: None for c in spec.columns},
+                {"trace_id": case.trace_id, "prompt_hash": None, "lm": None},
+            )
+        )
     bundle.manifest["evidence"] = evidence.to_manifest()
-    bundle.manifest["weights"] = {dim: {value: [base, adjusted] for value, (base, adjusted) in values.items()}
-                                  for dim, values in weights.items()}
+    bundle.manifest["weights"] = {
+        dim: {value: [base, adjusted] for value, (base, adjusted) in values.items()}
+        for dim, values in weights.items()
+    }
 
 
-def scrub_generated(spec: Spec, inputs: dict[str, Any], expected: dict[str, Any],
-                    counts: Counter[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def scrub_generated(
+    spec: Spec, inputs: dict[str, Any], expected: dict[str, Any], counts: Counter[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The privacy gate on a generated row, before it is hashed and written: redact, count per detector."""
     from compiler.privacy import scrub_row
 
-    patterns = spec.sources.production.patterns if spec.sources is not None and spec.sources.production else ()
+    patterns = (
+        spec.sources.production.patterns if spec.sources is not None and spec.sources.production else ()
+    )
     result = scrub_row({"inputs": inputs, "expected": expected}, "redact", dict(patterns))
     counts.update(result.counts)
     fields = result.fields

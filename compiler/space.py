@@ -13,7 +13,6 @@ from compiler.spec import Spec
 Cell = tuple[tuple[str, str], ...]  # ((dimension, value), ...) in the spec's dimension order
 
 
-
 def unit_hash(*parts: object) -> float:
     """A deterministic uniform number in (0, 1) from its parts (xxhash, stable across processes)."""
     digest = xxhash.xxh3_64_intdigest("\x1f".join(map(str, parts)).encode())
@@ -99,8 +98,9 @@ def draw_cells(spec: Spec, count: int, *, allow_negative: bool, salt: str) -> li
     return cells
 
 
-def count_tuples(cells: Iterable[Cell], strength: int,
-                 groups: Sequence[tuple[Sequence[str], int]] = ()) -> set[tuple[tuple[str, str], ...]]:
+def count_tuples(
+    cells: Iterable[Cell], strength: int, groups: Sequence[tuple[Sequence[str], int]] = ()
+) -> set[tuple[tuple[str, str], ...]]:
     """The t-tuples of dimension values that a set of cells covers (plus those of higher-strength groups)."""
     covered: set[tuple[tuple[str, str], ...]] = set()
     for cell in cells:
@@ -132,11 +132,14 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
         include.append({index[d]: [v.name for v in values[index[d]]].index(value) for d, value in row})
     try:
         array = build_covering_array(
-            [[v.weight for v in vs] for vs in values], spec.coverage.strength,
+            [[v.weight for v in vs] for vs in values],
+            spec.coverage.strength,
             groups=[([index[d] for d in names], strength) for names, strength in spec.coverage.groups],
             include=include,
             negative=[frozenset(i for i, v in enumerate(vs) if v.negative) for vs in values],
-            allowed=allowed if spec.constraints else None, seed=spec.seed)
+            allowed=allowed if spec.constraints else None,
+            seed=spec.seed,
+        )
     except ValueError as exc:
         raise ConfigError(f"coverage.include: {exc}; change the row or the constraint it violates") from exc
     cells = [tuple((dims[d].name, values[d][v].name) for d, v in enumerate(row)) for row in array.rows]
@@ -148,8 +151,15 @@ _ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
 
 def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
     """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
-    key = repr((spec.dimensions, [c.text for c in spec.constraints], spec.coverage, spec.seed,
-                any(s.negative for s in spec.strategies)))
+    key = repr(
+        (
+            spec.dimensions,
+            [c.text for c in spec.constraints],
+            spec.coverage,
+            spec.seed,
+            any(s.negative for s in spec.strategies),
+        )
+    )
     if key not in _ARRAYS:
         _ARRAYS[key] = _array_for(spec)
     return _ARRAYS[key]
@@ -159,10 +169,14 @@ def plan_cells(spec: Spec, wanted: int) -> CellPlan:
     """The covering array, plus `wanted` weighted draws for the rows beyond it."""
     array, required, excluded = _cached_array(spec)
     extra = max(0, wanted - sum(1 for c in array if negatives_in(c) == 0))
-    return CellPlan(tuple(array), tuple(draw_cells(spec, extra, allow_negative=False, salt="extra")),
-                    tuple(draw_cells(spec, extra, allow_negative=True, salt="extra-any")),
-                    spec.coverage.strength, required, excluded)
-
+    return CellPlan(
+        tuple(array),
+        tuple(draw_cells(spec, extra, allow_negative=False, salt="extra")),
+        tuple(draw_cells(spec, extra, allow_negative=True, salt="extra-any")),
+        spec.coverage.strength,
+        required,
+        excluded,
+    )
 
 
 def cell_dict(cell: Cell) -> dict[str, str]:

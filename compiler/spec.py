@@ -16,11 +16,33 @@ COLUMN_TYPES = ("text", "list", "enum", "bool", "int", "number")
 LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible")
 NEGATIVE_CAPABLE = frozenset({"adversarial"})
 DATASET_KEYS = (
-    "name", "description", "prompt", "dimensions", "constraints", "columns", "strategies", "size",
-    "coverage", "overgenerate", "dedupe", "seed", "sources", "max_rounds", "checks",
+    "name",
+    "description",
+    "prompt",
+    "dimensions",
+    "constraints",
+    "columns",
+    "strategies",
+    "size",
+    "coverage",
+    "overgenerate",
+    "dedupe",
+    "seed",
+    "sources",
+    "max_rounds",
+    "checks",
 )
-ROOT_KEYS = DATASET_KEYS + ("lm", "personas", "tactics", "out_dir", "journal_dir", "reviews_dir", "datasets_dir",
-                            "budget", "shard")
+ROOT_KEYS = DATASET_KEYS + (
+    "lm",
+    "personas",
+    "tactics",
+    "out_dir",
+    "journal_dir",
+    "reviews_dir",
+    "datasets_dir",
+    "budget",
+    "shard",
+)
 
 
 @dataclass(frozen=True)

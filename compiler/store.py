@@ -47,14 +47,23 @@ def version_id(cases_bytes: bytes) -> str:
 
 
 def _column_dtype(spec: Spec, column_type: str) -> pl.DataType:
-    return {"text": pl.String(), "list": pl.List(pl.String()), "enum": pl.String(), "bool": pl.Boolean(),
-            "int": pl.Int64(), "number": pl.Float64()}[column_type]
+    return {
+        "text": pl.String(),
+        "list": pl.List(pl.String()),
+        "enum": pl.String(),
+        "bool": pl.Boolean(),
+        "int": pl.Int64(),
+        "number": pl.Float64(),
+    }[column_type]
 
 
 def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
     """The rows as a typed polars frame (the schema of cases.parquet)."""
     schema = {
-        "id": pl.String(), "source": pl.String(), "strategy": pl.String(), "variant": pl.String(),
+        "id": pl.String(),
+        "source": pl.String(),
+        "strategy": pl.String(),
+        "variant": pl.String(),
         "cell": pl.Struct({d.name: pl.String() for d in spec.dimensions}),
         "inputs": pl.Struct({v.name: pl.String() for v in spec.prompt.variables}),
         "expected": pl.Struct({c.name: _column_dtype(spec, c.type) for c in spec.columns}),
@@ -64,12 +73,18 @@ def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
     }
     ordered = sorted(rows, key=lambda r: r.id)
     data = {
-        "id": [r.id for r in ordered], "source": [r.source for r in ordered],
-        "strategy": [r.strategy for r in ordered], "variant": [r.variant for r in ordered],
-        "cell": [r.cell for r in ordered], "inputs": [r.inputs for r in ordered],
-        "expected": [r.expected for r in ordered], "review_status": [r.review_status for r in ordered],
-        "checks": [[{"name": c.get("name"), "passed": c.get("passed"), "detail": c.get("detail")} for c in r.checks]
-                   for r in ordered],
+        "id": [r.id for r in ordered],
+        "source": [r.source for r in ordered],
+        "strategy": [r.strategy for r in ordered],
+        "variant": [r.variant for r in ordered],
+        "cell": [r.cell for r in ordered],
+        "inputs": [r.inputs for r in ordered],
+        "expected": [r.expected for r in ordered],
+        "review_status": [r.review_status for r in ordered],
+        "checks": [
+            [{"name": c.get("name"), "passed": c.get("passed"), "detail": c.get("detail")} for c in r.checks]
+            for r in ordered
+        ],
         "provenance": [{k: r.provenance.get(k) for k in ("trace_id", "prompt_hash", "lm")} for r in ordered],
     }
     return pl.DataFrame(data, schema=schema).rechunk()
@@ -113,8 +128,12 @@ def _append_index(dataset_path: Path, entry: Mapping[str, Any]) -> None:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_version(spec: Spec, rows: Sequence[Row], build_manifest: Callable[[str, str | None], dict[str, Any]],
-                  extra_files: Callable[[str], Mapping[str, bytes]] | None = None) -> tuple[Version, bool]:
+def write_version(
+    spec: Spec,
+    rows: Sequence[Row],
+    build_manifest: Callable[[str, str | None], dict[str, Any]],
+    extra_files: Callable[[str], Mapping[str, bytes]] | None = None,
+) -> tuple[Version, bool]:
     """Write a version folder whole or not at all; returns (version, created). Unchanged -> nothing written."""
     cases = render_cases(rows)
     version = version_id(cases)
@@ -146,9 +165,17 @@ def write_version(spec: Spec, rows: Sequence[Row], build_manifest: Callable[[str
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _append_index(dataset_path, {"dataset": spec.name, "version": version, "parent": parent,
-                                 "rows": len(rows), "config_hash": manifest.get("config_hash"),
-                                 "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8"))})
+    _append_index(
+        dataset_path,
+        {
+            "dataset": spec.name,
+            "version": version,
+            "parent": parent,
+            "rows": len(rows),
+            "config_hash": manifest.get("config_hash"),
+            "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8")),
+        },
+    )
     return Version(spec.name, version, target), True
 
 
@@ -164,13 +191,23 @@ def resolve_version(ref: str, out_dir: str | Path = "outputs") -> Version:
     if len(matches) == 1:
         found = matches[0].parent
         return Version(found.parent.name, found.name, found)
-    known = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in root.glob(f"*/*/{MANIFEST}")) \
-        if root.is_dir() else []
+    known = (
+        sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in root.glob(f"*/*/{MANIFEST}"))
+        if root.is_dir()
+        else []
+    )
     import difflib
 
     close = difflib.get_close_matches(ref.rstrip("/").split("/")[-1], [k.split("/")[1] for k in known], n=1)
-    hint = f"; did you mean {close[0]}?" if close else (f"; known versions: {', '.join(known[:5])}" if known
-                                                          else f"; no versions under {root}/ yet, run `dsc compile`")
+    hint = (
+        f"; did you mean {close[0]}?"
+        if close
+        else (
+            f"; known versions: {', '.join(known[:5])}"
+            if known
+            else f"; no versions under {root}/ yet, run `dsc compile`"
+        )
+    )
     what = "is ambiguous" if len(matches) > 1 else "is not a version"
     raise StoreError(f"{ref}: {what}{hint}")
 

@@ -33,15 +33,30 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
             print(f"dsc: error: job {job} ({' '.join(overrides)}): {line}", file=sys.stderr)
         return {"job": job, "overrides": overrides, "status": "failed", "error": str(exc).splitlines()[0]}
     if result.shard is not None:
-        return {"job": job, "overrides": overrides, "status": "shard", "shard": result.shard,
-                "calls": result.calls, "dataset": result.spec.name}
-    return {"job": job, "overrides": overrides, "status": "ok", "dataset": result.spec.name,
-            "version": result.version.version, "path": str(result.version.path), "created": result.created,
-            "calls": result.calls}
+        return {
+            "job": job,
+            "overrides": overrides,
+            "status": "shard",
+            "shard": result.shard,
+            "calls": result.calls,
+            "dataset": result.spec.name,
+        }
+    return {
+        "job": job,
+        "overrides": overrides,
+        "status": "ok",
+        "dataset": result.spec.name,
+        "version": result.version.version,
+        "path": str(result.version.path),
+        "created": result.created,
+        "calls": result.calls,
+    }
 
 
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:
     """Run every job of the sweep through Hydra's sweeper and launcher; returns one record per job."""
+    import os
+
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.utils import JobStatus
@@ -51,20 +66,29 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     from compiler.config import _explain_hydra_error
     from compiler.errors import ConfigError
 
-    import os
-
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
     out = Path("outputs")
-    cutoff = {d.name: sum(1 for line in (d / "versions.jsonl").read_text().splitlines() if line.strip())
-              for d in out.iterdir() if (d / "versions.jsonl").is_file()} if out.is_dir() else {}
+    cutoff = (
+        {
+            d.name: sum(1 for line in (d / "versions.jsonl").read_text().splitlines() if line.strip())
+            for d in out.iterdir()
+            if (d / "versions.jsonl").is_file()
+        }
+        if out.is_dir()
+        else {}
+    )
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
         with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"):
             hydra = GlobalHydra.instance().hydra
             assert hydra is not None
-            batches = hydra.multirun(config_name="config", task_function=run_sweep_job,
-                                     overrides=list(overrides), with_log_configuration=False)
+            batches = hydra.multirun(
+                config_name="config",
+                task_function=run_sweep_job,
+                overrides=list(overrides),
+                with_log_configuration=False,
+            )
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_explain_hydra_error(exc, project)) from exc
     records: list[dict[str, Any]] = []
@@ -73,16 +97,25 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
             records.append(job._return_value)
         else:  # a bug inside a job: keep its traceback visible, and the other jobs' results
             error = job._return_value
-            records.append({"job": len(records), "overrides": list(job.overrides or []), "status": "failed",
-                            "error": f"{type(error).__name__}: {error}"})
+            records.append(
+                {
+                    "job": len(records),
+                    "overrides": list(job.overrides or []),
+                    "status": "failed",
+                    "error": f"{type(error).__name__}: {error}",
+                }
+            )
             print(f"dsc: job {len(records) - 1} crashed: {type(error).__name__}: {error}", file=sys.stderr)
     return sorted(records, key=lambda r: r["job"])
 
 
 def _version_facts(path: Path) -> dict[str, Any]:
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    ids = [json.loads(line)["id"] for line in (path / "cases.jsonl").read_text(encoding="utf-8").splitlines()
-           if line.strip()]
+    ids = [
+        json.loads(line)["id"]
+        for line in (path / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     usage = manifest.get("usage", {})
     coverage = manifest.get("coverage", {})
     return {
@@ -101,8 +134,12 @@ def _version_facts(path: Path) -> dict[str, Any]:
 
 def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[str, list[Path]]:
     """Write outputs/<dataset>/sweeps/<sweep>.json and .md for every dataset in the sweep."""
-    sweep = "sweep-" + xxhash.xxh3_64_hexdigest(
-        json.dumps([r["overrides"] for r in records], sort_keys=True).encode())[:10]
+    sweep = (
+        "sweep-"
+        + xxhash.xxh3_64_hexdigest(json.dumps([r["overrides"] for r in records], sort_keys=True).encode())[
+            :10
+        ]
+    )
     jobs = []
     facts: dict[int, dict[str, Any]] = {}
     for record in records:
@@ -122,22 +159,29 @@ def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[s
     for dataset in datasets:
         folder = out_dir / dataset / "sweeps"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{sweep}.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (folder / f"{sweep}.json").write_text(
+            json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         (folder / f"{sweep}.md").write_text(text, encoding="utf-8")
         written += [folder / f"{sweep}.md", folder / f"{sweep}.json"]
     return text, written
 
 
 def format_sweep(summary: dict[str, Any]) -> str:
-    lines = [f"## {summary['sweep']}", "",
-             "| job | overrides | status | version | rows | strategies | sources | tuples | drops | checks failed "
-             "| tokens in/out | cost $ |",
-             "|---:|---|---|---|---:|---|---|---|---|---|---|---:|"]
+    lines = [
+        f"## {summary['sweep']}",
+        "",
+        "| job | overrides | status | version | rows | strategies | sources | tuples | drops | checks failed "
+        "| tokens in/out | cost $ |",
+        "|---:|---|---|---|---:|---|---|---|---|---|---|---:|",
+    ]
     for job in summary["jobs"]:
         if job["status"] != "ok":
             detail = job.get("error") or f"shard {job.get('shard')} ({job.get('calls', 0)} LM calls)"
-            lines.append(f"| {job['job']} | {' '.join(job['overrides'])} | {job['status']} | {detail} "
-                         "| | | | | | | | |")
+            lines.append(
+                f"| {job['job']} | {' '.join(job['overrides'])} | {job['status']} | {detail} "
+                "| | | | | | | | |"
+            )
             continue
 
         def mix(values: dict[str, Any]) -> str:
@@ -146,7 +190,8 @@ def format_sweep(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {job['job']} | {' '.join(job['overrides'])} | ok | {job['version']} | {job['rows']} "
             f"| {mix(job['strategies'])} | {mix(job['sources'])} | {job['tuples']} | {mix(job['drops'])} "
-            f"| {mix(job['check_failures'])} | {job['input_tokens']}/{job['output_tokens']} | {job['cost_usd']:.4f} |")
+            f"| {mix(job['check_failures'])} | {job['input_tokens']}/{job['output_tokens']} | {job['cost_usd']:.4f} |"
+        )
     if summary["overlap"]:
         lines += ["", "| jobs | shared rows |", "|---|---:|"]
         lines += [f"| {a} & {b} | {o['shared_rows']} |" for o in summary["overlap"] for a, b in [o["jobs"]]]

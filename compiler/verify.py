@@ -32,11 +32,17 @@ def verify_version(version: Version) -> list[Finding]:
         return [Finding(str(manifest_path), f"unreadable manifest ({type(exc).__name__})")]
     recorded = next((e for e in read_index(path.parent) if e.get("version") == version.version), None)
     if recorded is not None and recorded.get("manifest_hash") not in (
-            None, xxhash.xxh3_64_hexdigest(manifest_bytes)):
+        None,
+        xxhash.xxh3_64_hexdigest(manifest_bytes),
+    ):
         findings.append(Finding(str(manifest_path), "manifest.json differs from the hash in versions.jsonl"))
     if manifest.get("version") != version.version:
-        findings.append(Finding(str(manifest_path), f"names version {manifest.get('version')!r}, "
-                                                     f"folder is {version.version!r}"))
+        findings.append(
+            Finding(
+                str(manifest_path),
+                f"names version {manifest.get('version')!r}, folder is {version.version!r}",
+            )
+        )
     for name, expected in sorted((manifest.get("files") or {}).items()):
         file = path / name
         if not file.is_file():
@@ -73,8 +79,10 @@ def require_intact(version: Version) -> Version:
     findings = verify_version(version)
     if findings:
         first = findings[0]
-        raise StoreError(f"{first.path}: {first.problem}; the version was modified after it was written "
-                         f"(run `dsc verify {version.path}` for details, or recompile)")
+        raise StoreError(
+            f"{first.path}: {first.problem}; the version was modified after it was written "
+            f"(run `dsc verify {version.path}` for details, or recompile)"
+        )
     return version
 
 

@@ -414,14 +414,27 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
     from compiler.config import PACKAGE_ROOT
 
     env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), KEY_ENV: SECRET}
-    args = [sys.executable, "-m", "compiler.cli", "compile", "lm=openai_compatible",
-            f"lm.api_base={server.base_url}", "lm.model=mock", f"lm.api_key_env={KEY_ENV}",
-            f"lm.concurrency={concurrency}", f"size={size}", "dedupe.near=null", "max_rounds=0", "~sources"]
+    args = [
+        sys.executable,
+        "-m",
+        "compiler.cli",
+        "compile",
+        "lm=openai_compatible",
+        f"lm.api_base={server.base_url}",
+        "lm.model=mock",
+        f"lm.api_key_env={KEY_ENV}",
+        f"lm.concurrency={concurrency}",
+        f"size={size}",
+        "dedupe.near=null",
+        "max_rounds=0",
+        "~sources",
+    ]
     return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_kill_9_at_half_way_resumes_without_paying_again(serve: Callable[..., MockLLMServer],
-                                                         tmp_path: Path) -> None:
+def test_kill_9_at_half_way_resumes_without_paying_again(
+    serve: Callable[..., MockLLMServer], tmp_path: Path
+) -> None:
     import signal
 
     server = serve(latency=0.05)
@@ -446,12 +459,20 @@ def test_kill_9_at_half_way_resumes_without_paying_again(serve: Callable[..., Mo
     assert 0 <= paid_twice <= concurrency + concurrency // 4
     uninterrupted = _compile_process(clean, server, size, concurrency)  # same endpoint: same config
     assert uninterrupted.wait(timeout=300) == 0
-    trees = [{str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "outputs").rglob("*")) if p.is_file()}
-             for root in (killed, clean)]
+    trees = [
+        {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted((root / "outputs").rglob("*"))
+            if p.is_file()
+        }
+        for root in (killed, clean)
+    ]
     assert trees[0] == trees[1]  # byte-identical to a run that was never interrupted
 
 
-def test_the_key_never_reaches_outputs_logs_or_errors(serve: Callable[..., MockLLMServer], tmp_path: Path) -> None:
+def test_the_key_never_reaches_outputs_logs_or_errors(
+    serve: Callable[..., MockLLMServer], tmp_path: Path
+) -> None:
     server = serve()
     process = _compile_process(tmp_path, server, 12, 4)
     out, err = process.communicate(timeout=300)

@@ -32,8 +32,20 @@ def test_partial_cells_are_undecided_until_they_can_be_decided() -> None:
     assert constraint.evaluate({"b": "y"}) is True
 
 
-@pytest.mark.parametrize("text", ["", "a ==", "a = x", "== x", "a in [x", "(a == x", "a == x b == y",
-                                  "__import__('os') == x", "a == x ->"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a ==",
+        "a = x",
+        "== x",
+        "a in [x",
+        "(a == x",
+        "a == x b == y",
+        "__import__('os') == x",
+        "a == x ->",
+    ],
+)
 def test_malformed_constraints_do_not_parse(text: str) -> None:
     with pytest.raises(ConstraintSyntaxError):
         parse_constraint(text)

@@ -25,9 +25,12 @@ def spec() -> Spec:
 
 
 def _load(spec: Spec, path: Path, **config: Any) -> Any:
-    source = CuratedSource.from_config({"path": path.name, **config}, spec.dimensions, path.parent, name="regression")
-    return load_curated(source, "regression", ["customer_message"], [c.name for c in spec.columns],
-                        optional=["order_context"])
+    source = CuratedSource.from_config(
+        {"path": path.name, **config}, spec.dimensions, path.parent, name="regression"
+    )
+    return load_curated(
+        source, "regression", ["customer_message"], [c.name for c in spec.columns], optional=["order_context"]
+    )
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -37,8 +40,12 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 @pytest.mark.parametrize("name", ["regression", "golden"])
 def test_support_files_load(spec: Spec, name: str) -> None:
-    source = CuratedSource.from_config(f"datasets/support_bot/{name}.jsonl", spec.dimensions, PACKAGE_ROOT, name=name)
-    loaded = load_curated(source, name, ["customer_message"], [c.name for c in spec.columns], optional=["order_context"])
+    source = CuratedSource.from_config(
+        f"datasets/support_bot/{name}.jsonl", spec.dimensions, PACKAGE_ROOT, name=name
+    )
+    loaded = load_curated(
+        source, name, ["customer_message"], [c.name for c in spec.columns], optional=["order_context"]
+    )
     assert len(loaded.rows) == 6 and loaded.lines == (1, 2, 3, 4, 5, 6)
     written = [json.loads(line) for line in (DATASET / f"{name}.jsonl").read_text().splitlines()]
     assert [r["id"] for r in loaded.rows] == [r["id"] for r in written]
@@ -63,14 +70,22 @@ def test_reject_refuses_the_file_without_quoting_the_value(spec: Spec) -> None:
     with pytest.raises(SourceError) as err:
         _load(spec, DATASET / "regression.jsonl", pii="reject")
     message = str(err.value)
-    assert "regression.jsonl:2: regression row holds private data: email and sources.regression.pii is reject" in message
+    assert (
+        "regression.jsonl:2: regression row holds private data: email and sources.regression.pii is reject"
+        in message
+    )
     assert "maria" not in message and "4111" not in message
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_csv_and_parquet(spec: Spec, fmt: str, tmp_path: Path) -> None:
-    frame = pl.DataFrame({"customer_message": ["Where is my parcel?", "Mail me at a@shop.io"],
-                          "order_context": ["", "{}"], "verdict": ["answer", "escalate"]})
+    frame = pl.DataFrame(
+        {
+            "customer_message": ["Where is my parcel?", "Mail me at a@shop.io"],
+            "order_context": ["", "{}"],
+            "verdict": ["answer", "escalate"],
+        }
+    )
     path = tmp_path / f"golden.{fmt}"
     frame.write_csv(path) if fmt == "csv" else frame.write_parquet(path)
     loaded = _load(spec, path)
@@ -79,25 +94,43 @@ def test_csv_and_parquet(spec: Spec, fmt: str, tmp_path: Path) -> None:
 
 
 def test_rows_without_the_input_columns_name_file_lines_and_columns(spec: Spec, tmp_path: Path) -> None:
-    path = _write(tmp_path / "regression.jsonl", [
-        {"customer_message": "fine", "verdict": "answer"},
-        {"order_context": "{}", "verdict": "answer"},
-        {"inputs": {"customer_message": "nested is fine"}},
-        {"customer_message": "  ", "verdict": "refuse"},
-    ])
+    path = _write(
+        tmp_path / "regression.jsonl",
+        [
+            {"customer_message": "fine", "verdict": "answer"},
+            {"order_context": "{}", "verdict": "answer"},
+            {"inputs": {"customer_message": "nested is fine"}},
+            {"customer_message": "  ", "verdict": "refuse"},
+        ],
+    )
     with pytest.raises(SourceError) as err:
         _load(spec, path)
-    assert str(err.value) == (f"{path}: lines 2, 4 lack input column customer_message; every regression row needs "
-                              "customer_message (at the top level or under `inputs`)")
+    assert str(err.value) == (
+        f"{path}: lines 2, 4 lack input column customer_message; every regression row needs "
+        "customer_message (at the top level or under `inputs`)"
+    )
 
 
-@pytest.mark.parametrize(("row", "message"), [
-    ({"customer_message": "x", "verdit": "answer"}, "unknown field `verdit`; did you mean `verdict`?"),
-    ({"customer_message": "x", "expected": {"verdikt": "answer"}}, "unknown evaluator column `expected.verdikt`"),
-    ({"customer_message": "x", "cell": {"intnet": "refund"}}, "`cell.intnet` but there is no such dimension"),
-    ({"customer_message": "x", "cell": {"intent": "refunds"}}, "`cell.intent: refunds` but intent has no such value"),
-    ({"inputs": {"customer_msg": "x"}}, "unknown input column `inputs.customer_msg`"),
-], ids=["typo", "expected_typo", "cell_dimension", "cell_value", "inputs_typo"])
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"customer_message": "x", "verdit": "answer"}, "unknown field `verdit`; did you mean `verdict`?"),
+        (
+            {"customer_message": "x", "expected": {"verdikt": "answer"}},
+            "unknown evaluator column `expected.verdikt`",
+        ),
+        (
+            {"customer_message": "x", "cell": {"intnet": "refund"}},
+            "`cell.intnet` but there is no such dimension",
+        ),
+        (
+            {"customer_message": "x", "cell": {"intent": "refunds"}},
+            "`cell.intent: refunds` but intent has no such value",
+        ),
+        ({"inputs": {"customer_msg": "x"}}, "unknown input column `inputs.customer_msg`"),
+    ],
+    ids=["typo", "expected_typo", "cell_dimension", "cell_value", "inputs_typo"],
+)
 def test_malformed_rows_are_explained(spec: Spec, tmp_path: Path, row: dict[str, Any], message: str) -> None:
     path = _write(tmp_path / "regression.jsonl", [{"customer_message": "ok"}, row])
     with pytest.raises(SourceError, match=re.escape(f"regression.jsonl:2: regression row has {message}")):
@@ -114,22 +147,37 @@ def test_invalid_json_names_the_line(spec: Spec, tmp_path: Path) -> None:
 
 BAD_SOURCES = [
     ("missing_path", {"golden": {"quota": 0.1}}, "sources.golden.path: is missing"),
-    ("empty_glob", {"golden": "datasets/support_bot/nothing*.jsonl"}, "sources.golden.path: "
-                                                                     "`datasets/support_bot/nothing*.jsonl` matches no file"),
-    ("quota_range", {"golden": {"path": "datasets/support_bot/golden.jsonl", "quota": -0.1}},
-     "sources.golden.quota: must be a number from 0 to 1"),
-    ("unknown_key", {"golden": {"path": "datasets/support_bot/golden.jsonl", "qouta": 0.1}},
-     "sources.golden.qouta: unknown key; did you mean `quota`?"),
+    (
+        "empty_glob",
+        {"golden": "datasets/support_bot/nothing*.jsonl"},
+        "sources.golden.path: `datasets/support_bot/nothing*.jsonl` matches no file",
+    ),
+    (
+        "quota_range",
+        {"golden": {"path": "datasets/support_bot/golden.jsonl", "quota": -0.1}},
+        "sources.golden.quota: must be a number from 0 to 1",
+    ),
+    (
+        "unknown_key",
+        {"golden": {"path": "datasets/support_bot/golden.jsonl", "qouta": 0.1}},
+        "sources.golden.qouta: unknown key; did you mean `quota`?",
+    ),
     ("unknown_source", {"goldne": "x.jsonl"}, "sources.goldne: unknown source; did you mean `golden`?"),
-    ("quotas_above_one", {"production": {"path": "data/traces/*.jsonl", "fields": {"input": "request.text"},
-                                         "quota": 0.6},
-                          "regression": {"path": "datasets/support_bot/regression.jsonl", "quota": 0.3},
-                          "golden": {"path": "datasets/support_bot/golden.jsonl", "quota": 0.2}},
-     "sources: the quotas add up to 1.1 (production 0.6, regression 0.3, golden 0.2)"),
+    (
+        "quotas_above_one",
+        {
+            "production": {"path": "data/traces/*.jsonl", "fields": {"input": "request.text"}, "quota": 0.6},
+            "regression": {"path": "datasets/support_bot/regression.jsonl", "quota": 0.3},
+            "golden": {"path": "datasets/support_bot/golden.jsonl", "quota": 0.2},
+        },
+        "sources: the quotas add up to 1.1 (production 0.6, regression 0.3, golden 0.2)",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(r, m) for _, r, m in BAD_SOURCES], ids=[i for i, _, _ in BAD_SOURCES])
+@pytest.mark.parametrize(
+    ("raw", "message"), [(r, m) for _, r, m in BAD_SOURCES], ids=[i for i, _, _ in BAD_SOURCES]
+)
 def test_bad_sources_are_one_clear_line(spec: Spec, raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         Sources.from_config(raw, spec.dimensions, PACKAGE_ROOT)
@@ -138,11 +186,20 @@ def test_bad_sources_are_one_clear_line(spec: Spec, raw: dict[str, Any], message
 
 
 def test_sources_block_parses_all_three(spec: Spec) -> None:
-    sources = Sources.from_config({
-        "production": {"path": "data/traces/*.jsonl", "fields": {"input": "request.text"}, "quota": 0.2,
-                       "patterns": {"employee_id": r"EMP-\d{6}"}},
-        "regression": {"path": "datasets/support_bot/regression.jsonl", "quota": 0.1},
-        "golden": "datasets/support_bot/golden.jsonl"}, spec.dimensions, PACKAGE_ROOT)
+    sources = Sources.from_config(
+        {
+            "production": {
+                "path": "data/traces/*.jsonl",
+                "fields": {"input": "request.text"},
+                "quota": 0.2,
+                "patterns": {"employee_id": r"EMP-\d{6}"},
+            },
+            "regression": {"path": "datasets/support_bot/regression.jsonl", "quota": 0.1},
+            "golden": "datasets/support_bot/golden.jsonl",
+        },
+        spec.dimensions,
+        PACKAGE_ROOT,
+    )
     assert sources.quotas == {"production": 0.2, "regression": 0.1, "golden": 0.1}
     assert all(c.patterns == (("employee_id", r"EMP-\d{6}"),) for c in sources.curated)
     assert Sources.from_config({}, spec.dimensions, PACKAGE_ROOT) == Sources(None, ())

@@ -45,7 +45,9 @@ def version(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             f"journal_dir={root / '.dsc'}",
             f"datasets_dir={root / 'datasets'}",
             f"reviews_dir={root / 'reviews'}",
-            *(["~sources"] if request.param == "support_bot" else []),  # synthetic rows only: all are labelled
+            *(
+                ["~sources"] if request.param == "support_bot" else []
+            ),  # synthetic rows only: all are labelled
         ],
         project=project,
     )

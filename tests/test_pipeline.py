@@ -42,7 +42,9 @@ def test_every_dataset_compiles_to_a_whole_version(project: Project, dataset: st
             assert row.provenance["trace_id"] and row.strategy is None
             continue
         assert row.provenance["lm"] == "offline/procedural-v1"
-        assert sum(v.startswith("~") for v in row.cell.values()) <= (1 if row.strategy == "adversarial" else 0)
+        assert sum(v.startswith("~") for v in row.cell.values()) <= (
+            1 if row.strategy == "adversarial" else 0
+        )
     frame = pl.read_parquet(path / "cases.parquet")
     assert frame["id"].to_list() == [r.id for r in rows]
     assert frame.schema["expected"].fields  # typed struct, not JSON strings
@@ -54,7 +56,8 @@ def test_every_dataset_compiles_to_a_whole_version(project: Project, dataset: st
 
 
 def test_recompiling_unchanged_config_makes_no_call_and_writes_nothing(
-        project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compile", "size=30"]) == 0
     capsys.readouterr()
     outputs = project.conf_dir.parent / "outputs"
@@ -71,10 +74,27 @@ def test_two_processes_write_byte_identical_versions(tmp_path: Path) -> None:
     for name in ("a", "b"):
         work = tmp_path / name
         work.mkdir()
-        env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), "PYTHONHASHSEED": str(len(name) * 17 + ord(name))}
-        subprocess.run([sys.executable, "-m", "compiler.cli", "compile", "dataset=rag_qa", "size=40",
-                        f"out_dir={work}/outputs", f"journal_dir={work}/.dsc"], check=True, cwd=work, env=env,
-                       capture_output=True)
+        env = {
+            **os.environ,
+            "DSC_PROJECT": str(PACKAGE_ROOT),
+            "PYTHONHASHSEED": str(len(name) * 17 + ord(name)),
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compiler.cli",
+                "compile",
+                "dataset=rag_qa",
+                "size=40",
+                f"out_dir={work}/outputs",
+                f"journal_dir={work}/.dsc",
+            ],
+            check=True,
+            cwd=work,
+            env=env,
+            capture_output=True,
+        )
         trees.append(_files(work / "outputs"))
     assert trees[0] == trees[1]
     assert any(name.endswith("cases.parquet") for name in trees[0])
@@ -107,8 +127,15 @@ def test_show_summarises_a_version(project: Project, capsys: pytest.CaptureFixtu
 
 def test_top_up_reaches_exactly_size_when_the_lm_repeats_itself(project: Project) -> None:
     # few cells and no overgeneration: the offline LM repeats itself, so rounds must refill cells
-    overrides = ["dataset=agent_tools", "size=90", "overgenerate=1.0", "coverage=1", "max_rounds=6",
-                 "~dimensions.urgency", "~dimensions.request_shape"]
+    overrides = [
+        "dataset=agent_tools",
+        "size=90",
+        "overgenerate=1.0",
+        "coverage=1",
+        "max_rounds=6",
+        "~dimensions.urgency",
+        "~dimensions.request_shape",
+    ]
     result = compile_dataset(overrides, project=project)
     manifest = json.loads((result.version.path / "manifest.json").read_text())
     assert manifest["rows"] == 90
@@ -123,14 +150,16 @@ def test_final_dataset_covers_every_required_pair(project: Project) -> None:
     result = compile_dataset(["size=60"], project=project)
     rows = [Row.from_json(line) for line in (result.version.path / "cases.jsonl").read_text().splitlines()]
     covered = {pair for r in rows for pair in itertools.combinations(sorted(r.cell.items()), 2)}
-    array_pairs = {pair for cell in result.plan.cells.array
-                   for pair in itertools.combinations(sorted(cell), 2)}
+    array_pairs = {
+        pair for cell in result.plan.cells.array for pair in itertools.combinations(sorted(cell), 2)
+    }
     assert len(array_pairs) == result.plan.cells.required_tuples
     assert array_pairs <= covered
 
 
-def test_budget_stops_cleanly_and_the_same_command_continues(project: Project,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_stops_cleanly_and_the_same_command_continues(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compile", "size=20", "budget.max_calls=12"]) == 2
     err = capsys.readouterr().err
     assert "budget.max_calls=12 reached after 12 LM calls" in err and "run the same command" in err

@@ -38,8 +38,9 @@ def specs(draw: st.DrawFn) -> Spec:
     raw["dimensions"] = dims
     positive_d1 = [v for v in dims["d1"]["values"] if not v.startswith("~")]
     raw["constraints"] = ["d0 == v00 -> d1 != v10"] if len(positive_d1) > 1 else []
-    raw["strategies"] = {name: draw(st.integers(0, 6)) for name in ("direct", "persona", "adversarial",
-                                                                    "evaluator_aligned")}
+    raw["strategies"] = {
+        name: draw(st.integers(0, 6)) for name in ("direct", "persona", "adversarial", "evaluator_aligned")
+    }
     if not any(raw["strategies"].values()):
         raw["strategies"]["direct"] = 1
     raw["size"] = draw(st.integers(1, 150))
@@ -111,8 +112,9 @@ def test_split_by_weight_is_largest_remainder() -> None:
 def test_plan_is_identical_in_another_process() -> None:
     args = [sys.executable, "-m", "compiler.cli", "plan", "--json", "dataset=agent_tools", "size=40"]
     first = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    second = subprocess.run(args, capture_output=True, text=True, check=True,
-                            env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout
+    second = subprocess.run(
+        args, capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}
+    ).stdout
     assert first == second
     plan = json.loads(first)
     assert {"dataset", "size", "lm_calls", "strategies", "coverage", "cases"} <= plan.keys()
@@ -121,8 +123,10 @@ def test_plan_is_identical_in_another_process() -> None:
 
 
 def test_plan_does_not_import_dspy() -> None:
-    code = ("import sys; from compiler.cli import main; main(['plan', '--json']); "
-            "assert 'dspy' not in sys.modules and 'litellm' not in sys.modules, 'heavy import'")
+    code = (
+        "import sys; from compiler.cli import main; main(['plan', '--json']); "
+        "assert 'dspy' not in sys.modules and 'litellm' not in sys.modules, 'heavy import'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 

@@ -32,11 +32,19 @@ PLANTED = [
     ("ssn_context_bare", "my ssn is 078051120", "078051120"),
     ("ipv4", "blocked IP 203.0.113.42 again", "203.0.113.42"),
     ("ipv6", "address 2001:db8:85a3::8a2e:370:7334 failed", "2001:db8:85a3::8a2e:370:7334"),
-    ("openai_key", "key sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j broke", "sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j"),
+    (
+        "openai_key",
+        "key sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j broke",
+        "sk-proj-Xq7LmN2pR9sT4vW8yZ1aB3cD5eF6gH0j",
+    ),
     ("stripe_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc is ours", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
     ("aws_key", "AKIAIOSFODNN7EXAMPLE leaked", "AKIAIOSFODNN7EXAMPLE"),
     ("github_token", "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
-    ("slack_token", "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx here", "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx"),
+    (
+        "slack_token",
+        "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx here",
+        "xoxb-2048-4096-AbCdEfGhIjKlMnOpQrStUvWx",
+    ),
     ("google_key", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"),
     ("password", "my password is hunter2! help", "hunter2!"),
     ("entropy_token", "token Zx8Qp2LmN4vR7tYb9WcE3kJf6HgD1sAaQ0 here", "Zx8Qp2LmN4vR7tYb9WcE3kJf6HgD1sAaQ0"),
@@ -91,17 +99,28 @@ def test_same_value_keeps_its_number_within_a_row() -> None:
 
 
 def test_row_numbering_spans_fields_and_nesting() -> None:
-    row = {"customer_message": "I am a@shop.io", "order_context": {"contact": "b@shop.io", "cc": ["a@shop.io"]},
-           "card": 4111111111111111, "count": 3}
+    row = {
+        "customer_message": "I am a@shop.io",
+        "order_context": {"contact": "b@shop.io", "cc": ["a@shop.io"]},
+        "card": 4111111111111111,
+        "count": 3,
+    }
     result = scrub_row(row)
-    assert result.fields == {"customer_message": "I am <EMAIL_1>",
-                             "order_context": {"contact": "<EMAIL_2>", "cc": ["<EMAIL_1>"]},
-                             "card": "<CARD_1>", "count": 3}
+    assert result.fields == {
+        "customer_message": "I am <EMAIL_1>",
+        "order_context": {"contact": "<EMAIL_2>", "cc": ["<EMAIL_1>"]},
+        "card": "<CARD_1>",
+        "count": 3,
+    }
     assert result.counts == {"card": 1, "email": 3}
 
 
 def test_rows_are_numbered_independently() -> None:
-    assert scrub_row({"a": "x b@shop.io"}).fields == scrub_row({"a": "x c@shop.io"}).fields == {"a": "x <EMAIL_1>"}
+    assert (
+        scrub_row({"a": "x b@shop.io"}).fields
+        == scrub_row({"a": "x c@shop.io"}).fields
+        == {"a": "x <EMAIL_1>"}
+    )
 
 
 def test_reject_mode_flags_with_a_reason_and_still_redacts() -> None:
@@ -112,13 +131,17 @@ def test_reject_mode_flags_with_a_reason_and_still_redacts() -> None:
     assert not scrub_text("nothing private here", "reject").rejected
 
 
-@pytest.mark.parametrize(("name", "pattern", "why"), [
-    ("employee_id", r"EMP-(\d{6}", "not a valid regular expression"),
-    ("anything", r"\d*", "matches the empty string"),
-    ("Employee-ID", r"EMP-\d{6}", "lowercase letters"),
-    ("email", r"x@y", "clashes with the built-in"),
-    ("employee_id", "", "non-empty regular expression"),
-], ids=["bad_regex", "empty_match", "bad_name", "builtin_clash", "empty"])
+@pytest.mark.parametrize(
+    ("name", "pattern", "why"),
+    [
+        ("employee_id", r"EMP-(\d{6}", "not a valid regular expression"),
+        ("anything", r"\d*", "matches the empty string"),
+        ("Employee-ID", r"EMP-\d{6}", "lowercase letters"),
+        ("email", r"x@y", "clashes with the built-in"),
+        ("employee_id", "", "non-empty regular expression"),
+    ],
+    ids=["bad_regex", "empty_match", "bad_name", "builtin_clash", "empty"],
+)
 def test_bad_user_pattern_is_explained(name: str, pattern: str, why: str) -> None:
     problem = check_pattern(name, pattern)
     assert problem is not None and why in problem
@@ -129,10 +152,32 @@ def test_checksums() -> None:
     assert iban_valid("DE89370400440532013000") and not iban_valid("DE89370400440532013007")
 
 
-FRAGMENTS = [v for _, _, v in PLANTED] + [t for _, t in LOOK_ALIKES] + [
-    "Hi,", "where is my parcel?", "refund", "order", "12", "2026", "-", ":", "::", "+", "@", ".", "call me at",
-    "password:", "ssn", "4111", "1111", "\n", "Grüße", "日本",
-]
+FRAGMENTS = (
+    [v for _, _, v in PLANTED]
+    + [t for _, t in LOOK_ALIKES]
+    + [
+        "Hi,",
+        "where is my parcel?",
+        "refund",
+        "order",
+        "12",
+        "2026",
+        "-",
+        ":",
+        "::",
+        "+",
+        "@",
+        ".",
+        "call me at",
+        "password:",
+        "ssn",
+        "4111",
+        "1111",
+        "\n",
+        "Grüße",
+        "日本",
+    ]
+)
 
 
 @settings(max_examples=120, deadline=None)
@@ -141,7 +186,10 @@ def test_frame_path_matches_row_path(texts: list[str]) -> None:
     """The vectorised prefilter never hides a value the row path would catch."""
     df = pl.DataFrame({"text": texts, "other": list(reversed(texts))})
     scrubbed, counts = scrub_frame(df, ["text", "other"], "redact", USER)
-    expected = [scrub_row({"text": a, "other": b}, "redact", USER) for a, b in zip(texts, reversed(texts), strict=True)]
+    expected = [
+        scrub_row({"text": a, "other": b}, "redact", USER)
+        for a, b in zip(texts, reversed(texts), strict=True)
+    ]
     assert scrubbed.to_dicts() == [r.fields for r in expected]
     total: dict[str, int] = {}
     for r in expected:

@@ -39,7 +39,8 @@ def test_negative_value_is_called_out_in_adversarial_prompts() -> None:
 
 def test_templates_are_sandboxed(project: Project) -> None:
     (project.templates_dir / "direct.j2").write_text(
-        '{% extends "_base.j2" %}{% block task %}{{ dataset.__class__.__mro__ }}{% endblock %}')
+        '{% extends "_base.j2" %}{% block task %}{{ dataset.__class__.__mro__ }}{% endblock %}'
+    )
     spec = load_spec([], project)
     case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
     with pytest.raises(TemplateError):
@@ -48,7 +49,8 @@ def test_templates_are_sandboxed(project: Project) -> None:
 
 def test_unknown_attribute_fails_at_render_with_template_and_line(project: Project) -> None:
     (project.templates_dir / "persona.j2").write_text(
-        '{% extends "_base.j2" %}\n{% block task %}\nas {{ persona.shoe_size }}\n{% endblock %}\n')
+        '{% extends "_base.j2" %}\n{% block task %}\nas {{ persona.shoe_size }}\n{% endblock %}\n'
+    )
     spec = load_spec([], project)
     case = next(c for c in plan_cases(spec).cases if c.strategy == "persona")
     with pytest.raises(TemplateError, match=r"templates/persona.j2:3: .*shoe_size"):

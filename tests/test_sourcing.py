@@ -38,8 +38,10 @@ def test_planted_private_values_never_reach_the_lm_or_any_output(project: Projec
     planted = _planted_values()
     assert len(planted) >= 10  # e-mails, phones, cards, IBANs, SSNs, IPs, keys are planted in the traces
     with MockLLMServer(latency=0.0) as server:
-        result = compile_dataset(["lm=openai_compatible", f"lm.api_base={server.base_url}", "lm.model=mock",
-                                  "size=60"], project=project)
+        result = compile_dataset(
+            ["lm=openai_compatible", f"lm.api_base={server.base_url}", "lm.model=mock", "size=60"],
+            project=project,
+        )
         bodies = [body.decode("utf-8", "replace") for body in server.stats.bodies]
     assert any("Real requests seen in production" in body for body in bodies)  # snippets did reach templates
     for value in planted:
@@ -76,25 +78,46 @@ def test_curated_rows_join_untouched(project: Project) -> None:
     source = (PACKAGE_ROOT / "datasets" / "support_bot" / "golden.jsonl").read_text().splitlines()
     (curated_dir / "golden.jsonl").write_text("\n".join(source) + "\n")
     result = compile_dataset(["size=60", "~sources"], project=project)
-    rows = {r.id: r for r in (Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines())}
+    rows = {
+        r.id: r
+        for r in (Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines())
+    }
     golden = [json.loads(line) for line in source]
     used = [g for g in golden if g["id"] in rows]
     assert len(used) == 6  # quota 0.1 of 60
     for original in used:
         row = rows[original["id"]]
-        assert row.source == "golden" and row.inputs == original["inputs"] and row.expected == original["expected"]
+        assert (
+            row.source == "golden"
+            and row.inputs == original["inputs"]
+            and row.expected == original["expected"]
+        )
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    pytest.param(("path: data/traces/*.jsonl", "path: data/nothing/*.jsonl"), "matches no file", id="empty-glob"),
-    pytest.param(("input: request.text", "input: request.txt"), "`request.txt` is not a field", id="missing-field"),
-    pytest.param(("quota: 0.1                  #", "quota: 1.2                  #"), "must be a number from 0 to 1",
-                 id="quota-too-big"),
-    pytest.param(("intent: {field: labels.intent}", "intnet: {field: labels.intent}"), "unknown dimension",
-                 id="map-unknown-dimension"),
-])
-def test_bad_sources_print_one_line(project: Project, capsys: pytest.CaptureFixture[str],
-                                    edit: tuple[str, str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            ("path: data/traces/*.jsonl", "path: data/nothing/*.jsonl"), "matches no file", id="empty-glob"
+        ),
+        pytest.param(
+            ("input: request.text", "input: request.txt"), "`request.txt` is not a field", id="missing-field"
+        ),
+        pytest.param(
+            ("quota: 0.1                  #", "quota: 1.2                  #"),
+            "must be a number from 0 to 1",
+            id="quota-too-big",
+        ),
+        pytest.param(
+            ("intent: {field: labels.intent}", "intnet: {field: labels.intent}"),
+            "unknown dimension",
+            id="map-unknown-dimension",
+        ),
+    ],
+)
+def test_bad_sources_print_one_line(
+    project: Project, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str
+) -> None:
     from compiler.cli import main
     from tests.conftest import edit as edit_file
 

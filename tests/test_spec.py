@@ -35,12 +35,20 @@ def test_catalogues_are_rich_enough() -> None:
     spec = load_spec([], Project.locate())
     assert len(spec.personas) >= 12
     assert len(spec.tactics) >= 10
-    assert {"prompt_injection", "format_pressure", "typo_noise", "role_confusion"} <= {t.id for t in spec.tactics}
+    assert {"prompt_injection", "format_pressure", "typo_noise", "role_confusion"} <= {
+        t.id for t in spec.tactics
+    }
 
 
 def test_overrides_reach_the_spec() -> None:
-    spec = load_spec(["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5"], Project.locate())
-    assert (spec.size, spec.seed, dict((s.name, s.weight) for s in spec.strategies)["adversarial"]) == (60, 3, 5)
+    spec = load_spec(
+        ["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5"], Project.locate()
+    )
+    assert (spec.size, spec.seed, dict((s.name, s.weight) for s in spec.strategies)["adversarial"]) == (
+        60,
+        3,
+        5,
+    )
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -60,7 +68,9 @@ BAD_OVERRIDES = [
     pytest.param(["size=many"], "size: must be a whole number", id="size-string"),
     pytest.param(["dimensions.intent.values.refund=-1"], "must be >= 0", id="negative-weight"),
     pytest.param(["dataset=nope"], "Could not find 'dataset/nope'", id="dataset-naming-no-file"),
-    pytest.param(["+strategies.haiku=2"], "strategies.haiku: unknown strategy with no template", id="unknown-strategy"),
+    pytest.param(
+        ["+strategies.haiku=2"], "strategies.haiku: unknown strategy with no template", id="unknown-strategy"
+    ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
     pytest.param(["sise=3"], "`sise` is not a known config key", id="typo-in-override-key"),
@@ -69,8 +79,9 @@ BAD_OVERRIDES = [
 
 
 @pytest.mark.parametrize(("overrides", "message"), BAD_OVERRIDES)
-def test_bad_overrides_print_one_line_and_exit_2(project: Project, capsys: pytest.CaptureFixture[str],
-                                                 overrides: list[str], message: str) -> None:
+def test_bad_overrides_print_one_line_and_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str], overrides: list[str], message: str
+) -> None:
     code, err = _run(["compile", *overrides], capsys)
     assert code == 2
     assert message in err
@@ -80,33 +91,61 @@ def test_bad_overrides_print_one_line_and_exit_2(project: Project, capsys: pytes
 
 
 BAD_FILES = [
-    pytest.param("description: What the customer wants.", "descripton: What the customer wants.",
-                 "dimensions.intent.descripton: unknown key; did you mean `description`?", id="typo-in-dimension-option"),
-    pytest.param("difficulty:\n    description: How much reasoning the request needs.\n    values: [easy, medium, hard]",
-                 "difficulty:\n    description: How much reasoning the request needs.\n    values: []",
-                 "dimensions.difficulty.values: has no values", id="dimension-without-values"),
-    pytest.param("values: {within_policy: 3, edge_of_policy: 2, ~outside_policy: 1}",
-                 "values: {within_policy: 0, edge_of_policy: 0, ~outside_policy: 0}",
-                 "weights sum to 0; give one value a positive weight", id="all-zero-weights"),
-    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
-                 "\"mood == 'angry' -> policy_boundary != 'edge_of_policy'\"",
-                 "names unknown dimension `mood`", id="constraint-unknown-dimension"),
-    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
-                 "\"intent == 'teleport' -> policy_boundary != 'edge_of_policy'\"",
-                 "dimension `intent` has no value `teleport`", id="constraint-unknown-value"),
-    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
-                 "\"intent = 'account_access' ->\"", "does not parse", id="constraint-does-not-parse"),
-    pytest.param("\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
-                 "\"channel == 'chat'\"\n  - \"channel != 'chat'\"",
-                 "exclude every cell", id="constraints-exclude-every-cell"),
-    pytest.param("seed: 7", "seed: 7\nseeds: 8", "seeds: unknown key; did you mean `seed`?", id="unknown-key-in-file"),
-    pytest.param("name: support_bot", "name: support_bot\n  broken: [", "YAML does not parse", id="yaml-does-not-parse"),
+    pytest.param(
+        "description: What the customer wants.",
+        "descripton: What the customer wants.",
+        "dimensions.intent.descripton: unknown key; did you mean `description`?",
+        id="typo-in-dimension-option",
+    ),
+    pytest.param(
+        "difficulty:\n    description: How much reasoning the request needs.\n    values: [easy, medium, hard]",
+        "difficulty:\n    description: How much reasoning the request needs.\n    values: []",
+        "dimensions.difficulty.values: has no values",
+        id="dimension-without-values",
+    ),
+    pytest.param(
+        "values: {within_policy: 3, edge_of_policy: 2, ~outside_policy: 1}",
+        "values: {within_policy: 0, edge_of_policy: 0, ~outside_policy: 0}",
+        "weights sum to 0; give one value a positive weight",
+        id="all-zero-weights",
+    ),
+    pytest.param(
+        "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+        "\"mood == 'angry' -> policy_boundary != 'edge_of_policy'\"",
+        "names unknown dimension `mood`",
+        id="constraint-unknown-dimension",
+    ),
+    pytest.param(
+        "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+        "\"intent == 'teleport' -> policy_boundary != 'edge_of_policy'\"",
+        "dimension `intent` has no value `teleport`",
+        id="constraint-unknown-value",
+    ),
+    pytest.param(
+        "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+        "\"intent = 'account_access' ->\"",
+        "does not parse",
+        id="constraint-does-not-parse",
+    ),
+    pytest.param(
+        "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+        "\"channel == 'chat'\"\n  - \"channel != 'chat'\"",
+        "exclude every cell",
+        id="constraints-exclude-every-cell",
+    ),
+    pytest.param(
+        "seed: 7", "seed: 7\nseeds: 8", "seeds: unknown key; did you mean `seed`?", id="unknown-key-in-file"
+    ),
+    pytest.param(
+        "name: support_bot", "name: support_bot\n  broken: [", "YAML does not parse", id="yaml-does-not-parse"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "message"), BAD_FILES)
-def test_bad_dataset_files_print_file_key_and_fix(project: Project, capsys: pytest.CaptureFixture[str],
-                                                  old: str, new: str, message: str) -> None:
+def test_bad_dataset_files_print_file_key_and_fix(
+    project: Project, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
     edit(_dataset(project), old, new)
     code, err = _run(["plan"], capsys)
     assert code == 2
@@ -124,8 +163,12 @@ def test_all_problems_are_reported_together(project: Project) -> None:
     assert all(": " in line for line in lines)
 
 
-def test_template_with_syntax_error_names_file_and_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    (project.templates_dir / "direct.j2").write_text('{% extends "_base.j2" %}\n{% block task %}\n{% if %}\n{% endblock %}\n')
+def test_template_with_syntax_error_names_file_and_line(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}\n{% if %}\n{% endblock %}\n'
+    )
     code, err = _run(["plan"], capsys)
     assert code == 2
     assert "templates/direct.j2:3: syntax error" in err
@@ -135,7 +178,8 @@ def test_template_with_unknown_variable_names_template_line_and_variable(project
     from compiler.render import check_templates
 
     (project.templates_dir / "persona.j2").write_text(
-        '{% extends "_base.j2" %}\n{% block task %}\nWrite as {{ persona.style }}\nin {{ mood }}\n{% endblock %}\n')
+        '{% extends "_base.j2" %}\n{% block task %}\nWrite as {{ persona.style }}\nin {{ mood }}\n{% endblock %}\n'
+    )
     spec = load_spec([], project)
     with pytest.raises(TemplateError, match=r"templates/persona.j2:4: unknown variable `mood`"):
         check_templates(spec, project.templates_dir)
@@ -143,7 +187,8 @@ def test_template_with_unknown_variable_names_template_line_and_variable(project
 
 def test_user_strategy_is_added_by_adding_a_template(project: Project) -> None:
     (project.templates_dir / "haiku.j2").write_text(
-        '{% extends "_base.j2" %}\n{% block task %}Write the request as a haiku.{% endblock %}\n')
+        '{% extends "_base.j2" %}\n{% block task %}Write the request as a haiku.{% endblock %}\n'
+    )
     spec = load_spec(["+strategies.haiku=2"], project)
     assert "haiku" in {s.name for s in spec.strategies}
 
@@ -151,31 +196,49 @@ def test_user_strategy_is_added_by_adding_a_template(project: Project) -> None:
 BAD_COVERAGE = [
     pytest.param(["coverage=5"], "coverage.strength: must be <= 4", id="strength-above-4"),
     pytest.param(["coverage=0"], "coverage.strength: must be >= 1", id="strength-below-1"),
-    pytest.param(["~dimensions.channel", "~dimensions.difficulty", "coverage=3"],
-                 "but there are only 2 dimensions", id="strength-above-dimension-count"),
-    pytest.param(["coverage={strength: 2, groups: [{dims: [intent, mood], strength: 2}]}"],
-                 "names unknown dimension(s) mood", id="group-unknown-dimension"),
-    pytest.param(["coverage={strength: 2, include: [{intent: teleport}]}"], "unknown value 'teleport'",
-                 id="include-unknown-value"),
-    pytest.param(["coverage={strength: 2, include: [{intent: account_access, policy_boundary: edge_of_policy}]}"],
-                 "coverage.include[0]: violates the constraint", id="include-violates-constraint"),
+    pytest.param(
+        ["~dimensions.channel", "~dimensions.difficulty", "coverage=3"],
+        "but there are only 2 dimensions",
+        id="strength-above-dimension-count",
+    ),
+    pytest.param(
+        ["coverage={strength: 2, groups: [{dims: [intent, mood], strength: 2}]}"],
+        "names unknown dimension(s) mood",
+        id="group-unknown-dimension",
+    ),
+    pytest.param(
+        ["coverage={strength: 2, include: [{intent: teleport}]}"],
+        "unknown value 'teleport'",
+        id="include-unknown-value",
+    ),
+    pytest.param(
+        ["coverage={strength: 2, include: [{intent: account_access, policy_boundary: edge_of_policy}]}"],
+        "coverage.include[0]: violates the constraint",
+        id="include-violates-constraint",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "message"), BAD_COVERAGE)
-def test_bad_coverage_settings_print_one_line(project: Project, capsys: pytest.CaptureFixture[str],
-                                              overrides: list[str], message: str) -> None:
+def test_bad_coverage_settings_print_one_line(
+    project: Project, capsys: pytest.CaptureFixture[str], overrides: list[str], message: str
+) -> None:
     code, err = _run(["plan", *overrides], capsys)
     assert code == 2
     assert message in err
     assert "Traceback" not in err
 
 
-def test_group_of_only_negative_capable_dimensions_is_refused(project: Project,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    edit(_dataset(project), "values: {chat: 3, email: 2, social_media: 1}",
-         "values: {chat: 3, email: 2, social_media: 1, ~carrier_pigeon: 1}")
-    code, err = _run(["plan", "coverage={strength: 2, groups: [{dims: [policy_boundary, channel], strength: 2}]}"],
-                     capsys)
+def test_group_of_only_negative_capable_dimensions_is_refused(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        _dataset(project),
+        "values: {chat: 3, email: 2, social_media: 1}",
+        "values: {chat: 3, email: 2, social_media: 1, ~carrier_pigeon: 1}",
+    )
+    code, err = _run(
+        ["plan", "coverage={strength: 2, groups: [{dims: [policy_boundary, channel], strength: 2}]}"], capsys
+    )
     assert code == 2
     assert "every dimension of the group has negative values" in err

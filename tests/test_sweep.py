@@ -15,20 +15,43 @@ from compiler.config import PACKAGE_ROOT
 
 def _dsc(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT)}
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and "sweeps" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "sweeps" not in p.parts
+    }
 
 
 def test_a_joblib_sweep_writes_one_version_per_job_and_a_summary(tmp_path: Path) -> None:
-    done = _dsc(["compile", "-m", "size=12", "strategies.adversarial=1,6", "seed=1,2", "dedupe.near=null",
-                 "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path)
+    done = _dsc(
+        [
+            "compile",
+            "-m",
+            "size=12",
+            "strategies.adversarial=1,6",
+            "seed=1,2",
+            "dedupe.near=null",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
-    index = [json.loads(line) for line in (tmp_path / "outputs/support_bot/versions.jsonl").read_text().splitlines()]
+    index = [
+        json.loads(line)
+        for line in (tmp_path / "outputs/support_bot/versions.jsonl").read_text().splitlines()
+    ]
     versions = {entry["version"] for entry in index}
     assert len(index) == 4 and len(versions) == 4
     assert all((tmp_path / "outputs/support_bot" / v / "manifest.json").is_file() for v in versions)
@@ -53,8 +76,10 @@ def test_four_joblib_shards_assemble_byte_identical_to_one_run(tmp_path: Path) -
     sharded.mkdir()
     single.mkdir()
     common = ["size=30", "dedupe.near=null", "max_rounds=0"]
-    done = _dsc(["compile", "-m", "shard.index=range(0,4)", "shard.count=4", *common, "hydra/launcher=joblib"],
-                sharded)
+    done = _dsc(
+        ["compile", "-m", "shard.index=range(0,4)", "shard.count=4", *common, "hydra/launcher=joblib"],
+        sharded,
+    )
     assert done.returncode == 0, done.stderr
     assert not (sharded / "outputs/support_bot/versions.jsonl").exists()  # shards write no version
     assembled = _dsc(["compile", *common], sharded)
@@ -64,16 +89,23 @@ def test_four_joblib_shards_assemble_byte_identical_to_one_run(tmp_path: Path) -
 
 
 def test_submitit_local_launcher_runs_jobs(tmp_path: Path) -> None:
-    done = _dsc(["compile", "-m", "size=10", "seed=1,2", "dedupe.near=null", "hydra/launcher=submitit_local"],
-                tmp_path)
+    done = _dsc(
+        ["compile", "-m", "size=10", "seed=1,2", "dedupe.near=null", "hydra/launcher=submitit_local"],
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert len((tmp_path / "outputs/support_bot/versions.jsonl").read_text().splitlines()) == 2
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    pytest.param(["shard.index=4", "shard.count=4"], "shard.index: is 4 but must be in [0, 4)", id="index-too-big"),
-    pytest.param(["shard.count=0"], "shard.count: must be >= 1", id="count-below-one"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            ["shard.index=4", "shard.count=4"], "shard.index: is 4 but must be in [0, 4)", id="index-too-big"
+        ),
+        pytest.param(["shard.count=0"], "shard.count: must be >= 1", id="count-below-one"),
+    ],
+)
 def test_bad_shards_print_one_line(tmp_path: Path, overrides: list[str], message: str) -> None:
     done = _dsc(["compile", *overrides], tmp_path)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

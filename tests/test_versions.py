@@ -25,7 +25,9 @@ def _rows(version: Version) -> list[Row]:
     return read_rows(version)
 
 
-def test_decisions_survive_a_recompile(project: Project, version: Version, capsys: pytest.CaptureFixture[str]) -> None:
+def test_decisions_survive_a_recompile(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = _rows(version)
     assert main(["review", "approve", rows[0].id[:12], "--reason", "looks right"]) == 0
     assert main(["review", "reject", rows[1].id, "--reason", "implausible"]) == 0
@@ -43,8 +45,20 @@ def test_decisions_survive_a_recompile(project: Project, version: Version, capsy
 
 def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> None:
     row = next(r for r in _rows(version) if r.expected["verdict"] != "refuse")
-    assert main(["review", "edit", row.id[:10], "--set", "expected.verdict=refuse",
-                 "--set", "expected.must_include=[receipt, order number]"]) == 0
+    assert (
+        main(
+            [
+                "review",
+                "edit",
+                row.id[:10],
+                "--set",
+                "expected.verdict=refuse",
+                "--set",
+                "expected.must_include=[receipt, order number]",
+            ]
+        )
+        == 0
+    )
     again = compile_dataset(OVERRIDES, project=project)
     edited = [r for r in _rows(again.version) if r.provenance.get("edited_from") == row.id]
     assert len(edited) == 1
@@ -54,22 +68,28 @@ def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> 
     assert main(["verify", str(again.version.path)]) == 0
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    pytest.param("expected.verdikt=refuse", "did you mean `verdict`", id="unknown-column"),
-    pytest.param("inputs.mood=grumpy", "no input `mood`", id="unknown-input"),
-    pytest.param("expected.needs_human=maybe", "is a bool column", id="wrong-type-bool"),
-    pytest.param("expected.verdict=shrug", "one of answer, refuse, escalate", id="enum-value"),
-    pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-section"),
-])
-def test_bad_edits_print_one_line(version: Version, capsys: pytest.CaptureFixture[str], assignment: str,
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        pytest.param("expected.verdikt=refuse", "did you mean `verdict`", id="unknown-column"),
+        pytest.param("inputs.mood=grumpy", "no input `mood`", id="unknown-input"),
+        pytest.param("expected.needs_human=maybe", "is a bool column", id="wrong-type-bool"),
+        pytest.param("expected.verdict=shrug", "one of answer, refuse, escalate", id="enum-value"),
+        pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-section"),
+    ],
+)
+def test_bad_edits_print_one_line(
+    version: Version, capsys: pytest.CaptureFixture[str], assignment: str, message: str
+) -> None:
     row = _rows(version)[0]
     assert main(["review", "edit", row.id, "--set", assignment]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_unknown_row_and_version_suggest_the_closest(version: Version, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_row_and_version_suggest_the_closest(
+    version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
     row_id = _rows(version)[0].id
     typo = row_id[:9] + ("0" if row_id[9] != "0" else "1") + row_id[10:14]
     assert main(["review", "approve", typo]) == 2
@@ -78,8 +98,9 @@ def test_unknown_row_and_version_suggest_the_closest(version: Version, capsys: p
     assert f"did you mean {version.version}" in capsys.readouterr().err
 
 
-def test_promote_is_idempotent_and_needs_reviews(project: Project, version: Version,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_promote_is_idempotent_and_needs_reviews(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = _rows(version)
     assert main(["promote", str(version.path), "--to", "golden"]) == 2
     assert "still pending review" in capsys.readouterr().err
@@ -99,8 +120,9 @@ def test_diff_of_a_version_with_itself_is_empty(version: Version, capsys: pytest
     assert "0 added, 0 removed, 0 changed" in capsys.readouterr().out
 
 
-def test_diff_counts_changes_per_strategy_and_cell(project: Project, version: Version,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_counts_changes_per_strategy_and_cell(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = compile_dataset(["size=16", "dedupe.near=null", "seed=99"], project=project).version
     capsys.readouterr()
     assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 0
@@ -109,8 +131,9 @@ def test_diff_counts_changes_per_strategy_and_cell(project: Project, version: Ve
 
 
 @pytest.mark.parametrize("name", ["cases.jsonl", "cases.parquet", "manifest.json", "drops.jsonl"])
-def test_verify_catches_a_flipped_byte_in_each_file(version: Version, capsys: pytest.CaptureFixture[str],
-                                                    name: str) -> None:
+def test_verify_catches_a_flipped_byte_in_each_file(
+    version: Version, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     path = version.path / name
     data = bytearray(path.read_bytes())
     if not data:
@@ -132,7 +155,9 @@ def test_verify_accepts_files_for_pre_commit(version: Version) -> None:
     assert "dsc verify" in hooks.read_text()
 
 
-def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(project: Project, version: Version) -> None:
+def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(
+    project: Project, version: Version
+) -> None:
     row = _rows(version)[0]
     assert main(["review", "approve", row.id]) == 0
     assert main(["promote", str(version.path), "--to", "golden", "--allow-pending"]) == 0
@@ -152,12 +177,33 @@ def test_near_duplicates_of_earlier_versions_are_dropped(project: Project, versi
     text = old.inputs["customer_message"]
     words = text.split()
     words[len(words) // 2] = "banana"
-    near = RowType.build("synthetic", old.strategy, old.variant, old.cell, {**old.inputs, "customer_message":
-                         " ".join(words)}, old.expected, {})
-    fresh = RowType.build("synthetic", old.strategy, old.variant, old.cell, {"customer_message": "Completely new "
-                          "question about a warranty claim for a broken kettle bought in May.", "order_context": ""},
-                          old.expected, {})
-    result = drop_duplicates([Candidate(near, None), Candidate(fresh, None)], 0.6, ["customer_message"],
-                             [ExistingRow(version.version, old)])
+    near = RowType.build(
+        "synthetic",
+        old.strategy,
+        old.variant,
+        old.cell,
+        {**old.inputs, "customer_message": " ".join(words)},
+        old.expected,
+        {},
+    )
+    fresh = RowType.build(
+        "synthetic",
+        old.strategy,
+        old.variant,
+        old.cell,
+        {
+            "customer_message": "Completely new "
+            "question about a warranty claim for a broken kettle bought in May.",
+            "order_context": "",
+        },
+        old.expected,
+        {},
+    )
+    result = drop_duplicates(
+        [Candidate(near, None), Candidate(fresh, None)],
+        0.6,
+        ["customer_message"],
+        [ExistingRow(version.version, old)],
+    )
     assert [c.row.id for c in result.survivors] == [fresh.id]
     assert result.drops[0].reason == f"existing:{version.version}" and result.drops[0].kept_id == old.id

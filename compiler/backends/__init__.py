@@ -39,10 +39,16 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
         inner, endpoint = open_http_engine(spec, stats)
     engine = AsyncJournaledEngine(inner, journal, spec.model, endpoint, stats, limiter)
     # dsc retries in its own engines (by fault class); DSPy's own retries would duplicate calls
-    lm = dspy.LM(spec.model, engine=SyncJournaledEngine(engine), async_engine=engine, cache=False,
-                 temperature=spec.temperature, max_tokens=spec.max_tokens, num_retries=0)
-    return LMHandle(lm=lm, identity=lm_identity(spec),
-                    stats=stats, engine=engine)
+    lm = dspy.LM(
+        spec.model,
+        engine=SyncJournaledEngine(engine),
+        async_engine=engine,
+        cache=False,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        num_retries=0,
+    )
+    return LMHandle(lm=lm, identity=lm_identity(spec), stats=stats, engine=engine)
 
 
 def lm_identity(spec: LMSpec) -> str:

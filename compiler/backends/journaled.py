@@ -22,8 +22,14 @@ class BudgetReached(LMError, DSPyLMError):
 class BudgetGate:
     """Stops fresh LM calls at `max_calls` or once the estimated spend reaches `max_usd` (replays are free)."""
 
-    def __init__(self, stats: CallStats, max_calls: int | None, max_usd: float | None, price_input: float,
-                 price_output: float) -> None:
+    def __init__(
+        self,
+        stats: CallStats,
+        max_calls: int | None,
+        max_usd: float | None,
+        price_input: float,
+        price_output: float,
+    ) -> None:
         self.stats = stats
         self.max_calls = max_calls
         self.max_usd = max_usd
@@ -32,19 +38,25 @@ class BudgetGate:
         self.started = 0
 
     def spent(self) -> float:
-        return (self.stats.input_tokens * self.price_input + self.stats.output_tokens * self.price_output) / 1e6
+        return (
+            self.stats.input_tokens * self.price_input + self.stats.output_tokens * self.price_output
+        ) / 1e6
 
     async def acquire(self) -> None:
         if self.max_calls is not None and self.started >= self.max_calls:
             raise BudgetReached(self._message(f"budget.max_calls={self.max_calls} reached"))
         if self.max_usd is not None and self.spent() >= self.max_usd:
-            raise BudgetReached(self._message(f"budget.max_usd={self.max_usd:g} reached (${self.spent():.4f})"))
+            raise BudgetReached(
+                self._message(f"budget.max_usd={self.max_usd:g} reached (${self.spent():.4f})")
+            )
         self.started += 1
 
     def _message(self, what: str) -> str:
-        return (f"{what} after {self.stats.calls} LM calls; every answer received is kept in the journal; "
-                f"raise the budget (e.g. budget.max_calls=null budget.max_usd=null) and run the same command "
-                f"to continue without paying again")
+        return (
+            f"{what} after {self.stats.calls} LM calls; every answer received is kept in the journal; "
+            f"raise the budget (e.g. budget.max_calls=null budget.max_usd=null) and run the same command "
+            f"to continue without paying again"
+        )
 
 
 @dataclass
@@ -75,8 +87,12 @@ def _text_of(content: Any) -> str:
 def describe_request(request: Any) -> tuple[str, list[tuple[str, str]], dict[str, Any]]:
     """(system, [(role, text)], sampling params) of a dspy.lm15 Request."""
     config = request.config
-    params = {"temperature": config.temperature, "max_tokens": config.max_tokens, "top_p": config.top_p,
-              "seed": config.seed}
+    params = {
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+        "top_p": config.top_p,
+        "seed": config.seed,
+    }
     messages = [(m.role, m.text or "") for m in request.messages]
     return _text_of(request.system), messages, params
 
@@ -84,16 +100,25 @@ def describe_request(request: Any) -> tuple[str, list[tuple[str, str]], dict[str
 def make_response(answer: Answer, model: str) -> Any:
     from dspy.lm15 import Message, Response, TextPart, Usage
 
-    return Response(id=None, model=model, message=Message.assistant([TextPart(answer.text)]), finish_reason="stop",
-                    usage=Usage(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens,
-                                total_tokens=answer.input_tokens + answer.output_tokens))
+    return Response(
+        id=None,
+        model=model,
+        message=Message.assistant([TextPart(answer.text)]),
+        finish_reason="stop",
+        usage=Usage(
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            total_tokens=answer.input_tokens + answer.output_tokens,
+        ),
+    )
 
 
 class AsyncJournaledEngine:
     """dspy 3.4 async engine: journal hit -> stored answer; miss -> inner engine, then record."""
 
-    def __init__(self, inner: Any, journal: Journal, model: str, endpoint: str, stats: CallStats,
-                 limiter: Any = None) -> None:
+    def __init__(
+        self, inner: Any, journal: Journal, model: str, endpoint: str, stats: CallStats, limiter: Any = None
+    ) -> None:
         self.inner = inner
         self.journal = journal
         self.model = model
@@ -117,7 +142,9 @@ class AsyncJournaledEngine:
         response = await self.inner.complete(request)
         text = "".join(getattr(p, "text", "") or "" for p in response.message.parts)
         usage = response.usage
-        answer = Answer(text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0))
+        answer = Answer(
+            text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0)
+        )
         self.stats.calls += 1
         self.stats.input_tokens += answer.input_tokens
         self.stats.output_tokens += answer.output_tokens
