@@ -58,12 +58,10 @@ def _to_candidates(
     spec: Spec, generated: Sequence[Any], lm_identity: str, privacy: Counter[str]
 ) -> tuple[list[Candidate], Counter[str]]:
     candidates: list[Candidate] = []
-    failures: Counter[str] = Counter()
-    for item in generated:
-        if item.inputs is None:
-            failures[item.error or "unknown"] += 1
-            continue
-        inputs, expected = scrub_generated(spec, item.inputs, item.expected, privacy)
+    failures: Counter[str] = Counter(item.error or "unknown" for item in generated if item.inputs is None)
+    answered = [item for item in generated if item.inputs is not None]
+    scrubbed = scrub_generated(spec, [(item.inputs, item.expected) for item in answered], privacy)
+    for item, (inputs, expected) in zip(answered, scrubbed, strict=True):
         row = Row.build(
             "synthetic",
             item.case.strategy,
@@ -189,7 +187,9 @@ def _short_cases(
     plan: Plan, selection: Selection, used_slots: Counter[tuple[str, str | None, Any]], round_no: int
 ) -> list[CaseSpec]:
     """Fresh samples for the (strategy, cell) pairs that fell short, with the variants they were planned with."""
-    short = {(s.strategy, s.cell): s.wanted - s.got for s in selection.short}
+    # rows missing from the dataset: refill every short cell; otherwise only cells that lost all their
+    # rows (their tuples would go uncovered), since other cells of the strategy already filled the room
+    short = {(s.strategy, s.cell): s.wanted - s.got for s in selection.short if selection.missing or s.got == 0}
     from compiler.space import cell_label
 
     requests = []
