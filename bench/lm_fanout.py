@@ -79,8 +79,10 @@ def open_dsc(server: MockLLMServer, concurrency: int, timeout: float) -> LMHandl
 
 
 async def _fan_out(handle: LMHandle, items: list[str], concurrency: int) -> int:
-    """generate._fan_out's shape: one task per row behind a semaphore, dspy.Predict.acall per row."""
-    predict = dspy.Predict(Question)
+    """generate._fan_out's shape: one task per row behind a semaphore, generate.LeanCall per row."""
+    from compiler.generate import LeanCall
+
+    ask = LeanCall(Question, handle, 0.7, 256)
     semaphore = asyncio.Semaphore(concurrency)
     lost = 0
 
@@ -88,8 +90,8 @@ async def _fan_out(handle: LMHandle, items: list[str], concurrency: int) -> int:
         nonlocal lost
         async with semaphore:
             try:
-                prediction = await predict.acall(question=question, lm=handle.lm)
-                lost += prediction.answer is None
+                prediction = await ask(question=question)
+                lost += prediction.get("answer") is None
             except LMCallFailed:
                 lost += 1
 
@@ -109,7 +111,7 @@ def run_dsc(
     with dspy.context(disable_history=True, adapter=LeanChatAdapter()):  # as generate.generate_cases
         server.configure()
         cpu, wall = time.process_time(), time.perf_counter()
-        lost = asyncio.run(_fan_out(handle, items, width or concurrency))
+        lost = asyncio.run(_fan_out(handle, items, width or 2 * concurrency))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     extra = ", ".join(f"{k}:{v}" for k, v in sorted(handle.stats.extra.items()))
     note = (
@@ -262,11 +264,11 @@ def cpu_breakdown(server: MockLLMServer, calls: int) -> list[tuple[str, float]]:
                 calls, lambda r: gather(lambda i: predict.acall(question=f"q {r} {i}", lm=quiet))
             )
         rows.append((label, cost))
-    with dspy.context(disable_history=True, adapter=LeanChatAdapter()):
-        cost = _cpu_per_call(
-            calls, lambda r: gather(lambda i: predict.acall(question=f"dsc {r} {i}", lm=handle.lm))
-        )
-    rows.append(("dsc path (Predict.acall -> journal -> HTTP engine)", cost))
+    from compiler.generate import LeanCall
+
+    ask = LeanCall(Question, handle, 0.7, 256)
+    cost = _cpu_per_call(calls, lambda r: gather(lambda i: ask(question=f"dsc {r} {i}")))
+    rows.append(("dsc path (LeanCall: ChatAdapter -> journal -> HTTP engine)", cost))
     return rows
 
 
@@ -345,7 +347,7 @@ def main() -> None:
         wide = run_dsc(server, rows, 64, "wide-faulty", timeout=FAULT_TIMEOUT, width=128)
         table.append(
             (
-                "  same, fan-out 128 rows over the engine's 64 (proposed)",
+                "  same, fan-out 128 rows over the engine's 64 (generate.py's width)",
                 f"{wide.wall:.2f} / {wide_clean.wall:.2f} s ({wide.wall / wide_clean.wall:.2f}x), lost {wide.lost}",
                 "-",
             )

@@ -134,10 +134,10 @@ class LeanCall:
         self.config = Config(temperature=temperature, max_tokens=max_tokens)
         self.model = handle.engine.model
 
-    async def __call__(self, instruction: str, case: str) -> dict[str, Any]:
+    async def __call__(self, **inputs: Any) -> dict[str, Any]:
         from dspy.lm15 import Message, Request
 
-        messages = self.adapter.format(self.signature, [], {"instruction": instruction, "case": case})
+        messages = self.adapter.format(self.signature, [], inputs)
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = tuple(Message.user(m["content"]) for m in messages if m["role"] == "user")
         response = await self.handle.engine.complete(Request(model=self.model, messages=turns, system=system, config=self.config))
@@ -152,7 +152,7 @@ async def _generate_one(spec: Spec, ask: LeanCall, handle: LMHandle, item: Rende
     last_error = "parse"
     for sample in range(PARSE_ATTEMPTS):
         try:
-            prediction = await ask(item.instruction, case_payload(spec, item.case, sample))
+            prediction = await ask(instruction=item.instruction, case=case_payload(spec, item.case, sample))
         except AdapterParseError:
             last_error = "parse"
             handle.stats.retries += 1
