@@ -20,24 +20,11 @@ import polars as pl
 
 from compiler.errors import SourceError
 from compiler.privacy import scrub_row
+from compiler.rows import ROW_KEYS
 from compiler.sources import CuratedSource
 
 # What `dsc promote` writes (a row of cases.jsonl plus `outcome`) and a few fields for hand-written rows.
-META_FIELDS = (
-    "id",
-    "source",
-    "strategy",
-    "variant",
-    "cell",
-    "inputs",
-    "expected",
-    "outcome",
-    "review_status",
-    "checks",
-    "provenance",
-    "notes",
-    "tags",
-)
+META_FIELDS = (*ROW_KEYS, "outcome", "notes", "tags")
 
 
 @dataclass(frozen=True)
