@@ -235,11 +235,8 @@ def parse_production(
                 f"sources.production.weight_by: unknown factor `{factor}`; "
                 f"{_closest(str(factor), WEIGHT_FACTORS)}"
             )
-    if "frequency" in weight_by and "rarity" in weight_by:
-        problems.append(
-            "sources.production.weight_by: lists both frequency and rarity, which pull in opposite "
-            "directions and cancel out; keep one"
-        )
+    # frequency and rarity together are allowed (the issue's own example lists both): their scores are
+    # opposite, so they cancel and the other factors decide, each with a smaller share of the mean
     for factor, role in (("error_rate", "error"), ("novelty", "timestamp")):
         if factor in weight_by and role not in fields:
             problems.append(

@@ -261,7 +261,6 @@ BAD_CONFIG = [
         "sources.production.map.intent.values.REFUND: `refnd` is not a value of intent",
     ),
     ("unknown_factor", {"weight_by": ["errors"]}, "sources.production.weight_by: unknown factor `errors`"),
-    ("opposite_factors", {"weight_by": ["frequency", "rarity"]}, "pull in opposite directions"),
     (
         "factor_without_field",
         {"fields": {"input": "t"}, "weight_by": ["error_rate"]},
