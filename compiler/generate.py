@@ -112,6 +112,45 @@ def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str
     return inputs, expected
 
 
+class JudgeCase(dspy.Signature):
+    """Score how plausible this test case is for the system under test, from 0.0 (implausible) to 1.0
+    (a request real users would send, with expected behaviour a grader could apply)."""
+
+    description: str = dspy.InputField(desc="The system under test.")
+    case: str = dspy.InputField(desc="The test case as JSON: its inputs and expected behaviour.")
+    plausibility: float = dspy.OutputField(desc="From 0.0 to 1.0.")
+    reason: str = dspy.OutputField(desc="One sentence.")
+
+
+def judge_cases(
+    spec: Spec, handle: LMHandle, cases: Sequence[tuple[str, dict[str, Any]]]
+) -> dict[str, tuple[float, str]]:
+    """The optional plausibility judge: (row id, case) -> (score in [0, 1], reason), through the journal."""
+    import json
+
+    from dspy.utils.exceptions import AdapterParseError
+
+    ask = LeanCall(JudgeCase, handle, 0.0, 256)
+
+    async def run() -> dict[str, tuple[float, str]]:
+        semaphore = asyncio.Semaphore(2 * spec.lm.concurrency)
+
+        async def one(row_id: str, case: dict[str, Any]) -> tuple[str, tuple[float, str]]:
+            async with semaphore:
+                try:
+                    verdict = await ask(description=spec.description, case=json.dumps(case, sort_keys=True))
+                    return row_id, (
+                        min(1.0, max(0.0, float(verdict["plausibility"]))),
+                        str(verdict["reason"]),
+                    )
+                except (AdapterParseError, ValueError, TypeError):
+                    return row_id, (0.0, "the judge's answer did not parse")
+
+        return dict(await asyncio.gather(*(one(row_id, case) for row_id, case in cases)))
+
+    return asyncio.run(run())
+
+
 class Stopped(Exception):
     """Generation stopped early (budget reached or a breaker tripped); answers so far are kept."""
 
@@ -125,7 +164,9 @@ class LeanCall:
     answer is parsed by the same adapter, so prompts and parsing are exactly DSPy's.
     """
 
-    def __init__(self, signature: type[dspy.Signature], handle: LMHandle, temperature: float, max_tokens: int):
+    def __init__(
+        self, signature: type[dspy.Signature], handle: LMHandle, temperature: float, max_tokens: int
+    ):
         from dspy.lm15 import Config
 
         self.signature = signature
@@ -140,7 +181,9 @@ class LeanCall:
         messages = self.adapter.format(self.signature, [], inputs)
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns = tuple(Message.user(m["content"]) for m in messages if m["role"] == "user")
-        response = await self.handle.engine.complete(Request(model=self.model, messages=turns, system=system, config=self.config))
+        response = await self.handle.engine.complete(
+            Request(model=self.model, messages=turns, system=system, config=self.config)
+        )
         text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
         return dict(self.adapter.parse(self.signature, text))
 
@@ -163,7 +206,9 @@ async def _generate_one(spec: Spec, ask: LeanCall, handle: LMHandle, item: Rende
                 raise
             handle.stats.failures += 1
             attempts = getattr(exc, "attempts", 1)
-            return Generated(item.case, item.instruction, None, None, attempts=attempts, error=str(error_class))
+            return Generated(
+                item.case, item.instruction, None, None, attempts=attempts, error=str(error_class)
+            )
         try:
             inputs, expected = _normalise(spec, prediction)
         except (ValueError, TypeError) as exc:  # a parsed field does not coerce to its column type

@@ -139,6 +139,32 @@ def screen_candidates(
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
+def judge_plausibility(
+    spec: Spec, handle: Any, screened: DedupeResult, verdicts: dict[str, tuple[float, str]]
+) -> DedupeResult:
+    """The optional plausibility check: an LM judge scores each surviving case (once, across rounds);
+    cases below `checks.min_plausibility` are not selected and leave a drop record."""
+    from compiler.checks import CheckResult
+    from compiler.generate import judge_cases
+
+    todo = [c.row for c in screened.survivors if c.row.id not in verdicts]
+    verdicts.update(
+        judge_cases(spec, handle, [(r.id, {"inputs": r.inputs, "expected": r.expected}) for r in todo])
+    )
+    survivors: list[Candidate] = []
+    drops = list(screened.drops)
+    for candidate in screened.survivors:
+        score, reason = verdicts[candidate.row.id]
+        if score < spec.checks.min_plausibility:
+            drops.append(Drop(candidate.row.id, candidate.row.id, round(score, 4), "check:plausibility"))
+            continue
+        check = CheckResult("plausibility", True, f"{score:.2f}: {reason}").as_dict()
+        survivors.append(
+            Candidate(replace(candidate.row, checks=(*candidate.row.checks, check)), candidate.case)
+        )
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
 def _generate_shard(
     spec: Spec,
     plan: Plan,
@@ -189,7 +215,9 @@ def _short_cases(
     """Fresh samples for the (strategy, cell) pairs that fell short, with the variants they were planned with."""
     # rows missing from the dataset: refill every short cell; otherwise only cells that lost all their
     # rows (their tuples would go uncovered), since other cells of the strategy already filled the room
-    short = {(s.strategy, s.cell): s.wanted - s.got for s in selection.short if selection.missing or s.got == 0}
+    short = {
+        (s.strategy, s.cell): s.wanted - s.got for s in selection.short if selection.missing or s.got == 0
+    }
     from compiler.space import cell_label
 
     requests = []
@@ -243,6 +271,7 @@ def compile_dataset(
     existing += [ExistingRow("production", row) for row in fixed if row.source == "production"]
     existing += load_existing(spec)
     privacy: Counter[str] = Counter()
+    verdicts: dict[str, tuple[float, str]] = {}
     all_candidates: list[Candidate] = []
     failures: Counter[str] = Counter()
     used_slots: Counter[tuple[str, str | None, Any]] = Counter()
@@ -265,6 +294,8 @@ def compile_dataset(
             failures += new_failures
             all_candidates.extend(candidates)
             deduped = screen_candidates(spec, all_candidates, decisions, existing)
+            if spec.checks.plausibility:
+                deduped = judge_plausibility(spec, handle, deduped, verdicts)
             selection = select_rows(plan, deduped.survivors)
             if not selection.short or rounds >= spec.max_rounds:
                 break

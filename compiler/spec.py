@@ -142,6 +142,8 @@ class LMSpec:
 class ChecksSpec:
     min_input_chars: int = 1
     max_input_chars: int = 8000
+    plausibility: bool = False  # ask an LM judge to score every case against the test space description
+    min_plausibility: float = 0.3  # cases the judge scores below this are not selected
 
 
 @dataclass(frozen=True)

@@ -211,15 +211,28 @@ def parse_budget(problems: Problems, raw: Any) -> Budget:
 def parse_checks(problems: Problems, raw: Any) -> ChecksSpec:
     """`checks`: the bounds every generated input must meet."""
     checks_raw = parse_mapping(problems, "checks", raw or {}, "a mapping")
-    check_keys(problems, "checks", checks_raw, ("min_input_chars", "max_input_chars"))
-    return ChecksSpec(
-        **{
-            k: v
-            for k in ("min_input_chars", "max_input_chars")
-            if k in checks_raw
-            and (v := parse_number(problems, f"checks.{k}", checks_raw[k], integer=True, low=0)) is not None
-        }
+    check_keys(
+        problems,
+        "checks",
+        checks_raw,
+        ("min_input_chars", "max_input_chars", "plausibility", "min_plausibility"),
     )
+    values: dict[str, Any] = {
+        k: v
+        for k in ("min_input_chars", "max_input_chars")
+        if k in checks_raw
+        and (v := parse_number(problems, f"checks.{k}", checks_raw[k], integer=True, low=0)) is not None
+    }
+    if "plausibility" in checks_raw:
+        if isinstance(checks_raw["plausibility"], bool):
+            values["plausibility"] = checks_raw["plausibility"]
+        else:
+            problems.add("checks.plausibility", f"must be true or false, got {checks_raw['plausibility']!r}")
+    if "min_plausibility" in checks_raw:
+        low = parse_number(problems, "checks.min_plausibility", checks_raw["min_plausibility"], low=0, high=1)
+        if low is not None:
+            values["min_plausibility"] = float(low)
+    return ChecksSpec(**values)
 
 
 def parse_shard(problems: Problems, raw: Any) -> Shard:

@@ -175,3 +175,21 @@ def test_plan_estimates_calls_tokens_and_cost(capsys: pytest.CaptureFixture[str]
     assert estimate["calls"] > 0 and estimate["input_tokens"] > estimate["output_tokens"] > 0
     expected = (estimate["input_tokens"] * 1.0 + estimate["output_tokens"] * 2.0) / 1e6
     assert abs(estimate["cost_usd"] - expected) < 1e-3
+
+
+def test_the_plausibility_judge_keeps_only_cases_it_scores_high_enough(project: Project) -> None:
+    result = compile_dataset(
+        ["size=30", "checks.plausibility=true", "checks.min_plausibility=0.4"], project=project
+    )
+    rows = [Row.from_json(line) for line in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    judged = [c for r in rows if r.source == "synthetic" for c in r.checks if c["name"] == "plausibility"]
+    assert len(judged) == sum(1 for r in rows if r.source == "synthetic")
+    assert all(float(c["detail"].split(":")[0]) >= 0.4 for c in judged)
+    manifest = json.loads((result.version.path / "manifest.json").read_text())
+    assert manifest["check_failures"]["plausibility"] > 0  # the offline judge scores deterministically
+    drops = [json.loads(x) for x in (result.version.path / "drops.jsonl").read_text().splitlines()]
+    assert all(d["similarity"] < 0.4 for d in drops if d["reason"] == "check:plausibility")
+    again = compile_dataset(
+        ["size=30", "checks.plausibility=true", "checks.min_plausibility=0.4"], project=project
+    )
+    assert not again.created and again.calls == 0
