@@ -28,7 +28,7 @@ check: lint test
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python bench/compile.py
+	for b in compile coverage dedupe lm_fanout evidence sweep; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .dsc .pytest_cache .mypy_cache .ruff_cache
