@@ -101,6 +101,10 @@ def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str
         v.name: str(prediction[v.name] if prediction[v.name] is not None else "")
         for v in spec.prompt.variables
     }
+    return inputs, _normalise_columns(spec, prediction)
+
+
+def _normalise_columns(spec: Spec, prediction: Mapping[str, Any]) -> dict[str, Any]:
     expected: dict[str, Any] = {}
     for column in spec.columns:
         value = prediction[column.name]
@@ -109,7 +113,60 @@ def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str
         elif column.type == "number":
             value = float(value)
         expected[column.name] = value
-    return inputs, expected
+    return expected
+
+
+LABEL_INSTRUCTION = (
+    "This case is a real production request (scrubbed of private data), not one you write. Keep its inputs "
+    "as they are and write only the evaluator columns a grader uses to score an answer to it; the trace's "
+    "own answer, behaviour label and error flag are evidence, not the expected behaviour."
+)
+
+
+def build_label_signature(spec: Spec) -> type[dspy.Signature]:
+    """Inputs: the instruction and the case (with the trace); outputs: the evaluator columns only."""
+    fields: dict[str, tuple[Any, Any]] = {
+        "instruction": (str, dspy.InputField(desc="What to write.")),
+        "case": (str, dspy.InputField(desc="The case as JSON, with the production trace under `trace`.")),
+    }
+    for column in spec.columns:
+        fields[column.name] = (_column_type(column), dspy.OutputField(desc=column.description or column.name))
+    return dspy.make_signature(
+        fields, f"Label a production request for: {spec.description.strip()}", signature_name="LabelTrace"
+    )
+
+
+def label_traces(
+    spec: Spec, handle: LMHandle, traces: Sequence[tuple[CaseSpec, dict[str, Any]]]
+) -> list[dict[str, Any] | None]:
+    """Evaluator columns for production rows (None where the answer never parsed), in order."""
+    import json
+
+    from dspy.utils.exceptions import AdapterParseError
+
+    ask = LeanCall(build_label_signature(spec), handle, spec.lm.temperature, spec.lm.max_tokens)
+
+    async def one(
+        semaphore: asyncio.Semaphore, case: CaseSpec, trace: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        async with semaphore:
+            for sample in range(PARSE_ATTEMPTS):
+                payload = json.loads(case_payload(spec, case, sample)) | {"trace": trace}
+                try:
+                    values = await ask(
+                        instruction=LABEL_INSTRUCTION, case=json.dumps(payload, sort_keys=True)
+                    )
+                    return _normalise_columns(spec, values)
+                except (AdapterParseError, ValueError, TypeError):
+                    handle.stats.retries += 1
+            handle.stats.failures += 1
+            return None
+
+    async def run() -> list[dict[str, Any] | None]:
+        semaphore = asyncio.Semaphore(2 * spec.lm.concurrency)
+        return list(await asyncio.gather(*(one(semaphore, case, trace) for case, trace in traces)))
+
+    return asyncio.run(run())
 
 
 class JudgeCase(dspy.Signature):

@@ -139,6 +139,43 @@ def screen_candidates(
     return DedupeResult(tuple(survivors), tuple(drops))
 
 
+def label_production_rows(
+    spec: Spec, handle: Any, fixed: list[Row], trace_cases: Mapping[str, Any]
+) -> list[Row]:
+    """Production rows get their evaluator columns from the LM (journaled), reading the scrubbed trace;
+    their inputs stay exactly as they were traced."""
+    from compiler.generate import label_traces
+
+    production = [r for r in fixed if r.source == "production"]
+    requests = []
+    for number, row in enumerate(production):
+        case = trace_cases[row.provenance["trace_id"]]
+        spec_case = CaseSpec(number, "production", None, tuple(sorted(row.cell.items())), 0, 0, True)
+        trace = {
+            "trace_id": case.trace_id,
+            "input": case.input,
+            "output": case.output,
+            "behavior": case.behavior,
+            "error": case.error,
+        }
+        requests.append((spec_case, trace))
+    answers = label_traces(spec, handle, requests)
+    gated = iter(scrub_generated(spec, [({}, a) for a in answers if a is not None], Counter()))
+    labels = iter(None if a is None else next(gated)[1] for a in answers)
+    labelled = []
+    for row in fixed:
+        if row.source != "production":
+            labelled.append(row)
+            continue
+        expected = next(labels)
+        if expected is None:  # the labels never parsed: the row joins unlabelled, pending review
+            labelled.append(row)
+            continue
+        provenance = {**row.provenance, "lm": handle.identity}
+        labelled.append(Row.build("production", None, None, row.cell, row.inputs, expected, provenance))
+    return labelled
+
+
 def judge_plausibility(
     spec: Spec, handle: Any, screened: DedupeResult, verdicts: dict[str, tuple[float, str]]
 ) -> DedupeResult:
@@ -261,9 +298,12 @@ def compile_dataset(
         Path(spec.journal_dir) / "journal" / spec.name, flush_every=max(1, min(16, spec.lm.concurrency // 4))
     )
     handle = open_lm(spec.lm, journal, spec.budget)
+    if bundle.trace_cases and (spec.shard.count == 1 or spec.shard.index == 0):
+        fixed = label_production_rows(spec, handle, fixed, bundle.trace_cases)
     if spec.shard.count > 1:
+        journal.flush()
         return _generate_shard(spec, plan, rendered, handle, journal, on_progress, started)
-    counts: Counter[str] = Counter(planned=len(plan.cases))
+    counts: Counter[str] = Counter(planned=len(plan.cases), labelled=len(bundle.trace_cases))
     decisions = load_decisions(spec.name, Path(spec.reviews_dir))
     existing = [
         ExistingRow(label, row) for label, row in bundle.existing if "curated" in spec.dedupe.existing

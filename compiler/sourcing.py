@@ -26,6 +26,7 @@ class SourceBundle:
     existing: list[tuple[str, Row]] = field(default_factory=list)  # (label, row) new rows must not duplicate
     traces: Any = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    trace_cases: dict[str, Any] = field(default_factory=dict)  # trace id -> TraceCase of a production row
 
     def snippets(self, cells: Sequence[Cell]) -> dict[Cell, list[str]]:
         """Representative, scrubbed production inputs per cell, for templates as `examples`."""
@@ -142,6 +143,7 @@ def _add_production(
     bundle.traces = traces
     required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
     for case in select_trace_cases(traces, round(spec.size * production.quota)):
+        bundle.trace_cases[case.trace_id] = case
         inputs = {v.name: "" for v in spec.prompt.variables} | {required: case.input}
         bundle.fixed.append(
             Row.build(

@@ -166,7 +166,8 @@ def test_budget_stops_cleanly_and_the_same_command_continues(
     assert not (project.conf_dir.parent / "outputs" / "support_bot").exists()
     result = compile_dataset(["size=20"], project=project)
     assert result.created and result.replayed >= 12
-    assert result.calls == result.counts["planned"] + result.counts.get("top_up", 0) - 12
+    paid = result.counts["planned"] + result.counts.get("top_up", 0) + result.counts["labelled"]
+    assert result.calls == paid - 12
 
 
 def test_plan_estimates_calls_tokens_and_cost(capsys: pytest.CaptureFixture[str]) -> None:
