@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,6 +13,7 @@ import dspy
 from compiler.backends import LMHandle
 from compiler.plan import CaseSpec
 from compiler.render import RenderedCase, case_payload
+from compiler.rows import Row
 from compiler.spec import Column, Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
@@ -325,3 +327,40 @@ def generate_cases(
     """Generate every rendered case with one asyncio fan-out; results come back in plan order."""
     with dspy.context(disable_history=True, adapter=LeanChatAdapter()):
         return asyncio.run(_fan_out(spec, handle, items, spec.lm.concurrency, on_done))
+
+
+def label_production_rows(
+    spec: Spec, handle: Any, fixed: list[Row], trace_cases: Mapping[str, Any]
+) -> list[Row]:
+    """Production rows get their evaluator columns from the LM (journaled), reading the scrubbed trace;
+    their inputs stay exactly as they were traced."""
+    from compiler.sourcing import scrub_generated
+
+    production = [r for r in fixed if r.source == "production"]
+    requests = []
+    for number, row in enumerate(production):
+        case = trace_cases[row.provenance["trace_id"]]
+        spec_case = CaseSpec(number, "production", None, tuple(sorted(row.cell.items())), 0, 0, True)
+        trace = {
+            "trace_id": case.trace_id,
+            "input": case.input,
+            "output": case.output,
+            "behavior": case.behavior,
+            "error": case.error,
+        }
+        requests.append((spec_case, trace))
+    answers = label_traces(spec, handle, requests)
+    gated = iter(scrub_generated(spec, [({}, a) for a in answers if a is not None], Counter()))
+    labels = iter(None if a is None else next(gated)[1] for a in answers)
+    labelled = []
+    for row in fixed:
+        if row.source != "production":
+            labelled.append(row)
+            continue
+        expected = next(labels)
+        if expected is None:  # the labels never parsed: the row joins unlabelled, pending review
+            labelled.append(row)
+            continue
+        provenance = {**row.provenance, "lm": handle.identity}
+        labelled.append(Row.build("production", None, None, row.cell, row.inputs, expected, provenance))
+    return labelled

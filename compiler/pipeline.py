@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
-from compiler.checks import hard_failure, run_checks
 from compiler.config import Project
-from compiler.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
+from compiler.dedupe import Candidate, ExistingRow
 from compiler.manifest import build_manifest
 from compiler.plan import CaseSpec, Plan, plan_cases, plan_top_up
 from compiler.render import RenderedCase, check_templates, render_case
-from compiler.review import Decision, apply_decisions, load_decisions
+from compiler.review import load_decisions
 from compiler.rows import Row
+from compiler.screen import judge_plausibility, load_existing, screen_candidates
 from compiler.select import Selection, select_rows
 from compiler.sourcing import gather_sources, scrub_generated
 from compiler.spec import Spec
@@ -82,124 +82,6 @@ def _latest_manifest(spec: Spec) -> dict[str, Any] | None:
     latest = latest_version(folder)
     path = folder / latest / MANIFEST if latest else None
     return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
-
-
-def load_existing(spec: Spec) -> list[ExistingRow]:
-    """Rows of the dataset's earlier versions (curated rows come from the sources, already scrubbed).
-
-    In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
-    parallel jobs do not depend on each other's timing.
-    """
-    import os
-
-    from compiler.store import MANIFEST, Version, dataset_dir, read_index, read_rows
-
-    existing: list[ExistingRow] = []
-    if "versions" in spec.dedupe.existing:
-        folder = dataset_dir(spec.out_dir, spec.name)
-        entries = read_index(folder)
-        cutoff = json.loads(os.environ.get("DSC_INDEX_CUTOFF", "{}")).get(spec.name)
-        for entry in entries[:cutoff] if cutoff is not None else entries:
-            path = folder / entry["version"]
-            if (path / MANIFEST).is_file():
-                existing.extend(
-                    ExistingRow(entry["version"], row)
-                    for row in read_rows(Version(spec.name, entry["version"], path))
-                )
-    return existing
-
-
-def screen_candidates(
-    spec: Spec,
-    candidates: Sequence[Candidate],
-    decisions: Mapping[str, Decision],
-    existing: Sequence[ExistingRow] = (),
-) -> DedupeResult:
-    """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
-    reviewed: list[Candidate] = []
-    drops: list[Drop] = []
-    for candidate in candidates:
-        row = apply_decisions(candidate.row, decisions)
-        if row is None:
-            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
-            continue
-        reviewed.append(Candidate(row, candidate.case))
-    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on, existing)
-    drops.extend(deduped.drops)
-    collapsed = Counter(d.kept_id for d in deduped.drops)
-    survivors: list[Candidate] = []
-    for candidate in deduped.survivors:
-        results = run_checks(spec, candidate.row, collapsed[candidate.row.id])
-        failed = hard_failure(results)
-        if failed is not None:
-            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, f"check:{failed.name}"))
-            continue
-        row = replace(candidate.row, checks=tuple(r.as_dict() for r in results))
-        survivors.append(Candidate(row, candidate.case))
-    return DedupeResult(tuple(survivors), tuple(drops))
-
-
-def label_production_rows(
-    spec: Spec, handle: Any, fixed: list[Row], trace_cases: Mapping[str, Any]
-) -> list[Row]:
-    """Production rows get their evaluator columns from the LM (journaled), reading the scrubbed trace;
-    their inputs stay exactly as they were traced."""
-    from compiler.generate import label_traces
-
-    production = [r for r in fixed if r.source == "production"]
-    requests = []
-    for number, row in enumerate(production):
-        case = trace_cases[row.provenance["trace_id"]]
-        spec_case = CaseSpec(number, "production", None, tuple(sorted(row.cell.items())), 0, 0, True)
-        trace = {
-            "trace_id": case.trace_id,
-            "input": case.input,
-            "output": case.output,
-            "behavior": case.behavior,
-            "error": case.error,
-        }
-        requests.append((spec_case, trace))
-    answers = label_traces(spec, handle, requests)
-    gated = iter(scrub_generated(spec, [({}, a) for a in answers if a is not None], Counter()))
-    labels = iter(None if a is None else next(gated)[1] for a in answers)
-    labelled = []
-    for row in fixed:
-        if row.source != "production":
-            labelled.append(row)
-            continue
-        expected = next(labels)
-        if expected is None:  # the labels never parsed: the row joins unlabelled, pending review
-            labelled.append(row)
-            continue
-        provenance = {**row.provenance, "lm": handle.identity}
-        labelled.append(Row.build("production", None, None, row.cell, row.inputs, expected, provenance))
-    return labelled
-
-
-def judge_plausibility(
-    spec: Spec, handle: Any, screened: DedupeResult, verdicts: dict[str, tuple[float, str]]
-) -> DedupeResult:
-    """The optional plausibility check: an LM judge scores each surviving case (once, across rounds);
-    cases below `checks.min_plausibility` are not selected and leave a drop record."""
-    from compiler.checks import CheckResult
-    from compiler.generate import judge_cases
-
-    todo = [c.row for c in screened.survivors if c.row.id not in verdicts]
-    verdicts.update(
-        judge_cases(spec, handle, [(r.id, {"inputs": r.inputs, "expected": r.expected}) for r in todo])
-    )
-    survivors: list[Candidate] = []
-    drops = list(screened.drops)
-    for candidate in screened.survivors:
-        score, reason = verdicts[candidate.row.id]
-        if score < spec.checks.min_plausibility:
-            drops.append(Drop(candidate.row.id, candidate.row.id, round(score, 4), "check:plausibility"))
-            continue
-        check = CheckResult("plausibility", True, f"{score:.2f}: {reason}").as_dict()
-        survivors.append(
-            Candidate(replace(candidate.row, checks=(*candidate.row.checks, check)), candidate.case)
-        )
-    return DedupeResult(tuple(survivors), tuple(drops))
 
 
 def _generate_shard(
@@ -278,7 +160,7 @@ def compile_dataset(
     """Compile a test space into a version on disk (or find it unchanged)."""
     from compiler.backends import open_lm
     from compiler.config import load_spec
-    from compiler.generate import build_signature, generate_cases
+    from compiler.generate import build_signature, generate_cases, label_production_rows
     from compiler.journal import Journal
 
     started = time.perf_counter()
