@@ -245,17 +245,6 @@ def _progress_printer(price_input: float = 0.0, price_output: float = 0.0) -> tu
     return progress, update
 
 
-def _prices(overrides: Sequence[str]) -> tuple[float, float]:
-    """The LM's prices for the progress bar's spend column (0 when the config does not load yet)."""
-    try:
-        from compiler.config import load_spec
-
-        lm = load_spec(overrides).lm
-    except DscError:
-        return 0.0, 0.0
-    return lm.price_input, lm.price_output
-
-
 def run_compile(args: argparse.Namespace) -> int:
     from compiler.pipeline import compile_dataset
 
@@ -270,12 +259,16 @@ def run_compile(args: argparse.Namespace) -> int:
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
 
-    progress, update = _progress_printer(*_prices(args.overrides))
+    from compiler.config import Project, load_spec
+
+    project = Project.locate()
+    spec = load_spec(args.overrides, project)
+    progress, update = _progress_printer(spec.lm.price_input, spec.lm.price_output)
     if progress is not None:
         with progress:
-            result = compile_dataset(args.overrides, on_progress=update)
+            result = compile_dataset(args.overrides, project=project, spec=spec, on_progress=update)
     else:
-        result = compile_dataset(args.overrides)
+        result = compile_dataset(args.overrides, project=project, spec=spec)
     _print_summary(result)
     return 0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import StoreError, UsageError
+from compiler.spec import CURATED_NAMES
 
 
 def add_version_verbs(verbs: Any) -> None:
@@ -61,7 +62,7 @@ def add_version_verbs(verbs: Any) -> None:
         description="Promote rows into the durable regression or golden datasets.",
     )
     promote.add_argument("version")
-    promote.add_argument("--to", required=True, choices=["regression", "golden"])
+    promote.add_argument("--to", required=True, choices=list(CURATED_NAMES))
     promote.add_argument("--status", default="approved", choices=["approved", "edited", "rejected"])
     promote.add_argument(
         "--allow-pending",

@@ -70,10 +70,10 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
             cfg.pop("hydra")
             raw = OmegaConf.to_container(cfg, resolve=True)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(_explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project)) from exc
     except Exception as exc:  # the YAML parser's errors surface as several third-party types
         if type(exc).__module__.startswith("yaml"):
-            raise ConfigError(_explain_hydra_error(exc, project)) from exc
+            raise ConfigError(explain_hydra_error(exc, project)) from exc
         raise
     assert isinstance(raw, dict) and isinstance(choices, dict)
     plain_choices = {str(k): v for k, v in choices.items()}
@@ -114,7 +114,7 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     )
 
 
-def _explain_hydra_error(exc: BaseException, project: Project) -> str:
+def explain_hydra_error(exc: BaseException, project: Project) -> str:
     message = " ".join(str(exc).split())
     lowered = message.lower()
     if "could not find" in lowered and "available options" in lowered:

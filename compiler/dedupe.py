@@ -43,13 +43,11 @@ def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
     """Drop rows whose id (content hash) was already seen, keeping the first: one hash pass in polars."""
     ids = pl.Series("id", [c.row.id for c in candidates], dtype=pl.String)
     first = ids.is_first_distinct().to_list()
-    kept_by_id: dict[str, str] = {}
     survivors: list[Candidate] = []
     drops: list[Drop] = []
     for candidate, is_first in zip(candidates, first, strict=True):
         if is_first:
             survivors.append(candidate)
-            kept_by_id[candidate.row.id] = candidate.row.id
         else:
             drops.append(Drop(candidate.row.id, candidate.row.id, 1.0, "exact"))
     return DedupeResult(tuple(survivors), tuple(drops))

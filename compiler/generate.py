@@ -84,20 +84,6 @@ class LeanChatAdapter(dspy.ChatAdapter):
         return self._reminder[signature]
 
 
-class CaseWriter(dspy.Module):
-    """Writes the inputs and evaluator columns of one test case."""
-
-    def __init__(self, signature: type[dspy.Signature]) -> None:
-        super().__init__()
-        self.write = dspy.Predict(signature)
-
-    def forward(self, instruction: str, case: str) -> dspy.Prediction:
-        return self.write(instruction=instruction, case=case)
-
-    async def aforward(self, instruction: str, case: str) -> dspy.Prediction:
-        return await self.write.acall(instruction=instruction, case=case)
-
-
 def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     inputs = {
         v.name: str(prediction[v.name] if prediction[v.name] is not None else "")
@@ -208,10 +194,6 @@ def judge_cases(
         return dict(await asyncio.gather(*(one(row_id, case) for row_id, case in cases)))
 
     return asyncio.run(run())
-
-
-class Stopped(Exception):
-    """Generation stopped early (budget reached or a breaker tripped); answers so far are kept."""
 
 
 class LeanCall:

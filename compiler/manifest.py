@@ -18,7 +18,6 @@ from compiler.render import template_hashes
 from compiler.rows import Row
 from compiler.select import Selection
 from compiler.spec import Spec
-from compiler.store import dump_json
 
 LOCAL_KEYS = (
     "out_dir",
@@ -119,7 +118,3 @@ def build_manifest(
         },
         "config": portable_config(spec),
     }
-
-
-def manifest_text(manifest: dict[str, Any]) -> str:
-    return dump_json(manifest)

@@ -170,9 +170,7 @@ def compile_dataset(
     bundle = gather_sources(spec, _latest_manifest(spec))
     spec = bundle.spec  # weights biased by production evidence, when there is any
     fixed = bundle.fixed  # curated and production rows: they join as they are
-    plan = plan_cases(replace(spec, size=max(1, spec.size - len(fixed))))
-    if len(fixed) >= spec.size:
-        plan = replace(plan, cases=())
+    plan = plan_cases(replace(spec, size=spec.size - len(fixed)))  # synthetic rows fill the rest
     examples = bundle.snippets([c.cell for c in plan.cases])
     rendered = [render_case(plan.spec, project.templates_dir, case, examples) for case in plan.cases]
     # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers

@@ -11,7 +11,6 @@ from pathlib import Path
 from compiler.review import Decision, apply_decisions
 from compiler.rows import Row, compute_row_id
 
-TARGETS = ("regression", "golden")
 OUTCOMES = {"approved": "approve", "edited": "edit_and_approve", "rejected": "reject"}
 
 

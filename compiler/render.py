@@ -15,7 +15,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.errors import ConfigError, TemplateError
-from compiler.plan import CaseSpec, Plan
+from compiler.plan import CaseSpec
 from compiler.spec import Spec
 
 CONTEXT_NAMES = frozenset({"dataset", "prompt", "case", "cell", "persona", "tactic", "columns", "examples"})
@@ -153,14 +153,6 @@ def _template_line(exc: BaseException, file: str) -> int | str:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-
-
-def render_plan(
-    plan: Plan,
-    templates_dir: Path,
-    examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
-) -> list[RenderedCase]:
-    return [render_case(plan.spec, templates_dir, case, examples) for case in plan.cases]
 
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:

@@ -18,7 +18,6 @@ import yaml
 from compiler.errors import UsageError
 from compiler.rows import Row, compute_row_id
 
-STATUSES = ("approved", "rejected", "edited")
 REVIEWS_DIR = Path("reviews")
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import xxhash
 
-ID_FIELDS = ("source", "strategy", "variant", "cell", "inputs", "expected")
 ROW_KEYS = (
     "id",
     "source",

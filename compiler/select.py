@@ -40,24 +40,15 @@ def _balanced_order(candidates: Sequence[Candidate]) -> list[Candidate]:
     return [item[3] for item in keyed]
 
 
-def select_rows(plan: Plan, survivors: Sequence[Candidate], fixed: Sequence[Candidate] = ()) -> Selection:
-    """Pick `size` rows: `fixed` rows first (curated), then each strategy up to its target, then borrow."""
+def select_rows(plan: Plan, survivors: Sequence[Candidate]) -> Selection:
+    """Pick `size` rows: each strategy up to its target, then the others borrow what a strategy lacks."""
     size = plan.spec.size
-    chosen: list[Candidate] = list(fixed)[:size]
+    chosen: list[Candidate] = []
     by_strategy: dict[str, list[Candidate]] = defaultdict(list)
     for candidate in survivors:
         if candidate.case is not None:
             by_strategy[candidate.case.strategy].append(candidate)
-    room = size - len(chosen)
-    targets = dict(plan.targets)
-    scale = room / size if size else 0.0
-    from compiler.plan import split_by_weight
-
-    quotas = (
-        dict(zip(targets, split_by_weight(room, [targets[s] for s in targets]), strict=True))
-        if scale < 1
-        else targets
-    )
+    quotas = dict(plan.targets)
     leftovers: list[Candidate] = []
     per_strategy = []
     for strategy, quota in quotas.items():

@@ -10,9 +10,8 @@ from typing import Any
 
 from compiler.errors import ConfigError
 from compiler.production_source import ProductionSource, parse_production, resolve_files
-from compiler.spec import Dimension
+from compiler.spec import CURATED_NAMES, Dimension
 
-CURATED_NAMES = ("regression", "golden")
 SOURCE_NAMES = ("production", *CURATED_NAMES)
 CURATED_KEYS = ("path", "quota", "pii")
 CURATED_MODES = ("redact", "reject", "keep")

@@ -11,9 +11,8 @@ from typing import Any
 
 from compiler.rows import Row
 from compiler.space import Cell
-from compiler.spec import Spec
+from compiler.spec import CURATED_NAMES, Spec
 
-CURATED_NAMES = ("regression", "golden")
 DEFAULT_CURATED_QUOTA = 0.1
 
 

@@ -179,10 +179,6 @@ def plan_cells(spec: Spec, wanted: int) -> CellPlan:
     )
 
 
-def cell_dict(cell: Cell) -> dict[str, str]:
-    return dict(cell)
-
-
 def cell_label(cell: Cell | Mapping[str, str]) -> str:
     items = cell.items() if isinstance(cell, Mapping) else cell
     return ", ".join(f"{d}={v}" for d, v in items)

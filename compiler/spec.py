@@ -15,6 +15,7 @@ from compiler.constraints import Constraint
 COLUMN_TYPES = ("text", "list", "enum", "bool", "int", "number")
 LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible")
 NEGATIVE_CAPABLE = frozenset({"adversarial"})
+CURATED_NAMES = ("regression", "golden")  # curated sources: rows that join a dataset as they are
 DATASET_KEYS = (
     "name",
     "description",

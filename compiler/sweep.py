@@ -13,6 +13,7 @@ import xxhash
 
 from compiler.config import Project
 from compiler.errors import DscError
+from compiler.store import read_index
 
 
 def run_sweep_job(cfg: Any) -> dict[str, Any]:
@@ -63,21 +64,13 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from compiler.config import _explain_hydra_error
+    from compiler.config import explain_hydra_error
     from compiler.errors import ConfigError
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
     out = Path("outputs")
-    cutoff = (
-        {
-            d.name: sum(1 for line in (d / "versions.jsonl").read_text().splitlines() if line.strip())
-            for d in out.iterdir()
-            if (d / "versions.jsonl").is_file()
-        }
-        if out.is_dir()
-        else {}
-    )
+    cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
         with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"):
@@ -90,7 +83,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
                 with_log_configuration=False,
             )
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(_explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project)) from exc
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
         if job.status == JobStatus.COMPLETED:
