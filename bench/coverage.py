@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.covering import build_covering_array
+from compiler.plan.covering.array import build_covering_array
 
 ALLPAIRSPY_TIMEOUT_S = 60
 SEED = 1

@@ -35,7 +35,7 @@ _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _BENCH]
 sys.path.insert(0, str(_BENCH.parent))
 
-from compiler.near_duplicates import (  # noqa: E402 (after the sys.path fix above)
+from compiler.screen.near.index import (  # noqa: E402 (after the sys.path fix above)
     choose_bands,
     find_exact_duplicates,
     find_near_duplicates,

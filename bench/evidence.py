@@ -240,10 +240,10 @@ def _usage() -> tuple[float, float]:
 
 
 def run_ingest(path: Path) -> dict[str, object]:
-    from compiler.config import load_spec
-    from compiler.evidence import adjust_weights, compute_evidence, select_snippets
-    from compiler.production_source import ProductionSource
-    from compiler.traces import load_traces
+    from compiler.spec.compose import load_spec
+    from compiler.sources.evidence import adjust_weights, compute_evidence, select_snippets
+    from compiler.spec.validate.production import ProductionSource
+    from compiler.sources.traces import load_traces
 
     dims = load_spec([]).dimensions
     source = ProductionSource.from_config(CONFIG, dims, path)
@@ -272,7 +272,7 @@ def run_ingest(path: Path) -> dict[str, object]:
 
 
 def run_gate(path: Path, rows: int) -> dict[str, object]:
-    from compiler.privacy import prefilter_pattern, scrub_frame, scrub_row
+    from compiler.privacy.gate import prefilter_pattern, scrub_frame, scrub_row
 
     texts = (
         pl.scan_parquet(path / "part-*.parquet")

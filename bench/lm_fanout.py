@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dspy  # noqa: E402
 
-from compiler.backends import LMHandle, open_lm  # noqa: E402
-from compiler.backends.faults import LMCallFailed  # noqa: E402
-from compiler.generate import LeanChatAdapter  # noqa: E402
-from compiler.journal import Journal  # noqa: E402
-from compiler.spec import LMSpec  # noqa: E402
+from compiler.generate.backends import LMHandle, open_lm  # noqa: E402
+from compiler.generate.backends.faults import LMCallFailed  # noqa: E402
+from compiler.generate.calls import LeanChatAdapter  # noqa: E402
+from compiler.generate.journal import Journal  # noqa: E402
+from compiler.spec.model import LMSpec  # noqa: E402
 from tests.llm_server import Faults, MockLLMServer  # noqa: E402
 
 LATENCY = 0.1
@@ -80,7 +80,7 @@ def open_dsc(server: MockLLMServer, concurrency: int, timeout: float) -> LMHandl
 
 async def _fan_out(handle: LMHandle, items: list[str], concurrency: int) -> int:
     """generate._fan_out's shape: one task per row behind a semaphore, generate.LeanCall per row."""
-    from compiler.generate import LeanCall
+    from compiler.generate.calls import LeanCall
 
     ask = LeanCall(Question, handle, 0.7, 256)
     semaphore = asyncio.Semaphore(concurrency)
@@ -264,7 +264,7 @@ def cpu_breakdown(server: MockLLMServer, calls: int) -> list[tuple[str, float]]:
                 calls, lambda r: gather(lambda i: predict.acall(question=f"q {r} {i}", lm=quiet))
             )
         rows.append((label, cost))
-    from compiler.generate import LeanCall
+    from compiler.generate.calls import LeanCall
 
     ask = LeanCall(Question, handle, 0.7, 256)
     cost = _cpu_per_call(calls, lambda r: gather(lambda i: ask(question=f"dsc {r} {i}")))

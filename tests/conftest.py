@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.config import PACKAGE_ROOT, Project
+from compiler.spec.compose import PACKAGE_ROOT, Project
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

@@ -35,7 +35,7 @@ from typing import Any
 import xxhash
 from aiohttp import web
 
-from compiler.backends.offline import write_answer
+from compiler.generate.backends.offline.engine import write_answer
 
 FAULT_KINDS = ("ok", "429", "500", "503", "malformed", "no_choices", "hang", "400", "401", "403", "404")
 

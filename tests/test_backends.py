@@ -15,8 +15,8 @@ from typing import Any
 import dspy
 import pytest
 
-from compiler.backends import LMHandle, open_lm
-from compiler.backends.faults import (
+from compiler.generate.backends import LMHandle, open_lm
+from compiler.generate.backends.faults import (
     AdaptiveLimit,
     LMCallFailed,
     RateLimitBreaker,
@@ -25,13 +25,13 @@ from compiler.backends.faults import (
     parse_retry_after,
     retry_after_from,
 )
-from compiler.backends.http import endpoint_identity, open_http_engine
-from compiler.backends.journaled import CallStats
-from compiler.cli import main
-from compiler.config import Project, load_spec
-from compiler.errors import DscError, LMError
-from compiler.journal import Journal
-from compiler.spec import LMSpec
+from compiler.generate.backends.http import endpoint_identity, open_http_engine
+from compiler.generate.backends.journaled import CallStats
+from compiler.cli.main import main
+from compiler.spec.compose import Project, load_spec
+from compiler.core.errors import DscError, LMError
+from compiler.generate.journal import Journal
+from compiler.spec.model import LMSpec
 from tests.llm_server import Faults, MockLLMServer, content_hash
 
 SECRET = "sk-dsc-test-5f1e0c9a7b3d4e2f"
@@ -381,7 +381,7 @@ def test_each_real_kind_in_conf_opens_without_a_request(
 
 
 def test_openai_compatible_asks_for_its_base_url() -> None:
-    from compiler.errors import ConfigError
+    from compiler.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="openai_compatible.yaml: lm.api_base: is not set"):
         lm_spec(None, "lm.model=mock")
@@ -390,7 +390,7 @@ def test_openai_compatible_asks_for_its_base_url() -> None:
 def test_compile_through_http_then_recompile_makes_no_request(
     serve: Callable[..., MockLLMServer], project: Project
 ) -> None:
-    from compiler.pipeline import compile_dataset
+    from compiler.pipeline.compile import compile_dataset
 
     server = serve()
     overrides = ["lm=openai_compatible", f"lm.api_base={server.base_url}", "lm.model=mock", "size=12"]
@@ -411,7 +411,7 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
     import subprocess
     import sys
 
-    from compiler.config import PACKAGE_ROOT
+    from compiler.spec.compose import PACKAGE_ROOT
 
     env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), KEY_ENV: SECRET}
     args = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.constraints import ConstraintSyntaxError, parse_constraint
+from compiler.spec.constraints import ConstraintSyntaxError, parse_constraint
 
 CASES = [
     pytest.param("a == 'x'", {"a": "x"}, True, id="equals"),

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from compiler.covering import CoveringArray, build_covering_array
+from compiler.plan.covering.array import CoveringArray, build_covering_array
 
 Cells = tuple[tuple[int, int], ...]
 
@@ -130,7 +130,7 @@ def test_include_rows_come_first_in_order(problem: Problem) -> None:
 
 def test_same_seed_gives_same_rows_in_another_process() -> None:
     code = (
-        "from compiler.covering import build_covering_array as b;"
+        "from compiler.plan.covering.array import build_covering_array as b;"
         "print(b([[1.0, 2.0, 3.0]] * 6 + [[1.0] * 4] * 3, 3, negative=[frozenset({0})] * 9, seed=7).rows)"
     )
     root = Path(__file__).resolve().parents[1]

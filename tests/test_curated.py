@@ -10,11 +10,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from compiler.config import PACKAGE_ROOT, load_spec
-from compiler.curated import load_curated
-from compiler.errors import ConfigError, SourceError
-from compiler.sources import CuratedSource, Sources
-from compiler.spec import Spec
+from compiler.spec.compose import PACKAGE_ROOT, load_spec
+from compiler.sources.curated import load_curated
+from compiler.core.errors import ConfigError, SourceError
+from compiler.spec.validate.sources import CuratedSource, Sources
+from compiler.spec.model import Spec
 
 DATASET = PACKAGE_ROOT / "datasets" / "support_bot"
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.config import PACKAGE_ROOT, load_spec
-from compiler.errors import ConfigError, SourceError
-from compiler.evidence import (
+from compiler.spec.compose import PACKAGE_ROOT, load_spec
+from compiler.core.errors import ConfigError, SourceError
+from compiler.sources.evidence import (
     Evidence,
     adjust_weights,
     compute_evidence,
@@ -22,9 +22,9 @@ from compiler.evidence import (
     select_snippets,
     select_trace_cases,
 )
-from compiler.production_source import ProductionSource
-from compiler.spec import Dimension, Value
-from compiler.traces import TraceSet, load_traces
+from compiler.spec.validate.production import ProductionSource
+from compiler.spec.model import Dimension, Value
+from compiler.sources.traces import TraceSet, load_traces
 
 TRACES = PACKAGE_ROOT / "data" / "traces" / "support_bot.jsonl"
 FIELDS = {
@@ -584,7 +584,7 @@ def test_sampling_never_changes_the_pool(
     pool (the lowest-spread rows per value and cell) is the same as with every text kept."""
     source = traces.source
     whole = load_traces(source, dims, pool_size=5)
-    monkeypatch.setattr("compiler.traces.SAMPLE_ROWS", 25)
+    monkeypatch.setattr("compiler.sources.traces.SAMPLE_ROWS", 25)
     sampled = load_traces(source, dims, pool_size=5)
     assert sampled.pool.equals(whole.pool)
     for value, count in traces.frame["intent"].value_counts().iter_rows():

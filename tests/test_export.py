@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.config import PACKAGE_ROOT, Project
-from compiler.errors import UsageError
-from compiler.export import FORMATS, export_version, primary_variable, prompt_variables, render_prompt
-from compiler.pipeline import compile_dataset
-from compiler.rows import Row
-from compiler.store import read_manifest, read_rows, resolve_version
+from compiler.spec.compose import PACKAGE_ROOT, Project
+from compiler.core.errors import UsageError
+from compiler.export.formats import FORMATS, export_version, primary_variable, prompt_variables, render_prompt
+from compiler.pipeline.compile import compile_dataset
+from compiler.core.rows import Row
+from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import in_ci
 
 SCHEMAS = Path(__file__).parent / "schemas"

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import near_duplicates
-from compiler.near_duplicates import (
+from compiler.screen.near import index as near_duplicates
+from compiler.screen.near.index import (
     find_blank_rows,
     find_exact_duplicates,
     find_near_duplicates,
@@ -207,7 +207,7 @@ def test_results_are_the_same_in_another_process() -> None:
     texts, _ = planted_corpus(11)
     script = (
         "import json, sys, polars as pl\n"
-        "from compiler.near_duplicates import find_near_duplicates\n"
+        "from compiler.screen.near.index import find_near_duplicates\n"
         "found = find_near_duplicates(pl.Series(json.load(sys.stdin)), 0.8)\n"
         "print(json.dumps([found.kept_of.tolist(), found.kind.tolist(), found.similarity.tolist()]))\n"
     )

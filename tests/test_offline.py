@@ -18,8 +18,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import dspy  # noqa: E402
 
-from compiler.backends import offline_text  # noqa: E402
-from compiler.backends.offline import (  # noqa: E402
+from compiler.generate.backends.offline import text_words as offline_text  # noqa: E402
+from compiler.generate.backends.offline.engine import (  # noqa: E402
     OFFLINE_MODEL,
     AsyncOfflineEngine,
     OfflineEngine,
@@ -246,7 +246,7 @@ def test_same_request_gives_the_same_bytes_in_process_and_in_a_subprocess() -> N
     first = write_answer(system, user)
     assert write_answer(system, user) == first
     code = (
-        "import json, sys\nfrom compiler.backends.offline import write_answer\n"
+        "import json, sys\nfrom compiler.generate.backends.offline.engine import write_answer\n"
         "system, user = json.load(sys.stdin)\nsys.stdout.write(write_answer(system, user))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # a different str hash seed must not matter

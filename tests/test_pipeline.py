@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from compiler.cli import main
-from compiler.config import PACKAGE_ROOT, Project
-from compiler.pipeline import compile_dataset
-from compiler.rows import ROW_KEYS, Row
+from compiler.cli.main import main
+from compiler.spec.compose import PACKAGE_ROOT, Project
+from compiler.pipeline.compile import compile_dataset
+from compiler.core.rows import ROW_KEYS, Row
 
 DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))
 
@@ -101,7 +101,7 @@ def test_two_processes_write_byte_identical_versions(tmp_path: Path) -> None:
 
 
 def test_a_crash_while_writing_leaves_no_version(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    import compiler.store as store
+    import compiler.versions.store as store
 
     def explode(*args: object, **kwargs: object) -> None:
         raise OSError("disk full (simulated)")

@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.config import Project, compose_config
-from compiler.plan import plan_cases, split_by_weight
-from compiler.spec import Spec
-from compiler.validate import validate_config
+from compiler.spec.compose import Project, compose_config
+from compiler.plan.cases import plan_cases, split_by_weight
+from compiler.spec.model import Spec
+from compiler.spec.validate.dataset import validate_config
 
 PROJECT = Project.locate()
 BASE, ORIGINS = compose_config(["dataset=support_bot"], PROJECT)
@@ -124,7 +124,7 @@ def test_plan_is_identical_in_another_process() -> None:
 
 def test_plan_does_not_import_dspy() -> None:
     code = (
-        "import sys; from compiler.cli import main; main(['plan', '--json']); "
+        "import sys; from compiler.cli.main import main; main(['plan', '--json']); "
         "assert 'dspy' not in sys.modules and 'litellm' not in sys.modules, 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -137,7 +137,7 @@ def test_a_size_at_least_the_array_covers_every_required_tuple(spec: Spec, stren
 
     from hypothesis import assume
 
-    from compiler.spec import Coverage
+    from compiler.spec.model import Coverage
 
     assume(strength <= len(spec.dimensions))
     spec = replace(spec, coverage=Coverage(strength))

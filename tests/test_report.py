@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from compiler.config import Project
-from compiler.pipeline import compile_dataset
-from compiler.report import render_report
-from compiler.report_examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
-from compiler.rows import Row
-from compiler.store import read_manifest, read_rows, resolve_version
+from compiler.spec.compose import Project
+from compiler.pipeline.compile import compile_dataset
+from compiler.report.html import render_report
+from compiler.report.examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
+from compiler.core.rows import Row
+from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import distinct_colours, dump_dom, read_png, screenshot
 
 SECTIONS = ("coverage", "mix", "sources", "drops", "dedupe", "checks", "review", "usage")

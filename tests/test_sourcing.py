@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.config import PACKAGE_ROOT, Project
-from compiler.pipeline import compile_dataset
-from compiler.privacy import scrub_text
-from compiler.rows import Row
+from compiler.spec.compose import PACKAGE_ROOT, Project
+from compiler.pipeline.compile import compile_dataset
+from compiler.privacy.gate import scrub_text
+from compiler.core.rows import Row
 from tests.llm_server import MockLLMServer
 
 
@@ -121,7 +121,7 @@ def test_curated_rows_join_untouched(project: Project) -> None:
 def test_bad_sources_print_one_line(
     project: Project, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str
 ) -> None:
-    from compiler.cli import main
+    from compiler.cli.main import main
     from tests.conftest import edit as edit_file
 
     edit_file(project.conf_dir / "dataset" / "support_bot.yaml", *edit)

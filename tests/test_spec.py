@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.config import PACKAGE_ROOT, Project, load_spec
-from compiler.errors import ConfigError, TemplateError
+from compiler.cli.main import main
+from compiler.spec.compose import PACKAGE_ROOT, Project, load_spec
+from compiler.core.errors import ConfigError, TemplateError
 from tests.conftest import edit
 
 DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))
@@ -175,7 +175,7 @@ def test_template_with_syntax_error_names_file_and_line(
 
 
 def test_template_with_unknown_variable_names_template_line_and_variable(project: Project) -> None:
-    from compiler.render import check_templates
+    from compiler.generate.templates import check_templates
 
     (project.templates_dir / "persona.j2").write_text(
         '{% extends "_base.j2" %}\n{% block task %}\nWrite as {{ persona.style }}\nin {{ mood }}\n{% endblock %}\n'

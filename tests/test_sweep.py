@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.config import PACKAGE_ROOT
+from compiler.spec.compose import PACKAGE_ROOT
 
 
 def _dsc(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.config import Project
-from compiler.pipeline import compile_dataset
-from compiler.rows import Row
-from compiler.store import Version, read_rows
+from compiler.cli.main import main
+from compiler.spec.compose import Project
+from compiler.pipeline.compile import compile_dataset
+from compiler.core.rows import Row
+from compiler.versions.store import Version, read_rows
 
 OVERRIDES = ["size=16", "dedupe.near=null"]
 
@@ -170,8 +170,8 @@ def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(
 
 
 def test_near_duplicates_of_earlier_versions_are_dropped(project: Project, version: Version) -> None:
-    from compiler.dedupe import Candidate, ExistingRow, drop_duplicates
-    from compiler.rows import Row as RowType
+    from compiler.screen.dedupe import Candidate, ExistingRow, drop_duplicates
+    from compiler.core.rows import Row as RowType
 
     old = _rows(version)[0]
     text = old.inputs["customer_message"]

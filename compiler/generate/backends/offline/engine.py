@@ -1,0 +1,322 @@
+"""The built-in offline LM (`lm=offline`): a deterministic procedural generator plugged into DSPy.
+
+It is not a model and does not pretend to be one: it answers as `offline/procedural-v1`, and every text it
+writes is assembled from templates and word banks (`offline_text`, `offline_text_domains`) chosen by the
+case it is asked about.
+
+How it answers. `write_answer(system, user)` reads the output fields and their types from DSPy's system
+message ("Your output fields are: 1. `name` (type): description"), reads the inputs from the user message
+(`[[ ## name ## ]]` sections), finds the `case` JSON among them and writes every field from the case: the
+prompt-under-test variables (shaped by strategy, persona, adversarial tactic and cell; `offline_case`) and
+the evaluator columns (consistent with the same facts; `offline_columns`). It answers in the format the
+adapter asked for: ChatAdapter sections ending with `[[ ## completed ## ]]`, or one JSON object when
+JSONAdapter asked for one. Without a case (any other signature) it still answers every field with a value
+of the right type.
+
+Determinism. The answer is a function of the request text only: xxh3_64 over the system message and the
+inputs seeds a `random.Random`; no clock, no `hash()`, no global state. Same request, same bytes, in any
+process.
+
+Realistic repetition. A real model asked for many samples of one cell repeats itself, and dsc must cope
+(dedupe, then top up). So the creative seed of a case is derived from everything except its `slot` and
+`sample` (digits in the instruction are masked, since templates say "sample N") plus an *effective slot*.
+For slot >= 2 a hash of (key, slot) decides, independently per slot:
+  - about 15%: exact duplicate - the slot takes an earlier slot's answer byte for byte;
+  - about 10%: near duplicate - an earlier slot's answer with 1-3 words of its main input text changed;
+  - otherwise: its own seed.
+The earlier slot is chosen uniformly, and chains resolve (a repeat of a repeat). Slots 0 and 1 never
+repeat; a request with `sample` > 0 (a retry) gets a fresh seed and never repeats.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import re
+from functools import lru_cache
+from typing import Any
+
+import xxhash
+
+from compiler.generate.backends.offline import text_words as bank
+from compiler.generate.backends.offline.case import as_mapping, read_scene, variable_role, write_inputs
+from compiler.generate.backends.offline.columns import OutputField, write_column
+
+OFFLINE_MODEL = "offline/procedural-v1"
+
+EXACT_REPEAT_RATE = 0.15
+NEAR_REPEAT_RATE = 0.10
+
+_OUTPUTS_HEADER = "Your output fields are:\n"
+_FIELD_LINE = re.compile(r"^\d+\. `(\w+)` \((.+?)\):(.*)$")
+_SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
+_DIGITS = re.compile(r"\d+")
+_SLOT_KEYS = re.compile(r'"(?:slot|sample)":\s*-?\d+')
+
+
+def _literal_values(inner: str) -> tuple[Any, ...]:
+    """The values of `Literal[...]` as DSPy renders them: each value in the quotes it lacks, and only when it
+    has both kinds in single quotes with \\' escaped. A closing quote is one followed by ", " or the end."""
+    values: list[Any] = []
+    i, n = 0, len(inner)
+    while i < n:
+        quote = inner[i]
+        if quote in "'\"":
+            k = inner.find(quote, i + 1)
+            value: Any = None
+            while k >= 0:
+                raw = inner[i + 1 : k]
+                if k + 1 == n or inner.startswith(", ", k + 1):
+                    if quote == '"' or "'" not in raw:
+                        value = raw
+                        break
+                    if '"' in raw and "'" not in raw.replace("\\'", ""):
+                        value = raw.replace("\\'", "'")
+                        break
+                k = inner.find(quote, k + 1)
+            if value is None:  # not DSPy's rendering after all: keep the rest as one value
+                k, value = n, inner[i + 1 :]
+            values.append(value)
+            i = k + 1
+        else:
+            k = inner.find(", ", i)
+            k = n if k < 0 else k
+            try:
+                values.append(ast.literal_eval(inner[i:k]))
+            except (ValueError, SyntaxError):
+                values.append(inner[i:k])
+            i = k
+        i += 2 if inner.startswith(", ", i) else n
+    return tuple(values)
+
+
+def _field_kind(annotation: str) -> tuple[str, tuple[Any, ...]]:
+    if annotation.startswith("Literal[") and annotation.endswith("]"):
+        return "enum", _literal_values(annotation[8:-1])
+    if annotation.startswith(("list[", "List[", "tuple[")):
+        return "list", ()
+    return {"bool": "bool", "int": "int", "float": "number"}.get(annotation, "text"), ()
+
+
+@lru_cache(maxsize=256)
+def read_output_fields(system: str) -> tuple[OutputField, ...]:
+    """The output fields listed in a DSPy system message, in order, with their kinds."""
+    start = system.find(_OUTPUTS_HEADER)
+    if start < 0:
+        return ()
+    fields = []
+    for line in system[start + len(_OUTPUTS_HEADER) :].splitlines():
+        match = _FIELD_LINE.match(line)
+        if match is None:
+            if line.startswith("All interactions") or not line.strip():
+                break
+            continue
+        kind, values = _field_kind(match.group(2).strip())
+        fields.append(OutputField(match.group(1), kind, match.group(3).strip(), values))
+    return tuple(fields)
+
+
+def read_inputs(user: str) -> dict[str, str]:
+    """The `[[ ## name ## ]]` sections of a user message, without the trailing output requirements."""
+    inputs: dict[str, str] = {}
+    matches = list(_SECTION.finditer(user))
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(user)
+        body = user[match.end() : end]
+        if i + 1 == len(matches):
+            cut = body.rfind("\n\nRespond with")
+            body = body[:cut] if cut >= 0 else body
+        inputs[match.group(1)] = body.strip()
+    return inputs
+
+
+def _find_case(inputs: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
+    for name in sorted(inputs, key=lambda n: n != "case"):
+        text = inputs[name]
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return name, value
+    return None, {}
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _request_key(system: str, inputs: dict[str, str], case_name: str | None, case: dict[str, Any]) -> bytes:
+    """What the creative seed depends on: the request minus the case's slot and sample."""
+    parts = [system]
+    repeatable = _as_int(case.get("slot")) is not None
+    for name, text in inputs.items():
+        if name == case_name:
+            text = _SLOT_KEYS.sub("", text)
+        elif repeatable:
+            text = _DIGITS.sub("#", text)
+        parts.append(f"{name}\x1f{text}")
+    return "\x1e".join(parts).encode("utf-8")
+
+
+def _hash(key: bytes, *tail: object) -> int:
+    return xxhash.xxh3_64_intdigest(key + "".join(f"\x1d{t}" for t in tail).encode())
+
+
+def resolve_slot(key: bytes, slot: int) -> tuple[int, tuple[int, ...]]:
+    """The slot whose answer `slot` repeats, and the slots whose word changes apply on top, innermost first."""
+    near: list[int] = []
+    while slot >= 2:
+        draw = _hash(key, "repeat", slot)
+        u = (draw & 0xFFFFFFFF) / 2**32
+        earlier = (draw >> 32) % slot
+        if u < EXACT_REPEAT_RATE:
+            slot = earlier
+        elif u < EXACT_REPEAT_RATE + NEAR_REPEAT_RATE:
+            near.append(slot)
+            slot = earlier
+        else:
+            break
+    return slot, tuple(reversed(near))
+
+
+def write_values(system: str, user: str) -> dict[str, Any]:
+    """Every output field's value, as Python values of the field's kind."""
+    fields = read_output_fields(system)
+    inputs = read_inputs(user)
+    case_name, case = _find_case(inputs)
+    key = _request_key(system, inputs, case_name, case)
+    slot, sample = _as_int(case.get("slot")), _as_int(case.get("sample")) or 0
+    near: tuple[int, ...] = ()
+    if slot is None:
+        seed = _hash(key, "whole")
+    elif sample:
+        seed = _hash(key, "slot", slot, "sample", sample)
+    else:
+        root, near = resolve_slot(key, slot)
+        seed = _hash(key, "slot", root)
+    values, main = write_fields(fields, case, inputs, random.Random(seed))
+    if main is not None:
+        for near_slot in near:
+            values[main] = bank.perturb_words(values[main], random.Random(_hash(key, "near", near_slot)))
+    return values
+
+
+def write_fields(
+    fields: tuple[OutputField, ...], case: dict[str, Any], inputs: dict[str, str], rng: random.Random
+) -> tuple[dict[str, Any], str | None]:
+    """Every output field's value for one case, and the name of the field that carries the user's message."""
+    sc = read_scene(case, rng)
+    variables = as_mapping(case.get("variables"))
+    columns = as_mapping(case.get("columns"))
+    names = [f.name for f in fields if f.name in variables and f.kind == "text"]
+    if not names and not variables:  # not a dsc case: treat message-like text fields as the inputs
+        names = [f.name for f in fields if f.kind == "text" and variable_role(f.name, {}) == "message"]
+    values, main = write_inputs(sc, names, variables)
+    sc.written = "\n".join(values.values())
+    for out in fields:
+        if out.name not in values:
+            spec = columns.get(out.name)
+            values[out.name] = write_column(sc, out, spec if isinstance(spec, dict) else {})
+    return values, main
+
+
+def _is_json_request(system: str, user: str) -> bool:
+    return "Outputs will be a JSON object" in system or "Respond with a JSON object" in user
+
+
+def _chat_value(value: Any, field: OutputField) -> str:
+    if field.kind == "list":
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        # a line that looks like a section header would end the field early
+        return value.replace("[[ ## ", "[[ # ")
+    return str(value)
+
+
+def write_answer(system: str, user: str) -> str:
+    """The answer text to a DSPy ChatAdapter (or JSONAdapter) request given as its system and user text."""
+    fields = read_output_fields(system)
+    values = write_values(system, user)
+    if _is_json_request(system, user):
+        return json.dumps({f.name: values[f.name] for f in fields}, ensure_ascii=False)
+    sections = [f"[[ ## {f.name} ## ]]\n{_chat_value(values[f.name], f)}" for f in fields]
+    return "\n\n".join([*sections, "[[ ## completed ## ]]"])
+
+
+def _request_text(request: Any) -> tuple[str, str]:
+    system = request.system
+    if system is None:
+        system = ""
+    elif not isinstance(system, str):
+        system = "".join(getattr(part, "text", "") or "" for part in system)
+    user = ""
+    for message in request.messages:
+        if message.role == "user":
+            user = message.text or ""
+    return system, user
+
+
+def _respond(request: Any) -> Any:
+    from dspy.lm15 import Message, Response, TextPart, Usage
+
+    system, user = _request_text(request)
+    text = write_answer(system, user)
+    prompt_tokens = (len(system) + sum(len(m.text or "") for m in request.messages)) // 4
+    usage = Usage(
+        input_tokens=prompt_tokens, output_tokens=len(text) // 4, total_tokens=prompt_tokens + len(text) // 4
+    )
+    return Response(
+        id=None,
+        model=OFFLINE_MODEL,
+        message=Message.assistant([TextPart(text)]),
+        finish_reason="stop",
+        usage=usage,
+    )
+
+
+class OfflineEngine:
+    """DSPy engine (dspy.lm15 protocol) that answers every request with `write_answer`."""
+
+    def complete(self, request: Any) -> Any:
+        return _respond(request)
+
+    def stream(self, request: Any) -> Any:
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(_respond(request))
+
+    def close(self) -> None:
+        pass
+
+    def dump_state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> OfflineEngine:
+        return cls()
+
+
+class AsyncOfflineEngine:
+    """Async counterpart of `OfflineEngine`; the work is CPU-only and fast, so it never awaits."""
+
+    async def complete(self, request: Any) -> Any:
+        return _respond(request)
+
+    async def stream(self, request: Any) -> Any:
+        from dspy.lm15 import response_to_events
+
+        for event in response_to_events(_respond(request)):
+            yield event
+
+    async def aclose(self) -> None:
+        pass
+
+    def dump_state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def load_state(cls, state: dict[str, Any]) -> AsyncOfflineEngine:
+        return cls()

@@ -1,0 +1,275 @@
+"""Reading a case for the offline LM: one case JSON (cell, strategy, persona, tactic, description, prompt)
+into a `Scene`.
+
+`read_scene` reads the roles the cell's dimensions play, the voice of the persona, the product, brand and
+tools the description and prompt name, the manual facts a question is about, and the stance a good answer
+takes. Choices come from the scene's `random.Random`, so the order of the draws is part of the output and
+must not change.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import lru_cache
+from typing import Any
+
+from compiler.generate.backends.offline import text_words as bank
+from compiler.generate.backends.offline import domain_words as domains
+from compiler.generate.backends.offline.scene import Scene, decide_stance, flavor_topics
+
+_STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")
+_TOPIC_DIMS = (
+    "intent",
+    "topic",
+    "question",
+    "task",
+    "category",
+    "request type",
+    "use case",
+    "scenario",
+    "subject",
+)
+_LEVEL_WORDS = (
+    (2, ("hard", "complex", "numeric", "expert", "difficult", "advanced", "high")),
+    (0, ("easy", "simple", "single", "basic", "low", "trivial")),
+    (1, ("medium", "multi", "moderate", "intermediate")),
+)
+_TOOL_VERBS = frozenset(
+    (
+        "search",
+        "book",
+        "cancel",
+        "get",
+        "create",
+        "send",
+        "update",
+        "delete",
+        "list",
+        "lookup",
+        "find",
+        "check",
+        "issue",
+        "fetch",
+        "reschedule",
+        "add",
+        "remove",
+        "set",
+        "track",
+        "refund",
+        "query",
+        "read",
+        "write",
+        "post",
+        "schedule",
+    )
+)
+_TOOL_NAME = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
+_PRODUCT = re.compile(r"\b(" + "|".join(re.escape(n) for n in domains.PRODUCT_NOUNS) + r")\b", re.IGNORECASE)
+_BRAND = re.compile(r"\b(?:of|for|at|from|by)\s+([A-Z][A-Za-z0-9]+)")
+
+
+def _language(value: str) -> tuple[str, bool]:
+    low = value.lower().replace("_", "-")
+    for code, name in bank.LANGUAGE_NAMES.items():
+        if low == code or low.startswith(code + "-") or name.lower() in low:
+            return code, code == "en" and low[3:5] in ("gb", "uk", "ie", "au", "nz")
+    return "en", "british" in low
+
+
+def first_match(value: str, table: tuple[tuple[Any, tuple[str, ...]], ...]) -> Any:
+    """The first key of `table` one of whose words occurs in `value`, or None."""
+    return next((key for key, words in table if any(w in value for w in words)), None)
+
+
+@lru_cache(maxsize=64)
+def _product(description: str) -> tuple[str, str]:
+    match = _PRODUCT.search(description)
+    if match is None:
+        return "device", "device"
+    named: list[str] = []
+    for word in reversed(description[: match.start()].split()[-2:]):
+        if not (word[:1].isupper() or any(c.isdigit() for c in word)):
+            break
+        named.insert(0, word)
+    noun = match.group(1).lower()
+    return " ".join([*named, noun]), noun
+
+
+@lru_cache(maxsize=64)
+def _prompt_names(prompt: str) -> tuple[str, tuple[str, ...]]:
+    brand = next(
+        (m.group(1) for m in _BRAND.finditer(prompt) if m.group(1) not in ("The", "This", "A", "An")), ""
+    )
+    tools = [t for t in dict.fromkeys(_TOOL_NAME.findall(prompt)) if t.split("_")[0] in _TOOL_VERBS]
+    return brand, tuple(tools)
+
+
+def _flavor(text: str, answerability: bool) -> str:
+    if any(w in text for w in ("flight", "travel", "hotel", "airline", "trip")):
+        return "travel"
+    if answerability or any(w in text for w in ("manual", "passage", "documentation", "retriev")):
+        return "manual"
+    if any(w in text for w in ("order", "refund", "shop", "store", "shipping", "purchase", "customer")):
+        return "shop"
+    return ""
+
+
+def _find_topic(flavor: str, value: str) -> domains.Topic | None:
+    for topics in (flavor_topics(flavor), domains.SHOP_TOPICS, domains.TRAVEL_TOPICS):
+        found = next((t for t in topics if any(w in value for w in t.words)), None)
+        if found is not None:
+            return found
+    return None
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _tactic(case: dict[str, Any]) -> str | None:
+    tactic = as_mapping(case.get("tactic"))
+    ident = str(tactic.get("id") or case.get("variant") or "").lower()
+    if ident in bank.TACTIC_HANDLING:
+        return ident
+    text = f"{ident.replace('_', ' ')} {tactic.get('description', '')}".lower()
+    return first_match(text, bank.TACTIC_WORDS)
+
+
+@lru_cache(maxsize=1024)
+def _classify(dim: str, raw: str) -> tuple[str, Any]:
+    """The role a cell dimension plays for the writer, and what it says: ("boundary", "edge"), ..."""
+    d, low, negative = dim.lower().replace("_", " "), bank.humanise(raw).lower(), raw.startswith("~")
+    if any(w in d for w in ("locale", "lang", "region")):
+        return "lang", _language(raw)
+    if "tool" in d or low.startswith("tool ") or low in ("missing tool", "stale result"):
+        return "tool", first_match(
+            low,
+            (
+                ("missing", ("missing", "unavailable", "no tool")),
+                ("stale", ("stale", "outdated", "old", "cached")),
+                ("error", ("error", "fail", "timeout", "down")),
+            ),
+        ) or "ok"
+    if "answerab" in d or "answerable" in low:
+        return (
+            "answerable",
+            "no" if negative or "unanswer" in low else "partial" if "partial" in low else "yes",
+        )
+    if any(w in d for w in ("policy", "boundary", "complian")):
+        return "boundary", (
+            "outside"
+            if negative or any(w in low for w in ("outside", "violat", "beyond"))
+            else "edge"
+            if any(w in low for w in ("edge", "border", "grey", "gray", "limit"))
+            else "within"
+        )
+    if any(w in d for w in ("difficult", "complex", "level")):
+        level = first_match(low, _LEVEL_WORDS)
+        return "level", 1 if level is None else level
+    if any(w in d for w in ("shape", "phrasing", "structure")):
+        return "shape", first_match(
+            low,
+            (
+                ("multi", ("multi", "several", "compound")),
+                ("vague", ("under", "vague", "ambig", "missing", "incomplete")),
+                ("conflict", ("conflict", "contradict")),
+            ),
+        ) or ""
+    if "channel" in d or "medium" in d:
+        return "channel", first_match(
+            low,
+            (("email", ("mail",)), ("social", ("social", "twitter")), ("phone", ("phone", "voice", "call"))),
+        ) or "chat"
+    if any(w in d for w in ("urgen", "priority", "time")):
+        return "urgent", any(w in low for w in ("same day", "urgent", "asap", "today", "high", "immediate"))
+    return ("topic" if any(w in d for w in _TOPIC_DIMS) else "extra"), None
+
+
+def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
+    extras: list[tuple[str, str]] = []
+    topic_value, topic_negative = "", False
+    for dim, raw in cell.items():
+        raw = str(raw)
+        role, said = _classify(dim, raw)
+        if role == "lang":
+            sc.lang, sc.british = said
+        elif role == "tool":
+            sc.tool_state = said
+        elif role == "answerable":
+            sc.answerable = said
+        elif role == "boundary":
+            sc.boundary = said
+        elif role == "level":
+            sc.level = said
+        elif role == "shape":
+            sc.shape = said
+        elif role == "channel":
+            sc.channel = said
+        elif role == "urgent":
+            sc.urgent = said
+        elif role == "topic" and not topic_value:
+            topic_value, topic_negative = bank.humanise(raw), raw.startswith("~")
+        else:
+            extras.append((dim.replace("_", " "), bank.humanise(raw)))
+    if not topic_value and extras:
+        topic_value = extras.pop(0)[1]
+    sc.extras = tuple(extras)
+    sc.flavor = _flavor(text + " " + topic_value.lower(), bool(sc.answerable))
+    if topic_value:
+        sc.topic_value = topic_value
+        low = topic_value.lower()
+        sc.unsupported = topic_negative and any(
+            w in low for w in ("unsupport", "scope", "unrelated", "other")
+        )
+        sc.topic = None if sc.unsupported else _find_topic(sc.flavor, low)
+
+
+def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
+    kinds = {0: "task", 1: "symptom", 2: "attr", 3: "compare", 4: "safety"}
+    if sc.topic is None or sc.topic not in domains.MANUAL_TOPICS:
+        sc.topic = sc.rng.choice(domains.MANUAL_TOPICS)
+    kind = kinds[domains.MANUAL_TOPICS.index(sc.topic)]
+    if "numer" in difficulty:
+        sc.question, subject, sc.computed = sc.rng.choice(domains.MANUAL_NUMERIC)
+        sc.fact = next(f for f in domains.MANUAL_FACTS if f[1] == subject)
+    else:
+        sc.fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f[0] == kind])
+    sc.second_fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f is not sc.fact])
+
+
+def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
+    """Read one case JSON (any test space) into a Scene; unknown strategies read like `direct`."""
+    sc = Scene(rng)
+    strategy = str(case.get("strategy") or "direct")
+    sc.strategy = strategy if strategy in _STRATEGIES else "direct"
+    persona = as_mapping(case.get("persona"))
+    if persona:
+        sc.persona = persona
+        sc.styles = frozenset(
+            s
+            for s, words in bank.STYLE_WORDS
+            if any(w in str(persona.get("style", "")).lower() for w in words)
+        )
+    if sc.strategy == "adversarial" or isinstance(case.get("tactic"), dict):
+        sc.tactic = _tactic(case) or rng.choice(tuple(bank.TACTIC_HANDLING))
+    cell = as_mapping(case.get("cell"))
+    sc.cell = tuple((str(d), bank.humanise(str(v)), str(v).startswith("~")) for d, v in cell.items())
+    description, prompt = str(case.get("description") or ""), str(case.get("prompt") or "")
+    _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower())
+    if persona.get("locale") and not any(_classify(str(d), str(v))[0] == "lang" for d, v in cell.items()):
+        sc.lang, sc.british = _language(str(persona["locale"]))
+    brand, sc.tools = _prompt_names(prompt)
+    if sc.flavor == "manual":
+        difficulty = " ".join(
+            v.lower() for d, v, _ in sc.cell if "difficult" in d.lower() or "level" in d.lower()
+        )
+        _pick_manual_facts(sc, difficulty)
+        sc.asks_second = (
+            sc.level >= 1
+            and not sc.question
+            and sc.tactic not in ("out_of_scope", "semantic_ambiguity", "near_empty_input")
+        )
+    sc.stance = decide_stance(sc)
+    sc.product, sc.brand = _product(description), brand
+    return sc

@@ -1,0 +1,226 @@
+"""Jinja rendering of strategy templates: sandboxed, strict about undefined variables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import xxhash
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from compiler.core.errors import ConfigError, TemplateError
+from compiler.plan.cases import CaseSpec
+from compiler.spec.model import Spec
+
+CONTEXT_NAMES = frozenset({"dataset", "prompt", "case", "cell", "persona", "tactic", "columns", "examples"})
+
+
+@dataclass(frozen=True)
+class RenderedCase:
+    case: CaseSpec
+    instruction: str
+
+
+@lru_cache(maxsize=8)
+def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def template_hashes(templates_dir: Path, names: Sequence[str]) -> dict[str, str]:
+    """xxh3-64 of each template used (and the shared base), for the manifest."""
+    files = sorted({f"{n}.j2" for n in names} | {p.name for p in templates_dir.glob("_*.j2")})
+    return {f: xxhash.xxh3_64_hexdigest((templates_dir / f).read_bytes()) for f in files}
+
+
+def _first_line_of(ast: nodes.Template, name: str) -> int:
+    for node in ast.find_all(nodes.Name):
+        if node.name == name:
+            return node.lineno
+    return 1
+
+
+def check_templates(spec: Spec, templates_dir: Path) -> None:
+    """Parse every template in use; unknown variables are errors naming template, line and variable."""
+    env = template_environment(templates_dir)
+    files = [f"{s.name}.j2" for s in spec.strategies] + sorted(p.name for p in templates_dir.glob("_*.j2"))
+    for file in files:
+        path = templates_dir / file
+        source = path.read_text(encoding="utf-8")
+        try:
+            ast = env.parse(source, name=file, filename=str(path))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"templates/{file}:{exc.lineno}: syntax error: {exc.message}; fix the template"
+            ) from exc
+        # macros declare their own arguments; names set inside the template are not context names
+        unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+        if unknown:
+            name = unknown[0]
+            raise TemplateError(
+                f"templates/{file}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
+                f"templates may use {', '.join(sorted(CONTEXT_NAMES))}"
+            )
+    _check_prompt_text(spec)
+
+
+def _check_prompt_text(spec: Spec) -> None:
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    try:
+        ast = env.parse(spec.prompt.text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(
+            f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: {exc.message}"
+        ) from exc
+    declared = {v.name for v in spec.prompt.variables}
+    unknown = sorted(meta.find_undeclared_variables(ast) - declared)
+    if unknown:
+        raise ConfigError(
+            f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
+            f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})"
+        )
+
+
+def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
+    """Everything a template may use for one case."""
+    dims = {d.name: d for d in spec.dimensions}
+    persona = (
+        next((p for p in spec.personas if p.id == case.variant), None) if case.strategy == "persona" else None
+    )
+    tactic = (
+        next((t for t in spec.tactics if t.id == case.variant), None)
+        if case.strategy == "adversarial"
+        else None
+    )
+    return {
+        "dataset": {"name": spec.name, "description": spec.description},
+        "prompt": {
+            "text": spec.prompt.text,
+            "variables": [
+                {"name": v.name, "description": v.description, "required": v.required}
+                for v in spec.prompt.variables
+            ],
+        },
+        "case": {"strategy": case.strategy, "variant": case.variant, "slot": case.slot},
+        "cell": [
+            {"dimension": d, "value": v, "negative": v.startswith("~"), "description": dims[d].description}
+            for d, v in case.cell
+        ],
+        "persona": None if persona is None else vars(persona),
+        "tactic": None if tactic is None else vars(tactic),
+        "columns": list(spec.columns),  # objects, not dicts: `column.values` must not be dict.values
+        "examples": list(examples),
+    }
+
+
+def render_case(
+    spec: Spec,
+    templates_dir: Path,
+    case: CaseSpec,
+    examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
+) -> RenderedCase:
+    env = template_environment(templates_dir)
+    file = f"{case.strategy}.j2"
+    try:
+        template = env.get_template(file)
+        text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc, file)
+        raise TemplateError(
+            f"templates/{file}:{line}: {exc.message}; use a variable the context provides "
+            f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"templates/{file}: {exc}") from exc
+    return RenderedCase(case, text.strip() + "\n")
+
+
+def _template_line(exc: BaseException, file: str) -> int | str:
+    tb = exc.__traceback__
+    line: int | str = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
+    """The `case` input: everything about the case a writer needs, as canonical JSON."""
+    persona = (
+        next((vars(p) for p in spec.personas if p.id == case.variant), None)
+        if case.strategy == "persona"
+        else None
+    )
+    tactic = (
+        next((vars(t) for t in spec.tactics if t.id == case.variant), None)
+        if case.strategy == "adversarial"
+        else None
+    )
+    payload = {
+        "dataset": spec.name,
+        "description": spec.description,
+        "prompt": spec.prompt.text,
+        "variables": {
+            v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables
+        },
+        "strategy": case.strategy,
+        "variant": case.variant,
+        "persona": persona,
+        "tactic": tactic,
+        "cell": dict(case.cell),
+        "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
+        "columns": {
+            c.name: {
+                "type": c.type,
+                "description": c.description,
+                **({"values": list(c.values)} if c.values else {}),
+            }
+            for c in spec.columns
+        },
+        "slot": case.slot,
+        "sample": sample,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class UsageEstimate:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+
+    def cost(self, spec: Spec) -> float:
+        return (self.input_tokens * spec.lm.price_input + self.output_tokens * spec.lm.price_output) / 1e6
+
+
+# ~4 characters per token; the adapter adds field markers and format notes around what dsc renders
+CHARS_PER_TOKEN = 4
+ADAPTER_OVERHEAD_CHARS = 900
+OUTPUT_CHARS = {"text": 160, "list": 110, "enum": 12, "bool": 6, "int": 4, "number": 6}
+VARIABLE_OUTPUT_CHARS = 180
+
+
+def estimate_usage(spec: Spec, rendered: Sequence[RenderedCase]) -> UsageEstimate:
+    """Calls and tokens a compile of these cases will pay for, from the rendered prompts (no LM call)."""
+    fields = sum(len(v.name) + len(v.description) + 40 for v in spec.prompt.variables)
+    fields += sum(
+        len(c.name) + len(c.description) + 60 + sum(len(x) + 2 for x in c.values) for c in spec.columns
+    )
+    system = ADAPTER_OVERHEAD_CHARS + 2 * fields + len(spec.description)
+    input_chars = sum(system + len(r.instruction) + len(case_payload(spec, r.case, 0)) for r in rendered)
+    output_chars = len(rendered) * (
+        VARIABLE_OUTPUT_CHARS * len(spec.prompt.variables)
+        + sum(OUTPUT_CHARS[c.type] + len(c.name) + 12 for c in spec.columns)
+    )
+    return UsageEstimate(len(rendered), input_chars // CHARS_PER_TOKEN, output_chars // CHARS_PER_TOKEN)

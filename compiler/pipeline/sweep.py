@@ -1,0 +1,191 @@
+"""Hydra multirun: one compile per job on Hydra's own launchers, then a summary comparing the versions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from compiler.spec.compose import Project
+from compiler.core.errors import DscError
+from compiler.versions.store import read_index
+
+
+def run_sweep_job(cfg: Any) -> dict[str, Any]:
+    """One Hydra job: compile with the job's overrides; a user mistake fails this job only."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from compiler.spec.compose import spec_from_job
+    from compiler.pipeline.compile import compile_dataset
+
+    hydra_cfg = HydraConfig.get()
+    overrides = [str(o) for o in hydra_cfg.overrides.task]
+    job = int(hydra_cfg.job.num)
+    try:
+        project = Project.locate()
+        result = compile_dataset(overrides, project=project, spec=spec_from_job(cfg, overrides, project))
+    except DscError as exc:
+        for line in str(exc).splitlines():
+            print(f"dsc: error: job {job} ({' '.join(overrides)}): {line}", file=sys.stderr)
+        return {"job": job, "overrides": overrides, "status": "failed", "error": str(exc).splitlines()[0]}
+    if result.shard is not None:
+        return {
+            "job": job,
+            "overrides": overrides,
+            "status": "shard",
+            "shard": result.shard,
+            "calls": result.calls,
+            "dataset": result.spec.name,
+        }
+    return {
+        "job": job,
+        "overrides": overrides,
+        "status": "ok",
+        "dataset": result.spec.name,
+        "version": result.version.version,
+        "path": str(result.version.path),
+        "created": result.created,
+        "calls": result.calls,
+    }
+
+
+def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:
+    """Run every job of the sweep through Hydra's sweeper and launcher; returns one record per job."""
+    import os
+
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import JobStatus
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from compiler.spec.compose import explain_hydra_error
+    from compiler.core.errors import ConfigError
+
+    project = project or Project.locate()
+    # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
+    out = Path("outputs")
+    cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
+    os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
+    try:
+        with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"):
+            hydra = GlobalHydra.instance().hydra
+            assert hydra is not None
+            batches = hydra.multirun(
+                config_name="config",
+                task_function=run_sweep_job,
+                overrides=list(overrides),
+                with_log_configuration=False,
+            )
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(explain_hydra_error(exc, project)) from exc
+    records: list[dict[str, Any]] = []
+    for job in itertools.chain.from_iterable(batches or []):
+        if job.status == JobStatus.COMPLETED:
+            records.append(job._return_value)
+        else:  # a bug inside a job: keep its traceback visible, and the other jobs' results
+            error = job._return_value
+            records.append(
+                {
+                    "job": len(records),
+                    "overrides": list(job.overrides or []),
+                    "status": "failed",
+                    "error": f"{type(error).__name__}: {error}",
+                }
+            )
+            print(f"dsc: job {len(records) - 1} crashed: {type(error).__name__}: {error}", file=sys.stderr)
+    return sorted(records, key=lambda r: r["job"])
+
+
+def _version_facts(path: Path) -> dict[str, Any]:
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    ids = [
+        json.loads(line)["id"]
+        for line in (path / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    usage = manifest.get("usage", {})
+    coverage = manifest.get("coverage", {})
+    return {
+        "rows": manifest.get("rows"),
+        "strategies": {k: v.get("selected") for k, v in manifest.get("strategies", {}).items()},
+        "sources": manifest.get("sources", {}),
+        "tuples": f"{coverage.get('planned_covered_tuples')}/{coverage.get('required_tuples')}",
+        "drops": manifest.get("drops", {}),
+        "check_failures": manifest.get("check_failures", {}),
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+        "cost_usd": usage.get("cost_usd", 0.0),
+        "ids": ids,
+    }
+
+
+def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[str, list[Path]]:
+    """Write outputs/<dataset>/sweeps/<sweep>.json and .md for every dataset in the sweep."""
+    sweep = (
+        "sweep-"
+        + xxhash.xxh3_64_hexdigest(json.dumps([r["overrides"] for r in records], sort_keys=True).encode())[
+            :10
+        ]
+    )
+    jobs = []
+    facts: dict[int, dict[str, Any]] = {}
+    for record in records:
+        entry = {k: v for k, v in record.items() if k != "path"}
+        if record["status"] == "ok":
+            facts[record["job"]] = _version_facts(Path(record["path"]))
+            entry.update({k: v for k, v in facts[record["job"]].items() if k != "ids"})
+        jobs.append(entry)
+    overlap = []
+    for a, b in itertools.combinations(sorted(facts), 2):
+        shared = len(set(facts[a]["ids"]) & set(facts[b]["ids"]))
+        overlap.append({"jobs": [a, b], "shared_rows": shared})
+    summary = {"sweep": sweep, "jobs": jobs, "overlap": overlap}
+    text = format_sweep(summary)
+    written: list[Path] = []
+    datasets = sorted({str(r["dataset"]) for r in records if r.get("dataset")}) or ["_failed"]
+    for dataset in datasets:
+        folder = out_dir / dataset / "sweeps"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{sweep}.json").write_text(
+            json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        (folder / f"{sweep}.md").write_text(text, encoding="utf-8")
+        written += [folder / f"{sweep}.md", folder / f"{sweep}.json"]
+    return text, written
+
+
+def format_sweep(summary: dict[str, Any]) -> str:
+    lines = [
+        f"## {summary['sweep']}",
+        "",
+        "| job | overrides | status | version | rows | strategies | sources | tuples | drops | checks failed "
+        "| tokens in/out | cost $ |",
+        "|---:|---|---|---|---:|---|---|---|---|---|---|---:|",
+    ]
+    for job in summary["jobs"]:
+        if job["status"] != "ok":
+            detail = job.get("error") or f"shard {job.get('shard')} ({job.get('calls', 0)} LM calls)"
+            lines.append(
+                f"| {job['job']} | {' '.join(job['overrides'])} | {job['status']} | {detail} "
+                "| | | | | | | | |"
+            )
+            continue
+
+        def mix(values: dict[str, Any]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in values.items()) or "-"
+
+        lines.append(
+            f"| {job['job']} | {' '.join(job['overrides'])} | ok | {job['version']} | {job['rows']} "
+            f"| {mix(job['strategies'])} | {mix(job['sources'])} | {job['tuples']} | {mix(job['drops'])} "
+            f"| {mix(job['check_failures'])} | {job['input_tokens']}/{job['output_tokens']} | {job['cost_usd']:.4f} |"
+        )
+    if summary["overlap"]:
+        lines += ["", "| jobs | shared rows |", "|---|---:|"]
+        lines += [f"| {a} & {b} | {o['shared_rows']} |" for o in summary["overlap"] for a, b in [o["jobs"]]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""The test space: dimension values, weights, constraints, negative values, and the cells to plan."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import xxhash
+
+from compiler.spec.model import Spec
+
+Cell = tuple[tuple[str, str], ...]  # ((dimension, value), ...) in the spec's dimension order
+
+
+def unit_hash(*parts: object) -> float:
+    """A deterministic uniform number in (0, 1) from its parts (xxhash, stable across processes)."""
+    digest = xxhash.xxh3_64_intdigest("\x1f".join(map(str, parts)).encode())
+    return (digest + 0.5) / 2.0**64
+
+
+def cell_weight(spec: Spec, cell: Cell) -> float:
+    """Product of the value weights of a cell."""
+    weight = 1.0
+    for dim_name, value in cell:
+        found = spec.dimension(dim_name).value(value)
+        weight *= found.weight if found else 0.0
+    return weight
+
+
+def negatives_in(cell: Cell) -> int:
+    return sum(1 for _, value in cell if value.startswith("~"))
+
+
+def is_valid(spec: Spec, cell: Cell) -> bool:
+    return spec.allows(dict(cell)) is not False and negatives_in(cell) <= 1
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """The cells a plan draws from: the covering array first, then weighted draws for extra rows."""
+
+    array: tuple[Cell, ...]  # the t-wise covering array of the space
+    extra_positive: tuple[Cell, ...]  # weighted draws without negative values, for rows beyond the array
+    extra_any: tuple[Cell, ...]  # weighted draws with at most one negative value (negative-capable only)
+    strength: int
+    required_tuples: int
+    excluded_tuples: int
+
+    @property
+    def array_rows(self) -> int:
+        return len(self.array)
+
+    @property
+    def positive(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.array if negatives_in(c) == 0)
+
+    @property
+    def negative(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.array if negatives_in(c) == 1)
+
+    def for_strategy(self, negative_capable: bool, offset: int = 0) -> tuple[Cell, ...]:
+        """The cells a strategy takes in order: array rows (rotated by `offset` so that strategies share
+        the array between them), then weighted draws. Negative array rows come first for negative-capable
+        strategies, since only they can cover those tuples."""
+        positive = _rotate(self.positive, offset)
+        if negative_capable:
+            return self.negative + positive + _rotate(self.extra_any, offset)
+        return positive + _rotate(self.extra_positive, offset)
+
+
+def _rotate(cells: tuple[Cell, ...], offset: int) -> tuple[Cell, ...]:
+    shift = offset % len(cells) if cells else 0
+    return cells[shift:] + cells[:shift]
+
+
+def draw_cells(spec: Spec, count: int, *, allow_negative: bool, salt: str) -> list[Cell]:
+    """`count` valid cells drawn by value weight (with replacement, seeded, deterministic)."""
+    dims = spec.dimensions
+    options = [[v for v in d.values if v.weight > 0 and (allow_negative or not v.negative)] for d in dims]
+    cells: list[Cell] = []
+    attempt = 0
+    while len(cells) < count and attempt < count * 100 + 1000:
+        attempt += 1
+        values = []
+        for dim, choices in zip(dims, options, strict=True):
+            pick = unit_hash(spec.seed, salt, attempt, dim.name) * sum(v.weight for v in choices)
+            chosen = choices[-1]
+            for value in choices:
+                pick -= value.weight
+                if pick <= 0:
+                    chosen = value
+                    break
+            values.append((dim.name, chosen.name))
+        cell = tuple(values)
+        if is_valid(spec, cell):
+            cells.append(cell)
+    return cells
+
+
+def count_tuples(
+    cells: Iterable[Cell], strength: int, groups: Sequence[tuple[Sequence[str], int]] = ()
+) -> set[tuple[tuple[str, str], ...]]:
+    """The t-tuples of dimension values that a set of cells covers (plus those of higher-strength groups)."""
+    covered: set[tuple[tuple[str, str], ...]] = set()
+    for cell in cells:
+        covered.update(itertools.combinations(cell, strength))
+        for names, group_strength in groups:
+            covered.update(itertools.combinations([(d, v) for d, v in cell if d in names], group_strength))
+    return covered
+
+
+def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
+    """The t-wise covering array of the space as cells, with required and excluded tuple counts.
+
+    Negative values take part only when some strategy can carry them; otherwise no case could ever
+    cover their tuples.
+    """
+    from compiler.plan.covering.array import build_covering_array
+    from compiler.core.errors import ConfigError
+
+    dims = spec.dimensions
+    with_negatives = any(s.negative for s in spec.strategies)
+    values = [[v for v in d.values if v.weight > 0 and (with_negatives or not v.negative)] for d in dims]
+    index = {d.name: i for i, d in enumerate(dims)}
+
+    def allowed(partial: Mapping[int, int]) -> bool | None:
+        return spec.allows({dims[d].name: values[d][v].name for d, v in partial.items()})
+
+    include = []
+    for row in spec.coverage.include:
+        include.append({index[d]: [v.name for v in values[index[d]]].index(value) for d, value in row})
+    try:
+        array = build_covering_array(
+            [[v.weight for v in vs] for vs in values],
+            spec.coverage.strength,
+            groups=[([index[d] for d in names], strength) for names, strength in spec.coverage.groups],
+            include=include,
+            negative=[frozenset(i for i, v in enumerate(vs) if v.negative) for vs in values],
+            allowed=allowed if spec.constraints else None,
+            seed=spec.seed,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"coverage.include: {exc}; change the row or the constraint it violates") from exc
+    cells = [tuple((dims[d].name, values[d][v].name) for d, v in enumerate(row)) for row in array.rows]
+    return cells, array.required, len(array.excluded)
+
+
+_ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
+
+
+def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
+    """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
+    key = repr(
+        (
+            spec.dimensions,
+            [c.text for c in spec.constraints],
+            spec.coverage,
+            spec.seed,
+            any(s.negative for s in spec.strategies),
+        )
+    )
+    if key not in _ARRAYS:
+        _ARRAYS[key] = _array_for(spec)
+    return _ARRAYS[key]
+
+
+def plan_cells(spec: Spec, wanted: int) -> CellPlan:
+    """The covering array, plus `wanted` weighted draws for the rows beyond it."""
+    array, required, excluded = _cached_array(spec)
+    extra = max(0, wanted - sum(1 for c in array if negatives_in(c) == 0))
+    return CellPlan(
+        tuple(array),
+        tuple(draw_cells(spec, extra, allow_negative=False, salt="extra")),
+        tuple(draw_cells(spec, extra, allow_negative=True, salt="extra-any")),
+        spec.coverage.strength,
+        required,
+        excluded,
+    )
+
+
+def cell_label(cell: Cell | Mapping[str, str]) -> str:
+    items = cell.items() if isinstance(cell, Mapping) else cell
+    return ", ".join(f"{d}={v}" for d, v in items)

@@ -1,0 +1,154 @@
+"""The privacy gate: redact private values in texts, rows and frames (typed, numbered placeholders) or reject.
+
+The detectors (see privacy_detectors.py) find the values. A raw value never leaves the gate: not in a log,
+a count key or an exception. Placeholders are numbered per row: the same address twice is `<EMAIL_1>`
+twice, another is `<EMAIL_2>`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from compiler.privacy.detectors import Detector, compile_patterns
+
+MODES = ("redact", "reject")
+
+
+class _Redactor:
+    """One row's placeholder numbering: the same value twice gets the same number."""
+
+    def __init__(self, detectors: tuple[Detector, ...]) -> None:
+        self.detectors = detectors
+        self.numbers: dict[tuple[str, str], int] = {}
+        self.next: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+
+    def redact(self, text: str) -> str:
+        taken: list[tuple[int, int, Detector]] = []
+        for detector in self.detectors:  # priority order: an earlier detector keeps an overlapping span
+            for start, end in detector.find(text):
+                if all(end <= s or start >= e for s, e, _ in taken):
+                    taken.append((start, end, detector))
+        if not taken:
+            return text
+        taken.sort(key=lambda item: item[0])
+        parts, last = [], 0
+        for start, end, detector in taken:
+            key = (detector.label, detector.normalize(text[start:end]))
+            if key not in self.numbers:
+                self.next[detector.label] += 1
+                self.numbers[key] = self.next[detector.label]
+            self.counts[detector.name] += 1
+            parts += [text[last:start], f"<{detector.label}_{self.numbers[key]}>"]
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {k: self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(v) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**7:
+            text = str(value)  # a card or phone number stored as a JSON number
+            redacted = self.redact(text)
+            return value if redacted == text else redacted
+        return value
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"privacy mode must be one of {MODES}, got {mode!r}")
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    """Redacted text (always, also when rejected: a caller that forgets the flag still leaks nothing)."""
+
+    text: str
+    counts: dict[str, int]  # detector -> values found
+    rejected: bool  # reject mode and something was found
+
+    @property
+    def reason(self) -> str | None:
+        return f"private data: {', '.join(sorted(self.counts))}" if self.rejected else None
+
+
+@dataclass(frozen=True)
+class RowScrub:
+    fields: dict[str, Any]
+    counts: dict[str, int]
+    rejected: bool
+
+    @property
+    def reason(self) -> str | None:
+        return f"private data: {', '.join(sorted(self.counts))}" if self.rejected else None
+
+
+def scrub_text(text: str, mode: str = "redact", patterns: Mapping[str, str] | None = None) -> ScrubResult:
+    """One text through the gate."""
+    _check_mode(mode)
+    redactor = _Redactor(compile_patterns(patterns))
+    out = redactor.redact(text)
+    counts = dict(sorted(redactor.counts.items()))
+    return ScrubResult(out, counts, mode == "reject" and bool(counts))
+
+
+def scrub_row(
+    fields: Mapping[str, Any], mode: str = "redact", patterns: Mapping[str, str] | None = None
+) -> RowScrub:
+    """Every string of a row (nested lists and dicts too) with one placeholder numbering for the row."""
+    _check_mode(mode)
+    redactor = _Redactor(compile_patterns(patterns))
+    out = {key: redactor.redact_value(value) for key, value in fields.items()}
+    counts = dict(sorted(redactor.counts.items()))
+    return RowScrub(out, counts, mode == "reject" and bool(counts))
+
+
+def prefilter_pattern(patterns: Mapping[str, str] | None = None) -> str:
+    """One Rust regex that matches every text some detector could flag (a superset)."""
+    return "|".join(f"(?:{d.prefilter})" for d in compile_patterns(patterns))
+
+
+def scrub_frame(
+    df: pl.DataFrame,
+    columns: list[str] | tuple[str, ...],
+    mode: str = "redact",
+    patterns: Mapping[str, str] | None = None,
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Scrub string columns of a frame; reject mode drops the flagged rows.
+
+    A vectorised prefilter (one regex per column in polars) picks the candidate rows; only those go
+    through the Python validators (Luhn, mod-97, ...), one numbering per row across the columns.
+    """
+    _check_mode(mode)
+    if df.height == 0 or not columns:
+        return df, {}
+    prefilter = prefilter_pattern(patterns)
+    mask = df.select(pl.any_horizontal(pl.col(c).str.contains(prefilter).fill_null(False) for c in columns))
+    candidates = mask.to_series().arg_true()
+    counts: Counter[str] = Counter()
+    rejected: list[int] = []
+    replaced: dict[str, list[str | None]] = {c: [] for c in columns}
+    for index, values in zip(candidates.to_list(), df.select(columns)[candidates].iter_rows(), strict=True):
+        result = scrub_row(dict(zip(columns, values, strict=True)), mode, patterns)
+        counts.update(result.counts)
+        if result.rejected:
+            rejected.append(index)
+        for column in columns:
+            replaced[column].append(result.fields[column])
+    if candidates.len():
+        df = df.with_columns(
+            df[c].clone().scatter(candidates, pl.Series(replaced[c], dtype=pl.String)) for c in columns
+        )
+    if rejected:
+        keep = pl.Series(range(df.height)).is_in(rejected).not_()
+        df = df.filter(keep)
+    return df, dict(sorted(counts.items()))

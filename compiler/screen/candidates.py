@@ -1,0 +1,98 @@
+"""Screening: what a generated row must pass before selection may choose it.
+
+Review decisions, duplicates of existing coverage (curated rows, earlier versions), exact and near
+duplicates among the new rows, the automatic checks, and the optional plausibility judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from compiler.screen.checks import CheckResult, hard_failure, run_checks
+from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
+from compiler.versions.review import Decision, apply_decisions
+from compiler.spec.model import Spec
+
+
+def load_existing(spec: Spec) -> list[ExistingRow]:
+    """Rows of the dataset's earlier versions (curated rows come from the sources, already scrubbed).
+
+    In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
+    parallel jobs do not depend on each other's timing.
+    """
+
+    from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_rows
+
+    existing: list[ExistingRow] = []
+    if "versions" in spec.dedupe.existing:
+        folder = dataset_dir(spec.out_dir, spec.name)
+        entries = read_index(folder)
+        cutoff = json.loads(os.environ.get("DSC_INDEX_CUTOFF", "{}")).get(spec.name)
+        for entry in entries[:cutoff] if cutoff is not None else entries:
+            path = folder / entry["version"]
+            if (path / MANIFEST).is_file():
+                existing.extend(
+                    ExistingRow(entry["version"], row)
+                    for row in read_rows(Version(spec.name, entry["version"], path))
+                )
+    return existing
+
+
+def screen_candidates(
+    spec: Spec,
+    candidates: Sequence[Candidate],
+    decisions: Mapping[str, Decision],
+    existing: Sequence[ExistingRow] = (),
+) -> DedupeResult:
+    """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
+    reviewed: list[Candidate] = []
+    drops: list[Drop] = []
+    for candidate in candidates:
+        row = apply_decisions(candidate.row, decisions)
+        if row is None:
+            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
+            continue
+        reviewed.append(Candidate(row, candidate.case))
+    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on, existing)
+    drops.extend(deduped.drops)
+    collapsed = Counter(d.kept_id for d in deduped.drops)
+    survivors: list[Candidate] = []
+    for candidate in deduped.survivors:
+        results = run_checks(spec, candidate.row, collapsed[candidate.row.id])
+        failed = hard_failure(results)
+        if failed is not None:
+            drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, f"check:{failed.name}"))
+            continue
+        row = replace(candidate.row, checks=tuple(r.as_dict() for r in results))
+        survivors.append(Candidate(row, candidate.case))
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
+def judge_plausibility(
+    spec: Spec, handle: Any, screened: DedupeResult, verdicts: dict[str, tuple[float, str]]
+) -> DedupeResult:
+    """The optional plausibility check: an LM judge scores each surviving case (once, across rounds);
+    cases below `checks.min_plausibility` are not selected and leave a drop record."""
+    from compiler.generate.calls import judge_cases
+
+    todo = [c.row for c in screened.survivors if c.row.id not in verdicts]
+    verdicts.update(
+        judge_cases(spec, handle, [(r.id, {"inputs": r.inputs, "expected": r.expected}) for r in todo])
+    )
+    survivors: list[Candidate] = []
+    drops = list(screened.drops)
+    for candidate in screened.survivors:
+        score, reason = verdicts[candidate.row.id]
+        if score < spec.checks.min_plausibility:
+            drops.append(Drop(candidate.row.id, candidate.row.id, round(score, 4), "check:plausibility"))
+            continue
+        check = CheckResult("plausibility", True, f"{score:.2f}: {reason}").as_dict()
+        survivors.append(
+            Candidate(replace(candidate.row, checks=(*candidate.row.checks, check)), candidate.case)
+        )
+    return DedupeResult(tuple(survivors), tuple(drops))

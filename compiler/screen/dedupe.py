@@ -1,0 +1,152 @@
+"""Exact and near-duplicate pruning of candidate rows (pure: no I/O).
+
+Candidates arrive in priority order (curated, then production, then earlier versions, then new rows
+in plan order); the first row of every duplicate cluster survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from compiler.plan.cases import CaseSpec
+from compiler.core.rows import Row
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: Row
+    case: CaseSpec | None  # None for rows that did not come from the plan (curated, production)
+
+
+@dataclass(frozen=True)
+class Drop:
+    id: str
+    kept_id: str
+    similarity: float
+    reason: str  # exact | near | existing:<source or version>
+
+
+@dataclass(frozen=True)
+class DedupeResult:
+    survivors: tuple[Candidate, ...]
+    drops: tuple[Drop, ...]
+
+
+def compared_text(row: Row, on: Sequence[str]) -> str:
+    return "\n".join(str(row.inputs.get(name, "")) for name in on)
+
+
+def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
+    """Drop rows whose id (content hash) was already seen, keeping the first: one hash pass in polars."""
+    ids = pl.Series("id", [c.row.id for c in candidates], dtype=pl.String)
+    first = ids.is_first_distinct().to_list()
+    survivors: list[Candidate] = []
+    drops: list[Drop] = []
+    for candidate, is_first in zip(candidates, first, strict=True):
+        if is_first:
+            survivors.append(candidate)
+        else:
+            drops.append(Drop(candidate.row.id, candidate.row.id, 1.0, "exact"))
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
+def drop_near_duplicates(
+    candidates: Sequence[Candidate], threshold: float, on: Sequence[str]
+) -> DedupeResult:
+    """Collapse rows whose compared inputs are near-duplicates (MinHash + LSH), keeping the first."""
+    from compiler.screen.near.index import find_near_duplicates
+
+    texts = pl.Series("text", [compared_text(c.row, on) for c in candidates], dtype=pl.String)
+    found = find_near_duplicates(texts, threshold)
+    survivors: list[Candidate] = []
+    drops: list[Drop] = []
+    for i, candidate in enumerate(candidates):
+        kept = int(found.kept_of[i])
+        if kept == i:
+            survivors.append(candidate)
+        else:
+            drops.append(
+                Drop(
+                    candidate.row.id,
+                    candidates[kept].row.id,
+                    round(float(found.similarity[i]), 4),
+                    "exact" if int(found.kind[i]) == 1 else "near",
+                )
+            )
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
+@dataclass(frozen=True)
+class ExistingRow:
+    """A row of existing coverage that new rows must not duplicate: curated rows, earlier versions."""
+
+    label: str  # regression | golden | production | <version id>
+    row: Row
+
+
+def drop_existing_duplicates(
+    candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None, on: Sequence[str]
+) -> DedupeResult:
+    """Drop candidates whose compared inputs duplicate (exactly or nearly) a row of existing coverage.
+
+    Existing rows come first in priority order and are never dropped; a candidate that *is* an existing
+    row (same id) continues it and is kept, so recompiling an unchanged config stays unchanged.
+    """
+    if not existing or not candidates:
+        return DedupeResult(tuple(candidates), ())
+    from compiler.screen.near.index import find_exact_duplicates, find_near_duplicates
+
+    # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
+    current = {c.row.id for c in candidates} | {
+        str(c.row.provenance["edited_from"]) for c in candidates if c.row.provenance.get("edited_from")
+    }
+    anchors = [e for e in existing if e.row.id not in current]
+    if not anchors:
+        return DedupeResult(tuple(candidates), ())
+    texts = pl.Series(
+        "text",
+        [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates],
+        dtype=pl.String,
+    )
+    if near is None:
+        kept_of = find_exact_duplicates(texts)
+        similarity = [1.0] * len(texts)
+    else:
+        found = find_near_duplicates(texts, near)
+        kept_of, similarity = found.kept_of, found.similarity.tolist()
+    survivors: list[Candidate] = []
+    drops: list[Drop] = []
+    for offset, candidate in enumerate(candidates):
+        index = len(anchors) + offset
+        root = int(kept_of[index])
+        if root < len(anchors):
+            anchor = anchors[root]
+            drops.append(
+                Drop(
+                    candidate.row.id,
+                    anchor.row.id,
+                    round(float(similarity[index]), 4),
+                    f"existing:{anchor.label}",
+                )
+            )
+        else:
+            survivors.append(candidate)
+    return DedupeResult(tuple(survivors), tuple(drops))
+
+
+def drop_duplicates(
+    candidates: Sequence[Candidate],
+    near: float | None,
+    on: Sequence[str],
+    existing: Sequence[ExistingRow] = (),
+) -> DedupeResult:
+    """Duplicates of existing coverage first, then exact duplicates (same content id), then near-duplicates."""
+    against = drop_existing_duplicates(candidates, existing, near, on)
+    exact = drop_exact_duplicates(against.survivors)
+    if near is None or not exact.survivors:
+        return DedupeResult(exact.survivors, against.drops + exact.drops)
+    near_result = drop_near_duplicates(exact.survivors, near, on)
+    return DedupeResult(near_result.survivors, against.drops + exact.drops + near_result.drops)

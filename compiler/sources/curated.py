@@ -1,0 +1,178 @@
+"""Curated rows (`regression`, `golden`).
+
+A curated file is JSONL, CSV or Parquet; each row carries the dataset's input columns (top level or under
+`inputs`), optionally its evaluator columns (top level or under `expected`), a `cell` and an `id`: the
+rows `dsc promote` appends (cases.jsonl rows) and flat hand-written rows both qualify. Rows go
+through the privacy gate (`pii: redact` by default; `reject` refuses a file with private data in it,
+`keep` is for fixtures that are synthetic on purpose) and are otherwise returned as written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from compiler.core.errors import SourceError
+from compiler.privacy.gate import scrub_row
+from compiler.core.rows import ROW_KEYS
+from compiler.spec.validate.sources import CuratedSource
+
+# What `dsc promote` writes (a row of cases.jsonl plus `outcome`) and a few fields for hand-written rows.
+META_FIELDS = (*ROW_KEYS, "outcome", "notes", "tags")
+
+
+@dataclass(frozen=True)
+class CuratedSet:
+    name: str
+    rows: tuple[dict[str, Any], ...]  # as written, private values redacted (unless pii: keep)
+    lines: tuple[int, ...]  # where each row is in its file (line for JSONL and CSV, row number for Parquet)
+    pii: dict[str, int]  # detector -> values redacted
+
+
+def _read_rows(path: Path) -> list[tuple[int, Any]]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return [(i + 2, row) for i, row in enumerate(pl.read_csv(path, infer_schema=False).to_dicts())]
+        if suffix in (".parquet", ".pq"):
+            return [(i + 1, row) for i, row in enumerate(pl.read_parquet(path).to_dicts())]
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(
+            f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}); check the file "
+            "(details withheld: they may quote private data)"
+        ) from None
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise SourceError(
+                    f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                    "write one JSON object per line"
+                ) from None
+    return rows
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _lines(numbers: Sequence[int]) -> str:
+    shown = ", ".join(map(str, numbers[:8])) + (f" and {len(numbers) - 8} more" if len(numbers) > 8 else "")
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}"
+
+
+def _row_problems(
+    source: CuratedSource, row: Any, inputs: Sequence[str], columns: Sequence[str]
+) -> list[str]:
+    if not isinstance(row, Mapping):
+        return ["is not an object; write one JSON object per line"]
+    problems = []
+    allowed = [*inputs, *columns, *META_FIELDS]
+    nested = row.get("inputs") or {}
+    if not isinstance(nested, Mapping):
+        problems.append("has `inputs` that is not a mapping of input columns")
+    else:
+        problems += [
+            f"has unknown input column `inputs.{k}`; input columns: {', '.join(inputs)}"
+            for k in nested
+            if k not in inputs
+        ]
+    for key in row:
+        if key not in allowed:
+            match = difflib.get_close_matches(str(key), allowed, n=1)
+            problems.append(
+                f"has unknown field `{key}`; "
+                + (
+                    f"did you mean `{match[0]}`?"
+                    if match
+                    else f"use the input columns, {', '.join(columns)}, or {', '.join(META_FIELDS)}"
+                )
+            )
+    expected = row.get("expected") or {}
+    if not isinstance(expected, Mapping):
+        problems.append("has `expected` that is not a mapping of evaluator columns")
+    else:
+        problems += [
+            f"has unknown evaluator column `expected.{k}`; columns: {', '.join(columns)}"
+            for k in expected
+            if k not in columns
+        ]
+    cell = row.get("cell") or {}
+    dims = dict(source.dimensions)
+    if not isinstance(cell, Mapping):
+        problems.append("has `cell` that is not a mapping dimension: value")
+    else:
+        for dim, value in cell.items():
+            names = dims.get(dim)
+            if names is None:
+                problems.append(
+                    f"has `cell.{dim}` but there is no such dimension; dimensions: {', '.join(dims)}"
+                )
+            elif str(value) not in names and f"~{value}" not in names:
+                problems.append(
+                    f"has `cell.{dim}: {value}` but {dim} has no such value; values: {', '.join(names)}"
+                )
+    return problems
+
+
+def load_curated(
+    source: CuratedSource,
+    name: str,
+    input_columns: Sequence[str],
+    columns: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+) -> CuratedSet:
+    """Read a curated source; every row needs a non-empty value for each of `input_columns` (the prompt's
+    required variables) at the top level or under `inputs`; `optional` input columns may be left out."""
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    counts: dict[str, int] = {}
+    for path in source.files:
+        missing: dict[tuple[str, ...], list[int]] = {}
+        problems: list[str] = []
+        for number, row in _read_rows(path):
+            found = _row_problems(source, row, [*input_columns, *optional], columns)
+            problems += [f"{path}:{number}: {name} row {p}" for p in found]
+            if found:
+                continue
+            nested = row.get("inputs") if isinstance(row.get("inputs"), Mapping) else {}
+            lacking = tuple(c for c in input_columns if not _present(row.get(c, nested.get(c))))
+            if lacking:
+                missing.setdefault(lacking, []).append(number)
+                continue
+            if source.pii != "keep":
+                kept = {k: v for k, v in row.items() if k in ("id", "cell", "source", "strategy", "variant")}
+                result = scrub_row(
+                    {k: v for k, v in row.items() if k not in kept}, source.pii, dict(source.patterns)
+                )
+                if result.rejected:
+                    problems.append(
+                        f"{path}:{number}: {name} row holds {result.reason} and sources.{name}.pii is "
+                        "reject; remove it from the row or set pii: redact"
+                    )
+                    continue
+                for detector, n in result.counts.items():
+                    counts[detector] = counts.get(detector, 0) + n
+                row = {k: kept[k] if k in kept else result.fields[k] for k in row}
+            rows.append(row)
+            lines.append(number)
+        for lacking, numbers in missing.items():
+            problems.append(
+                f"{path}: {_lines(numbers)} lack{'s' if len(numbers) == 1 else ''} input column"
+                f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}; every {name} row needs "
+                f"{', '.join(input_columns)} (at the top level or under `inputs`)"
+            )
+        if problems:
+            raise SourceError("\n".join(problems))
+    return CuratedSet(name, tuple(rows), tuple(lines), dict(sorted(counts.items())))

@@ -1,0 +1,192 @@
+"""Evidence and sources feeding a compile: weights biased by production traces, snippets for templates,
+and the production, regression and golden rows that join the dataset beside the synthetic ones."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from compiler.core.rows import Row
+from compiler.plan.space import Cell
+from compiler.spec.model import CURATED_NAMES, Spec
+
+DEFAULT_CURATED_QUOTA = 0.1
+
+
+@dataclass
+class SourceBundle:
+    """What the sources contribute to one compile."""
+
+    spec: Spec  # the spec with evidence-adjusted weights (the same spec without production traces)
+    fixed: list[Row] = field(default_factory=list)  # curated and production rows, never altered or dropped
+    existing: list[tuple[str, Row]] = field(default_factory=list)  # (label, row) new rows must not duplicate
+    traces: Any = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    trace_cases: dict[str, Any] = field(default_factory=dict)  # trace id -> TraceCase of a production row
+
+    def snippets(self, cells: Sequence[Cell]) -> dict[Cell, list[str]]:
+        """Representative, scrubbed production inputs per cell, for templates as `examples`."""
+        if self.traces is None or not cells:
+            return {}
+        from compiler.sources.evidence import select_snippets
+
+        unique = sorted(set(cells))
+        by_label = select_snippets(self.traces, unique)
+        return {cell: by_label.get(", ".join(f"{d}={v}" for d, v in cell), []) for cell in unique}
+
+
+def curated_sources(spec: Spec) -> list[Any]:
+    """Configured regression/golden sources, or the files `dsc promote` writes under datasets/<dataset>/."""
+    from compiler.spec.validate.sources import CuratedSource
+
+    sources = spec.sources
+    configured = list(sources.curated) if sources is not None else []
+    names = {c.name for c in configured}
+    patterns = sources.production.patterns if sources is not None and sources.production else ()
+    for name in CURATED_NAMES:
+        path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
+        if name not in names and path.is_file() and path.stat().st_size > 0:
+            source = CuratedSource.from_config(
+                {"path": str(path), "quota": DEFAULT_CURATED_QUOTA}, spec.dimensions, Path("."), name=name
+            )
+            configured.append(replace(source, patterns=patterns))
+    return configured
+
+
+def _curated_row(spec: Spec, name: str, raw: Mapping[str, Any]) -> Row:
+    variables = [v.name for v in spec.prompt.variables]
+    columns = [c.name for c in spec.columns]
+    inputs = (
+        dict(raw["inputs"])
+        if isinstance(raw.get("inputs"), Mapping)
+        else {v: raw.get(v) or "" for v in variables}
+    )
+    expected = (
+        dict(raw["expected"])
+        if isinstance(raw.get("expected"), Mapping)
+        else {c: raw.get(c) for c in columns}
+    )
+    cell = {str(k): str(v) for k, v in (raw.get("cell") or {}).items()}
+    provenance = {"trace_id": None, "prompt_hash": None, "lm": None, **(raw.get("provenance") or {})}
+    return Row.build(
+        name,
+        raw.get("strategy"),
+        raw.get("variant"),
+        cell,
+        inputs,
+        expected,
+        provenance,
+        review_status="approved",
+    )
+
+
+def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = None) -> SourceBundle:
+    """Load traces (evidence, weights) and curated rows; everything is scrubbed before it goes further."""
+    from compiler.sources.curated import load_curated
+
+    bundle = SourceBundle(spec)
+    variables = [v.name for v in spec.prompt.variables if v.required]
+    optional = [v.name for v in spec.prompt.variables if not v.required]
+    columns = [c.name for c in spec.columns]
+    curated_manifest: dict[str, Any] = {}
+    for source in curated_sources(spec):
+        loaded = load_curated(source, source.name, variables, columns, optional=optional)
+        rows = [_curated_row(spec, source.name, raw) for raw in loaded.rows]
+        bundle.existing.extend((source.name, row) for row in rows)
+        take = round(spec.size * source.quota)
+        bundle.fixed.extend(rows[:take])
+        curated_manifest[source.name] = {
+            "path": source.path,
+            "rows": len(rows),
+            "used": min(take, len(rows)),
+            "quota": source.quota,
+            "pii": dict(sorted(loaded.pii.items())),
+        }
+    if curated_manifest:
+        bundle.manifest["curated"] = curated_manifest
+    production = spec.sources.production if spec.sources is not None else None
+    if production is not None:
+        _add_production(bundle, spec, production, previous_manifest)
+    fixed_ids: set[str] = set()
+    unique_fixed = []
+    for row in bundle.fixed:
+        if row.id not in fixed_ids:
+            fixed_ids.add(row.id)
+            unique_fixed.append(row)
+    bundle.fixed = unique_fixed[: spec.size]
+    if spec.sources is not None or curated_manifest:
+        bundle.manifest["source_quotas"] = {
+            **(spec.sources.quotas if spec.sources is not None else {}),
+            **{k: v["quota"] for k, v in curated_manifest.items()},
+        }
+    return bundle
+
+
+def _add_production(
+    bundle: SourceBundle, spec: Spec, production: Any, previous_manifest: Mapping[str, Any] | None
+) -> None:
+    from datetime import datetime
+
+    from compiler.sources.evidence import adjust_weights, apply_weights, compute_evidence, select_trace_cases
+    from compiler.sources.traces import load_traces
+
+    traces = load_traces(production, spec.dimensions)
+    previous = (previous_manifest or {}).get("evidence", {}).get("latest")
+    cutoff = datetime.fromisoformat(previous) if isinstance(previous, str) else None
+    evidence = compute_evidence(traces, spec.dimensions, previous_cutoff=cutoff)
+    weights = adjust_weights(spec.dimensions, evidence, production.weight_by)
+    bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))
+    bundle.traces = traces
+    required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
+    for case in select_trace_cases(traces, round(spec.size * production.quota)):
+        bundle.trace_cases[case.trace_id] = case
+        inputs = {v.name: "" for v in spec.prompt.variables} | {required: case.input}
+        bundle.fixed.append(
+            Row.build(
+                "production",
+                None,
+                None,
+                dict(case.cell),
+                inputs,
+                {c.name: None for c in spec.columns},
+                {"trace_id": case.trace_id, "prompt_hash": None, "lm": None},
+            )
+        )
+    bundle.manifest["evidence"] = evidence.to_manifest()
+    bundle.manifest["weights"] = {
+        dim: {value: [base, adjusted] for value, (base, adjusted) in values.items()}
+        for dim, values in weights.items()
+    }
+
+
+def scrub_generated(
+    spec: Spec, rows: Sequence[tuple[dict[str, Any], dict[str, Any]]], counts: Counter[str]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The privacy gate on generated rows, before they are hashed and written: redact, count per detector.
+
+    One vectorised prefilter over the batch picks the few rows any detector could flag; only those go
+    through the exact validators (Luhn, IBAN checksum, entropy, ...).
+    """
+    import json
+
+    import polars as pl
+
+    from compiler.privacy.gate import prefilter_pattern, scrub_row
+
+    patterns = dict(
+        spec.sources.production.patterns if spec.sources is not None and spec.sources.production else ()
+    )
+    texts = pl.Series([json.dumps([i, e], ensure_ascii=False, default=str) for i, e in rows], dtype=pl.String)
+    candidates = texts.str.contains(prefilter_pattern(patterns)).fill_null(False).to_list()
+    scrubbed = []
+    for (inputs, expected), maybe in zip(rows, candidates, strict=True):
+        if not maybe:
+            scrubbed.append((inputs, expected))
+            continue
+        result = scrub_row({"inputs": inputs, "expected": expected}, "redact", patterns)
+        counts.update(result.counts)
+        scrubbed.append((dict(result.fields["inputs"]), dict(result.fields["expected"])))
+    return scrubbed

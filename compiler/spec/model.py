@@ -1,0 +1,217 @@
+"""The validated spec: Hydra's composed config turned into typed, frozen objects in one pass.
+
+Every problem is collected and reported together; each names the file (or command-line override)
+and the dotted key, and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.spec.constraints import Constraint
+
+COLUMN_TYPES = ("text", "list", "enum", "bool", "int", "number")
+LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible")
+NEGATIVE_CAPABLE = frozenset({"adversarial"})
+CURATED_NAMES = ("regression", "golden")  # curated sources: rows that join a dataset as they are
+DATASET_KEYS = (
+    "name",
+    "description",
+    "prompt",
+    "dimensions",
+    "constraints",
+    "columns",
+    "strategies",
+    "size",
+    "coverage",
+    "overgenerate",
+    "dedupe",
+    "seed",
+    "sources",
+    "max_rounds",
+    "checks",
+)
+ROOT_KEYS = DATASET_KEYS + (
+    "lm",
+    "personas",
+    "tactics",
+    "out_dir",
+    "journal_dir",
+    "reviews_dir",
+    "datasets_dir",
+    "budget",
+    "shard",
+)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    description: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    variables: tuple[Variable, ...]
+
+
+@dataclass(frozen=True)
+class Value:
+    name: str  # as written, including a leading "~" for negative values
+    weight: float
+
+    @property
+    def negative(self) -> bool:
+        return self.name.startswith("~")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    description: str
+    values: tuple[Value, ...]
+
+    def value(self, name: str) -> Value | None:
+        return next((v for v in self.values if v.name == name), None)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    weight: float
+    negative: bool  # may use negative dimension values
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    expertise: str
+    style: str
+    goal: str
+    locale: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Tactic:
+    id: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    strength: int
+    groups: tuple[tuple[tuple[str, ...], int], ...] = ()
+    include: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    near: float | None
+    on: tuple[str, ...]
+    existing: tuple[str, ...] = ("curated", "versions")  # existing coverage new rows must not duplicate
+
+
+@dataclass(frozen=True)
+class LMSpec:
+    kind: str
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    timeout: float = 60.0
+    concurrency: int = 32
+    max_retries: int = 4
+    price_input: float = 0.0  # USD per million input tokens
+    price_output: float = 0.0  # USD per million output tokens
+
+
+@dataclass(frozen=True)
+class ChecksSpec:
+    min_input_chars: int = 1
+    max_input_chars: int = 8000
+    plausibility: bool = False  # ask an LM judge to score every case against the test space description
+    min_plausibility: float = 0.3  # cases the judge scores below this are not selected
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_calls: int | None = None
+    max_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    prompt: Prompt
+    dimensions: tuple[Dimension, ...]
+    constraints: tuple[Constraint, ...]
+    columns: tuple[Column, ...]
+    strategies: tuple[Strategy, ...]
+    size: int
+    coverage: Coverage
+    overgenerate: float
+    dedupe: Dedupe
+    seed: int
+    max_rounds: int
+    lm: LMSpec
+    personas: tuple[Persona, ...]
+    tactics: tuple[Tactic, ...]
+    budget: Budget
+    out_dir: str
+    journal_dir: str
+    reviews_dir: str
+    datasets_dir: str
+    sources: Any  # compiler.spec.validate.sources.Sources, or None without a `sources` block
+    checks: ChecksSpec = field(default_factory=ChecksSpec)
+    shard: Shard = field(default_factory=Shard)
+    resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def dimension(self, name: str) -> Dimension:
+        return next(d for d in self.dimensions if d.name == name)
+
+    def allows(self, cell: Mapping[str, str]) -> bool | None:
+        """Whether a (possibly partial) cell satisfies every constraint; None if undecided."""
+        undecided = False
+        for constraint in self.constraints:
+            result = constraint.evaluate(cell)
+            if result is False:
+                return False
+            undecided |= result is None
+        return None if undecided else True
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Which file (or command-line override) each part of the config came from, for error messages."""
+
+    files: Mapping[str, str]  # top-level key -> file, e.g. {"lm": "conf/lm/offline.yaml"}
+    default_file: str = "conf/config.yaml"
+    overrides: Mapping[str, str] = field(default_factory=dict)  # dotted key -> "key=value" as typed
+
+    def where(self, path: str) -> str:
+        for key, text in self.overrides.items():
+            if path == key or path.startswith(key + ".") or key.startswith(path + "."):
+                return f"command-line override `{text}`"
+        top = path.split(".", 1)[0]
+        return self.files.get(top, self.default_file)

@@ -1,0 +1,335 @@
+"""One validation pass: the composed config -> a Spec, or every problem at once with its key path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from compiler.spec.constraints import Compare, Constraint, ConstraintSyntaxError, map_compares, parse_constraint
+from compiler.core.errors import ConfigError
+from compiler.spec.model import (
+    COLUMN_TYPES,
+    NEGATIVE_CAPABLE,
+    ROOT_KEYS,
+    Column,
+    Dimension,
+    Origins,
+    Persona,
+    Prompt,
+    Spec,
+    Strategy,
+    Tactic,
+    Value,
+    Variable,
+)
+from compiler.spec.validate.fields import (
+    Problems,
+    check_keys,
+    closest_name,
+    parse_mapping,
+    parse_number,
+    parse_text,
+    resolve_value_name,
+)
+from compiler.spec.validate.settings import (
+    parse_budget,
+    parse_catalogue,
+    parse_checks,
+    parse_coverage,
+    parse_dedupe,
+    parse_lm,
+    parse_shard,
+)
+
+
+def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
+    data = parse_mapping(problems, "prompt", raw, "a mapping with `text` and `variables`")
+    check_keys(problems, "prompt", data, ("text", "variables"))
+    text = parse_text(problems, "prompt.text", data.get("text"))
+    variables: list[Variable] = []
+    raw_vars = parse_mapping(
+        problems, "prompt.variables", data.get("variables"), "a mapping of variable names"
+    )
+    if not raw_vars and data:
+        problems.add("prompt.variables", "declare at least one input variable of the prompt under test")
+    for name, spec in raw_vars.items():
+        path = f"prompt.variables.{name}"
+        spec = {} if spec is None else parse_mapping(problems, path, spec, "a mapping")
+        check_keys(problems, path, spec, ("description", "required"))
+        required = spec.get("required", True)
+        if not isinstance(required, bool):
+            problems.add(f"{path}.required", f"must be true or false, got {required!r}")
+            required = True
+        variables.append(
+            Variable(
+                str(name), parse_text(problems, f"{path}.description", spec.get("description")), required
+            )
+        )
+    return Prompt(text=text, variables=tuple(variables))
+
+
+def _parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, float]]:
+    """`[a, b]` (equal weights) or `{a: 3, b: 1}` -> [(name, weight)]."""
+    if isinstance(raw, list | tuple):
+        pairs = [(item, 1.0) for item in raw]
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        problems.add(path, f"expected a list of values or a mapping value: weight, got {raw!r}")
+        return []
+    result: list[tuple[str, float]] = []
+    for name, weight in pairs:
+        if not isinstance(name, str | int) or isinstance(name, bool) or str(name).strip() in ("", "~"):
+            problems.add(path, f"value names must be non-empty strings, got {name!r}")
+            continue
+        w = parse_number(problems, f"{path}.{name}", weight, low=0)
+        if w is not None:
+            result.append((str(name), float(w)))
+    if len({n for n, _ in result}) != len(result):
+        problems.add(path, "lists a value twice; give each value once")
+    if result and sum(w for _, w in result) <= 0:
+        problems.add(path, "weights sum to 0; give one value a positive weight")
+    return result
+
+
+def _parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
+    dims: list[Dimension] = []
+    data = parse_mapping(problems, "dimensions", raw, "a mapping of dimension names")
+    if not data:
+        problems.add("dimensions", "declare at least one dimension with values")
+    for name, spec in data.items():
+        path = f"dimensions.{name}"
+        description = ""
+        if isinstance(spec, Mapping):
+            check_keys(problems, path, spec, ("description", "values"))
+            description = parse_text(problems, f"{path}.description", spec.get("description"), required=False)
+            if "values" not in spec:
+                problems.add(f"{path}.values", "is missing; list the values of this dimension")
+                continue
+            values = _parse_weighted(problems, f"{path}.values", spec["values"])
+            values_path = f"{path}.values"
+        else:
+            values = _parse_weighted(problems, path, spec)
+            values_path = path
+        if not values and spec is not None:
+            if spec in ([], {}) or (isinstance(spec, Mapping) and spec.get("values") in ([], {}, None)):
+                problems.add(values_path, "has no values; list at least one value")
+            continue
+        if spec is None:
+            problems.add(path, "has no values; list at least one value")
+            continue
+        if all(n.startswith("~") for n, _ in values):
+            problems.add(values_path, "has only negative (~) values; add at least one positive value")
+        if all(w <= 0 for n, w in values if not n.startswith("~")):
+            problems.add(values_path, "positive values all have weight 0; give one a positive weight")
+        dims.append(Dimension(str(name), description, tuple(Value(n, w) for n, w in values)))
+    return dims
+
+
+def _parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> list[Constraint]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        problems.add("constraints", "expected a list of constraint strings")
+        return []
+    by_name = {d.name: d for d in dims}
+    result: list[Constraint] = []
+    for i, text in enumerate(raw):
+        path = f"constraints[{i}]"
+        if not isinstance(text, str):
+            problems.add(
+                path, f"must be a string like \"intent == 'refund' -> difficulty != 'easy'\", got {text!r}"
+            )
+            continue
+        try:
+            constraint = parse_constraint(text)
+        except ConstraintSyntaxError as exc:
+            problems.add(path, f"does not parse ({exc}) in {text!r}; use ==, !=, in, and, or, not, ->")
+            continue
+        ok = True
+        for compare in constraint.comparisons():
+            dim = by_name.get(compare.dim)
+            if dim is None:
+                hint = closest_name(compare.dim, by_name)
+                problems.add(
+                    path,
+                    f"names unknown dimension `{compare.dim}`"
+                    + (f"; did you mean `{hint}`?" if hint else f"; known: {', '.join(by_name)}"),
+                )
+                ok = False
+                continue
+            for value in compare.values:
+                if resolve_value_name(dim, value) is None:
+                    problems.add(
+                        path,
+                        f"dimension `{dim.name}` has no value `{value}`; its values are "
+                        + ", ".join(v.name for v in dim.values),
+                    )
+                    ok = False
+        if ok:
+
+            def resolve(compare: Compare) -> Compare:
+                dim = by_name[compare.dim]
+                names = frozenset(resolve_value_name(dim, v) or v for v in compare.values)
+                return Compare(compare.dim, names, compare.negated)
+
+            result.append(Constraint(text, map_compares(constraint.root, resolve)))
+    return result
+
+
+def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> list[Column]:
+    columns: list[Column] = []
+    data = parse_mapping(problems, "columns", raw, "a mapping of evaluator column names")
+    if not data:
+        problems.add("columns", "declare at least one evaluator column")
+    taken = {v.name for v in variables}
+    for name, spec in data.items():
+        path = f"columns.{name}"
+        if str(name) in taken:
+            problems.add(path, "has the same name as a prompt variable; rename the column")
+        spec = parse_mapping(problems, path, spec, "a mapping with `type`")
+        check_keys(problems, path, spec, ("type", "description", "values"))
+        kind = spec.get("type", "text")
+        if kind not in COLUMN_TYPES:
+            hint = closest_name(str(kind), COLUMN_TYPES)
+            problems.add(
+                f"{path}.type",
+                f"unknown column type {kind!r}; use one of {', '.join(COLUMN_TYPES)}"
+                + (f" (did you mean `{hint}`?)" if hint else ""),
+            )
+            continue
+        values: tuple[str, ...] = ()
+        if kind == "enum":
+            raw_values = spec.get("values")
+            if not isinstance(raw_values, list | tuple) or not raw_values:
+                problems.add(f"{path}.values", "an enum column needs a non-empty list of values")
+                continue
+            values = tuple(str(v) for v in raw_values)
+        elif "values" in spec:
+            problems.add(f"{path}.values", "only enum columns take values; remove it or set type: enum")
+        description = parse_text(problems, f"{path}.description", spec.get("description"), required=False)
+        columns.append(Column(str(name), str(kind), description, values))
+    return columns
+
+
+def _parse_strategies(problems: Problems, raw: Any, templates: frozenset[str]) -> list[Strategy]:
+    pairs = _parse_weighted(problems, "strategies", raw)
+    strategies: list[Strategy] = []
+    for name, weight in pairs:
+        if name not in templates:
+            hint = closest_name(name, templates)
+            problems.add(
+                f"strategies.{name}",
+                f"unknown strategy with no template; add templates/{name}.j2"
+                + (f" or did you mean `{hint}`?" if hint else ""),
+            )
+            continue
+        if weight > 0:
+            strategies.append(Strategy(name, weight, negative=name in NEGATIVE_CAPABLE))
+    return strategies
+
+
+def validate_config(
+    raw: Mapping[str, Any], origins: Origins, templates: frozenset[str], base_dir: Any = None
+) -> Spec:
+    """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
+    problems = Problems(origins)
+    check_keys(problems, "", raw, ROOT_KEYS)
+    name = parse_text(problems, "name", raw.get("name"))
+    description = parse_text(problems, "description", raw.get("description"))
+    prompt = _parse_prompt(problems, raw.get("prompt"))
+    dims = _parse_dimensions(problems, raw.get("dimensions"))
+    constraints = _parse_constraints(problems, raw.get("constraints"), dims)
+    columns = _parse_columns(problems, raw.get("columns"), prompt.variables)
+    strategies = _parse_strategies(problems, raw.get("strategies"), templates)
+    if not strategies and raw.get("strategies") is not None and not problems.lines:
+        problems.add("strategies", "no strategy has a positive weight; give one a weight above 0")
+    size = parse_number(problems, "size", raw.get("size"), integer=True, low=1)
+    coverage = parse_coverage(problems, raw.get("coverage"), dims)
+    for i, row in enumerate(coverage.include):
+        for constraint in constraints:
+            if constraint.evaluate(dict(row)) is False:
+                problems.add(
+                    f"coverage.include[{i}]",
+                    f"violates the constraint {constraint.text!r}; change the row or the constraint",
+                )
+    overgenerate = parse_number(problems, "overgenerate", raw.get("overgenerate", 1.5), low=1, high=20)
+    seed = parse_number(problems, "seed", raw.get("seed", 0), integer=True, low=0)
+    max_rounds = parse_number(problems, "max_rounds", raw.get("max_rounds", 3), integer=True, low=0, high=50)
+    dedupe = parse_dedupe(problems, raw.get("dedupe"), prompt.variables)
+    lm = parse_lm(problems, raw.get("lm"))
+    personas = parse_catalogue(
+        problems, "personas", raw.get("personas"), ("expertise", "style", "goal", "locale", "description")
+    )
+    tactics = parse_catalogue(problems, "tactics", raw.get("tactics"), ("description",))
+    if any(s.name == "persona" for s in strategies) and not personas:
+        problems.add("personas", "the persona strategy needs at least one persona; pick personas=default")
+    if any(s.name == "adversarial" for s in strategies) and not tactics:
+        problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
+    budget = parse_budget(problems, raw.get("budget"))
+    sources = None
+    if raw.get("sources") and dims and not problems.lines:
+        from pathlib import Path
+
+        from compiler.spec.validate.sources import Sources
+
+        try:
+            sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                key, _, message = line.partition(": ")
+                problems.add(key, message)
+    if constraints and dims and not problems.lines:
+        _check_satisfiable(problems, dims, constraints)
+    checks = parse_checks(problems, raw.get("checks"))
+    shard = parse_shard(problems, raw.get("shard"))
+    if problems.lines:
+        raise ConfigError("\n".join(problems.lines))
+    return Spec(
+        name=name,
+        description=description,
+        prompt=prompt,
+        dimensions=tuple(dims),
+        constraints=tuple(constraints),
+        columns=tuple(columns),
+        strategies=tuple(strategies),
+        size=int(size),
+        coverage=coverage,
+        overgenerate=float(overgenerate),
+        dedupe=dedupe,
+        seed=int(seed),
+        max_rounds=int(max_rounds),
+        lm=lm,
+        personas=tuple(Persona(**p) for p in personas),
+        tactics=tuple(Tactic(**t) for t in tactics),
+        budget=budget,
+        out_dir=str(raw.get("out_dir", "outputs")),
+        journal_dir=str(raw.get("journal_dir", ".dsc")),
+        reviews_dir=str(raw.get("reviews_dir", "reviews")),
+        datasets_dir=str(raw.get("datasets_dir", "datasets")),
+        sources=sources,
+        checks=checks,
+        shard=shard,
+        resolved=raw,
+    )
+
+
+def _check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:
+    """At least one positive cell must satisfy every constraint (depth-first with pruning)."""
+    positive = [[v.name for v in d.values if not v.negative and v.weight > 0] for d in dims]
+
+    def extend(index: int, cell: dict[str, str]) -> bool:
+        for constraint in constraints:
+            if constraint.evaluate(cell) is False:
+                return False
+        if index == len(dims):
+            return True
+        for value in positive[index]:
+            cell[dims[index].name] = value
+            if extend(index + 1, cell):
+                return True
+            del cell[dims[index].name]
+        return False
+
+    if not extend(0, {}):
+        problems.add("constraints", "exclude every cell of the test space; relax or remove a constraint")

@@ -1,0 +1,120 @@
+"""The manifest of a version: everything needed to reproduce and audit it, with no secrets and no
+timestamps, so that reruns are byte-identical."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import xxhash
+
+import compiler
+from compiler.spec.compose import Project
+from compiler.screen.dedupe import DedupeResult
+from compiler.plan.cases import Plan
+from compiler.generate.templates import template_hashes
+from compiler.core.rows import Row
+from compiler.screen.select import Selection
+from compiler.spec.model import Spec
+
+LOCAL_KEYS = (
+    "out_dir",
+    "journal_dir",
+    "reviews_dir",
+    "datasets_dir",
+    "shard",
+)  # where this machine keeps files: not part of a version's identity
+
+
+def portable_config(spec: Spec) -> dict[str, Any]:
+    """The resolved config without machine-local paths, as the manifest records it."""
+    return {k: v for k, v in spec.resolved.items() if k not in LOCAL_KEYS}
+
+
+def config_hash(spec: Spec) -> str:
+    return xxhash.xxh3_64_hexdigest(json.dumps(portable_config(spec), sort_keys=True, default=str).encode())
+
+
+def build_manifest(
+    spec: Spec,
+    plan: Plan,
+    project: Project,
+    version: str,
+    parent: str | None,
+    rows: Sequence[Row],
+    selection: Selection,
+    deduped: DedupeResult,
+    counts: Counter[str],
+    rounds: int,
+    failures: Counter[str],
+    program_hash: str,
+    lm_identity: str,
+    stats: Any,
+) -> dict[str, Any]:
+    """Everything needed to reproduce and audit a version; no secrets, no timestamps (byte-identical reruns)."""
+    per_strategy = Counter(r.strategy or "-" for r in rows)
+    per_source = Counter(r.source for r in rows)
+    per_cell = Counter(", ".join(f"{d}={v}" for d, v in r.cell.items()) for r in rows)
+    drop_reasons = Counter(d.reason for d in deduped.drops)
+    return {
+        "dataset": spec.name,
+        "version": version,
+        "parent": parent,
+        "dsc_version": compiler.__version__,
+        "schema_version": compiler.SCHEMA_VERSION,
+        "rows": len(rows),
+        "seed": spec.seed,
+        "lm": {
+            "identity": lm_identity,
+            "kind": spec.lm.kind,
+            "model": spec.lm.model,
+            "api_base": spec.lm.api_base,
+            "temperature": spec.lm.temperature,
+            "max_tokens": spec.lm.max_tokens,
+        },
+        "config_hash": config_hash(spec),
+        "program_hash": program_hash,
+        "templates": template_hashes(project.templates_dir, [s.name for s in spec.strategies]),
+        "counts": dict(sorted(counts.items())),
+        "top_up_rounds": rounds,
+        "failures": dict(sorted(failures.items())),
+        "strategies": {
+            name: {"target": target, "selected": per_strategy.get(name, 0)} for name, target in plan.targets
+        },
+        "sources": dict(sorted(per_source.items())),
+        "cells": dict(sorted(per_cell.items())),
+        "coverage": {
+            "strength": plan.cells.strength,
+            "required_tuples": plan.cells.required_tuples,
+            "planned_covered_tuples": plan.covered_tuples(),
+        },
+        "drops": dict(sorted(drop_reasons.items())),
+        "review": dict(sorted(Counter(r.review_status for r in rows).items())),
+        "check_failures": dict(
+            sorted(
+                Counter(
+                    d.reason.split(":", 1)[1] for d in deduped.drops if d.reason.startswith("check:")
+                ).items()
+            )
+        ),
+        "usage": {
+            "requests": stats.used_requests,
+            "input_tokens": stats.used_input_tokens,
+            "output_tokens": stats.used_output_tokens,
+            "cost_usd": round(
+                stats.used_input_tokens * spec.lm.price_input / 1e6
+                + stats.used_output_tokens * spec.lm.price_output / 1e6,
+                6,
+            ),
+        },
+        "shortfall": {
+            "missing_rows": selection.missing,
+            "cells": [
+                {"strategy": s.strategy, "cell": s.cell, "wanted": s.wanted, "got": s.got}
+                for s in selection.short
+            ],
+        },
+        "config": portable_config(spec),
+    }

@@ -1,0 +1,97 @@
+"""Promote reviewed rows into the durable curated datasets that later compiles read as sources."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.versions.review import Decision, apply_decisions
+from compiler.core.rows import Row, compute_row_id
+
+OUTCOMES = {"approved": "approve", "edited": "edit_and_approve", "rejected": "reject"}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    path: Path
+    added: int
+    already_there: int
+    pending: int
+
+
+def curated_path(datasets_dir: Path, dataset: str, target: str) -> Path:
+    return datasets_dir / dataset / f"{target}.jsonl"
+
+
+def effective_rows(rows: Sequence[Row], decisions: Mapping[str, Decision]) -> list[tuple[Row, Row | None]]:
+    """(row as written in the version, row after its review decision or None when rejected)."""
+    return [(row, apply_decisions(row, decisions)) for row in rows]
+
+
+def promote_rows(
+    rows: Sequence[Row],
+    decisions: Mapping[str, Decision],
+    *,
+    dataset: str,
+    version: str,
+    target: str,
+    status: str,
+    datasets_dir: Path,
+) -> Promotion:
+    """Append the rows whose review status matches to datasets/<dataset>/<target>.jsonl, once each."""
+    path = curated_path(datasets_dir, dataset, target)
+    existing: set[str] = set()
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                existing.add(json.loads(line)["id"])
+    wanted = ("approved", "edited") if status == "approved" else (status,)
+    lines: list[str] = []
+    pending = 0
+    seen = 0
+    for original, reviewed in effective_rows(rows, decisions):
+        current = reviewed.review_status if reviewed is not None else "rejected"
+        if current == "pending":
+            pending += 1
+        if current not in wanted or reviewed is None:
+            continue
+        expected_id = compute_row_id(
+            target, reviewed.strategy, reviewed.variant, reviewed.cell, reviewed.inputs, reviewed.expected
+        )
+        decision = decisions.get(original.id) or decisions.get(reviewed.id)
+        if expected_id in existing:
+            seen += 1
+            continue
+        existing.add(expected_id)
+        lines.append(
+            json.dumps(
+                {
+                    "id": expected_id,
+                    "source": target,
+                    "strategy": reviewed.strategy,
+                    "variant": reviewed.variant,
+                    "cell": reviewed.cell,
+                    "inputs": reviewed.inputs,
+                    "expected": reviewed.expected,
+                    "outcome": OUTCOMES.get(current, current),
+                    "provenance": {
+                        "version": version,
+                        "row_id": original.id,
+                        "lm": original.provenance.get("lm"),
+                        "reviewer": decision.reviewer if decision is not None else None,
+                    },
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+        )
+    if lines:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Promotion(path, len(lines), seen, pending)
