@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check compiler tests bench
 	$(BIN)/ruff format --check compiler tests bench
 	$(BIN)/mypy compiler
+	$(BIN)/lint-imports
 
 check: lint test
 

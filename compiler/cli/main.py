@@ -7,10 +7,13 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.errors import DscError, UsageError
+
+if TYPE_CHECKING:
+    from compiler.spec.model import LMSpec
 
 OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
 
@@ -203,7 +206,7 @@ def _print_summary(result: Any) -> None:
     )
 
 
-def _progress_printer(price_input: float = 0.0, price_output: float = 0.0) -> tuple[Any, Any]:
+def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
     """A rich progress bar on a terminal; nothing when output is not a terminal (CI logs stay readable)."""
     if not sys.stderr.isatty():
         return None, None
@@ -216,6 +219,8 @@ def _progress_printer(price_input: float = 0.0, price_output: float = 0.0) -> tu
         TextColumn,
         TimeRemainingColumn,
     )
+
+    from compiler.generate.estimate import cost_usd
 
     progress = Progress(
         TextColumn("generating"),
@@ -232,7 +237,7 @@ def _progress_printer(price_input: float = 0.0, price_output: float = 0.0) -> tu
 
     def update(done: int, total: int, stats: Any) -> None:
         speed = progress.tasks[0].speed
-        spend = (stats.input_tokens * price_input + stats.output_tokens * price_output) / 1e6
+        spend = cost_usd(lm, stats.input_tokens, stats.output_tokens)
         progress.update(
             task,
             completed=done,
@@ -263,7 +268,7 @@ def run_compile(args: argparse.Namespace) -> int:
 
     project = Project.locate()
     spec = load_spec(args.overrides, project)
-    progress, update = _progress_printer(spec.lm.price_input, spec.lm.price_output)
+    progress, update = _progress_printer(spec.lm)
     if progress is not None:
         with progress:
             result = compile_dataset(args.overrides, project=project, spec=spec, on_progress=update)
@@ -274,9 +279,10 @@ def run_compile(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from compiler.spec.compose import Project, load_spec
+    from compiler.generate.estimate import estimate_usage
+    from compiler.generate.templates import check_templates, render_case
     from compiler.plan.cases import plan_cases
-    from compiler.generate.templates import check_templates, estimate_usage, render_case
+    from compiler.spec.compose import Project, load_spec
 
     project = Project.locate()
     spec = load_spec(args.overrides, project)

@@ -168,7 +168,8 @@ def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from compiler.versions.review import Decision, append_decisions, apply_decisions, load_decisions, parse_assignment
+    from compiler.screen.decisions import Decision, apply_decisions
+    from compiler.versions.review import append_decisions, load_decisions, parse_assignment
     from compiler.versions.store import read_manifest, read_rows
 
     out_dir = Path("outputs")
@@ -209,8 +210,9 @@ def run_review(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    from compiler.screen.decisions import apply_decisions
     from compiler.versions.promote import promote_rows
-    from compiler.versions.review import apply_decisions, load_decisions
+    from compiler.versions.review import load_decisions
     from compiler.versions.store import read_rows
 
     version = _open(args.version)

@@ -6,14 +6,15 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import dspy
 
-from compiler.generate.backends import LMHandle
-from compiler.plan.cases import CaseSpec
-from compiler.generate.templates import RenderedCase, case_payload
+from compiler.core.columns import column_type
 from compiler.core.rows import Row
+from compiler.generate.backends import LMHandle
+from compiler.generate.templates import RenderedCase, case_payload
+from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Column, Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
@@ -30,11 +31,7 @@ class Generated:
 
 
 def _column_type(column: Column) -> Any:
-    if column.type == "list":
-        return list[str]
-    if column.type == "enum":
-        return Literal[tuple(column.values)]
-    return {"text": str, "bool": bool, "int": int, "number": float}[column.type]
+    return column_type(column.type).annotation(column.values)
 
 
 def build_signature(spec: Spec) -> type[dspy.Signature]:

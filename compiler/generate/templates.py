@@ -192,35 +192,3 @@ def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
         "sample": sample,
     }
     return json.dumps(payload, sort_keys=True, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class UsageEstimate:
-    calls: int
-    input_tokens: int
-    output_tokens: int
-
-    def cost(self, spec: Spec) -> float:
-        return (self.input_tokens * spec.lm.price_input + self.output_tokens * spec.lm.price_output) / 1e6
-
-
-# ~4 characters per token; the adapter adds field markers and format notes around what dsc renders
-CHARS_PER_TOKEN = 4
-ADAPTER_OVERHEAD_CHARS = 900
-OUTPUT_CHARS = {"text": 160, "list": 110, "enum": 12, "bool": 6, "int": 4, "number": 6}
-VARIABLE_OUTPUT_CHARS = 180
-
-
-def estimate_usage(spec: Spec, rendered: Sequence[RenderedCase]) -> UsageEstimate:
-    """Calls and tokens a compile of these cases will pay for, from the rendered prompts (no LM call)."""
-    fields = sum(len(v.name) + len(v.description) + 40 for v in spec.prompt.variables)
-    fields += sum(
-        len(c.name) + len(c.description) + 60 + sum(len(x) + 2 for x in c.values) for c in spec.columns
-    )
-    system = ADAPTER_OVERHEAD_CHARS + 2 * fields + len(spec.description)
-    input_chars = sum(system + len(r.instruction) + len(case_payload(spec, r.case, 0)) for r in rendered)
-    output_chars = len(rendered) * (
-        VARIABLE_OUTPUT_CHARS * len(spec.prompt.variables)
-        + sum(OUTPUT_CHARS[c.type] + len(c.name) + 12 for c in spec.columns)
-    )
-    return UsageEstimate(len(rendered), input_chars // CHARS_PER_TOKEN, output_chars // CHARS_PER_TOKEN)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import xxhash
 
-from compiler.plan.space import Cell, CellPlan, cell_weight, count_tuples, plan_cells, unit_hash
+from compiler.core.cells import Cell
+from compiler.plan.space import CellPlan, cell_weight, count_tuples, plan_cells, unit_hash
 from compiler.spec.model import Spec, Strategy
 
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import xxhash
 
+from compiler.core.cells import Cell
 from compiler.spec.model import Spec
-
-Cell = tuple[tuple[str, str], ...]  # ((dimension, value), ...) in the spec's dimension order
 
 
 def unit_hash(*parts: object) -> float:
@@ -116,8 +115,8 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
     Negative values take part only when some strategy can carry them; otherwise no case could ever
     cover their tuples.
     """
-    from compiler.plan.covering.array import build_covering_array
     from compiler.core.errors import ConfigError
+    from compiler.plan.covering.array import build_covering_array
 
     dims = spec.dimensions
     with_negatives = any(s.negative for s in spec.strategies)
@@ -177,8 +176,3 @@ def plan_cells(spec: Spec, wanted: int) -> CellPlan:
         required,
         excluded,
     )
-
-
-def cell_label(cell: Cell | Mapping[str, str]) -> str:
-    items = cell.items() if isinstance(cell, Mapping) else cell
-    return ", ".join(f"{d}={v}" for d, v in items)

@@ -6,41 +6,15 @@ duplicates among the new rows, the automatic checks, and the optional plausibili
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from compiler.screen.checks import CheckResult, hard_failure, run_checks
+from compiler.screen.decisions import Decision, apply_decisions
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
-from compiler.versions.review import Decision, apply_decisions
 from compiler.spec.model import Spec
-
-
-def load_existing(spec: Spec) -> list[ExistingRow]:
-    """Rows of the dataset's earlier versions (curated rows come from the sources, already scrubbed).
-
-    In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
-    parallel jobs do not depend on each other's timing.
-    """
-
-    from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_rows
-
-    existing: list[ExistingRow] = []
-    if "versions" in spec.dedupe.existing:
-        folder = dataset_dir(spec.out_dir, spec.name)
-        entries = read_index(folder)
-        cutoff = json.loads(os.environ.get("DSC_INDEX_CUTOFF", "{}")).get(spec.name)
-        for entry in entries[:cutoff] if cutoff is not None else entries:
-            path = folder / entry["version"]
-            if (path / MANIFEST).is_file():
-                existing.extend(
-                    ExistingRow(entry["version"], row)
-                    for row in read_rows(Version(spec.name, entry["version"], path))
-                )
-    return existing
 
 
 def screen_candidates(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.core.columns import column_type
 from compiler.core.rows import Row
 from compiler.spec.model import Column, Spec
 
@@ -25,17 +26,7 @@ class CheckResult:
 
 
 def _typed(column: Column, value: Any) -> bool:
-    if column.type == "text":
-        return isinstance(value, str)
-    if column.type == "list":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if column.type == "enum":
-        return value in column.values
-    if column.type == "bool":
-        return isinstance(value, bool)
-    if column.type == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return column_type(column.type).accepts(value, column.values)
 
 
 def check_schema(spec: Spec, row: Row) -> CheckResult:

@@ -14,10 +14,11 @@ from typing import Any
 
 import polars as pl
 
+from compiler.core.cells import cell_label
 from compiler.privacy.gate import scrub_text
-from compiler.spec.validate.production import since_of
-from compiler.spec.model import Dimension
 from compiler.sources.traces import TraceSet, spread_expr
+from compiler.spec.model import Dimension
+from compiler.spec.validate.production import since_of
 
 MULTIPLIER_RANGE = (0.5, 2.0)  # per factor and combined
 FLOOR_SHARE = 0.25  # no value drops below this share of its base weight
@@ -367,7 +368,7 @@ def select_snippets(
     for cell in groups:
         items = _cell_items(cell)
         wanted = [(d, v) for d, v in items if d in mapped]
-        key = ", ".join(f"{d}={v}" for d, v in items)
+        key = cell_label(items)
         if not wanted:
             result[key] = []
             continue

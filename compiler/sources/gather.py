@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from compiler.core.cells import Cell, cell_label
 from compiler.core.rows import Row
-from compiler.plan.space import Cell
 from compiler.spec.model import CURATED_NAMES, Spec
 
 DEFAULT_CURATED_QUOTA = 0.1
@@ -35,7 +35,7 @@ class SourceBundle:
 
         unique = sorted(set(cells))
         by_label = select_snippets(self.traces, unique)
-        return {cell: by_label.get(", ".join(f"{d}={v}" for d, v in cell), []) for cell in unique}
+        return {cell: by_label.get(cell_label(cell), []) for cell in unique}
 
 
 def curated_sources(spec: Spec) -> list[Any]:

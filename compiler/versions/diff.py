@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from compiler.core.cells import cell_label
 from compiler.core.rows import Row
 
 
@@ -20,7 +21,7 @@ class VersionDiff:
 
 
 def _slot_key(row: Row) -> tuple[str, str | None, str]:
-    return (row.source, row.strategy, ", ".join(f"{d}={v}" for d, v in sorted(row.cell.items())))
+    return (row.source, row.strategy, cell_label(tuple(sorted(row.cell.items()))))
 
 
 def diff_rows(old: list[Row], new: list[Row]) -> VersionDiff:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import xxhash
 
 import compiler
-from compiler.spec.compose import Project
-from compiler.screen.dedupe import DedupeResult
-from compiler.plan.cases import Plan
-from compiler.generate.templates import template_hashes
+from compiler.core.cells import cell_label
 from compiler.core.rows import Row
+from compiler.generate.estimate import cost_usd
+from compiler.plan.cases import Plan
+from compiler.screen.dedupe import DedupeResult
 from compiler.screen.select import Selection
 from compiler.spec.model import Spec
 
@@ -37,37 +38,41 @@ def config_hash(spec: Spec) -> str:
     return xxhash.xxh3_64_hexdigest(json.dumps(portable_config(spec), sort_keys=True, default=str).encode())
 
 
-def build_manifest(
-    spec: Spec,
-    plan: Plan,
-    project: Project,
-    version: str,
-    parent: str | None,
-    rows: Sequence[Row],
-    selection: Selection,
-    deduped: DedupeResult,
-    counts: Counter[str],
-    rounds: int,
-    failures: Counter[str],
-    program_hash: str,
-    lm_identity: str,
-    stats: Any,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BuildRecord:
+    """What one compile produced, as the manifest records it."""
+
+    version: str
+    parent: str | None
+    rows: Sequence[Row]
+    selection: Selection
+    screened: DedupeResult
+    counts: Mapping[str, int]
+    rounds: int
+    failures: Mapping[str, int]
+    program_hash: str
+    templates: Mapping[str, str]
+    lm_identity: str
+    stats: Any  # the LM handle's CallStats
+
+
+def build_manifest(spec: Spec, plan: Plan, record: BuildRecord) -> dict[str, Any]:
     """Everything needed to reproduce and audit a version; no secrets, no timestamps (byte-identical reruns)."""
+    rows, selection, deduped, stats = record.rows, record.selection, record.screened, record.stats
     per_strategy = Counter(r.strategy or "-" for r in rows)
     per_source = Counter(r.source for r in rows)
-    per_cell = Counter(", ".join(f"{d}={v}" for d, v in r.cell.items()) for r in rows)
+    per_cell = Counter(cell_label(r.cell) for r in rows)
     drop_reasons = Counter(d.reason for d in deduped.drops)
     return {
         "dataset": spec.name,
-        "version": version,
-        "parent": parent,
+        "version": record.version,
+        "parent": record.parent,
         "dsc_version": compiler.__version__,
         "schema_version": compiler.SCHEMA_VERSION,
         "rows": len(rows),
         "seed": spec.seed,
         "lm": {
-            "identity": lm_identity,
+            "identity": record.lm_identity,
             "kind": spec.lm.kind,
             "model": spec.lm.model,
             "api_base": spec.lm.api_base,
@@ -75,11 +80,11 @@ def build_manifest(
             "max_tokens": spec.lm.max_tokens,
         },
         "config_hash": config_hash(spec),
-        "program_hash": program_hash,
-        "templates": template_hashes(project.templates_dir, [s.name for s in spec.strategies]),
-        "counts": dict(sorted(counts.items())),
-        "top_up_rounds": rounds,
-        "failures": dict(sorted(failures.items())),
+        "program_hash": record.program_hash,
+        "templates": dict(record.templates),
+        "counts": dict(sorted(record.counts.items())),
+        "top_up_rounds": record.rounds,
+        "failures": dict(sorted(record.failures.items())),
         "strategies": {
             name: {"target": target, "selected": per_strategy.get(name, 0)} for name, target in plan.targets
         },
@@ -103,11 +108,7 @@ def build_manifest(
             "requests": stats.used_requests,
             "input_tokens": stats.used_input_tokens,
             "output_tokens": stats.used_output_tokens,
-            "cost_usd": round(
-                stats.used_input_tokens * spec.lm.price_input / 1e6
-                + stats.used_output_tokens * spec.lm.price_output / 1e6,
-                6,
-            ),
+            "cost_usd": round(cost_usd(spec.lm, stats.used_input_tokens, stats.used_output_tokens), 6),
         },
         "shortfall": {
             "missing_rows": selection.missing,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.versions.review import Decision, apply_decisions
+from compiler.core.atomic import append_lines
 from compiler.core.rows import Row, compute_row_id
+from compiler.screen.decisions import Decision, apply_decisions
 
 OUTCOMES = {"approved": "approve", "edited": "edit_and_approve", "rejected": "reject"}
 
@@ -89,9 +89,5 @@ def promote_rows(
             )
         )
     if lines:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_lines(path, lines)
     return Promotion(path, len(lines), seen, pending)

@@ -9,38 +9,17 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from compiler.core.atomic import append_lines
+from compiler.core.columns import COLUMN_TYPES
 from compiler.core.errors import UsageError
-from compiler.core.rows import Row, compute_row_id
+from compiler.screen.decisions import Decision
 
 REVIEWS_DIR = Path("reviews")
-
-
-@dataclass(frozen=True)
-class Decision:
-    id: str
-    status: str  # approved | rejected | edited (= approved with edits)
-    reviewer: str
-    reason: str = ""
-    edits: Mapping[str, Any] = field(default_factory=dict)  # {"expected.verdict": "refuse"}
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "id": self.id,
-                "status": self.status,
-                "reviewer": self.reviewer,
-                "reason": self.reason,
-                "edits": dict(self.edits),
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
 
 
 def reviews_path(dataset: str, root: Path = REVIEWS_DIR) -> Path:
@@ -73,41 +52,8 @@ def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision
 
 def append_decisions(dataset: str, decisions: Iterable[Decision], root: Path = REVIEWS_DIR) -> Path:
     path = reviews_path(dataset, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write("".join(d.to_json() + "\n" for d in decisions))
+    append_lines(path, [d.to_json() for d in decisions])
     return path
-
-
-def apply_edits(row: Row, edits: Mapping[str, Any]) -> Row:
-    """The row with `inputs.x` / `expected.y` replaced, re-hashed to its new id."""
-    inputs = dict(row.inputs)
-    expected = dict(row.expected)
-    for path, value in edits.items():
-        part, _, name = path.partition(".")
-        (inputs if part == "inputs" else expected)[name] = value
-    new_id = compute_row_id(row.source, row.strategy, row.variant, row.cell, inputs, expected)
-    return replace(
-        row, id=new_id, inputs=inputs, expected=expected, provenance={**row.provenance, "edited_from": row.id}
-    )
-
-
-def apply_decisions(row: Row, decisions: Mapping[str, Decision]) -> Row | None:
-    """The row as its review left it: None when rejected, edited and re-hashed when edited."""
-    for _ in range(3):  # an edited row may itself have been approved or edited again
-        decision = decisions.get(row.id)
-        if decision is None:
-            return row
-        if decision.status == "rejected":
-            return None
-        if decision.status == "edited" and decision.edits:
-            edited = apply_edits(row, decision.edits)
-            row = replace(edited, review_status="edited")
-            if edited.id == decision.id:
-                return row
-            continue
-        return replace(row, review_status=decision.status)
-    return row
 
 
 def parse_assignment(
@@ -136,22 +82,16 @@ def parse_assignment(
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise UsageError(f"--set {text}: the value does not parse ({exc.__class__.__name__})") from exc
-    ok = {
-        "list": isinstance(value, list) and all(isinstance(v, str) for v in value),
-        "enum": value in (column.get("values") or []),
-        "bool": isinstance(value, bool),
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "number": isinstance(value, int | float) and not isinstance(value, bool),
-    }.get(kind, False)
-    if not ok:
-        allowed = {
-            "list": "a list like [a, b]",
-            "enum": "one of " + ", ".join(column.get("values") or []),
-            "bool": "true or false",
-            "int": "a whole number",
-            "number": "a number",
-        }[kind]
-        raise UsageError(f"--set {text}: `{name}` is a {kind} column; give {allowed}")
+    registered = COLUMN_TYPES.get(kind)
+    values = [str(v) for v in column.get("values") or []]
+    if registered is None or not registered.accepts(value, values):
+        allowed = (
+            "one of " + ", ".join(values)
+            if kind == "enum"
+            else (registered.expected_form if registered else "a value")
+        )
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise UsageError(f"--set {text}: `{name}` is {article} {kind} column; give {allowed}")
     if kind == "number":
         value = float(value)
     return f"expected.{name}", value

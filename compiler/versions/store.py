@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
+import io
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,11 @@ from typing import Any
 import polars as pl
 import xxhash
 
+from compiler.core.atomic import append_lines, write_folder
+from compiler.core.columns import column_type
 from compiler.core.errors import StoreError
 from compiler.core.rows import Row
+from compiler.screen.dedupe import ExistingRow
 from compiler.spec.model import Spec
 
 CASES = "cases.jsonl"
@@ -46,17 +47,6 @@ def version_id(cases_bytes: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(cases_bytes)[:VERSION_CHARS]
 
 
-def _column_dtype(spec: Spec, column_type: str) -> pl.DataType:
-    return {
-        "text": pl.String(),
-        "list": pl.List(pl.String()),
-        "enum": pl.String(),
-        "bool": pl.Boolean(),
-        "int": pl.Int64(),
-        "number": pl.Float64(),
-    }[column_type]
-
-
 def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
     """The rows as a typed polars frame (the schema of cases.parquet)."""
     schema = {
@@ -66,7 +56,7 @@ def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
         "variant": pl.String(),
         "cell": pl.Struct({d.name: pl.String() for d in spec.dimensions}),
         "inputs": pl.Struct({v.name: pl.String() for v in spec.prompt.variables}),
-        "expected": pl.Struct({c.name: _column_dtype(spec, c.type) for c in spec.columns}),
+        "expected": pl.Struct({c.name: column_type(c.type).polars() for c in spec.columns}),
         "review_status": pl.String(),
         "checks": pl.List(pl.Struct({"name": pl.String(), "passed": pl.Boolean(), "detail": pl.String()})),
         "provenance": pl.Struct({"trace_id": pl.String(), "prompt_hash": pl.String(), "lm": pl.String()}),
@@ -115,67 +105,39 @@ def latest_version(dataset_path: Path) -> str | None:
     return entries[-1]["version"] if entries else None
 
 
-def _append_index(dataset_path: Path, entry: Mapping[str, Any]) -> None:
-    """Append one line under an exclusive lock: parallel jobs never tear or interleave the index."""
-    line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-    with (dataset_path / INDEX).open("a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def find_version(spec: Spec, version: str) -> Version | None:
+    """The published version with this id, or None."""
+    target = dataset_dir(spec.out_dir, spec.name) / version
+    return Version(spec.name, version, target) if (target / MANIFEST).is_file() else None
 
 
-def write_version(
-    spec: Spec,
-    rows: Sequence[Row],
-    build_manifest: Callable[[str, str | None], dict[str, Any]],
-    extra_files: Callable[[str], Mapping[str, bytes]] | None = None,
+def parquet_bytes(spec: Spec, rows: Sequence[Row]) -> bytes:
+    buffer = io.BytesIO()
+    rows_frame(spec, rows).write_parquet(buffer, compression="zstd", statistics=False)
+    return buffer.getvalue()
+
+
+def publish_version(
+    spec: Spec, version: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]
 ) -> tuple[Version, bool]:
-    """Write a version folder whole or not at all; returns (version, created). Unchanged -> nothing written."""
-    cases = render_cases(rows)
-    version = version_id(cases)
+    """Write finished files and the manifest (with their hashes) as one folder, then append the index.
+
+    The folder appears whole or not at all; returns (version, created), False when it already existed."""
     dataset_path = dataset_dir(spec.out_dir, spec.name)
+    hashes = {name: xxhash.xxh3_64_hexdigest(content) for name, content in files.items()}
+    manifest_text = dump_json({**manifest, "files": dict(sorted(hashes.items()))})
     target = dataset_path / version
-    if (target / MANIFEST).is_file():
+    if not write_folder(target, {**files, MANIFEST: manifest_text.encode("utf-8")}):
         return Version(spec.name, version, target), False
-    parent = latest_version(dataset_path)
-    manifest = build_manifest(version, parent)
-    dataset_path.mkdir(parents=True, exist_ok=True)
-    staging = dataset_path / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
-        (staging / CASES).write_bytes(cases)
-        rows_frame(spec, rows).write_parquet(staging / PARQUET, compression="zstd", statistics=False)
-        for name, content in (extra_files(version) if extra_files else {}).items():
-            (staging / name).write_bytes(content)
-        manifest["files"] = {p.name: file_hash(p) for p in sorted(staging.iterdir())}
-        manifest_text = dump_json(manifest)
-        (staging / MANIFEST).write_text(manifest_text, encoding="utf-8")
-        for path in staging.iterdir():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        try:
-            os.rename(staging, target)
-        except OSError:  # another process published the same version first
-            shutil.rmtree(staging, ignore_errors=True)
-            return Version(spec.name, version, target), False
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _append_index(
-        dataset_path,
-        {
-            "dataset": spec.name,
-            "version": version,
-            "parent": parent,
-            "rows": len(rows),
-            "config_hash": manifest.get("config_hash"),
-            "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8")),
-        },
-    )
+    entry = {
+        "dataset": spec.name,
+        "version": version,
+        "parent": manifest.get("parent"),
+        "rows": manifest.get("rows"),
+        "config_hash": manifest.get("config_hash"),
+        "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8")),
+    }
+    append_lines(dataset_path / INDEX, [json.dumps(entry, ensure_ascii=False, sort_keys=True)])
     return Version(spec.name, version, target), True
 
 
@@ -219,3 +181,25 @@ def read_manifest(version: Version) -> dict[str, Any]:
 def read_rows(version: Version) -> list[Row]:
     with (version.path / CASES).open("rb") as handle:
         return [Row.from_json(line) for line in handle if line.strip()]
+
+
+def load_existing(spec: Spec) -> list[ExistingRow]:
+    """Rows of the dataset's earlier versions (curated rows come from the sources, already scrubbed).
+
+    In a sweep, `DSC_INDEX_CUTOFF` pins "earlier" to the versions that existed when the sweep started, so
+    parallel jobs do not depend on each other's timing.
+    """
+
+    existing: list[ExistingRow] = []
+    if "versions" in spec.dedupe.existing:
+        folder = dataset_dir(spec.out_dir, spec.name)
+        entries = read_index(folder)
+        cutoff = json.loads(os.environ.get("DSC_INDEX_CUTOFF", "{}")).get(spec.name)
+        for entry in entries[:cutoff] if cutoff is not None else entries:
+            path = folder / entry["version"]
+            if (path / MANIFEST).is_file():
+                existing.extend(
+                    ExistingRow(entry["version"], row)
+                    for row in read_rows(Version(spec.name, entry["version"], path))
+                )
+    return existing

@@ -6,7 +6,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.generate.backends.journaled import AsyncJournaledEngine, BudgetGate, CallStats, SyncJournaledEngine
+from compiler.generate.backends.journaled import (
+    AsyncJournaledEngine,
+    BudgetGate,
+    CallStats,
+    SyncJournaledEngine,
+)
 from compiler.generate.journal import Journal
 from compiler.spec.model import Budget, LMSpec
 
@@ -27,7 +32,7 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
     stats = CallStats()
     limiter = None
     if budget is not None and (budget.max_calls is not None or budget.max_usd is not None):
-        limiter = BudgetGate(stats, budget.max_calls, budget.max_usd, spec.price_input, spec.price_output)
+        limiter = BudgetGate(stats, budget.max_calls, budget.max_usd, spec)
     if spec.kind == "offline":
         from compiler.generate.backends.offline.engine import AsyncOfflineEngine
 

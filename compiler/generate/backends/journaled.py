@@ -9,7 +9,9 @@ from typing import Any
 from dspy.utils.exceptions import LMError as DSPyLMError
 
 from compiler.core.errors import LMError
+from compiler.generate.estimate import cost_usd
 from compiler.generate.journal import Answer, Journal, request_key
+from compiler.spec.model import LMSpec
 
 
 class BudgetReached(LMError, DSPyLMError):
@@ -27,20 +29,16 @@ class BudgetGate:
         stats: CallStats,
         max_calls: int | None,
         max_usd: float | None,
-        price_input: float,
-        price_output: float,
+        lm: LMSpec,
     ) -> None:
         self.stats = stats
         self.max_calls = max_calls
         self.max_usd = max_usd
-        self.price_input = price_input
-        self.price_output = price_output
+        self.lm = lm
         self.started = 0
 
     def spent(self) -> float:
-        return (
-            self.stats.input_tokens * self.price_input + self.stats.output_tokens * self.price_output
-        ) / 1e6
+        return cost_usd(self.lm, self.stats.input_tokens, self.stats.output_tokens)
 
     async def acquire(self) -> None:
         if self.max_calls is not None and self.started >= self.max_calls:

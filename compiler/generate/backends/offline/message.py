@@ -6,8 +6,8 @@ must not change.
 
 from __future__ import annotations
 
-from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline import domain_words as domains
+from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.scene import Scene, flavor_topics
 
 

@@ -14,8 +14,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline import domain_words as domains
+from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.scene import Scene, decide_stance, flavor_topics
 
 _STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")

@@ -1,0 +1,90 @@
+"""The one atomic writer: files and folders appear whole or not at all, appends start on a new line."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_sibling(path: Path) -> Path:
+    """A hidden temporary name beside `path` (same filesystem, so the final rename is atomic)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write to a temporary sibling, fsync, rename: the file appears whole or not at all."""
+    write_with(path, lambda temp: temp.write_bytes(content))
+
+
+def write_with(path: Path, writer: Callable[[Path], object]) -> None:
+    """Let `writer` fill a temporary sibling (e.g. polars' write_parquet), then fsync and rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_sibling(path)
+    try:
+        writer(temp)
+        with temp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        _fsync_dir(path.parent)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_folder(target: Path, files: Mapping[str, bytes]) -> bool:
+    """Publish a folder of finished files whole: stage, fsync, rename. False if `target` already exists."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        for name, content in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process published the same folder first
+            return False
+        _fsync_dir(target.parent)
+        return True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def append_lines(path: Path, lines: Iterable[str]) -> None:
+    """Append whole lines under an exclusive lock, fsynced; a file whose last line lost its newline gets one
+    first, so a new record never glues onto a torn one."""
+    text = "".join(line.rstrip("\n") + "\n" for line in lines)
+    if not text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    text = "\n" + text
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
