@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
+from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
 
 if TYPE_CHECKING:
@@ -210,27 +211,19 @@ def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
     """A rich progress bar on a terminal; nothing when output is not a terminal (CI logs stay readable)."""
     if not sys.stderr.isatty():
         return None, None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from compiler.generate.estimate import cost_usd
 
-    progress = Progress(
+    rich = lazy.rich_progress
+    TextColumn = rich.TextColumn
+    progress = rich.Progress(
         TextColumn("generating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
+        rich.BarColumn(),
+        rich.MofNCompleteColumn(),
+        rich.TaskProgressColumn(),
         TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
+        rich.TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
+        console=lazy.rich_console.Console(stderr=True),
         transient=True,
     )
     task = progress.add_task("generate", total=None, info="", rate="")

@@ -15,6 +15,7 @@ from compiler.core.rows import Row
 from compiler.generate.backends import LMHandle
 from compiler.generate.templates import RenderedCase, case_payload
 from compiler.plan.cases import CaseSpec
+from compiler.sources.gather import scrub_generated
 from compiler.spec.model import Column, Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
@@ -313,7 +314,6 @@ def label_production_rows(
 ) -> list[Row]:
     """Production rows get their evaluator columns from the LM (journaled), reading the scrubbed trace;
     their inputs stay exactly as they were traced."""
-    from compiler.sources.gather import scrub_generated
 
     production = [r for r in fixed if r.source == "production"]
     requests = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,19 +12,16 @@ from typing import Any
 
 import xxhash
 
-from compiler.core.errors import DscError
-from compiler.spec.compose import Project
+from compiler.core import lazy
+from compiler.core.errors import ConfigError, DscError
+from compiler.pipeline.compile import compile_dataset
+from compiler.spec.compose import Project, explain_hydra_error, spec_from_job
 from compiler.versions.store import read_index
 
 
 def run_sweep_job(cfg: Any) -> dict[str, Any]:
     """One Hydra job: compile with the job's overrides; a user mistake fails this job only."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from compiler.pipeline.compile import compile_dataset
-    from compiler.spec.compose import spec_from_job
-
-    hydra_cfg = HydraConfig.get()
+    hydra_cfg = lazy.hydra_config.HydraConfig.get()
     overrides = [str(o) for o in hydra_cfg.overrides.task]
     job = int(hydra_cfg.job.num)
     try:
@@ -56,16 +54,6 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
 
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:
     """Run every job of the sweep through Hydra's sweeper and launcher; returns one record per job."""
-    import os
-
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.utils import JobStatus
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from compiler.core.errors import ConfigError
-    from compiler.spec.compose import explain_hydra_error
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
@@ -73,8 +61,10 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
-        with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"):
-            hydra = GlobalHydra.instance().hydra
+        with lazy.hydra.initialize_config_dir(
+            config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"
+        ):
+            hydra = lazy.hydra_global.GlobalHydra.instance().hydra
             assert hydra is not None
             batches = hydra.multirun(
                 config_name="config",
@@ -82,11 +72,11 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
                 overrides=list(overrides),
                 with_log_configuration=False,
             )
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
         raise ConfigError(explain_hydra_error(exc, project)) from exc
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
-        if job.status == JobStatus.COMPLETED:
+        if job.status == lazy.hydra_utils.JobStatus.COMPLETED:
             records.append(job._return_value)
         else:  # a bug inside a job: keep its traceback visible, and the other jobs' results
             error = job._return_value

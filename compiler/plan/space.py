@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import xxhash
 
 from compiler.core.cells import Cell
+from compiler.core.errors import ConfigError
+from compiler.plan.covering.array import build_covering_array
 from compiler.spec.model import Spec
 
 
@@ -115,8 +117,6 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
     Negative values take part only when some strategy can carry them; otherwise no case could ever
     cover their tuples.
     """
-    from compiler.core.errors import ConfigError
-    from compiler.plan.covering.array import build_covering_array
 
     dims = spec.dimensions
     with_negatives = any(s.negative for s in spec.strategies)

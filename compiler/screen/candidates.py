@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from compiler.generate.calls import judge_cases
 from compiler.screen.checks import CheckResult, hard_failure, run_checks
 from compiler.screen.decisions import Decision, apply_decisions
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
@@ -52,7 +53,6 @@ def judge_plausibility(
 ) -> DedupeResult:
     """The optional plausibility check: an LM judge scores each surviving case (once, across rounds);
     cases below `checks.min_plausibility` are not selected and leave a drop record."""
-    from compiler.generate.calls import judge_cases
 
     todo = [c.row for c in screened.survivors if c.row.id not in verdicts]
     verdicts.update(

@@ -11,7 +11,18 @@ from typing import Any
 
 from compiler.core.cells import Cell, cell_label
 from compiler.core.rows import Row
+from compiler.privacy.gate import prefilter_pattern, scrub_row
+from compiler.sources.curated import load_curated
+from compiler.sources.evidence import (
+    adjust_weights,
+    apply_weights,
+    compute_evidence,
+    select_snippets,
+    select_trace_cases,
+)
+from compiler.sources.traces import load_traces
 from compiler.spec.model import CURATED_NAMES, Spec
+from compiler.spec.validate.sources import CuratedSource
 
 DEFAULT_CURATED_QUOTA = 0.1
 
@@ -31,7 +42,6 @@ class SourceBundle:
         """Representative, scrubbed production inputs per cell, for templates as `examples`."""
         if self.traces is None or not cells:
             return {}
-        from compiler.sources.evidence import select_snippets
 
         unique = sorted(set(cells))
         by_label = select_snippets(self.traces, unique)
@@ -40,7 +50,6 @@ class SourceBundle:
 
 def curated_sources(spec: Spec) -> list[Any]:
     """Configured regression/golden sources, or the files `dsc promote` writes under datasets/<dataset>/."""
-    from compiler.spec.validate.sources import CuratedSource
 
     sources = spec.sources
     configured = list(sources.curated) if sources is not None else []
@@ -85,7 +94,6 @@ def _curated_row(spec: Spec, name: str, raw: Mapping[str, Any]) -> Row:
 
 def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = None) -> SourceBundle:
     """Load traces (evidence, weights) and curated rows; everything is scrubbed before it goes further."""
-    from compiler.sources.curated import load_curated
 
     bundle = SourceBundle(spec)
     variables = [v.name for v in spec.prompt.variables if v.required]
@@ -130,9 +138,6 @@ def _add_production(
 ) -> None:
     from datetime import datetime
 
-    from compiler.sources.evidence import adjust_weights, apply_weights, compute_evidence, select_trace_cases
-    from compiler.sources.traces import load_traces
-
     traces = load_traces(production, spec.dimensions)
     previous = (previous_manifest or {}).get("evidence", {}).get("latest")
     cutoff = datetime.fromisoformat(previous) if isinstance(previous, str) else None
@@ -173,8 +178,6 @@ def scrub_generated(
     import json
 
     import polars as pl
-
-    from compiler.privacy.gate import prefilter_pattern, scrub_row
 
     patterns = dict(
         spec.sources.production.patterns if spec.sources is not None and spec.sources.production else ()

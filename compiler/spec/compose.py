@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compiler.core import lazy
 from compiler.core.errors import ConfigError
-from compiler.spec.model import Origins, Spec
+from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.validate.dataset import validate_config
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -57,19 +58,19 @@ def _relative(path: Path) -> str:
 
 def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str, Any], Origins]:
     """Compose conf/config.yaml with Hydra overrides into a plain dict plus where each part came from."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
+    OmegaConf = lazy.omegaconf.OmegaConf
     try:
-        with initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
+            cfg = lazy.hydra.compose("config", overrides=list(overrides), return_hydra_config=True)
             choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
             OmegaConf.set_struct(cfg, False)
             cfg.pop("hydra")
             raw = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+    except (
+        lazy.hydra_errors.HydraException,
+        lazy.omegaconf_errors.OmegaConfBaseException,
+        ValueError,
+    ) as exc:
         raise ConfigError(explain_hydra_error(exc, project)) from exc
     except Exception as exc:  # the YAML parser's errors surface as several third-party types
         if type(exc).__module__.startswith("yaml"):
@@ -89,7 +90,6 @@ def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Proj
         "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml"),
     }
     dataset_file = _relative(conf / "dataset" / f"{choices.get('dataset')}.yaml")
-    from compiler.spec.model import DATASET_KEYS
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
@@ -98,10 +98,8 @@ def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Proj
 
 def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     """The Spec of a Hydra multirun job, from the config Hydra already composed for it."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
-
-    choices = OmegaConf.to_container(HydraConfig.get().runtime.choices)
+    OmegaConf = lazy.omegaconf.OmegaConf
+    choices = OmegaConf.to_container(lazy.hydra_config.HydraConfig.get().runtime.choices)
     raw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(raw, dict) and isinstance(choices, dict)
     raw.pop("hydra", None)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.core import lazy
 from compiler.generate.backends.journaled import (
     AsyncJournaledEngine,
     BudgetGate,
     CallStats,
     SyncJournaledEngine,
 )
+from compiler.generate.backends.offline.engine import AsyncOfflineEngine
 from compiler.generate.journal import Journal
 from compiler.spec.model import Budget, LMSpec
 
@@ -26,16 +27,11 @@ class LMHandle:
 
 def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMHandle:
     """A dspy.LM whose every request goes through the journal, then the budget gate, then the backend."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import dspy
-
     stats = CallStats()
     limiter = None
     if budget is not None and (budget.max_calls is not None or budget.max_usd is not None):
         limiter = BudgetGate(stats, budget.max_calls, budget.max_usd, spec)
     if spec.kind == "offline":
-        from compiler.generate.backends.offline.engine import AsyncOfflineEngine
-
         inner: Any = AsyncOfflineEngine()
         endpoint = "offline"
     else:
@@ -44,7 +40,7 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
         inner, endpoint = open_http_engine(spec, stats)
     engine = AsyncJournaledEngine(inner, journal, spec.model, endpoint, stats, limiter)
     # dsc retries in its own engines (by fault class); DSPy's own retries would duplicate calls
-    lm = dspy.LM(
+    lm = lazy.dspy.LM(
         spec.model,
         engine=SyncJournaledEngine(engine),
         async_engine=engine,

@@ -26,6 +26,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
+from compiler.core import lazy
 from compiler.core.errors import LMError
 from compiler.generate.backends.faults import (
     CONNECTION,
@@ -188,8 +189,8 @@ class HttpEngine:
         return json.dumps(body, separators=(",", ":")).encode()
 
     async def complete(self, request: Any) -> Any:
-        from dspy.lm15 import Message, Response, TextPart, Usage
-
+        lm15 = lazy.dspy_lm15
+        Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
         recovery = self.recovery
         recovery.watch.check()
         body = self.encode(request)

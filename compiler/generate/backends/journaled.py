@@ -8,6 +8,7 @@ from typing import Any
 
 from dspy.utils.exceptions import LMError as DSPyLMError
 
+from compiler.core import lazy
 from compiler.core.errors import LMError
 from compiler.generate.estimate import cost_usd
 from compiler.generate.journal import Answer, Journal, request_key
@@ -96,8 +97,8 @@ def describe_request(request: Any) -> tuple[str, list[tuple[str, str]], dict[str
 
 
 def make_response(answer: Answer, model: str) -> Any:
-    from dspy.lm15 import Message, Response, TextPart, Usage
-
+    lm15 = lazy.dspy_lm15
+    Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
     return Response(
         id=None,
         model=model,

@@ -46,6 +46,7 @@ from compiler.spec.validate.settings import (
     parse_lm,
     parse_shard,
 )
+from compiler.spec.validate.sources import Sources
 
 
 def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
@@ -276,8 +277,6 @@ def validate_config(
     sources = None
     if raw.get("sources") and dims and not problems.lines:
         from pathlib import Path
-
-        from compiler.spec.validate.sources import Sources
 
         try:
             sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
