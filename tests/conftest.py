@@ -39,3 +39,22 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def near_duplicate_kernels(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compile numba's kernels once per test run: the first worker compiles them into numba's on-disk cache
+    under a lock, the other workers wait and then load them from that cache instead of compiling again."""
+    import fcntl
+
+    import polars as pl
+
+    from compiler.screen.near.index import find_near_duplicates
+
+    lock_path = tmp_path_factory.getbasetemp().parent / "numba-kernels.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            find_near_duplicates(pl.Series("text", ["warm the kernels up", "warm the kernels up now"]), 0.8)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

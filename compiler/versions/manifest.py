@@ -11,9 +11,9 @@ from typing import Any
 
 import xxhash
 
-import compiler
 from compiler.core.cells import cell_label
 from compiler.core.rows import Row
+from compiler.core.version import SCHEMA_VERSION, __version__
 from compiler.generate.estimate import cost_usd
 from compiler.plan.cases import Plan
 from compiler.screen.dedupe import DedupeResult
@@ -67,8 +67,8 @@ def build_manifest(spec: Spec, plan: Plan, record: BuildRecord) -> dict[str, Any
         "dataset": spec.name,
         "version": record.version,
         "parent": record.parent,
-        "dsc_version": compiler.__version__,
-        "schema_version": compiler.SCHEMA_VERSION,
+        "dsc_version": __version__,
+        "schema_version": SCHEMA_VERSION,
         "rows": len(rows),
         "seed": spec.seed,
         "lm": {

@@ -1,0 +1,79 @@
+"""Review decisions: the log beside the datasets, applied to rows, and `--set` edits type-checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.core.errors import UsageError
+from compiler.plan.cases import plan_cases
+from compiler.screen.decisions import Decision, apply_decisions
+from compiler.spec.compose import Project, load_spec
+from compiler.versions.review import append_decisions, load_decisions, parse_assignment
+from tests.rowmaker import make_row
+
+COLUMNS = {
+    "verdict": {"type": "enum", "values": ["answer", "refuse"]},
+    "needs_human": {"type": "bool"},
+    "attempts": {"type": "int"},
+    "must_include": {"type": "list"},
+    "expected_behavior": {"type": "text"},
+}
+
+
+def test_the_last_decision_for_an_id_wins_and_survives_a_torn_line(tmp_path: Path) -> None:
+    append_decisions("d", [Decision("a" * 32, "approved", "ana")], tmp_path)
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # a kill or an editor lost the final newline
+    append_decisions("d", [Decision("a" * 32, "rejected", "bo", "not plausible")], tmp_path)
+    decisions = load_decisions("d", tmp_path)
+    assert decisions["a" * 32].status == "rejected" and decisions["a" * 32].reviewer == "bo"
+
+
+def test_a_damaged_line_is_one_error_naming_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"id": "x", "status": "approved"}\nnot json\n')
+    with pytest.raises(UsageError, match=r"d\.jsonl:2: not a review decision"):
+        load_decisions("d", tmp_path)
+
+
+def test_rejected_rows_vanish_and_edits_rehash(project: Project) -> None:
+    plan = plan_cases(load_spec(["size=20"], project))
+    row = make_row(plan.spec, plan.cases[0])
+    assert apply_decisions(row, {row.id: Decision(row.id, "rejected", "ana")}) is None
+    edited = apply_decisions(
+        row, {row.id: Decision(row.id, "edited", "ana", edits={"expected.verdict": "refuse"})}
+    )
+    assert edited is not None and edited.expected["verdict"] == "refuse" and edited.id != row.id
+    assert edited.review_status == "edited" and edited.provenance["edited_from"] == row.id
+    assert apply_decisions(row, {}) == row
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("expected.verdict=refuse", ("expected.verdict", "refuse"), id="enum"),
+        pytest.param("expected.needs_human=true", ("expected.needs_human", True), id="bool"),
+        pytest.param("expected.must_include=[a, b]", ("expected.must_include", ["a", "b"]), id="list"),
+        pytest.param(
+            "expected.expected_behavior=says no", ("expected.expected_behavior", "says no"), id="text"
+        ),
+        pytest.param("inputs.customer_message=hi", ("inputs.customer_message", "hi"), id="input"),
+    ],
+)
+def test_assignments_are_typed_by_their_column(text: str, expected: tuple[str, object]) -> None:
+    assert parse_assignment(text, ["customer_message"], COLUMNS) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("expected.verdict=maybe", "give one of answer, refuse", id="enum-value"),
+        pytest.param("expected.attempts=two", "is an int column; give a whole number", id="int-article"),
+        pytest.param("expected.verdit=refuse", "did you mean `verdict`", id="typo"),
+        pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-part"),
+    ],
+)
+def test_bad_assignments_say_how_to_fix_them(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_assignment(text, ["customer_message"], COLUMNS)
