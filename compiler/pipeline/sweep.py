@@ -15,7 +15,7 @@ import xxhash
 from compiler.core import lazy
 from compiler.core.errors import ConfigError, DscError
 from compiler.pipeline.compile import compile_dataset
-from compiler.spec.compose import Project, explain_hydra_error, spec_from_job
+from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
 from compiler.versions.store import read_index
 
 
@@ -69,7 +69,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
             batches = hydra.multirun(
                 config_name="config",
                 task_function=run_sweep_job,
-                overrides=list(overrides),
+                overrides=hydra_overrides(overrides, project),
                 with_log_configuration=False,
             )
     except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:

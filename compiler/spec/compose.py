@@ -3,40 +3,113 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.core import lazy
-from compiler.core.errors import ConfigError
+from compiler.core.errors import ConfigError, UsageError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.validate.dataset import validate_config
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # dsc's own checkout (tests and benchmarks use it)
+BUILTIN = Path(__file__).resolve().parents[1] / "builtin"  # groups and templates shipped in the package
+BUILTIN_SEARCHPATH = "pkg://compiler.builtin.conf"
+GLOBAL_GROUPS = ("dataset", "experiment")  # groups whose keys sit at the top level of the spec
+_OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[A-Za-z_][\w.]*)(?P<rest>=.*)?$", re.S)
+
+
+def find_root(start: Path) -> Path | None:
+    """The nearest folder from `start` upwards holding conf/config.yaml, like git finds its root."""
+    for folder in (start, *start.parents):
+        if (folder / "conf" / "config.yaml").is_file():
+            return folder
+    return None
 
 
 @dataclass(frozen=True)
 class Project:
-    """Where a user's conf/ and templates/ live: the working directory if it has them, else the checkout."""
+    """A user's repository of test spaces: conf/ (and optional templates/) under its root folder."""
 
     conf_dir: Path
     templates_dir: Path
 
     @staticmethod
     def locate() -> Project:
-        root = Path(os.environ.get("DSC_PROJECT", "."))
-        if not (root / "conf" / "config.yaml").is_file():
-            root = PACKAGE_ROOT
+        """DSC_PROJECT, else the nearest parent of the working directory with conf/config.yaml."""
+        forced = os.environ.get("DSC_PROJECT")
+        if forced:
+            root = Path(forced).resolve()
+            if not (root / "conf" / "config.yaml").is_file():
+                raise UsageError(
+                    f"DSC_PROJECT={forced}: no conf/config.yaml there; point it at a dsc project "
+                    f"or run `dsc init` in that folder"
+                )
+        else:
+            found = find_root(Path.cwd().resolve())
+            if found is None:
+                raise UsageError(
+                    f"{Path.cwd()}: not inside a dsc project (no conf/config.yaml here or in any parent "
+                    f"folder); run `dsc init` to make this folder one"
+                )
+            root = found
+        return Project.at(root)
+
+    @staticmethod
+    def at(root: Path) -> Project:
         return Project(conf_dir=(root / "conf").resolve(), templates_dir=(root / "templates").resolve())
 
     @property
     def root(self) -> Path:
-        """The project folder: source paths in a dataset file are relative to it."""
+        """The project folder: every relative path in the config resolves from it."""
         return self.conf_dir.parent
 
     def template_names(self) -> frozenset[str]:
-        return frozenset(p.stem for p in self.templates_dir.glob("*.j2") if not p.name.startswith("_"))
+        folders = (BUILTIN / "templates", self.templates_dir)
+        return frozenset(p.stem for d in folders for p in d.glob("*.j2") if not p.name.startswith("_"))
+
+    def group_file(self, group: str, option: str) -> Path:
+        """The file an option of a config group comes from: the project's own, else the built-in one."""
+        own = self.conf_dir / group / f"{option}.yaml"
+        builtin = BUILTIN / "conf" / group / f"{option}.yaml"
+        return own if own.is_file() or not builtin.is_file() else builtin
+
+    def group_options(self, group: str) -> list[str]:
+        folders = (self.conf_dir / group, BUILTIN / "conf" / group)
+        return sorted({p.stem for d in folders for p in d.glob("*.yaml")})
+
+    def is_group(self, name: str) -> bool:
+        return (self.conf_dir / name).is_dir() or (BUILTIN / "conf" / name).is_dir()
+
+    def global_dataset(self) -> bool:
+        """Whether conf/config.yaml picks the dataset as `dataset@_global_` (the files need no directive)."""
+        text = (self.conf_dir / "config.yaml").read_text(encoding="utf-8", errors="replace")
+        return "dataset@_global_" in text
+
+
+def hydra_overrides(overrides: Sequence[str], project: Project) -> list[str]:
+    """The user's overrides as Hydra needs them: `dataset=x` picks `dataset@_global_`, `+experiment=x`
+    lands at the top level, and the built-in groups are on the search path."""
+    result: list[str] = []
+    for text in overrides:
+        match = _OVERRIDE.match(text)
+        if match and match["rest"] and match["group"] in GLOBAL_GROUPS:
+            group, prefix = match["group"], match["prefix"]
+            if group == "dataset" and not prefix and project.global_dataset():
+                text = f"dataset@_global_{match['rest']}"
+            elif group == "dataset" and not prefix:
+                pass  # an older conf/config.yaml with `- dataset: x` and `# @package _global_` files
+            elif group == "experiment" and prefix == "+":
+                text = f"+experiment@_global_{match['rest']}"
+            elif group == "experiment" and not prefix:
+                raise ConfigError(
+                    f"command line: `{text}`: experiment is not in the defaults list; "
+                    f"write `+{text}` to add one"
+                )
+        result.append(text)
+    return [*result, f"hydra.searchpath=[{BUILTIN_SEARCHPATH}]"]
 
 
 def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]:
@@ -44,7 +117,7 @@ def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]
     keys: dict[str, str] = {}
     for text in overrides:
         key = text.split("=", 1)[0].lstrip("+~").strip()
-        if key and "/" not in key and not (project.conf_dir / key).is_dir():
+        if key and "/" not in key and "@" not in key and not project.is_group(key):
             keys[key] = text
     return keys
 
@@ -61,7 +134,9 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
     OmegaConf = lazy.omegaconf.OmegaConf
     try:
         with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
-            cfg = lazy.hydra.compose("config", overrides=list(overrides), return_hydra_config=True)
+            cfg = lazy.hydra.compose(
+                "config", overrides=hydra_overrides(overrides, project), return_hydra_config=True
+            )
             choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
             OmegaConf.set_struct(cfg, False)
             cfg.pop("hydra")
@@ -83,17 +158,21 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
 
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
     """Which file each top-level key came from, given Hydra's group choices."""
-    conf = project.conf_dir
     files = {
-        "lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
-        "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
-        "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml"),
+        group: _relative(project.group_file(group, str(choices.get(group))))
+        for group in ("lm", "personas", "tactics")
     }
-    dataset_file = _relative(conf / "dataset" / f"{choices.get('dataset')}.yaml")
+    dataset = choices.get("dataset@_global_", choices.get("dataset"))
+    dataset_file = _relative(project.conf_dir / "dataset" / f"{dataset}.yaml")
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
-    return Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides, project))
+    return Origins(
+        files=files,
+        default_file=dataset_file,
+        overrides=_override_keys(overrides, project),
+        dataset=str(dataset) if dataset is not None else None,
+    )
 
 
 def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:

@@ -208,6 +208,7 @@ class Origins:
     files: Mapping[str, str]  # top-level key -> file, e.g. {"lm": "conf/lm/offline.yaml"}
     default_file: str = "conf/config.yaml"
     overrides: Mapping[str, str] = field(default_factory=dict)  # dotted key -> "key=value" as typed
+    dataset: str | None = None  # the option picked in the dataset group (its file's name)
 
     def where(self, path: str) -> str:
         for key, text in self.overrides.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
@@ -46,6 +47,7 @@ from compiler.spec.validate.settings import (
     parse_lm,
     parse_shard,
 )
+from compiler.spec.validate.names import check_name
 from compiler.spec.validate.sources import Sources
 
 
@@ -243,6 +245,7 @@ def validate_config(
     problems = Problems(origins)
     check_keys(problems, "", raw, ROOT_KEYS)
     name = parse_text(problems, "name", raw.get("name"))
+    check_name(problems, name, origins, Path(base_dir) if base_dir is not None else None)
     description = parse_text(problems, "description", raw.get("description"))
     prompt = _parse_prompt(problems, raw.get("prompt"))
     dims = _parse_dimensions(problems, raw.get("dimensions"))
@@ -276,8 +279,6 @@ def validate_config(
     budget = parse_budget(problems, raw.get("budget"))
     sources = None
     if raw.get("sources") and dims and not problems.lines:
-        from pathlib import Path
-
         try:
             sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
         except ConfigError as exc:
@@ -308,15 +309,20 @@ def validate_config(
         personas=tuple(Persona(**p) for p in personas),
         tactics=tuple(Tactic(**t) for t in tactics),
         budget=budget,
-        out_dir=str(raw.get("out_dir", "outputs")),
-        journal_dir=str(raw.get("journal_dir", ".dsc")),
-        reviews_dir=str(raw.get("reviews_dir", "reviews")),
-        datasets_dir=str(raw.get("datasets_dir", "datasets")),
+        out_dir=_from_root(base_dir, raw.get("out_dir", "outputs")),
+        journal_dir=_from_root(base_dir, raw.get("journal_dir", ".dsc")),
+        reviews_dir=_from_root(base_dir, raw.get("reviews_dir", "reviews")),
+        datasets_dir=_from_root(base_dir, raw.get("datasets_dir", "datasets")),
         sources=sources,
         checks=checks,
         shard=shard,
         resolved=raw,
     )
+
+
+def _from_root(base_dir: Any, value: Any) -> str:
+    """A configured folder, resolved from the project root (not the working directory)."""
+    return str(Path(base_dir) / str(value)) if base_dir is not None else str(value)
 
 
 def _check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:
