@@ -35,6 +35,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     yield Project(conf_dir=tmp_path / "conf", templates_dir=tmp_path / "templates")
 
 
+def copy_project(target: Path) -> Path:
+    """A copy of the checkout's conf/, data/ and datasets/ at `target`, a project of its own (outputs land there)."""
+    for folder in ("conf", "data", "datasets"):
+        if (PACKAGE_ROOT / folder).is_dir():
+            shutil.copytree(PACKAGE_ROOT / folder, target / folder)
+    return target
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace text in a copied config file; the test fails loudly if the text is not there."""
     text = path.read_text()

@@ -17,8 +17,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.core.errors import ConfigError, TemplateError
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
+from compiler.spec.project import BUILTIN
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "builtin" / "templates"
+BUILTIN_TEMPLATES = BUILTIN / "templates"
 CONTEXT_NAMES = frozenset({"dataset", "prompt", "case", "cell", "persona", "tactic", "columns", "examples"})
 
 

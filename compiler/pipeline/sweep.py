@@ -57,7 +57,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
-    out = Path("outputs")
+    out = project.root / "outputs"
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:

@@ -2,91 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.core import lazy
-from compiler.core.errors import ConfigError, UsageError
+from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
+from compiler.spec.project import Project
 from compiler.spec.validate.dataset import validate_config
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # dsc's own checkout (tests and benchmarks use it)
-BUILTIN = Path(__file__).resolve().parents[1] / "builtin"  # groups and templates shipped in the package
 BUILTIN_SEARCHPATH = "pkg://compiler.builtin.conf"
 GLOBAL_GROUPS = ("dataset", "experiment")  # groups whose keys sit at the top level of the spec
 _OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[A-Za-z_][\w.]*)(?P<rest>=.*)?$", re.S)
-
-
-def find_root(start: Path) -> Path | None:
-    """The nearest folder from `start` upwards holding conf/config.yaml, like git finds its root."""
-    for folder in (start, *start.parents):
-        if (folder / "conf" / "config.yaml").is_file():
-            return folder
-    return None
-
-
-@dataclass(frozen=True)
-class Project:
-    """A user's repository of test spaces: conf/ (and optional templates/) under its root folder."""
-
-    conf_dir: Path
-    templates_dir: Path
-
-    @staticmethod
-    def locate() -> Project:
-        """DSC_PROJECT, else the nearest parent of the working directory with conf/config.yaml."""
-        forced = os.environ.get("DSC_PROJECT")
-        if forced:
-            root = Path(forced).resolve()
-            if not (root / "conf" / "config.yaml").is_file():
-                raise UsageError(
-                    f"DSC_PROJECT={forced}: no conf/config.yaml there; point it at a dsc project "
-                    f"or run `dsc init` in that folder"
-                )
-        else:
-            found = find_root(Path.cwd().resolve())
-            if found is None:
-                raise UsageError(
-                    f"{Path.cwd()}: not inside a dsc project (no conf/config.yaml here or in any parent "
-                    f"folder); run `dsc init` to make this folder one"
-                )
-            root = found
-        return Project.at(root)
-
-    @staticmethod
-    def at(root: Path) -> Project:
-        return Project(conf_dir=(root / "conf").resolve(), templates_dir=(root / "templates").resolve())
-
-    @property
-    def root(self) -> Path:
-        """The project folder: every relative path in the config resolves from it."""
-        return self.conf_dir.parent
-
-    def template_names(self) -> frozenset[str]:
-        folders = (BUILTIN / "templates", self.templates_dir)
-        return frozenset(p.stem for d in folders for p in d.glob("*.j2") if not p.name.startswith("_"))
-
-    def group_file(self, group: str, option: str) -> Path:
-        """The file an option of a config group comes from: the project's own, else the built-in one."""
-        own = self.conf_dir / group / f"{option}.yaml"
-        builtin = BUILTIN / "conf" / group / f"{option}.yaml"
-        return own if own.is_file() or not builtin.is_file() else builtin
-
-    def group_options(self, group: str) -> list[str]:
-        folders = (self.conf_dir / group, BUILTIN / "conf" / group)
-        return sorted({p.stem for d in folders for p in d.glob("*.yaml")})
-
-    def is_group(self, name: str) -> bool:
-        return (self.conf_dir / name).is_dir() or (BUILTIN / "conf" / name).is_dir()
-
-    def global_dataset(self) -> bool:
-        """Whether conf/config.yaml picks the dataset as `dataset@_global_` (the files need no directive)."""
-        text = (self.conf_dir / "config.yaml").read_text(encoding="utf-8", errors="replace")
-        return "dataset@_global_" in text
 
 
 def hydra_overrides(overrides: Sequence[str], project: Project) -> list[str]:
