@@ -20,8 +20,23 @@ OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: Sequence[str] = ()  # the command line being parsed, to suggest a fix for an unknown --option
+
     def error(self, message: str) -> NoReturn:
+        unknown = message.partition("unrecognized arguments: ")[2].split()
+        flag = next((a for a in unknown if a.startswith("--")), None)
+        if flag is not None:
+            raise UsageError(f"`{flag}` is not an option of dsc; {_as_override(flag, _Parser.argv)}")
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+def _as_override(flag: str, argv: Sequence[str]) -> str:
+    """How to write an unknown `--key value` as the Hydra override it probably meant."""
+    key, _, value = flag[2:].partition("=")
+    if not value:
+        following = list(argv)[list(argv).index(flag) + 1 :] if flag in argv else []
+        value = following[0] if following and not following[0].startswith("-") else "<value>"
+    return f"settings are Hydra overrides: write `{key.replace('-', '_')}={value}` (see `dsc --help`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,6 +421,7 @@ COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, "init": 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
         if args.verb is None:

@@ -14,7 +14,7 @@ import xxhash
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from compiler.core.errors import ConfigError, TemplateError
+from compiler.core.errors import TemplateError
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN
@@ -90,24 +90,6 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
                 f"{shown_path(path)}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
                 f"templates may use {', '.join(sorted(CONTEXT_NAMES))}"
             )
-    _check_prompt_text(spec)
-
-
-def _check_prompt_text(spec: Spec) -> None:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    try:
-        ast = env.parse(spec.prompt.text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(
-            f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: {exc.message}"
-        ) from exc
-    declared = {v.name for v in spec.prompt.variables}
-    unknown = sorted(meta.find_undeclared_variables(ast) - declared)
-    if unknown:
-        raise ConfigError(
-            f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
-            f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})"
-        )
 
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:

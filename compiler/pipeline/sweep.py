@@ -73,7 +73,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
                 with_log_configuration=False,
             )
     except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
-        raise ConfigError(explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
         if job.status == lazy.hydra_utils.JobStatus.COMPLETED:

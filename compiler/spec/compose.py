@@ -12,6 +12,7 @@ from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.project import Project
 from compiler.spec.validate.dataset import validate_config
+from compiler.spec.validate.fields import closest_name
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # dsc's own checkout (tests and benchmarks use it)
 BUILTIN_SEARCHPATH = "pkg://compiler.builtin.conf"
@@ -76,10 +77,10 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
         lazy.omegaconf_errors.OmegaConfBaseException,
         ValueError,
     ) as exc:
-        raise ConfigError(explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
     except Exception as exc:  # the YAML parser's errors surface as several third-party types
         if type(exc).__module__.startswith("yaml"):
-            raise ConfigError(explain_hydra_error(exc, project)) from exc
+            raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
         raise
     assert isinstance(raw, dict) and isinstance(choices, dict)
     plain_choices = {str(k): v for k, v in choices.items()}
@@ -121,16 +122,49 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     )
 
 
-def explain_hydra_error(exc: BaseException, project: Project) -> str:
+def _typed(overrides: Sequence[str], group: str) -> str:
+    """The override the user typed for a group (or `group=...` if none)."""
+    return next(
+        (o for o in overrides if o.lstrip("+~").split("=", 1)[0].split("@")[0] == group), f"{group}=..."
+    )
+
+
+def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequence[str] = ()) -> str:
+    """Hydra's and OmegaConf's errors as one line: which override or file, what is wrong, how to fix it."""
     message = " ".join(str(exc).split())
     lowered = message.lower()
-    if "could not find" in lowered and "available options" in lowered:
-        head = message.split("Config search path")[0].strip()
-        head = head.replace("Available options in", "; available options in")
-        return f"command line: {head}; pick one of the listed files"
-    if "error parsing override" in lowered or "override_grammar" in lowered:
+    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", message)
+    if missing:
+        group, option = missing[1].split("@")[0], missing[2]
+        options = project.group_options(group)
+        hint = closest_name(option, options)
+        fix = (
+            f"did you mean `{group}={hint}`?" if hint else f"pick one of: {', '.join(options) or 'none yet'}"
+        )
+        return (
+            f"command line: `{_typed(overrides, group)}`: Could not find '{group}/{option}' "
+            f"(no conf/{group}/{option}.yaml); {fix}"
+        )
+    if "error parsing override" in lowered or "override_grammar" in lowered or "lexer" in lowered:
+        bad = next((o for o in overrides if "=" not in o and not o.startswith("~")), None)
+        if bad is not None and ":" in bad:
+            key, _, value = bad.partition(":")
+            return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
+    absent = re.search(r"config group '([^']+)' does not exist", message)
+    if absent:
+        group = absent[1]
+        return (
+            f"command line: `{_typed(overrides, group)}`: there is no conf/{group}/ folder in "
+            f"{project.root}; add conf/{group}/<name>.yaml first"
+        )
+    appendable = re.search(r"Could not override '([^']+)'.*use \+(\S+)", message)
+    if appendable:
+        return (
+            f"command line: `{appendable[2]}`: {appendable[1]} is not in the defaults list of "
+            f"conf/config.yaml; write `+{appendable[2]}` to add it"
+        )
     if "error merging override" in lowered:
         cause = " ".join(str(exc.__cause__ or "").split()).split(" full_key:")[0]
         return (

@@ -186,6 +186,7 @@ class Spec:
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    root: str = "."  # the project folder; the *_dir fields above are already resolved from it
 
     def dimension(self, name: str) -> Dimension:
         return next(d for d in self.dimensions if d.name == name)

@@ -38,6 +38,8 @@ from compiler.spec.validate.fields import (
     parse_text,
     resolve_value_name,
 )
+from compiler.spec.validate.names import check_name
+from compiler.spec.validate.prompt import check_prompt_text
 from compiler.spec.validate.settings import (
     parse_budget,
     parse_catalogue,
@@ -47,7 +49,6 @@ from compiler.spec.validate.settings import (
     parse_lm,
     parse_shard,
 )
-from compiler.spec.validate.names import check_name
 from compiler.spec.validate.sources import Sources
 
 
@@ -163,7 +164,13 @@ def _parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> l
                 problems.add(
                     path,
                     f"names unknown dimension `{compare.dim}`"
-                    + (f"; did you mean `{hint}`?" if hint else f"; known: {', '.join(by_name)}"),
+                    + (
+                        f"; did you mean `{hint}`?"
+                        if hint
+                        else f"; known: {', '.join(by_name)}"
+                        if by_name
+                        else "; no dimension is declared"
+                    ),
                 )
                 ok = False
                 continue
@@ -244,10 +251,14 @@ def validate_config(
     """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
     problems = Problems(origins)
     check_keys(problems, "", raw, ROOT_KEYS)
+    misspelt = [line for line in problems.lines if _misspells_required(line, raw)]
+    if misspelt:  # a misspelt top-level key: say that alone, not the cascade of what is then missing
+        raise ConfigError("\n".join(misspelt))
     name = parse_text(problems, "name", raw.get("name"))
     check_name(problems, name, origins, Path(base_dir) if base_dir is not None else None)
     description = parse_text(problems, "description", raw.get("description"))
     prompt = _parse_prompt(problems, raw.get("prompt"))
+    check_prompt_text(problems, prompt)
     dims = _parse_dimensions(problems, raw.get("dimensions"))
     constraints = _parse_constraints(problems, raw.get("constraints"), dims)
     columns = _parse_columns(problems, raw.get("columns"), prompt.variables)
@@ -317,6 +328,18 @@ def validate_config(
         checks=checks,
         shard=shard,
         resolved=raw,
+        root=str(base_dir) if base_dir is not None else ".",
+    )
+
+
+REQUIRED_KEYS = ("name", "description", "prompt", "dimensions", "columns", "strategies", "size")
+
+
+def _misspells_required(line: str, raw: Mapping[str, Any]) -> bool:
+    """An unknown top-level key whose did-you-mean is a required key that is missing."""
+    return any(
+        f"did you mean `{key}`?" in line and raw.get(key) is None and ": unknown key;" in line
+        for key in REQUIRED_KEYS
     )
 
 
