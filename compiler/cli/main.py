@@ -201,7 +201,9 @@ def _print_summary(result: Any) -> None:
     if result.created:
         print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {_shown(version.path)}")
     else:
-        print(f"unchanged: {version.version} -> {_shown(version.path)} ({len(result.rows)} rows, nothing written)")
+        print(
+            f"unchanged: {version.version} -> {_shown(version.path)} ({len(result.rows)} rows, nothing written)"
+        )
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
     print(
@@ -411,7 +413,9 @@ def run_init(args: argparse.Namespace) -> int:
     for path in init_project(root):
         print(f"wrote {path}")
     if enclosing is not None:
-        print(f"note: {root.resolve()} sits inside the dsc project {enclosing}; inside it, dsc now uses this one")
+        print(
+            f"note: {root.resolve()} sits inside the dsc project {enclosing}; inside it, dsc now uses this one"
+        )
     print("next: dsc plan dataset=example, then dsc compile dataset=example")
     return 0
 

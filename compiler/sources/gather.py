@@ -61,7 +61,10 @@ def curated_sources(spec: Spec) -> list[Any]:
             # recorded relative to the project root, so manifests do not depend on where it sits
             written = path.relative_to(spec.root) if path.is_relative_to(spec.root) else path
             source = CuratedSource.from_config(
-                {"path": str(written), "quota": DEFAULT_CURATED_QUOTA}, spec.dimensions, Path(spec.root), name=name
+                {"path": str(written), "quota": DEFAULT_CURATED_QUOTA},
+                spec.dimensions,
+                Path(spec.root),
+                name=name,
             )
             configured.append(replace(source, patterns=patterns))
     return configured

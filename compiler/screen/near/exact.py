@@ -48,7 +48,9 @@ def _strip_punctuation(word: str) -> str:
 
 def shingle_hashes(text: str, ngram: int = 3) -> frozenset[int]:
     """The set of 32-bit word n-gram hashes the kernels compare (NFC, lowercase, edge punctuation off)."""
-    words = [w for w in (_strip_punctuation(w) for w in unicodedata.normalize("NFC", text).lower().split()) if w]
+    words = [
+        w for w in (_strip_punctuation(w) for w in unicodedata.normalize("NFC", text).lower().split()) if w
+    ]
     if not words:
         return frozenset()
     word_hashes = [xxhash.xxh32_intdigest(w.encode()) for w in words]
@@ -101,9 +103,9 @@ def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) ->
         for i in sorted(shared):
             jaccard = shared[i] / (len(sets[i]) + len(shingles) - shared[i])
             if jaccard >= threshold:
-                a, b = _find(parent, i), _find(parent, j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+                root_i, root_j = _find(parent, i), _find(parent, j)
+                if root_i != root_j:
+                    parent[max(root_i, root_j)] = min(root_i, root_j)
     root = [_find(parent, k) for k in range(len(reps))]
     kept_of = np.arange(n, dtype=np.int64)
     kind = np.zeros(n, dtype=np.uint8)
@@ -119,7 +121,7 @@ def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) ->
         if exact_of[i] == kept_of[i]:
             kind[i], similarity[i] = 1, 1.0
         else:
-            a, b = sets[k], sets[root[k]]
+            mine, kept = sets[k], sets[root[k]]
             kind[i] = 2
-            similarity[i] = len(a & b) / len(a | b)
+            similarity[i] = len(mine & kept) / len(mine | kept)
     return SmallDuplicates(kept_of=kept_of, kind=kind, similarity=similarity, empty=int(blank.sum()))

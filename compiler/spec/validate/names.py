@@ -35,9 +35,9 @@ def check_name(problems: Problems, name: str, origins: Origins, root: Path | Non
             f"or rename the file to {name}.yaml (the name picks the outputs folder)",
         )
         return
-    folder = root / "conf" / "dataset" if root is not None else None
-    if folder is None or not folder.is_dir():
+    if root is None or not (root / "conf" / "dataset").is_dir():
         return
+    folder = root / "conf" / "dataset"
     for other in sorted(folder.glob("*.yaml")):
         if other.stem == origins.dataset:
             continue
