@@ -9,9 +9,9 @@ RUNTIME := $(VENV)/.installed-runtime
 TESTING := $(VENV)/.installed-test
 EXTRAS_RUNTIME := joblib,submitit
 EXTRAS_TEST := dev,joblib,submitit
-# `uv pip install` when uv is there, else pip; both print what they resolve, fetch and install
-INSTALL = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --python $(BIN)/python; \
-	else $(BIN)/python -m pip install --progress-bar on; fi
+# `uv pip install` when uv is there, else pip (expanded when a recipe runs, after uv was installed);
+# both print what they resolve, fetch and install
+INSTALL = $(if $(wildcard $(BIN)/uv),$(BIN)/uv pip install --python $(BIN)/python,$(BIN)/python -m pip install)
 
 .PHONY: compile test check lint bench clean
 
