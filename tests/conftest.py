@@ -25,13 +25,22 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    """A copy of conf/ and templates/ in a temporary working directory (outputs land there too)."""
+    """A copy of conf/ in a temporary working directory (outputs land there too); its templates/ starts
+    empty, so dsc's built-in templates apply until a test writes one of the same name."""
     shutil.copytree(PACKAGE_ROOT / "conf", tmp_path / "conf")
-    shutil.copytree(PACKAGE_ROOT / "templates", tmp_path / "templates")
+    (tmp_path / "templates").mkdir()
     shutil.copytree(PACKAGE_ROOT / "data", tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSC_PROJECT", str(tmp_path))
     yield Project(conf_dir=tmp_path / "conf", templates_dir=tmp_path / "templates")
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the checkout's conf/, data/ and datasets/ at `target`, a project of its own (outputs land there)."""
+    for folder in ("conf", "data", "datasets"):
+        if (PACKAGE_ROOT / folder).is_dir():
+            shutil.copytree(PACKAGE_ROOT / folder, target / folder)
+    return target
 
 
 def edit(path: Path, old: str, new: str) -> None:

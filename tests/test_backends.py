@@ -411,9 +411,11 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
     import subprocess
     import sys
 
-    from compiler.spec.compose import PACKAGE_ROOT
+    from tests.conftest import copy_project
 
-    env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT), KEY_ENV: SECRET}
+    if not (cwd / "conf").is_dir():
+        copy_project(cwd)
+    env = {**os.environ, "DSC_PROJECT": str(cwd), KEY_ENV: SECRET}
     args = [
         sys.executable,
         "-m",

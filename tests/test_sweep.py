@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from compiler.spec.compose import PACKAGE_ROOT
+from tests.conftest import copy_project
 
 
 def _dsc(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DSC_PROJECT": str(PACKAGE_ROOT)}
+    if not (cwd / "conf").is_dir():
+        copy_project(cwd)
+    env = {**os.environ, "DSC_PROJECT": str(cwd)}
     return subprocess.run(
         [sys.executable, "-m", "compiler.cli", *args],
         cwd=cwd,

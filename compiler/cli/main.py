@@ -20,8 +20,23 @@ OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: Sequence[str] = ()  # the command line being parsed, to suggest a fix for an unknown --option
+
     def error(self, message: str) -> NoReturn:
+        unknown = message.partition("unrecognized arguments: ")[2].split()
+        flag = next((a for a in unknown if a.startswith("--")), None)
+        if flag is not None:
+            raise UsageError(f"`{flag}` is not an option of dsc; {_as_override(flag, _Parser.argv)}")
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+def _as_override(flag: str, argv: Sequence[str]) -> str:
+    """How to write an unknown `--key value` as the Hydra override it probably meant."""
+    key, _, value = flag[2:].partition("=")
+    if not value:
+        following = list(argv)[list(argv).index(flag) + 1 :] if flag in argv else []
+        value = following[0] if following and not following[0].startswith("-") else "<value>"
+    return f"settings are Hydra overrides: write `{key.replace('-', '_')}={value}` (see `dsc --help`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("version", help="outputs/<dataset>/<version>, <dataset>/<version> or a version id")
     show.add_argument("--json", action="store_true", help="print the manifest")
+    init = verbs.add_parser(
+        "init",
+        help="make a folder a repository of test spaces",
+        description="Write conf/config.yaml, conf/dataset/example.yaml and a .gitignore for .dsc/; dsc's "
+        "built-in LM backends, catalogues and templates need no copy.",
+    )
+    init.add_argument("path", nargs="?", default=".", help="the repository folder (default: here)")
     add_version_verbs(verbs)
     return parser
 
@@ -171,15 +193,17 @@ def _print_summary(result: Any) -> None:
             f"run `dsc compile` without shard.* once every shard is done to assemble the version"
         )
         return
-    if not result.created:
-        print(f"unchanged: {version.version}  ({version.path})")
-        return
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
     warning = result.plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
-    print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {version.path}")
+    if result.created:
+        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {_shown(version.path)}")
+    else:
+        print(
+            f"unchanged: {version.version} -> {_shown(version.path)} ({len(result.rows)} rows, nothing written)"
+        )
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
     print(
@@ -200,11 +224,39 @@ def _print_summary(result: Any) -> None:
             )
     pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
-        print(f"  {pending} rows pending review (`dsc review list {version.path} --status pending`)")
+        print(f"  {pending} rows pending review (`dsc review list {_shown(version.path)} --status pending`)")
+    print(f"  report: {_shown(version.path / 'report.html')}")
     print(
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
         f"{result.seconds:.1f} s"
     )
+
+
+def _shown(path: Any) -> str:
+    """A path as the user reads it: relative to the working directory when inside it."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _print_unchanged(found: Any) -> None:
+    """The summary of a version found unchanged from its fingerprint, read from its manifest."""
+    manifest = found.manifest
+    strategies = ", ".join(
+        f"{k} {v.get('selected')}" for k, v in sorted(manifest.get("strategies", {}).items())
+    )
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("sources", {}).items()))
+    print(
+        f"unchanged: {found.version.version} -> {_shown(found.version.path)} "
+        f"({manifest.get('rows')} rows, nothing to do)"
+    )
+    print(f"  strategies: {strategies}")
+    print(f"  sources:    {sources}")
+    print(f"  report: {_shown(found.version.path / 'report.html')}")
+    print(f"  0 LM calls; inputs match the fingerprint of this version, {found.seconds:.2f} s")
 
 
 def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
@@ -244,30 +296,35 @@ def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
 
 
 def run_compile(args: argparse.Namespace) -> int:
-    from compiler.pipeline.compile import compile_dataset
+    from compiler.pipeline.noop import Unchanged, compile_or_reuse
+    from compiler.spec.compose import Project, load_spec
 
+    project = Project.locate()
     if args.multirun:
         from pathlib import Path
 
         from compiler.pipeline.sweep import run_multirun, summarise_sweep
 
-        records = run_multirun(args.overrides)
-        text, written = summarise_sweep(records, Path("outputs"))
+        records = run_multirun(args.overrides, project)
+        out_dir = next((r["path"] for r in records if r.get("path")), None)
+        text, written = summarise_sweep(
+            records, Path(out_dir).parent.parent if out_dir else project.root / "outputs"
+        )
         print(text)
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
 
-    from compiler.spec.compose import Project, load_spec
-
-    project = Project.locate()
     spec = load_spec(args.overrides, project)
     progress, update = _progress_printer(spec.lm)
     if progress is not None:
         with progress:
-            result = compile_dataset(args.overrides, project=project, spec=spec, on_progress=update)
+            result = compile_or_reuse(args.overrides, project, spec, on_progress=update)
     else:
-        result = compile_dataset(args.overrides, project=project, spec=spec)
-    _print_summary(result)
+        result = compile_or_reuse(args.overrides, project, spec)
+    if isinstance(result, Unchanged):
+        _print_unchanged(result)
+    else:
+        _print_summary(result)
     return 0
 
 
@@ -346,11 +403,29 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, **VERSION_COMMANDS}
+def run_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from compiler.spec.project import find_root, init_project
+
+    root = Path(args.path)
+    enclosing = find_root(root.resolve().parent)
+    for path in init_project(root):
+        print(f"wrote {path}")
+    if enclosing is not None:
+        print(
+            f"note: {root.resolve()} sits inside the dsc project {enclosing}; inside it, dsc now uses this one"
+        )
+    print("next: dsc plan dataset=example, then dsc compile dataset=example")
+    return 0
+
+
+COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, "init": run_init, **VERSION_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
         if args.verb is None:

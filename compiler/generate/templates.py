@@ -14,10 +14,12 @@ import xxhash
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from compiler.core.errors import ConfigError, TemplateError
+from compiler.core.errors import TemplateError
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
+from compiler.spec.project import BUILTIN
 
+BUILTIN_TEMPLATES = BUILTIN / "templates"
 CONTEXT_NAMES = frozenset({"dataset", "prompt", "case", "cell", "persona", "tactic", "columns", "examples"})
 
 
@@ -27,10 +29,25 @@ class RenderedCase:
     instruction: str
 
 
+def template_files(templates_dir: Path) -> dict[str, Path]:
+    """Every template by file name: the project's templates/ over dsc's built-in ones."""
+    files = {p.name: p for p in sorted(BUILTIN_TEMPLATES.glob("*.j2"))}
+    files.update({p.name: p for p in sorted(templates_dir.glob("*.j2"))})
+    return files
+
+
+def shown_path(path: Path) -> str:
+    """A template's path as the user should read it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @lru_cache(maxsize=8)
 def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     return ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.FileSystemLoader([str(templates_dir), str(BUILTIN_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
@@ -39,8 +56,9 @@ def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
 
 def template_hashes(templates_dir: Path, names: Sequence[str]) -> dict[str, str]:
     """xxh3-64 of each template used (and the shared base), for the manifest."""
-    files = sorted({f"{n}.j2" for n in names} | {p.name for p in templates_dir.glob("_*.j2")})
-    return {f: xxhash.xxh3_64_hexdigest((templates_dir / f).read_bytes()) for f in files}
+    paths = template_files(templates_dir)
+    files = sorted({f"{n}.j2" for n in names} | {f for f in paths if f.startswith("_")})
+    return {f: xxhash.xxh3_64_hexdigest(paths[f].read_bytes()) for f in files}
 
 
 def _first_line_of(ast: nodes.Template, name: str) -> int:
@@ -53,42 +71,25 @@ def _first_line_of(ast: nodes.Template, name: str) -> int:
 def check_templates(spec: Spec, templates_dir: Path) -> None:
     """Parse every template in use; unknown variables are errors naming template, line and variable."""
     env = template_environment(templates_dir)
-    files = [f"{s.name}.j2" for s in spec.strategies] + sorted(p.name for p in templates_dir.glob("_*.j2"))
+    paths = template_files(templates_dir)
+    files = [f"{s.name}.j2" for s in spec.strategies] + sorted(f for f in paths if f.startswith("_"))
     for file in files:
-        path = templates_dir / file
+        path = paths[file]
         source = path.read_text(encoding="utf-8")
         try:
             ast = env.parse(source, name=file, filename=str(path))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
-                f"templates/{file}:{exc.lineno}: syntax error: {exc.message}; fix the template"
+                f"{shown_path(path)}:{exc.lineno}: syntax error: {exc.message}; fix the template"
             ) from exc
         # macros declare their own arguments; names set inside the template are not context names
         unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
         if unknown:
             name = unknown[0]
             raise TemplateError(
-                f"templates/{file}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
+                f"{shown_path(path)}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
                 f"templates may use {', '.join(sorted(CONTEXT_NAMES))}"
             )
-    _check_prompt_text(spec)
-
-
-def _check_prompt_text(spec: Spec) -> None:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    try:
-        ast = env.parse(spec.prompt.text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(
-            f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: {exc.message}"
-        ) from exc
-    declared = {v.name for v in spec.prompt.variables}
-    unknown = sorted(meta.find_undeclared_variables(ast) - declared)
-    if unknown:
-        raise ConfigError(
-            f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
-            f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})"
-        )
 
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
@@ -131,17 +132,18 @@ def render_case(
 ) -> RenderedCase:
     env = template_environment(templates_dir)
     file = f"{case.strategy}.j2"
+    shown = shown_path(template_files(templates_dir).get(file, templates_dir / file))
     try:
         template = env.get_template(file)
         text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
     except jinja2.UndefinedError as exc:
         line = _template_line(exc, file)
         raise TemplateError(
-            f"templates/{file}:{line}: {exc.message}; use a variable the context provides "
+            f"{shown}:{line}: {exc.message}; use a variable the context provides "
             f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
         ) from exc
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"templates/{file}: {exc}") from exc
+        raise TemplateError(f"{shown}: {exc}") from exc
     return RenderedCase(case, text.strip() + "\n")
 
 

@@ -15,7 +15,7 @@ import xxhash
 from compiler.core import lazy
 from compiler.core.errors import ConfigError, DscError
 from compiler.pipeline.compile import compile_dataset
-from compiler.spec.compose import Project, explain_hydra_error, spec_from_job
+from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
 from compiler.versions.store import read_index
 
 
@@ -57,7 +57,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
-    out = Path("outputs")
+    out = project.root / "outputs"
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
@@ -69,11 +69,11 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
             batches = hydra.multirun(
                 config_name="config",
                 task_function=run_sweep_job,
-                overrides=list(overrides),
+                overrides=hydra_overrides(overrides, project),
                 with_log_configuration=False,
             )
     except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
-        raise ConfigError(explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
         if job.status == lazy.hydra_utils.JobStatus.COMPLETED:

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from compiler.core.rows import Row
 from compiler.plan.cases import CaseSpec
+from compiler.screen.near.exact import (
+    SMALL_ROWS,
+    SmallDuplicates,
+    find_exact_duplicates_small,
+    find_near_duplicates_small,
+)
+
+if TYPE_CHECKING:
+    from compiler.screen.near.index import Duplicates
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,24 @@ def compared_text(row: Row, on: Sequence[str]) -> str:
     return "\n".join(str(row.inputs.get(name, "")) for name in on)
 
 
+def find_near(texts: list[str], threshold: float) -> SmallDuplicates | Duplicates:
+    """Near-duplicate clusters: exact pairwise Jaccard for a few texts, the MinHash kernels for many."""
+    if len(texts) <= SMALL_ROWS:
+        return find_near_duplicates_small(texts, threshold)
+    from compiler.screen.near.index import find_near_duplicates
+
+    return find_near_duplicates(pl.Series("text", texts, dtype=pl.String), threshold)
+
+
+def find_exact(texts: list[str]) -> np.ndarray:
+    """Exact-duplicate `kept_of`, without the kernels (and their numba import) for a few texts."""
+    if len(texts) <= SMALL_ROWS:
+        return find_exact_duplicates_small(texts)
+    from compiler.screen.near.index import find_exact_duplicates
+
+    return find_exact_duplicates(pl.Series("text", texts, dtype=pl.String))
+
+
 def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
     """Drop rows whose id (content hash) was already seen, keeping the first: one hash pass in polars."""
     ids = pl.Series("id", [c.row.id for c in candidates], dtype=pl.String)
@@ -57,10 +86,7 @@ def drop_near_duplicates(
     candidates: Sequence[Candidate], threshold: float, on: Sequence[str]
 ) -> DedupeResult:
     """Collapse rows whose compared inputs are near-duplicates (MinHash + LSH), keeping the first."""
-    from compiler.screen.near.index import find_near_duplicates
-
-    texts = pl.Series("text", [compared_text(c.row, on) for c in candidates], dtype=pl.String)
-    found = find_near_duplicates(texts, threshold)
+    found = find_near([compared_text(c.row, on) for c in candidates], threshold)
     survivors: list[Candidate] = []
     drops: list[Drop] = []
     for i, candidate in enumerate(candidates):
@@ -97,8 +123,6 @@ def drop_existing_duplicates(
     """
     if not existing or not candidates:
         return DedupeResult(tuple(candidates), ())
-    from compiler.screen.near.index import find_exact_duplicates, find_near_duplicates
-
     # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
     current = {c.row.id for c in candidates} | {
         str(c.row.provenance["edited_from"]) for c in candidates if c.row.provenance.get("edited_from")
@@ -106,16 +130,12 @@ def drop_existing_duplicates(
     anchors = [e for e in existing if e.row.id not in current]
     if not anchors:
         return DedupeResult(tuple(candidates), ())
-    texts = pl.Series(
-        "text",
-        [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates],
-        dtype=pl.String,
-    )
+    texts = [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates]
     if near is None:
-        kept_of = find_exact_duplicates(texts)
+        kept_of = find_exact(texts)
         similarity = [1.0] * len(texts)
     else:
-        found = find_near_duplicates(texts, near)
+        found = find_near(texts, near)
         kept_of, similarity = found.kept_of, found.similarity.tolist()
     survivors: list[Candidate] = []
     drops: list[Drop] = []

@@ -58,8 +58,13 @@ def curated_sources(spec: Spec) -> list[Any]:
     for name in CURATED_NAMES:
         path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
         if name not in names and path.is_file() and path.stat().st_size > 0:
+            # recorded relative to the project root, so manifests do not depend on where it sits
+            written = path.relative_to(spec.root) if path.is_relative_to(spec.root) else path
             source = CuratedSource.from_config(
-                {"path": str(path), "quota": DEFAULT_CURATED_QUOTA}, spec.dimensions, Path("."), name=name
+                {"path": str(written), "quota": DEFAULT_CURATED_QUOTA},
+                spec.dimensions,
+                Path(spec.root),
+                name=name,
             )
             configured.append(replace(source, patterns=patterns))
     return configured

@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.core import lazy
 from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
+from compiler.spec.project import Project
 from compiler.spec.validate.dataset import validate_config
+from compiler.spec.validate.fields import closest_name
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # dsc's own checkout (tests and benchmarks use it)
+BUILTIN_SEARCHPATH = "pkg://compiler.builtin.conf"
+GLOBAL_GROUPS = ("dataset", "experiment")  # groups whose keys sit at the top level of the spec
+_OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[A-Za-z_][\w.]*)(?P<rest>=.*)?$", re.S)
 
 
-@dataclass(frozen=True)
-class Project:
-    """Where a user's conf/ and templates/ live: the working directory if it has them, else the checkout."""
-
-    conf_dir: Path
-    templates_dir: Path
-
-    @staticmethod
-    def locate() -> Project:
-        root = Path(os.environ.get("DSC_PROJECT", "."))
-        if not (root / "conf" / "config.yaml").is_file():
-            root = PACKAGE_ROOT
-        return Project(conf_dir=(root / "conf").resolve(), templates_dir=(root / "templates").resolve())
-
-    @property
-    def root(self) -> Path:
-        """The project folder: source paths in a dataset file are relative to it."""
-        return self.conf_dir.parent
-
-    def template_names(self) -> frozenset[str]:
-        return frozenset(p.stem for p in self.templates_dir.glob("*.j2") if not p.name.startswith("_"))
+def hydra_overrides(overrides: Sequence[str], project: Project) -> list[str]:
+    """The user's overrides as Hydra needs them: `dataset=x` picks `dataset@_global_`, `+experiment=x`
+    lands at the top level, and the built-in groups are on the search path."""
+    result: list[str] = []
+    for text in overrides:
+        match = _OVERRIDE.match(text)
+        if match and match["rest"] and match["group"] in GLOBAL_GROUPS:
+            group, prefix = match["group"], match["prefix"]
+            if group == "dataset" and not prefix and project.global_dataset():
+                text = f"dataset@_global_{match['rest']}"
+            elif group == "dataset" and not prefix:
+                pass  # an older conf/config.yaml with `- dataset: x` and `# @package _global_` files
+            elif group == "experiment" and prefix == "+":
+                text = f"+experiment@_global_{match['rest']}"
+            elif group == "experiment" and not prefix:
+                raise ConfigError(
+                    f"command line: `{text}`: experiment is not in the defaults list; "
+                    f"write `+{text}` to add one"
+                )
+        result.append(text)
+    return [*result, f"hydra.searchpath=[{BUILTIN_SEARCHPATH}]"]
 
 
 def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]:
@@ -44,7 +48,7 @@ def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]
     keys: dict[str, str] = {}
     for text in overrides:
         key = text.split("=", 1)[0].lstrip("+~").strip()
-        if key and "/" not in key and not (project.conf_dir / key).is_dir():
+        if key and "/" not in key and "@" not in key and not project.is_group(key):
             keys[key] = text
     return keys
 
@@ -61,7 +65,9 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
     OmegaConf = lazy.omegaconf.OmegaConf
     try:
         with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
-            cfg = lazy.hydra.compose("config", overrides=list(overrides), return_hydra_config=True)
+            cfg = lazy.hydra.compose(
+                "config", overrides=hydra_overrides(overrides, project), return_hydra_config=True
+            )
             choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
             OmegaConf.set_struct(cfg, False)
             cfg.pop("hydra")
@@ -71,10 +77,10 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
         lazy.omegaconf_errors.OmegaConfBaseException,
         ValueError,
     ) as exc:
-        raise ConfigError(explain_hydra_error(exc, project)) from exc
+        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
     except Exception as exc:  # the YAML parser's errors surface as several third-party types
         if type(exc).__module__.startswith("yaml"):
-            raise ConfigError(explain_hydra_error(exc, project)) from exc
+            raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
         raise
     assert isinstance(raw, dict) and isinstance(choices, dict)
     plain_choices = {str(k): v for k, v in choices.items()}
@@ -83,17 +89,21 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
 
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
     """Which file each top-level key came from, given Hydra's group choices."""
-    conf = project.conf_dir
     files = {
-        "lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
-        "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
-        "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml"),
+        group: _relative(project.group_file(group, str(choices.get(group))))
+        for group in ("lm", "personas", "tactics")
     }
-    dataset_file = _relative(conf / "dataset" / f"{choices.get('dataset')}.yaml")
+    dataset = choices.get("dataset@_global_", choices.get("dataset"))
+    dataset_file = _relative(project.conf_dir / "dataset" / f"{dataset}.yaml")
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
-    return Origins(files=files, default_file=dataset_file, overrides=_override_keys(overrides, project))
+    return Origins(
+        files=files,
+        default_file=dataset_file,
+        overrides=_override_keys(overrides, project),
+        dataset=str(dataset) if dataset is not None else None,
+    )
 
 
 def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
@@ -112,16 +122,49 @@ def spec_from_job(cfg: Any, overrides: Sequence[str], project: Project) -> Spec:
     )
 
 
-def explain_hydra_error(exc: BaseException, project: Project) -> str:
+def _typed(overrides: Sequence[str], group: str) -> str:
+    """The override the user typed for a group (or `group=...` if none)."""
+    return next(
+        (o for o in overrides if o.lstrip("+~").split("=", 1)[0].split("@")[0] == group), f"{group}=..."
+    )
+
+
+def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequence[str] = ()) -> str:
+    """Hydra's and OmegaConf's errors as one line: which override or file, what is wrong, how to fix it."""
     message = " ".join(str(exc).split())
     lowered = message.lower()
-    if "could not find" in lowered and "available options" in lowered:
-        head = message.split("Config search path")[0].strip()
-        head = head.replace("Available options in", "; available options in")
-        return f"command line: {head}; pick one of the listed files"
-    if "error parsing override" in lowered or "override_grammar" in lowered:
+    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", message)
+    if missing:
+        group, option = missing[1].split("@")[0], missing[2]
+        options = project.group_options(group)
+        hint = closest_name(option, options)
+        fix = (
+            f"did you mean `{group}={hint}`?" if hint else f"pick one of: {', '.join(options) or 'none yet'}"
+        )
+        return (
+            f"command line: `{_typed(overrides, group)}`: Could not find '{group}/{option}' "
+            f"(no conf/{group}/{option}.yaml); {fix}"
+        )
+    if "error parsing override" in lowered or "override_grammar" in lowered or "lexer" in lowered:
+        bad = next((o for o in overrides if "=" not in o and not o.startswith("~")), None)
+        if bad is not None and ":" in bad:
+            key, _, value = bad.partition(":")
+            return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
+    absent = re.search(r"config group '([^']+)' does not exist", message)
+    if absent:
+        group = absent[1]
+        return (
+            f"command line: `{_typed(overrides, group)}`: there is no conf/{group}/ folder in "
+            f"{project.root}; add conf/{group}/<name>.yaml first"
+        )
+    appendable = re.search(r"Could not override '([^']+)'.*use \+(\S+)", message)
+    if appendable:
+        return (
+            f"command line: `{appendable[2]}`: {appendable[1]} is not in the defaults list of "
+            f"conf/config.yaml; write `+{appendable[2]}` to add it"
+        )
     if "error merging override" in lowered:
         cause = " ".join(str(exc.__cause__ or "").split()).split(" full_key:")[0]
         return (

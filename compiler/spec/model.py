@@ -186,6 +186,7 @@ class Spec:
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    root: str = "."  # the project folder; the *_dir fields above are already resolved from it
 
     def dimension(self, name: str) -> Dimension:
         return next(d for d in self.dimensions if d.name == name)
@@ -208,6 +209,7 @@ class Origins:
     files: Mapping[str, str]  # top-level key -> file, e.g. {"lm": "conf/lm/offline.yaml"}
     default_file: str = "conf/config.yaml"
     overrides: Mapping[str, str] = field(default_factory=dict)  # dotted key -> "key=value" as typed
+    dataset: str | None = None  # the option picked in the dataset group (its file's name)
 
     def where(self, path: str) -> str:
         for key, text in self.overrides.items():

@@ -6,7 +6,6 @@ import io
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,17 @@ from compiler.core.errors import StoreError
 from compiler.core.rows import Row
 from compiler.screen.dedupe import ExistingRow
 from compiler.spec.model import Spec
-
-CASES = "cases.jsonl"
-PARQUET = "cases.parquet"
-MANIFEST = "manifest.json"
-INDEX = "versions.jsonl"
-VERSION_CHARS = 12
-
-
-@dataclass(frozen=True)
-class Version:
-    dataset: str
-    version: str
-    path: Path
+from compiler.versions.paths import (  # noqa: F401 (re-exported: the store's public names)
+    CASES,
+    INDEX,
+    MANIFEST,
+    PARQUET,
+    VERSION_CHARS,
+    Version,
+    dataset_dir,
+    read_index,
+    version_id,
+)
 
 
 def dump_json(data: Any) -> str:
@@ -41,10 +38,6 @@ def dump_json(data: Any) -> str:
 def render_cases(rows: Sequence[Row]) -> bytes:
     """cases.jsonl: one row per line, sorted by id, stable key order, so diffs read cleanly."""
     return "".join(row.to_json() + "\n" for row in sorted(rows, key=lambda r: r.id)).encode("utf-8")
-
-
-def version_id(cases_bytes: bytes) -> str:
-    return xxhash.xxh3_128_hexdigest(cases_bytes)[:VERSION_CHARS]
 
 
 def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
@@ -83,21 +76,6 @@ def rows_frame(spec: Spec, rows: Sequence[Row]) -> pl.DataFrame:
 def file_hash(path: Path) -> str:
     """xxh3-64 of a file's bytes, as recorded in the manifest and checked by `dsc verify`."""
     return xxhash.xxh3_64_hexdigest(path.read_bytes())
-
-
-def dataset_dir(spec_out_dir: str | Path, dataset: str) -> Path:
-    return Path(spec_out_dir) / dataset
-
-
-def read_index(dataset_path: Path) -> list[dict[str, Any]]:
-    index = dataset_path / INDEX
-    if not index.is_file():
-        return []
-    entries = []
-    for line in index.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entries.append(json.loads(line))
-    return entries
 
 
 def latest_version(dataset_path: Path) -> str | None:

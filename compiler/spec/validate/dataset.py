@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
@@ -37,6 +38,8 @@ from compiler.spec.validate.fields import (
     parse_text,
     resolve_value_name,
 )
+from compiler.spec.validate.names import check_name
+from compiler.spec.validate.prompt import check_prompt_text
 from compiler.spec.validate.settings import (
     parse_budget,
     parse_catalogue,
@@ -161,7 +164,13 @@ def _parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> l
                 problems.add(
                     path,
                     f"names unknown dimension `{compare.dim}`"
-                    + (f"; did you mean `{hint}`?" if hint else f"; known: {', '.join(by_name)}"),
+                    + (
+                        f"; did you mean `{hint}`?"
+                        if hint
+                        else f"; known: {', '.join(by_name)}"
+                        if by_name
+                        else "; no dimension is declared"
+                    ),
                 )
                 ok = False
                 continue
@@ -242,9 +251,14 @@ def validate_config(
     """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
     problems = Problems(origins)
     check_keys(problems, "", raw, ROOT_KEYS)
+    misspelt = [line for line in problems.lines if _misspells_required(line, raw)]
+    if misspelt:  # a misspelt top-level key: say that alone, not the cascade of what is then missing
+        raise ConfigError("\n".join(misspelt))
     name = parse_text(problems, "name", raw.get("name"))
+    check_name(problems, name, origins, Path(base_dir) if base_dir is not None else None)
     description = parse_text(problems, "description", raw.get("description"))
     prompt = _parse_prompt(problems, raw.get("prompt"))
+    check_prompt_text(problems, prompt)
     dims = _parse_dimensions(problems, raw.get("dimensions"))
     constraints = _parse_constraints(problems, raw.get("constraints"), dims)
     columns = _parse_columns(problems, raw.get("columns"), prompt.variables)
@@ -276,8 +290,6 @@ def validate_config(
     budget = parse_budget(problems, raw.get("budget"))
     sources = None
     if raw.get("sources") and dims and not problems.lines:
-        from pathlib import Path
-
         try:
             sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
         except ConfigError as exc:
@@ -308,15 +320,32 @@ def validate_config(
         personas=tuple(Persona(**p) for p in personas),
         tactics=tuple(Tactic(**t) for t in tactics),
         budget=budget,
-        out_dir=str(raw.get("out_dir", "outputs")),
-        journal_dir=str(raw.get("journal_dir", ".dsc")),
-        reviews_dir=str(raw.get("reviews_dir", "reviews")),
-        datasets_dir=str(raw.get("datasets_dir", "datasets")),
+        out_dir=_from_root(base_dir, raw.get("out_dir", "outputs")),
+        journal_dir=_from_root(base_dir, raw.get("journal_dir", ".dsc")),
+        reviews_dir=_from_root(base_dir, raw.get("reviews_dir", "reviews")),
+        datasets_dir=_from_root(base_dir, raw.get("datasets_dir", "datasets")),
         sources=sources,
         checks=checks,
         shard=shard,
         resolved=raw,
+        root=str(base_dir) if base_dir is not None else ".",
     )
+
+
+REQUIRED_KEYS = ("name", "description", "prompt", "dimensions", "columns", "strategies", "size")
+
+
+def _misspells_required(line: str, raw: Mapping[str, Any]) -> bool:
+    """An unknown top-level key whose did-you-mean is a required key that is missing."""
+    return any(
+        f"did you mean `{key}`?" in line and raw.get(key) is None and ": unknown key;" in line
+        for key in REQUIRED_KEYS
+    )
+
+
+def _from_root(base_dir: Any, value: Any) -> str:
+    """A configured folder, resolved from the project root (not the working directory)."""
+    return str(Path(base_dir) / str(value)) if base_dir is not None else str(value)
 
 
 def _check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:

@@ -33,6 +33,8 @@ def check_keys(problems: Problems, path: str, raw: Mapping[str, Any], allowed: t
         if key not in allowed:
             hint = closest_name(str(key), allowed)
             fix = f"did you mean `{hint}`?" if hint else f"allowed keys: {', '.join(allowed)}"
+            if " " in str(key) and raw[key] is None:  # `{description: a, b}`: YAML cut the value at a comma
+                fix = "a comma inside {...} ended the value before it; put that value in double quotes"
             problems.add(f"{path}.{key}" if path else str(key), f"unknown key; {fix}")
 
 

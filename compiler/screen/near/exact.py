@@ -1,0 +1,127 @@
+"""Near-duplicate clustering of a few rows by exact Jaccard over every pair that shares a shingle.
+
+Below `SMALL_ROWS` texts this costs milliseconds, where the MinHash kernels cost a numba import (~2 s)
+and, with no `__pycache__`, ~30 s of JIT compilation on first use. It computes what the kernels
+approximate, with their definitions: the same word 3-gram shingles and 32-bit shingle hashes
+(`index.shingle_text`, `index.hash_shingle`), the same rule (a pair whose Jaccard reaches the threshold
+joins one cluster, which keeps its lowest index), and no LSH misses. Nothing here imports numba.
+"""
+
+from __future__ import annotations
+
+import string
+import struct
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+SMALL_ROWS = 2000  # texts; above this the MinHash + LSH kernels are cheaper than counting shared shingles
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
+@dataclass(frozen=True)
+class SmallDuplicates:
+    """Cluster assignment of every row, with the fields of `index.Duplicates`."""
+
+    kept_of: np.ndarray  # int64: index of the cluster's kept row; a kept row points at itself
+    kind: np.ndarray  # uint8: 0 kept, 1 exact duplicate of the kept row, 2 near duplicate
+    similarity: np.ndarray  # float32: Jaccard with the kept row; 1.0 exact, 0.0 kept
+    empty: int  # null or whitespace-only rows: always kept, never merged
+
+
+def _punctuation(char: str) -> bool:
+    return unicodedata.category(char)[0] == "P" or char in _ASCII_PUNCTUATION
+
+
+def _strip_punctuation(word: str) -> str:
+    start, end = 0, len(word)
+    while start < end and _punctuation(word[start]):
+        start += 1
+    while end > start and _punctuation(word[end - 1]):
+        end -= 1
+    return word[start:end]
+
+
+def shingle_hashes(text: str, ngram: int = 3) -> frozenset[int]:
+    """The set of 32-bit word n-gram hashes the kernels compare (NFC, lowercase, edge punctuation off)."""
+    words = [
+        w for w in (_strip_punctuation(w) for w in unicodedata.normalize("NFC", text).lower().split()) if w
+    ]
+    if not words:
+        return frozenset()
+    word_hashes = [xxhash.xxh32_intdigest(w.encode()) for w in words]
+    span = min(ngram, len(words))
+    return frozenset(
+        xxhash.xxh32_intdigest(struct.pack(f"<{span}I", *word_hashes[i : i + span]))
+        for i in range(len(words) - span + 1)
+    )
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def find_exact_duplicates_small(texts: Sequence[str | None]) -> np.ndarray:
+    """int64 `kept_of` for identical strings: the lowest index with the same text (blank rows keep)."""
+    first: dict[str, int] = {}
+    kept_of = np.arange(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        if not _blank(text):
+            assert text is not None
+            kept_of[i] = first.setdefault(text, i)
+    return kept_of
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) -> SmallDuplicates:
+    """Cluster exact and near-duplicate rows; each cluster keeps its lowest index."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    n = len(texts)
+    exact_of = find_exact_duplicates_small(texts)
+    blank = np.array([_blank(t) for t in texts], dtype=bool)
+    reps = [i for i in range(n) if exact_of[i] == i and not blank[i]]
+    sets = [shingle_hashes(str(texts[i])) for i in reps]
+    parent = list(range(len(reps)))
+    postings: dict[int, list[int]] = defaultdict(list)
+    for j, shingles in enumerate(sets):
+        shared: dict[int, int] = defaultdict(int)
+        for h in shingles:
+            for i in postings[h]:
+                shared[i] += 1
+            postings[h].append(j)
+        for i in sorted(shared):
+            jaccard = shared[i] / (len(sets[i]) + len(shingles) - shared[i])
+            if jaccard >= threshold:
+                root_i, root_j = _find(parent, i), _find(parent, j)
+                if root_i != root_j:
+                    parent[max(root_i, root_j)] = min(root_i, root_j)
+    root = [_find(parent, k) for k in range(len(reps))]
+    kept_of = np.arange(n, dtype=np.int64)
+    kind = np.zeros(n, dtype=np.uint8)
+    similarity = np.zeros(n, dtype=np.float32)
+    position = {r: k for k, r in enumerate(reps)}
+    for i in range(n):
+        if blank[i]:
+            continue
+        k = position[int(exact_of[i])]
+        kept_of[i] = reps[root[k]]
+        if kept_of[i] == i:
+            continue
+        if exact_of[i] == kept_of[i]:
+            kind[i], similarity[i] = 1, 1.0
+        else:
+            mine, kept = sets[k], sets[root[k]]
+            kind[i] = 2
+            similarity[i] = len(mine & kept) / len(mine | kept)
+    return SmallDuplicates(kept_of=kept_of, kind=kind, similarity=similarity, empty=int(blank.sum()))

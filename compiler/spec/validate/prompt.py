@@ -1,0 +1,33 @@
+"""The prompt under test is Jinja: it must parse, and use only the variables it declares."""
+
+from __future__ import annotations
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from compiler.spec.model import Prompt
+from compiler.spec.validate.fields import Problems
+
+
+def check_prompt_text(problems: Problems, prompt: Prompt) -> None:
+    """One problem naming the dataset file and `prompt.text` if the text does not parse or uses an undeclared name."""
+    if not prompt.text:
+        return
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    try:
+        ast = env.parse(prompt.text)
+    except jinja2.TemplateSyntaxError as exc:
+        problems.add(
+            "prompt.text",
+            f"line {exc.lineno} does not parse as Jinja ({exc.message}); fix the {{{{ ... }}}} there",
+        )
+        return
+    declared = {v.name for v in prompt.variables}
+    unknown = sorted(meta.find_undeclared_variables(ast) - declared)
+    if unknown:
+        problems.add(
+            "prompt.text",
+            f"uses `{unknown[0]}`, which prompt.variables does not declare; add it under prompt.variables "
+            f"or fix the name (declared: {', '.join(sorted(declared)) or 'none'})",
+        )

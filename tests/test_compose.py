@@ -1,0 +1,144 @@
+"""Hydra composition as a newcomer meets it: test spaces copied as written compile; every mistake is one line."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from compiler.cli.main import main
+from compiler.spec.compose import PACKAGE_ROOT
+from compiler.spec.project import init_project
+
+FIXTURES = Path(__file__).parent / "fixtures" / "spaces"
+SHARED = PACKAGE_ROOT.parent / "shared" / "spaces"  # in CI the shared folder sits beside the clone
+
+
+def readme_space() -> str:
+    """The README's first YAML block declaring a test space, renamed as check-newcomer does."""
+    text = (PACKAGE_ROOT / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```ya?ml\n(.*?)```", text, re.S):
+        if re.search(r"^name:", block, re.M) and re.search(r"^dimensions:", block, re.M):
+            return re.sub(r"^name:.*$", "name: readme_example", block, count=1, flags=re.M)
+    raise AssertionError("README.md has no YAML block with a test space (name: ... dimensions: ...)")
+
+
+def newcomer_spaces() -> list[object]:
+    spaces = {p.name: p for p in sorted(FIXTURES.glob("*.yaml"))}
+    spaces.update({p.name: p for p in sorted(SHARED.glob("*.yaml"))})  # the newest copies, when present
+    return [pytest.param(path, id=name) for name, path in sorted(spaces.items())]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository made by `dsc init`, the working directory of the test."""
+    init_project(tmp_path)
+    monkeypatch.delenv("DSC_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _compile(repo: Path, name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    code = main(["compile", f"dataset={name}"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    manifest = next((repo / "outputs" / name).glob("*/manifest.json"))
+    return dict(json.loads(manifest.read_text()))
+
+
+def test_the_readme_test_space_compiles_as_written(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = readme_space()
+    (repo / "conf" / "dataset" / "readme_example.yaml").write_text(text)
+    size = int(re.search(r"^size:\s*(\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    assert _compile(repo, "readme_example", capsys)["rows"] == size
+
+
+@pytest.mark.parametrize("space", newcomer_spaces())
+def test_a_space_written_by_a_newcomer_compiles_as_written(
+    repo: Path, space: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(space, repo / "conf" / "dataset" / space.name)
+    size = int(re.search(r"^size:\s*(\d+)", space.read_text(), re.M).group(1))  # type: ignore[union-attr]
+    assert _compile(repo, space.stem, capsys)["rows"] == size
+
+
+def test_a_dataset_file_with_the_old_package_directive_still_compiles(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (FIXTURES / "travel_booking.yaml").read_text()
+    (repo / "conf" / "dataset" / "travel_booking.yaml").write_text("# @package _global_\n" + text)
+    assert main(["plan", "dataset=travel_booking", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["dataset"] == "travel_booking"
+
+
+def test_an_old_config_picking_the_dataset_without_global_still_works(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = repo / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("dataset@_global_: example", "dataset: example"))
+    example = repo / "conf" / "dataset" / "example.yaml"
+    example.write_text("# @package _global_\n" + example.read_text())
+    assert main(["plan", "--json", "size=12"]) == 0
+    assert json.loads(capsys.readouterr().out)["size"] == 12
+
+
+NEWCOMER_MISTAKES = [
+    pytest.param(["plan", "dataset=hr_polcy"], "did you mean `dataset=hr_policy`?", id="dataset-typo"),
+    pytest.param(["plan", "size:60"], "write `size=60`", id="colon-instead-of-equals"),
+    pytest.param(["compile", "--size", "60"], "write `size=60`", id="dash-dash-option"),
+    pytest.param(["compile", "--seed=3"], "write `seed=3`", id="dash-dash-option-equals"),
+    pytest.param(
+        ["plan", "experiment=release_pressure"], "write `+experiment=release_pressure`", id="no-plus"
+    ),
+    pytest.param(["plan", "+experiment=nope"], "no conf/experiment/ folder", id="no-experiment-folder"),
+    pytest.param(["plan", "lm=opnai"], "did you mean `lm=openai`?", id="lm-typo"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fix"), NEWCOMER_MISTAKES)
+def test_a_newcomer_mistake_on_the_command_line_is_one_line(
+    repo: Path, argv: list[str], fix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(FIXTURES / "hr_policy.yaml", repo / "conf" / "dataset" / "hr_policy.yaml")
+    before = sorted(repo.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert fix in err and "Exception" not in err
+    assert sorted(repo.rglob("*")) == before
+
+
+FILE_MISTAKES = [
+    pytest.param(
+        "dimensions:",
+        "dimensons:",
+        "dimensons: unknown key; did you mean `dimensions`?",
+        id="misspelt-dimensions",
+    ),
+    pytest.param(
+        "{{ country }}", "{{ countri }}", "prompt.text: uses `countri`", id="undeclared-prompt-variable"
+    ),
+    pytest.param(
+        '{description: "Where the employee works."}',
+        "{description: Where the employee works, or lives.}",
+        "put that value in double quotes",
+        id="comma-in-flow-mapping",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), FILE_MISTAKES)
+def test_a_newcomer_mistake_in_the_file_is_one_line_naming_file_and_key(
+    repo: Path, old: str, new: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (FIXTURES / "hr_policy.yaml").read_text()
+    assert old in text
+    (repo / "conf" / "dataset" / "hr_policy.yaml").write_text(text.replace(old, new, 1))
+    assert main(["compile", "dataset=hr_policy"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("dsc: error: conf/dataset/hr_policy.yaml: ") and message in err
+    assert not (repo / "outputs").exists()

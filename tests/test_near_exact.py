@@ -1,0 +1,77 @@
+"""The small-input near-duplicate path: the kernels' definitions, computed exactly, without numba."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.screen.near.exact import (
+    find_exact_duplicates_small,
+    find_near_duplicates_small,
+    shingle_hashes,
+)
+from compiler.screen.near.index import find_exact_duplicates, find_near_duplicates, hash_shingle, shingle_text
+from compiler.spec.compose import PACKAGE_ROOT
+
+
+def _corpus() -> list[str | None]:
+    """Inputs of the committed example versions (not written for this test), with planted edits."""
+    texts: list[str | None] = []
+    for path in sorted((PACKAGE_ROOT / "outputs").glob("*/*/cases.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            texts.append("\n".join(str(v) for v in json.loads(line)["inputs"].values()))
+    planted = [t.replace(" the ", " a ", 1) + " Thanks!" for t in texts[:60] if t]
+    return [*texts, *planted, *texts[:20], "", "   ", None]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab cd,.!?«»—'\"ÉéΣς\t\nx-")), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_shingle_hashes_are_the_kernels_reference_hashes(text: str) -> None:
+    assert shingle_hashes(text) == {hash_shingle(s) for s in shingle_text(text)}
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.85], ids=["0.5", "0.7", "0.85"])
+def test_every_merge_the_kernels_make_is_made_with_the_same_similarity(threshold: float) -> None:
+    texts = _corpus()
+    small = find_near_duplicates_small(texts, threshold)
+    kernel = find_near_duplicates(pl.Series(texts, dtype=pl.String), threshold)
+    merged = np.flatnonzero(kernel.kept_of != np.arange(len(texts)))
+    assert len(merged) > 20
+    assert all(small.kept_of[i] == small.kept_of[kernel.kept_of[i]] for i in merged)  # same cluster
+    same_root = merged[small.kept_of[merged] == kernel.kept_of[merged]]
+    assert np.allclose(small.similarity[same_root], kernel.similarity[same_root], atol=1e-6)
+    assert (small.kind[same_root] == kernel.kind[same_root]).all()
+    assert small.empty == kernel.empty == 3
+    assert (small.kept_of <= np.arange(len(texts))).all()  # every cluster keeps its lowest index
+
+
+def test_exact_duplicates_match_the_kernel() -> None:
+    texts = _corpus()
+    expected = find_exact_duplicates(pl.Series(texts, dtype=pl.String))
+    assert (find_exact_duplicates_small(texts) == expected).all()
+
+
+def test_deduping_survivors_again_drops_nothing() -> None:
+    texts = _corpus()
+    first = find_near_duplicates_small(texts, 0.7)
+    survivors = [t for i, t in enumerate(texts) if first.kept_of[i] == i]
+    again = find_near_duplicates_small(survivors, 0.7)
+    assert (again.kept_of == np.arange(len(survivors))).all()
+
+
+def test_a_small_compile_never_imports_numba(tmp_path: Path) -> None:
+    code = (
+        "import sys; from compiler.screen.dedupe import find_near, find_exact; "
+        "find_near(['a b c d', 'a b c d e', 'x y z'], 0.5); find_exact(['a', 'a']); "
+        "print('numba' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.strip() == "False", done.stderr

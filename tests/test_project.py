@@ -1,0 +1,113 @@
+"""A repository of test spaces, as a user has one: `dsc init`, found from any subfolder, paths from its root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.cli.main import main
+from compiler.core.errors import UsageError
+from compiler.spec.compose import load_spec
+from compiler.spec.project import Project, find_root, init_project
+
+
+def _new_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = tmp_path / "evals"
+    repo.mkdir()
+    monkeypatch.delenv("DSC_PROJECT", raising=False)
+    monkeypatch.chdir(repo)
+    assert main(["init"]) == 0
+    return repo
+
+
+def test_init_writes_config_example_and_gitignore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _new_repo(tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()} == {
+        "conf/config.yaml",
+        "conf/dataset/example.yaml",
+        ".gitignore",
+    }
+    assert ".dsc/" in (repo / ".gitignore").read_text().splitlines()
+    assert "dsc plan dataset=example" in out
+    assert "@package" not in (repo / "conf/dataset/example.yaml").read_text()
+
+
+def test_init_keeps_an_existing_gitignore_and_refuses_a_second_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".gitignore").write_text("*.pyc\n")
+    init_project(tmp_path)
+    assert (tmp_path / ".gitignore").read_text().splitlines()[0] == "*.pyc"
+    before = (tmp_path / "conf/config.yaml").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "already" in err
+    assert (tmp_path / "conf/config.yaml").read_bytes() == before
+
+
+def test_a_new_repository_compiles_from_a_subfolder_and_writes_at_its_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _new_repo(tmp_path, monkeypatch)
+    deeper = repo / "notes" / "drafts"
+    deeper.mkdir(parents=True)
+    monkeypatch.chdir(deeper)
+    capsys.readouterr()
+    assert main(["compile", "dataset=example"]) == 0
+    out = capsys.readouterr().out
+    versions = list((repo / "outputs" / "example").glob("*/manifest.json"))
+    assert len(versions) == 1
+    assert json.loads(versions[0].read_text())["rows"] == 24
+    assert (repo / ".dsc" / "journal" / "example").is_dir()
+    assert not any(deeper.iterdir())  # nothing written where the command ran
+    assert "report.html" in out
+
+
+def test_the_cli_outside_any_project_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", "plan"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "dsc init" in done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_dsc_project_that_is_not_a_project_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DSC_PROJECT", str(tmp_path))
+    with pytest.raises(UsageError, match="no conf/config.yaml there"):
+        Project.locate()
+
+
+def test_the_nearest_parent_with_a_config_is_the_root(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    assert find_root(inner) == tmp_path
+    init_project(tmp_path / "a")
+    assert find_root(inner) == tmp_path / "a"
+    assert find_root(Path("/")) is None or find_root(Path("/")) == Path("/")
+
+
+def test_a_project_file_overrides_the_built_in_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _new_repo(tmp_path, monkeypatch)
+    (repo / "conf" / "tactics").mkdir()
+    (repo / "conf" / "tactics" / "default.yaml").write_text("only_one: {description: Just this one.}\n")
+    (repo / "templates").mkdir()
+    (repo / "templates" / "haiku.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}A haiku.{% endblock %}'
+    )
+    spec = load_spec(["+strategies.haiku=1"], Project.locate())
+    assert [t.id for t in spec.tactics] == ["only_one"]
+    assert "haiku" in {s.name for s in spec.strategies}
+    assert Path(spec.out_dir) == repo / "outputs"
