@@ -15,7 +15,9 @@ from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline.message import pick_second_ask, write_message
 from compiler.generate.backends.offline.read import as_mapping, first_match
-from compiler.generate.backends.offline.read import read_scene as read_scene  # offline.py reads a case through here
+from compiler.generate.backends.offline.read import (
+    read_scene as read_scene,
+)  # offline.py reads a case through here
 from compiler.generate.backends.offline.scene import Scene, partial_passage
 
 

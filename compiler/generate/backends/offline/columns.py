@@ -11,7 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 from compiler.generate.backends.offline import text_words as bank
-from compiler.generate.backends.offline.answers import behaviour_sentence, rationale_sentence, reference_answer
+from compiler.generate.backends.offline.answers import (
+    behaviour_sentence,
+    rationale_sentence,
+    reference_answer,
+)
 from compiler.generate.backends.offline.case import expected_tool_calls
 from compiler.generate.backends.offline.scene import RISKY_TACTICS, Scene, partial_passage
 
