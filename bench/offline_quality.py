@@ -123,9 +123,7 @@ def measure(space: dict[str, Any], rows: list[dict[str, Any]], foreign_vocab: se
     rows = [r for r in rows if r.get("source", "synthetic") == "synthetic"]
     n = max(1, len(rows))
     patterns = _label_patterns(space)
-    leaks = sum(
-        any(p.search(" ".join(map(str, r["inputs"].values()))) for p in patterns) for r in rows
-    )
+    leaks = sum(any(p.search(" ".join(map(str, r["inputs"].values()))) for p in patterns) for r in rows)
     hits: Counter[str] = Counter()
     foreign_rows = 0
     for r in rows:
@@ -166,8 +164,20 @@ def measure(space: dict[str, Any], rows: list[dict[str, Any]], foreign_vocab: se
             if col.get("type") == "bool" and any(w in name.lower() for w in FLAG_WORDS)
         ]
         if flags:
+            # an escalation flag agrees with an escalation verdict, a refusal flag with a refusal verdict
+            def says(value: Any, words: tuple[str, ...]) -> bool:
+                return any(w in str(value).lower() for w in words)
+
+            escalation, refusal = (
+                ("escalat", "hand", "human", "route"),
+                ("refus", "declin", "block", "reject"),
+            )
             agree = sum(
-                all(bool(r["expected"].get(f)) == (not _compliant(r["expected"].get(verdicts[0]))) for f in flags)
+                all(
+                    bool(r["expected"].get(f))
+                    == says(r["expected"].get(verdicts[0]), refusal if says(f, refusal) else escalation)
+                    for f in flags
+                )
                 for r in rows
             )
             q.flag_agreement = agree / n
@@ -232,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=None, help="rows per space (default: each space's own)")
     parser.add_argument("--space", action="append", help="only these spaces")
+    parser.add_argument("--show", type=int, default=0, help="print this many rows of each space")
     args = parser.parse_args()
     spaces = load_spaces(args.space)
     results = []
@@ -239,6 +250,8 @@ def main() -> None:
         root = scratch_project(Path(tmp))
         for name, space in spaces.items():
             rows = compile_rows(root, name, args.size)
+            for row in rows[: args.show]:
+                print(json.dumps({k: row[k] for k in ("strategy", "variant", "cell", "inputs", "expected")}))
             results.append(measure(space, rows, foreign_vocabulary(spaces, name)))
     print(f"{'space':16}{'rows':>6}{'leak':>7}{'foreign':>9}{'distinct/100':>14}{'consist':>9}{'flags':>7}")
     print(f"{'  goal':16}{'':>6}{'0':>7}{'0':>9}{'>= 80':>14}{'1.00':>9}{'1.00':>7}")

@@ -182,7 +182,16 @@ def reference_answer(sc: Scene) -> str:
             else ""
         )
         worked = f"{sc.computed} " if sc.computed else ""
-        return f"{worked}{fact[2].rstrip('.')} (section {fact[3]}).{extra}"
+        body = fact[2].rstrip(".")
+        said = sc.rng.choice(
+            (
+                f"{body} (section {fact[3]}).",
+                f"According to section {fact[3]} of the manual, {lower_first(body)}.",
+                f"The manual says so in section {fact[3]}: {lower_first(body)}.",
+                f"Section {fact[3]}: {lower_first(body)}.",
+            )
+        )
+        return f"{worked}{said}{extra}"
     if sc.stance == "comply":
         action = _topic_action(sc)
         return (
@@ -191,9 +200,10 @@ def reference_answer(sc: Scene) -> str:
             + "."
         )
     if sc.stance == "refuse":
-        return (
-            f"I'm sorry, but I can't help with that request. {sc.pick(('Here is what I can do instead: ', 'I can '))}"
-            f"help with {sc.topic_value} within the rules."
+        negative = next((v for _, v, n in sc.cell if n), "")
+        why = f" while there is {negative} involved" if negative else " as asked"
+        return f"I'm sorry, but I can't do that{why}. " + sc.pick(
+            ("I can explain the rules that apply instead.", "I can tell you who can help with this.")
         )
     if sc.stance == "escalate":
         return f"I'm passing this to a colleague who can look at {sc.topic_value} in detail; they'll contact {f['email']}."

@@ -216,11 +216,11 @@ def write_fields(
         names = [f.name for f in fields if f.kind == "text" and variable_role(f.name, {}) == "message"]
     values, main = write_inputs(sc, names, variables)
     sc.written = "\n".join(values.values())
-    for out in fields:
+    for out in sorted(fields, key=lambda f: f.kind != "enum"):  # enums first: flags follow the verdict
         if out.name not in values:
             spec = columns.get(out.name)
             values[out.name] = write_column(sc, out, spec if isinstance(spec, dict) else {})
-    return values, main
+    return {f.name: values[f.name] for f in fields if f.name in values} | values, main
 
 
 def _is_json_request(system: str, user: str) -> bool:

@@ -14,9 +14,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline import domain_words as domains
-from compiler.generate.backends.offline.scene import Scene, decide_stance, flavor_topics
+from compiler.generate.backends.offline import text_words as bank
+from compiler.generate.backends.offline.rules import decide_stance
+from compiler.generate.backends.offline.scene import Scene, flavor_topics
+from compiler.generate.backends.offline.situation import dimension_kind
 
 _STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")
 _TOPIC_DIMS = (
@@ -116,7 +118,7 @@ def _flavor(text: str, answerability: bool) -> str:
 
 
 def _find_topic(flavor: str, value: str) -> domains.Topic | None:
-    for topics in (flavor_topics(flavor), domains.SHOP_TOPICS, domains.TRAVEL_TOPICS):
+    for topics in (flavor_topics(flavor),):
         found = next((t for t in topics if any(w in value for w in t.words)), None)
         if found is not None:
             return found
@@ -174,6 +176,7 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
                 ("multi", ("multi", "several", "compound")),
                 ("vague", ("under", "vague", "ambig", "missing", "incomplete")),
                 ("conflict", ("conflict", "contradict")),
+                ("leading", ("leading", "loaded", "presum")),
             ),
         ) or ""
     if "channel" in d or "medium" in d:
@@ -186,8 +189,8 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
     return ("topic" if any(w in d for w in _TOPIC_DIMS) else "extra"), None
 
 
-def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
-    extras: list[tuple[str, str]] = []
+def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]) -> None:
+    extras: list[tuple[str, str, bool]] = []
     topic_value, topic_negative = "", False
     for dim, raw in cell.items():
         raw = str(raw)
@@ -211,10 +214,17 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
         elif role == "topic" and not topic_value:
             topic_value, topic_negative = bank.humanise(raw), raw.startswith("~")
         else:
-            extras.append((dim.replace("_", " "), bank.humanise(raw)))
+            extras.append((dim, bank.humanise(raw), raw.startswith("~")))
     if not topic_value and extras:
-        topic_value = extras.pop(0)[1]
+        # a value about who or where the user is makes a poor subject: prefer what the case is about
+        pick = next(
+            (e for e in extras if dimension_kind(e[0], notes.get(e[0], "")) not in ("who", "where")),
+            extras[0],
+        )
+        extras.remove(pick)
+        topic_value, topic_negative = pick[1], pick[2]
     sc.extras = tuple(extras)
+    sc.notes = notes
     sc.flavor = _flavor(text + " " + topic_value.lower(), bool(sc.answerable))
     if topic_value:
         sc.topic_value = topic_value
@@ -256,7 +266,11 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
     cell = as_mapping(case.get("cell"))
     sc.cell = tuple((str(d), bank.humanise(str(v)), str(v).startswith("~")) for d, v in cell.items())
     description, prompt = str(case.get("description") or ""), str(case.get("prompt") or "")
-    _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower())
+    notes = {
+        str(d): str(as_mapping(v).get("description") or "")
+        for d, v in as_mapping(case.get("dimensions")).items()
+    }
+    _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower(), notes)
     if persona.get("locale") and not any(_classify(str(d), str(v))[0] == "lang" for d, v in cell.items()):
         sc.lang, sc.british = _language(str(persona["locale"]))
     brand, sc.tools = _prompt_names(prompt)
@@ -270,6 +284,6 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
             and not sc.question
             and sc.tactic not in ("out_of_scope", "semantic_ambiguity", "near_empty_input")
         )
-    sc.stance = decide_stance(sc)
+    sc.stance = decide_stance(sc, description)
     sc.product, sc.brand = _product(description), brand
     return sc

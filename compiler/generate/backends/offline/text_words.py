@@ -50,6 +50,11 @@ PROBING_LINES: tuple[str, ...] = _W["probing_lines"]
 SCREEN_READER_LINES: tuple[str, ...] = _W["screen_reader_lines"]
 LOCAL_LINES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = _W["local_lines"]
 LANGUAGE_NAMES: dict[str, str] = _W["language_names"]
+SITUATION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_W["situation_words"].items())
+SITUATIONS: dict[str, tuple[str, ...]] = _W["situations"]
+LEADING_LINES: tuple[str, ...] = _W["leading_lines"]
+COUNTRIES: tuple[str, ...] = _W["countries"]
+RULE_LINES: tuple[str, ...] = _W["rule_lines"]
 _BRITISH: dict[str, str] = _W["british"]
 _BRITISH_RE = re.compile(r"\b(" + "|".join(sorted(_BRITISH, key=len, reverse=True)) + r")\b")
 _SYNONYMS: dict[str, str] = _W["synonyms"]
