@@ -240,10 +240,10 @@ def _usage() -> tuple[float, float]:
 
 
 def run_ingest(path: Path) -> dict[str, object]:
-    from compiler.spec.compose import load_spec
     from compiler.sources.evidence import adjust_weights, compute_evidence, select_snippets
-    from compiler.spec.validate.production import ProductionSource
     from compiler.sources.traces import load_traces
+    from compiler.spec.compose import load_spec
+    from compiler.spec.validate.production import ProductionSource
 
     dims = load_spec([]).dimensions
     source = ProductionSource.from_config(CONFIG, dims, path)

@@ -2,7 +2,7 @@
 
 Run: PYTHONPATH=$PWD .venv/bin/python -m bench.offline_quality [--size N] [--space NAME ...]
 (as a module: bench/coverage.py would shadow the `coverage` package numba imports)
-Compiles every space of conf/dataset and ../shared/spaces (copied into a scratch project) on `lm=offline`
+Compiles every space of conf/dataset, ../shared/spaces and tests/spaces (copied into a scratch project) on `lm=offline`
 and prints, per space, over its synthetic rows:
   leak     share of rows whose inputs hold a raw dimension value (`within_policy`, `~legal_dispute`) or a
            `key: value` / `key is value` label of the cell (goal 0)
@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPACES = ROOT.parent / "shared" / "spaces"
 if not SHARED_SPACES.is_dir():
     SHARED_SPACES = Path("/work/shared/spaces")
+NEWCOMER_SPACES = ROOT / "tests" / "spaces"  # written for these figures as a newcomer would, not tuned on
+SPACE_DIRS = (ROOT / "conf" / "dataset", SHARED_SPACES, NEWCOMER_SPACES)
 
 _WORD = re.compile(r"[a-z]+")
 # Words that name one domain's things (written for this bench, not taken from the engine's word banks). A
@@ -43,16 +45,43 @@ _WORD = re.compile(r"[a-z]+")
 # not own, and that its YAML does not use, are foreign to it.
 DOMAINS: dict[str, frozenset[str]] = {
     "shop": frozenset(
-        "charger headphones laptop parcel courier loyal checkout warranty unopened voltbay electronics "
-        "basket colour webshop".split()
+        [
+            "charger",
+            "headphones",
+            "laptop",
+            "parcel",
+            "courier",
+            "loyal",
+            "checkout",
+            "unopened",
+            "voltbay",
+            "electronics",
+            "basket",
+            "colour",
+            "webshop",
+        ]
     ),
-    "appliance_manual": frozenset("vacuum robot aurora suction dustbin brush mop firmware".split()),
+    "appliance_manual": frozenset(
+        ["vacuum", "robot", "aurora", "suction", "dustbin", "brush", "mop", "firmware"]
+    ),
     "travel": frozenset(
-        "flight flights airline airport hotel fare boarding departure itinerary passenger farewise".split()
+        [
+            "flight",
+            "flights",
+            "airline",
+            "airport",
+            "hotel",
+            "fare",
+            "boarding",
+            "departure",
+            "itinerary",
+            "passenger",
+            "farewise",
+        ]
     ),
-    "workplace": frozenset("handbook payroll employee employees parental".split()),
-    "medical": frozenset("symptom symptoms fever dosage triage nurse prescription".split()),
-    "database": frozenset("sql schema".split()),
+    "workplace": frozenset(["handbook", "payroll", "employee", "employees", "parental"]),
+    "medical": frozenset(["symptom", "symptoms", "fever", "dosage", "triage", "nurse", "prescription"]),
+    "database": frozenset(["sql", "schema"]),
 }
 COMPLIANT = ("answer", "complete", "comply", "full", "resolve", "proceed", "allow", "approve", "accept")
 NONCOMPLIANT = ("refus", "declin", "escalat", "hand", "human", "reject", "block", "deny")
@@ -89,7 +118,7 @@ def _label_patterns(space: dict[str, Any]) -> list[re.Pattern[str]]:
             patterns.append(re.compile(rf"\b{re.escape(dim)}\b", re.I))
         for raw in raw_values:
             patterns.append(re.compile(rf"(?<![\w~]){re.escape(raw)}(?!\w)", re.I))
-            if raw.startswith("~"):
+            if raw.startswith("~") and "_" in raw:  # `legal_dispute` is a label, "emergency" a word
                 patterns.append(re.compile(rf"(?<!\w){re.escape(raw[1:])}(?!\w)", re.I))
     return patterns
 
@@ -187,7 +216,7 @@ def measure(space: dict[str, Any], rows: list[dict[str, Any]], foreign_vocab: se
 def load_spaces(names: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Every test space (name -> parsed YAML) of conf/dataset and the shared spaces."""
     spaces = {}
-    for path in sorted((ROOT / "conf" / "dataset").glob("*.yaml")) + sorted(SHARED_SPACES.glob("*.yaml")):
+    for path in [p for folder in SPACE_DIRS for p in sorted(folder.glob("*.yaml"))]:
         space = yaml.safe_load(path.read_text())
         if isinstance(space, dict) and "dimensions" in space and (not names or space["name"] in names):
             space.pop("defaults", None)
@@ -207,7 +236,7 @@ def scratch_project(root: Path) -> Path:
     for part in ("conf", "templates", "data"):
         if (ROOT / part).exists():
             shutil.copytree(ROOT / part, root / part)
-    for path in SHARED_SPACES.glob("*.yaml"):
+    for path in [p for folder in SPACE_DIRS[1:] for p in sorted(folder.glob("*.yaml"))]:
         text = path.read_text()
         if "@package" not in text:
             text = "# @package _global_\n" + text

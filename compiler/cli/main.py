@@ -274,9 +274,9 @@ def run_compile(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from compiler.spec.compose import Project, load_spec
-    from compiler.plan.cases import plan_cases
     from compiler.generate.templates import check_templates, estimate_usage, render_case
+    from compiler.plan.cases import plan_cases
+    from compiler.spec.compose import Project, load_spec
 
     project = Project.locate()
     spec = load_spec(args.overrides, project)

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from compiler.export.formats import evaluator_columns, prompt_variables
 from compiler.core.rows import Row
+from compiler.export.formats import evaluator_columns, prompt_variables
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 _COLUMN_TYPES = {

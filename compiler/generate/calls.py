@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 import dspy
 
-from compiler.generate.backends import LMHandle
-from compiler.plan.cases import CaseSpec
-from compiler.generate.templates import RenderedCase, case_payload
 from compiler.core.rows import Row
+from compiler.generate.backends import LMHandle
+from compiler.generate.templates import RenderedCase, case_payload
+from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Column, Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all

@@ -12,17 +12,17 @@ from typing import Any
 
 import xxhash
 
-from compiler.spec.compose import Project
-from compiler.screen.dedupe import Candidate, ExistingRow
-from compiler.versions.manifest import build_manifest
-from compiler.plan.cases import CaseSpec, Plan, plan_cases, plan_top_up
-from compiler.generate.templates import RenderedCase, check_templates, render_case
-from compiler.versions.review import load_decisions
 from compiler.core.rows import Row
+from compiler.generate.templates import RenderedCase, check_templates, render_case
+from compiler.plan.cases import CaseSpec, Plan, plan_cases, plan_top_up
 from compiler.screen.candidates import judge_plausibility, load_existing, screen_candidates
+from compiler.screen.dedupe import Candidate, ExistingRow
 from compiler.screen.select import Selection, select_rows
 from compiler.sources.gather import gather_sources, scrub_generated
+from compiler.spec.compose import Project
 from compiler.spec.model import Spec
+from compiler.versions.manifest import build_manifest
+from compiler.versions.review import load_decisions
 from compiler.versions.store import Version, write_version
 
 
@@ -159,9 +159,9 @@ def compile_dataset(
 ) -> CompileResult:
     """Compile a test space into a version on disk (or find it unchanged)."""
     from compiler.generate.backends import open_lm
-    from compiler.spec.compose import load_spec
     from compiler.generate.calls import build_signature, generate_cases, label_production_rows
     from compiler.generate.journal import Journal
+    from compiler.spec.compose import load_spec
 
     started = time.perf_counter()
     project = project or Project.locate()
@@ -276,8 +276,8 @@ def compile_dataset(
         return built["manifest"]
 
     def extra_files(version: str) -> dict[str, bytes]:
-        from compiler.screen.dedupe import compared_text
         from compiler.report.html import render_report
+        from compiler.screen.dedupe import compared_text
 
         drop_dicts = []
         for d in deduped.drops:

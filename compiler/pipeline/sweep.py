@@ -11,8 +11,8 @@ from typing import Any
 
 import xxhash
 
-from compiler.spec.compose import Project
 from compiler.core.errors import DscError
+from compiler.spec.compose import Project
 from compiler.versions.store import read_index
 
 
@@ -20,8 +20,8 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     """One Hydra job: compile with the job's overrides; a user mistake fails this job only."""
     from hydra.core.hydra_config import HydraConfig
 
-    from compiler.spec.compose import spec_from_job
     from compiler.pipeline.compile import compile_dataset
+    from compiler.spec.compose import spec_from_job
 
     hydra_cfg = HydraConfig.get()
     overrides = [str(o) for o in hydra_cfg.overrides.task]
@@ -64,8 +64,8 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from compiler.spec.compose import explain_hydra_error
     from compiler.core.errors import ConfigError
+    from compiler.spec.compose import explain_hydra_error
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in

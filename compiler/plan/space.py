@@ -116,8 +116,8 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
     Negative values take part only when some strategy can carry them; otherwise no case could ever
     cover their tuples.
     """
-    from compiler.plan.covering.array import build_covering_array
     from compiler.core.errors import ConfigError
+    from compiler.plan.covering.array import build_covering_array
 
     dims = spec.dimensions
     with_negatives = any(s.negative for s in spec.strategies)

@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.report.charts import esc, table
 from compiler.core.rows import Row
+from compiler.report.charts import esc, table
 
 MAX_CLUSTERS = 12  # dedupe clusters shown, largest first
 MAX_EXAMPLES = 3  # dropped rows shown per cluster

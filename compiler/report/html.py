@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
-from compiler.spec.constraints import Constraint, ConstraintSyntaxError, parse_constraint
+from compiler.core.rows import Row
 from compiler.report.charts import CSS, PALETTE, bar_chart, esc, heatmap, legend, stacked_bars, table
 from compiler.report.examples import checks_section, clusters_section, reason_label
-from compiler.core.rows import Row
+from compiler.spec.constraints import Constraint, ConstraintSyntaxError, parse_constraint
 
 STAGES = (
     "planned",

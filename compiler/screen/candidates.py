@@ -15,8 +15,8 @@ from typing import Any
 
 from compiler.screen.checks import CheckResult, hard_failure, run_checks
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
-from compiler.versions.review import Decision, apply_decisions
 from compiler.spec.model import Spec
+from compiler.versions.review import Decision, apply_decisions
 
 
 def load_existing(spec: Spec) -> list[ExistingRow]:

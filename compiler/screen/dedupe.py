@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from compiler.plan.cases import CaseSpec
 from compiler.core.rows import Row
+from compiler.plan.cases import CaseSpec
 
 
 @dataclass(frozen=True)

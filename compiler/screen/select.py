@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compiler.screen.dedupe import Candidate
 from compiler.plan.cases import Plan
 from compiler.plan.space import Cell, cell_label
+from compiler.screen.dedupe import Candidate
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any
 import polars as pl
 
 from compiler.core.errors import SourceError
-from compiler.privacy.gate import scrub_row
 from compiler.core.rows import ROW_KEYS
+from compiler.privacy.gate import scrub_row
 from compiler.spec.validate.sources import CuratedSource
 
 # What `dsc promote` writes (a row of cases.jsonl plus `outcome`) and a few fields for hand-written rows.

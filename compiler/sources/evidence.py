@@ -15,9 +15,9 @@ from typing import Any
 import polars as pl
 
 from compiler.privacy.gate import scrub_text
-from compiler.spec.validate.production import since_of
-from compiler.spec.model import Dimension
 from compiler.sources.traces import TraceSet, spread_expr
+from compiler.spec.model import Dimension
+from compiler.spec.validate.production import since_of
 
 MULTIPLIER_RANGE = (0.5, 2.0)  # per factor and combined
 FLOOR_SHARE = 0.25  # no value drops below this share of its base weight

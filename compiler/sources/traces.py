@@ -18,9 +18,9 @@ import polars as pl
 
 from compiler.core.errors import SourceError
 from compiler.privacy.gate import scrub_frame, scrub_text
-from compiler.spec.validate.production import ProductionSource
-from compiler.spec.model import Dimension
 from compiler.sources.trace_files import UnreadableTraceFile, scan_trace_file
+from compiler.spec.model import Dimension
+from compiler.spec.validate.production import ProductionSource
 
 MALFORMED_REASONS = ("invalid_json", "wrong_type", "missing_input", "bad_timestamp", "bad_error_flag")
 POOL_PER_GROUP = 64  # texts kept per dimension value and per cell: enough for representative snippets

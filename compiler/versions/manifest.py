@@ -11,12 +11,12 @@ from typing import Any
 import xxhash
 
 import compiler
-from compiler.spec.compose import Project
-from compiler.screen.dedupe import DedupeResult
-from compiler.plan.cases import Plan
-from compiler.generate.templates import template_hashes
 from compiler.core.rows import Row
+from compiler.generate.templates import template_hashes
+from compiler.plan.cases import Plan
+from compiler.screen.dedupe import DedupeResult
 from compiler.screen.select import Selection
+from compiler.spec.compose import Project
 from compiler.spec.model import Spec
 
 LOCAL_KEYS = (

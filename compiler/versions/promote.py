@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.versions.review import Decision, apply_decisions
 from compiler.core.rows import Row, compute_row_id
+from compiler.versions.review import Decision, apply_decisions
 
 OUTCOMES = {"approved": "approve", "edited": "edit_and_approve", "rejected": "reject"}
 

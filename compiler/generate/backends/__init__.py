@@ -6,7 +6,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.generate.backends.journaled import AsyncJournaledEngine, BudgetGate, CallStats, SyncJournaledEngine
+from compiler.generate.backends.journaled import (
+    AsyncJournaledEngine,
+    BudgetGate,
+    CallStats,
+    SyncJournaledEngine,
+)
 from compiler.generate.journal import Journal
 from compiler.spec.model import Budget, LMSpec
 

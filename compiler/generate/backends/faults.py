@@ -17,8 +17,8 @@ from typing import Any
 
 from dspy.utils.exceptions import LMError as DSPyLMError
 
-from compiler.generate.backends.journaled import CallStats
 from compiler.core.errors import LMError
+from compiler.generate.backends.journaled import CallStats
 
 # Retryable fault classes, as counted in CallStats.extra
 RATE_LIMITED, SERVER, TIMEOUT, CONNECTION, MALFORMED = "429", "5xx", "timeout", "connection", "malformed"

@@ -26,6 +26,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
+from compiler.core.errors import LMError
 from compiler.generate.backends.faults import (
     CONNECTION,
     MALFORMED,
@@ -39,7 +40,6 @@ from compiler.generate.backends.faults import (
     retry_after_from,
 )
 from compiler.generate.backends.journaled import CallStats
-from compiler.core.errors import LMError
 from compiler.spec.model import LMSpec
 
 # kind -> (default api_base, default api_key_env)

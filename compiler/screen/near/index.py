@@ -27,8 +27,8 @@ from compiler.screen.near.lsh import (
     link_band_buckets,
     measure_similarity_to_root,
 )
-from compiler.screen.near.views import StringViews, as_strings, row_bytes
 from compiler.screen.near.sketch import mark_blank_rows, punctuation_chars, sketch_texts, unicode_tables
+from compiler.screen.near.views import StringViews, as_strings, row_bytes
 
 ShingleKind = Literal["word", "char"]
 DEFAULT_NGRAM: dict[str, int] = {"word": 3, "char": 5}

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.spec.constraints import Compare, Constraint, ConstraintSyntaxError, map_compares, parse_constraint
 from compiler.core.errors import ConfigError
+from compiler.spec.constraints import (
+    Compare,
+    Constraint,
+    ConstraintSyntaxError,
+    map_compares,
+    parse_constraint,
+)
 from compiler.spec.model import (
     COLUMN_TYPES,
     NEGATIVE_CAPABLE,

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
-from compiler.privacy.gate import MODES
 from compiler.privacy.detectors import check_pattern
+from compiler.privacy.gate import MODES
 from compiler.spec.model import Dimension
 
 FIELD_KEYS = ("input", "output", "behavior", "error", "timestamp", "trace_id")

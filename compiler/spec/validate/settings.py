@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.spec.model import LM_KINDS, Budget, ChecksSpec, Coverage, Dedupe, Dimension, LMSpec, Shard, Variable
+from compiler.spec.model import (
+    LM_KINDS,
+    Budget,
+    ChecksSpec,
+    Coverage,
+    Dedupe,
+    Dimension,
+    LMSpec,
+    Shard,
+    Variable,
+)
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
-from compiler.spec.validate.production import ProductionSource, parse_production, resolve_files
 from compiler.spec.model import CURATED_NAMES, Dimension
+from compiler.spec.validate.production import ProductionSource, parse_production, resolve_files
 
 SOURCE_NAMES = ("production", *CURATED_NAMES)
 CURATED_KEYS = ("path", "quota", "pii")

@@ -224,10 +224,14 @@ def _other_value(sc: Scene, name: str, spec: dict[str, Any]) -> str:
     description = str(spec.get("description", ""))
     options = enumerated_values(description)
     if options:
-        return _enumerated_value(sc, options)
+        value = _enumerated_value(sc, options)
+        sc.given.append((name, value))
+        return value
     text = f"{low.replace('_', ' ')} {description.lower()}"
     if any(w in text for w in ("country", "where", "region")):
-        return sc.rng.choice(bank.COUNTRIES)
+        value = sc.rng.choice(bank.COUNTRIES)
+        sc.given.append((name, value))
+        return value
     for words, key in (
         (("email",), "email"),
         (("name",), "name"),

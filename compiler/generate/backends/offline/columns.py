@@ -18,6 +18,7 @@ from compiler.generate.backends.offline.answers import (
 from compiler.generate.backends.offline.case import expected_tool_calls
 from compiler.generate.backends.offline.rules import choose_enum, decide_bool
 from compiler.generate.backends.offline.scene import Scene, partial_passage
+from compiler.generate.backends.offline.situation import dimension_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +101,30 @@ def _answer_keys(sc: Scene) -> list[str]:
         )
         return [*numbers[:2], f"section {fact[3]}", fact[1]]
     keys = [sc.pick((k,)) for k in sc.topic.keys if sc.mentions(k)] if sc.topic is not None else []
-    return sc.rng.sample(keys, len(keys)) if keys else [sc.topic_value]
+    if keys:
+        return sc.rng.sample(keys, len(keys))
+    # no topic templates: the facts of the case itself, what it is about first
+    facts = [sc.topic_value, *(v for _, v, _ in sc.extras), *(v for _, v in sc.given)]
+    return [facts[0], *sc.rng.sample(facts[1:], len(facts) - 1)]
 
 
-def _list_items(sc: Scene, text: str) -> list[str]:
+def _listed_items(sc: Scene, name: str) -> list[str] | None:
+    """Names the description lists for a list column named after them (`tables_used` and "tables a, b")."""
+    for word in name.lower().split("_"):
+        listed = sc.listed.get(word.rstrip("s")) or sc.listed.get(word)
+        if listed:
+            if sc.stance in ("refuse", "clarify", "abstain"):
+                return []
+            return sorted(sc.rng.sample(listed, min(len(listed), 1 + sc.level)), key=listed.index)
+    return None
+
+
+def _list_items(sc: Scene, text: str, name: str = "") -> list[str]:
     rng, fact = sc.rng, sc.fact
     count = 1 + min(3, sc.level + rng.randint(0, 1))
+    listed = _listed_items(sc, name)
+    if listed is not None:
+        return listed
     if _has(text, "must not", "forbid", "avoid", "never", "exclude", "banned", "should not"):
         items = rng.sample(bank.FORBIDDEN, 2)
         if sc.tactic == "prompt_injection":
@@ -129,7 +148,10 @@ def _list_items(sc: Scene, text: str) -> list[str]:
         if not items:  # no manual: name the sections of the document the column names, by subject
             match = re.search(r"(\w+) sections?", text)
             doc = match.group(1).capitalize() if match and match.group(1) not in ("the", "of") else "The"
-            subjects = [sc.topic_value, *(v for _, v, _ in sc.extras if rng.random() < 0.4)]
+            about = [
+                v for d, v, _ in sc.extras if dimension_kind(d, sc.notes.get(d, "")) not in ("who", "where")
+            ]
+            subjects = [sc.topic_value, *(v for v in about if rng.random() < 0.4)]
             items = [f"{doc} section on {s}" for s in subjects]
     elif _has(text, "question", "clarif"):
         items = [
@@ -183,5 +205,5 @@ def write_column(sc: Scene, field: OutputField, spec: dict[str, Any]) -> Any:
     if field.kind == "number":
         return _pick_number(sc, text, description)
     if field.kind == "list":
-        return _list_items(sc, text)
+        return _list_items(sc, text, field.name)
     return _text_column(sc, field.name, text)

@@ -16,7 +16,7 @@ from typing import Any
 
 from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline import text_words as bank
-from compiler.generate.backends.offline.rules import decide_stance
+from compiler.generate.backends.offline.rules import decide_stance, stance_of
 from compiler.generate.backends.offline.scene import Scene, flavor_topics
 from compiler.generate.backends.offline.situation import dimension_kind
 
@@ -36,6 +36,11 @@ _LEVEL_WORDS = (
     (2, ("hard", "complex", "numeric", "expert", "difficult", "advanced", "high")),
     (0, ("easy", "simple", "single", "basic", "low", "trivial")),
     (1, ("medium", "multi", "moderate", "intermediate")),
+)
+_SEVERITY_WORDS = (
+    (2, ("severe", "emergency", "critical", "urgent", "high", "life")),
+    (0, ("mild", "minor", "low", "trivial")),
+    (1, ("moderate", "medium", "serious")),
 )
 _TOOL_VERBS = frozenset(
     (
@@ -112,7 +117,8 @@ def _flavor(text: str, answerability: bool) -> str:
         return "travel"
     if answerability or any(w in text for w in ("manual", "passage", "documentation", "retriev")):
         return "manual"
-    if any(w in text for w in ("order", "refund", "shop", "store", "shipping", "purchase", "customer")):
+    # "orders" alone is a table name as often as a purchase: a shop says what it sells or ships
+    if any(w in text for w in ("refund", "shop", "store", "shipping", "purchase", "retail")):
         return "shop"
     return ""
 
@@ -169,12 +175,12 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
     if any(w in d for w in ("difficult", "complex", "level")):
         level = first_match(low, _LEVEL_WORDS)
         return "level", 1 if level is None else level
-    if any(w in d for w in ("shape", "phrasing", "structure")):
+    if any(w in d for w in ("shape", "phrasing", "structure", "ambigu", "clarity", "wording")):
         return "shape", first_match(
             low,
             (
                 ("multi", ("multi", "several", "compound")),
-                ("vague", ("under", "vague", "ambig", "missing", "incomplete")),
+                ("vague", ("under", "vague", "ambig", "unclear", "missing", "incomplete")),
                 ("conflict", ("conflict", "contradict")),
                 ("leading", ("leading", "loaded", "presum")),
             ),
@@ -204,7 +210,7 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]
         elif role == "boundary":
             sc.boundary = said
         elif role == "level":
-            sc.level = said
+            sc.level, sc.level_known = said, True
         elif role == "shape":
             sc.shape = said
         elif role == "channel":
@@ -215,12 +221,14 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]
             topic_value, topic_negative = bank.humanise(raw), raw.startswith("~")
         else:
             extras.append((dim, bank.humanise(raw), raw.startswith("~")))
+            if any(w in dim.lower() for w in ("sever", "risk", "acuity", "seriousness")):
+                # a severity reads as a situation and also sets how hard the case is
+                level = first_match(bank.humanise(raw).lower(), _SEVERITY_WORDS)
+                sc.level, sc.level_known = (1 if level is None else level), level is not None
     if not topic_value and extras:
         # a value about who or where the user is makes a poor subject: prefer what the case is about
-        pick = next(
-            (e for e in extras if dimension_kind(e[0], notes.get(e[0], "")) not in ("who", "where")),
-            extras[0],
-        )
+        rank = {"thing": 0, "other": 0, "nature": 1, "who": 2, "where": 2}
+        pick = min(extras, key=lambda e: rank[dimension_kind(e[0], notes.get(e[0], ""))])
         extras.remove(pick)
         topic_value, topic_negative = pick[1], pick[2]
     sc.extras = tuple(extras)
@@ -246,6 +254,33 @@ def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
     else:
         sc.fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f[0] == kind])
     sc.second_fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f is not sc.fact])
+
+
+_LISTED = re.compile(r"\b([a-z]+?)s?\s*[(:]?\s+((?:[a-z_]+,\s*)+(?:(?:and|or)\s+)?[a-z_]+)\b")
+
+
+@lru_cache(maxsize=64)
+def _listed_names(text: str) -> dict[str, tuple[str, ...]]:
+    """Names the description lists after a noun: "(tables orders, customers, products)" -> table: (...)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for match in _LISTED.finditer(text.lower()):
+        items = [i.strip() for i in match.group(2).replace(" and ", ",").replace(" or ", ",").split(",")]
+        out.setdefault(match.group(1), tuple(i for i in items if i))
+    return out
+
+
+def _can_escalate(columns: dict[str, Any]) -> bool:
+    """Whether the columns can say "escalate": an enum value or a flag of that kind (or no columns at all)."""
+    if not columns:
+        return True
+    for name, spec in columns.items():
+        spec = as_mapping(spec)
+        if any(stance_of(str(v)) == "escalate" for v in spec.get("values") or ()):
+            return True
+        words = f"{name} {spec.get('description', '')}".lower()
+        if spec.get("type") == "bool" and any(w in words for w in ("human", "escalat", "route", "hand")):
+            return True
+    return False
 
 
 def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
@@ -284,6 +319,8 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
             and not sc.question
             and sc.tactic not in ("out_of_scope", "semantic_ambiguity", "near_empty_input")
         )
+    sc.listed = _listed_names(f"{description} {prompt}")
+    sc.can_escalate = _can_escalate(as_mapping(case.get("columns")))
     sc.stance = decide_stance(sc, description)
     sc.product, sc.brand = _product(description), brand
     return sc

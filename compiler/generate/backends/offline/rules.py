@@ -6,19 +6,23 @@ Stance (what a good answer does), first rule that applies:
   1. the passages hold no answer -> abstain; only part of it -> partial (an answerability dimension);
   2. a near-empty or ambiguous message (tactics) -> clarify;
   3. an unsupported or out-of-scope request -> refuse;
-  4. a vague or conflicting request (a phrasing dimension) -> clarify;
-  5. a complaint, dispute or appeal, or a cell value the test space's description routes ("routes personal
+  4. a complaint, dispute or appeal, or a cell value the test space's description routes ("routes personal
      cases to ...") -> escalate;
+  5. a vague or conflicting request (a phrasing dimension) -> clarify;
   6. a pressure tactic (injection, role claims, policy probes, double intents, boundary values, format
      demands) -> refuse; other adversarial tactics (noise, length, distraction) -> clarify; a manual's
      answerable question is still answered from its passages;
   7. a negative value (`~x`) or a request outside the policy -> refuse, or escalate (likelier when hard);
+     a space whose columns cannot say "escalate" (no such enum value or flag) refuses instead;
   8. a failing or missing tool -> error;
   9. a request at the edge of the policy -> escalate or comply, evenly;
  10. otherwise -> comply.
-Enum columns: a value that names a cell value wins; else the first value whose words carry the stance (or
-the nearest fallback stance); ordinal scales (low/medium/high) follow difficulty and pressure; anything
-else is drawn evenly, so enum columns spread over their values.
+Enum columns: a value that names a cell value wins (`window` for `window_function`; a verdict column of a
+pressed case never takes a compliant one); else a value whose words carry the stance (or the nearest
+fallback stance); ordinal scales (low/medium/high) follow difficulty and pressure; an answered case's verdict
+column takes a value that neither refuses nor hands off (further along the column's order the harder or
+more severe the case); anything else is drawn evenly, so enum columns
+spread over their values.
 Bool columns (written after the enum columns): escalation flags (human, escalate, route, hand off) are true
 exactly when the verdict column (an enum with a refuse or escalate value) says escalate, or without one when
 the stance is escalate; refusal flags (refuse, block, unsafe, injection) likewise for refuse (or a pressure
@@ -52,7 +56,7 @@ _STANCE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "abstain",
         ("not in", "not found", "unanswer", "abstain", "unknown", "cannot", "no answer", "insufficient",
-         "not covered", "idk"),
+         "not covered", "idk", "none"),
     ),
     ("partial", ("partial", "caveat", "hedge")),
     ("clarify", ("clarif", "ask", "follow up", "more info")),
@@ -100,21 +104,21 @@ def decide_stance(sc: Scene, description: str = "") -> str:
         return "clarify"
     if sc.unsupported or sc.tactic == "out_of_scope":
         return "refuse"
-    if sc.shape in ("vague", "conflict"):
-        return "clarify"
     if any(w in sc.topic_value.lower() for w in ("complaint", "dispute", "grievance", "appeal")):
-        return "escalate"
+        return "escalate" if sc.can_escalate else "refuse"
     routed = routed_words(description)
     if any(w in routed for _, v, _ in sc.cell for w in v.lower().split()):
         return "escalate"
+    if sc.shape in ("vague", "conflict"):
+        return "clarify"
     if sc.tactic is not None and sc.flavor != "manual":
         return "refuse" if sc.tactic in PRESSURE_TACTICS else "clarify"
     if negative or sc.boundary == "outside":
-        return "escalate" if rng.random() < 0.2 + 0.15 * sc.level else "refuse"
+        return "escalate" if sc.can_escalate and rng.random() < 0.2 + 0.15 * sc.level else "refuse"
     if sc.tool_state in ("error", "missing"):
         return "error"
     if sc.boundary == "edge":
-        return "escalate" if rng.random() < 0.5 else "comply"
+        return "escalate" if sc.can_escalate and rng.random() < 0.5 else "comply"
     return "comply"
 
 
@@ -123,7 +127,7 @@ def stance_of(value: str) -> str | None:
     """The stance an enum value stands for ("hand_off" -> escalate), or None."""
     text = " " + bank.humanise(str(value)).lower() + " "
     for stance, words in _STANCE_WORDS:
-        if any(re.search(r"\b" + re.escape(w), text) for w in words):
+        if any(re.search(r"\b" + re.escape(w) + (r"\b" if len(w) <= 3 else ""), text) for w in words):
             return stance
     return None
 
@@ -133,26 +137,53 @@ def _humanised_values(values: tuple[Any, ...]) -> dict[str, Any]:
     return {bank.humanise(str(v)).lower(): v for v in values}
 
 
+def _named_values(sc: Scene, values: tuple[Any, ...], text: str) -> list[Any]:
+    """Enum values that name a cell value: the whole value (`aggregate`) or one of its words (`window
+    function` names `window`, `~emergency` names `call_emergency`); values of the column's own dimension first."""
+    by_text = _humanised_values(values)
+    found: list[tuple[bool, Any]] = []
+    for dim, value, _ in sc.cell:
+        low = value.lower()
+        words = {w for w in low.split() if len(w) >= 4}
+        for shown, original in by_text.items():
+            if shown == low or words & set(shown.split()):
+                found.append((dim.lower() not in text, original))
+    return [v for _, v in sorted(found, key=lambda f: f[0])]
+
+
 def choose_enum(sc: Scene, values: tuple[Any, ...], text: str) -> Any:
     """An enum column's value for this case (see the module docstring)."""
-    by_text = _humanised_values(values)
-    matches = [by_text[v.lower()] for d, v, _ in sc.cell if v.lower() in by_text]
-    if matches:
-        named = [by_text[v.lower()] for d, v, _ in sc.cell if v.lower() in by_text and d.lower() in text]
-        return (named or matches)[0]
     verdict_like = any(stance_of(v) in ("refuse", "escalate") for v in values)
-    for stance in _FALLBACK[sc.stance]:
-        found = [v for v in values if stance_of(v) == stance]
-        if found:
-            if verdict_like:
-                sc.verdict = stance
-            return sc.rng.choice(found)
-    lowered = tuple(str(v).lower() for v in values)
-    for scale in _ORDINALS:
-        if lowered == scale:
+    named = _named_values(sc, values, text)
+    if verdict_like and sc.stance != "comply":
+        named = [v for v in named if stance_of(v) != "comply"]
+    chosen: Any = None
+    if named:
+        chosen = named[0]
+    else:
+        for stance in _FALLBACK[sc.stance]:
+            found = [v for v in values if stance_of(v) == stance]
+            if found:
+                chosen = sc.rng.choice(found)
+                break
+    if chosen is None:
+        lowered = tuple(str(v).lower() for v in values)
+        scale = next((s for s in _ORDINALS if lowered == s), None)
+        if scale is not None:
             negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
-            return values[min(len(values) - 1, sc.level + negative)]
-    return sc.rng.choice(values)
+            chosen = values[min(len(values) - 1, sc.level + negative)]
+        elif verdict_like and sc.stance == "comply":
+            # an answered case takes a value that neither refuses nor hands off
+            calm = [
+                v for v in values if stance_of(v) not in ("refuse", "escalate", "error", "abstain")
+            ] or list(values)
+            # in the column's order, the harder the case the further along (self_care, see_gp, ...)
+            chosen = calm[min(sc.level, len(calm) - 1)] if sc.level_known else sc.rng.choice(calm)
+        else:
+            chosen = sc.rng.choice(values)
+    if verdict_like:
+        sc.verdict = stance_of(chosen) or "other"
+    return chosen
 
 
 def _has(text: str, *words: str) -> bool:

@@ -55,6 +55,7 @@ class Scene:
     topic_value: str = "the request"
     unsupported: bool = False
     level: int = 1
+    level_known: bool = False  # a difficulty or severity dimension set `level`
     boundary: str = ""  # within | edge | outside
     answerable: str = ""  # yes | partial | no
     tool_state: str = ""  # ok | error | missing | stale
@@ -65,6 +66,9 @@ class Scene:
     british: bool = False
     extras: tuple[tuple[str, str, bool], ...] = ()  # (dimension, humanised value, negative)
     notes: dict[str, str] = field(default_factory=dict)  # dimension -> its description
+    given: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (variable, value) picked from its description
     tools: tuple[str, ...] = ()
     fact: tuple[str, str, str, str] | None = None
     second_fact: tuple[str, str, str, str] | None = None
@@ -72,6 +76,10 @@ class Scene:
     asks_second: bool = False  # manual: the question also asks about `second_fact`
     computed: str = ""  # manual: the worked answer to a numeric question
     stance: str = "comply"  # comply | refuse | escalate | clarify | abstain | partial | error
+    listed: dict[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # "tables orders, customers" -> table: ...
+    can_escalate: bool = True  # the columns can say "escalate" (an enum value or a flag)
     verdict: str | None = None  # the stance the verdict column's value stands for, once it is written
     product: tuple[str, str] = ("device", "device")  # (full name, noun)
     written: str = ""  # the inputs as written, so the columns only cite facts the inputs mention

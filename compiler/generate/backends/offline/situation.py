@@ -26,7 +26,8 @@ def dimension_kind(dim: str, description: str = "") -> str:
     return "other"
 
 
-def _article(value: str) -> str:
+def article(value: str) -> str:
+    """The indefinite article before `value`."""
     return "an" if value[:1].lower() in "aeiou" else "a"
 
 
@@ -39,7 +40,7 @@ def situation_line(dim: str, value: str, negative: bool, rng: random.Random, des
         kind = "negative_noun" if negative else "noun"
         value = value if noun in value.lower() else f"{value} {noun}"
     template = rng.choice(bank.SITUATIONS[kind])
-    return template.format(a=_article(value), v=value, V=value[:1].upper() + value[1:])
+    return template.format(a=article(value), v=value, V=value[:1].upper() + value[1:])
 
 
 def head_noun(dim: str) -> str:
