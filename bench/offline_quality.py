@@ -231,11 +231,11 @@ def foreign_vocabulary(spaces: dict[str, dict[str, Any]], name: str) -> set[str]
     return set().union(*foreign) - own
 
 
-def scratch_project(root: Path) -> Path:
-    """A copy of the checkout's conf/, templates/ and data/ with the shared spaces as dataset files."""
+def scratch_project(root: Path, checkout: Path = ROOT) -> Path:
+    """A copy of a checkout's conf/, templates/ and data/ with the shared and newcomer spaces as dataset files."""
     for part in ("conf", "templates", "data"):
-        if (ROOT / part).exists():
-            shutil.copytree(ROOT / part, root / part)
+        if (checkout / part).exists():
+            shutil.copytree(checkout / part, root / part)
     for path in [p for folder in SPACE_DIRS[1:] for p in sorted(folder.glob("*.yaml"))]:
         text = path.read_text()
         if "@package" not in text:
@@ -267,35 +267,71 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def measure_all(names: list[str] | None, size: int | None, show: int, checkout: Path) -> list[Quality]:
+    """Compile and measure every space with the compiler on sys.path and `checkout`'s conf/."""
+    spaces = load_spaces(names)
+    every = load_spaces()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = scratch_project(Path(tmp), checkout)
+        for name, space in spaces.items():
+            rows = compile_rows(root, name, size)
+            for row in rows[:show]:
+                print(json.dumps({k: row[k] for k in ("strategy", "variant", "cell", "inputs", "expected")}))
+            results.append(measure(space, rows, foreign_vocabulary(every, name)))
+    return results
+
+
+def _peer_results(peer: Path, names: list[str] | None, size: int | None) -> dict[str, Quality]:
+    """The same figures for another checkout's compiler (e.g. main before this change), in a subprocess."""
+    import os
+    import subprocess
+
+    args = [sys.executable, "-m", "bench.offline_quality", "--json", "--checkout", str(peer)]
+    args += [f"--size={size}"] if size is not None else []
+    for name in names or ():
+        args += ["--space", name]
+    env = {**os.environ, "PYTHONPATH": f"{peer}{os.pathsep}{ROOT}"}
+    # `-m` puts the working directory first on sys.path: the peer's compiler, this bench (a namespace package)
+    done = subprocess.run(args, cwd=peer, env=env, check=True, capture_output=True, text=True)
+    line = done.stdout.strip().splitlines()[-1]
+    return {q["space"]: Quality(**q) for q in json.loads(line)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=None, help="rows per space (default: each space's own)")
     parser.add_argument("--space", action="append", help="only these spaces")
     parser.add_argument("--show", type=int, default=0, help="print this many rows of each space")
+    parser.add_argument("--peer", type=Path, help="a checkout to measure beside this one (e.g. ../main)")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    spaces = load_spaces(args.space)
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = scratch_project(Path(tmp))
-        for name, space in spaces.items():
-            rows = compile_rows(root, name, args.size)
-            for row in rows[: args.show]:
-                print(json.dumps({k: row[k] for k in ("strategy", "variant", "cell", "inputs", "expected")}))
-            results.append(measure(space, rows, foreign_vocabulary(spaces, name)))
+    results = measure_all(args.space, args.size, args.show, args.checkout)
+    if args.json:
+        print(json.dumps([vars(q) for q in results]))
+        return
+    peers = _peer_results(args.peer.resolve(), args.space, args.size) if args.peer else {}
     print(f"{'space':16}{'rows':>6}{'leak':>7}{'foreign':>9}{'distinct/100':>14}{'consist':>9}{'flags':>7}")
     print(f"{'  goal':16}{'':>6}{'0':>7}{'0':>9}{'>= 80':>14}{'1.00':>9}{'1.00':>7}")
     for q in results:
-        print(
-            f"{q.space:16}{q.rows:>6}{q.leak:>7.2f}{q.foreign:>9.2f}{q.distinct_per_100:>14.1f}"
-            f"{_fmt(q.consistency):>9}{_fmt(q.flag_agreement):>7}"
-        )
+        for label, r in ((q.space, q), ("  peer", peers.get(q.space))):
+            if r is None:
+                continue
+            print(
+                f"{label:16}{r.rows:>6}{r.leak:>7.2f}{r.foreign:>9.2f}{r.distinct_per_100:>14.1f}"
+                f"{_fmt(r.consistency):>9}{_fmt(r.flag_agreement):>7}"
+            )
     print("\nper column (enum: share of the most common value, goal <= 0.6; bool: both values occur)")
     for q in results:
-        cols = [f"{c}={v:.2f}" for c, v in q.enum_top.items()]
-        cols += [f"{c}={'both' if v else 'ONE VALUE'}" for c, v in q.bool_both.items()]
-        print(f"  {q.space:14} {'  '.join(cols)}")
-        if q.foreign_words:
-            print(f"  {'':14} foreign words: {', '.join(q.foreign_words)}")
+        for label, r in ((q.space, q), ("  peer", peers.get(q.space))):
+            if r is None:
+                continue
+            cols = [f"{c}={v:.2f}" for c, v in r.enum_top.items()]
+            cols += [f"{c}={'both' if v else 'ONE VALUE'}" for c, v in r.bool_both.items()]
+            print(f"  {label:14} {'  '.join(cols)}")
+            if r.foreign_words:
+                print(f"  {'':14} foreign words: {', '.join(r.foreign_words)}")
     sys.stdout.flush()
 
 
