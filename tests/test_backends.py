@@ -15,6 +15,8 @@ from typing import Any
 import dspy
 import pytest
 
+from compiler.cli.main import main
+from compiler.core.errors import DscError, LMError
 from compiler.generate.backends import LMHandle, open_lm
 from compiler.generate.backends.faults import (
     AdaptiveLimit,
@@ -27,10 +29,8 @@ from compiler.generate.backends.faults import (
 )
 from compiler.generate.backends.http import endpoint_identity, open_http_engine
 from compiler.generate.backends.journaled import CallStats
-from compiler.cli.main import main
-from compiler.spec.compose import Project, load_spec
-from compiler.core.errors import DscError, LMError
 from compiler.generate.journal import Journal
+from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import LMSpec
 from tests.llm_server import Faults, MockLLMServer, content_hash
 

@@ -10,11 +10,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from compiler.spec.compose import PACKAGE_ROOT, load_spec
-from compiler.sources.curated import load_curated
 from compiler.core.errors import ConfigError, SourceError
-from compiler.spec.validate.sources import CuratedSource, Sources
+from compiler.sources.curated import load_curated
+from compiler.spec.compose import PACKAGE_ROOT, load_spec
 from compiler.spec.model import Spec
+from compiler.spec.validate.sources import CuratedSource, Sources
 
 DATASET = PACKAGE_ROOT / "datasets" / "support_bot"
 

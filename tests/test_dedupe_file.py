@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from compiler.screen.dedupe_file import DedupeFileResult, dedupe_file
 from compiler.core.errors import SourceError, UsageError
+from compiler.screen.dedupe_file import DedupeFileResult, dedupe_file
 
 POEM = "write a short poem about the sea and the wind that blows over the grey waves at night"
 ROWS = [

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.spec.compose import PACKAGE_ROOT, load_spec
 from compiler.core.errors import ConfigError, SourceError
 from compiler.sources.evidence import (
     Evidence,
@@ -22,9 +21,10 @@ from compiler.sources.evidence import (
     select_snippets,
     select_trace_cases,
 )
-from compiler.spec.validate.production import ProductionSource
-from compiler.spec.model import Dimension, Value
 from compiler.sources.traces import TraceSet, load_traces
+from compiler.spec.compose import PACKAGE_ROOT, load_spec
+from compiler.spec.model import Dimension, Value
+from compiler.spec.validate.production import ProductionSource
 
 TRACES = PACKAGE_ROOT / "data" / "traces" / "support_bot.jsonl"
 FIELDS = {

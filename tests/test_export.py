@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.spec.compose import PACKAGE_ROOT, Project
 from compiler.core.errors import UsageError
+from compiler.core.rows import Row
 from compiler.export.formats import FORMATS, export_version, primary_variable, prompt_variables, render_prompt
 from compiler.pipeline.compile import compile_dataset
-from compiler.core.rows import Row
+from compiler.spec.compose import PACKAGE_ROOT, Project
 from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import in_ci
 

@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from compiler.cli.main import main
-from compiler.spec.compose import PACKAGE_ROOT, Project
-from compiler.pipeline.compile import compile_dataset
 from compiler.core.rows import ROW_KEYS, Row
+from compiler.pipeline.compile import compile_dataset
+from compiler.spec.compose import PACKAGE_ROOT, Project
 
 DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))
 

@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.spec.compose import Project, compose_config
 from compiler.plan.cases import plan_cases, split_by_weight
+from compiler.spec.compose import Project, compose_config
 from compiler.spec.model import Spec
 from compiler.spec.validate.dataset import validate_config
 

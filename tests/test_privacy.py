@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.privacy.gate import scrub_frame, scrub_row, scrub_text
 from compiler.privacy.detectors import check_pattern
+from compiler.privacy.gate import scrub_frame, scrub_row, scrub_text
 from compiler.privacy.validators import iban_valid, luhn_valid
 
 USER = {"employee_id": r"EMP-\d{6}"}

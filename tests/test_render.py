@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.spec.compose import Project, load_spec
 from compiler.core.errors import TemplateError
-from compiler.plan.cases import plan_cases
 from compiler.generate.templates import check_templates, render_case
+from compiler.plan.cases import plan_cases
+from compiler.spec.compose import Project, load_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 PROJECT = Project.locate()

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from compiler.spec.compose import Project
-from compiler.pipeline.compile import compile_dataset
-from compiler.report.html import render_report
-from compiler.report.examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
 from compiler.core.rows import Row
+from compiler.pipeline.compile import compile_dataset
+from compiler.report.examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
+from compiler.report.html import render_report
+from compiler.spec.compose import Project
 from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import distinct_colours, dump_dom, read_png, screenshot
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.spec.compose import PACKAGE_ROOT, Project
+from compiler.core.rows import Row
 from compiler.pipeline.compile import compile_dataset
 from compiler.privacy.gate import scrub_text
-from compiler.core.rows import Row
+from compiler.spec.compose import PACKAGE_ROOT, Project
 from tests.llm_server import MockLLMServer
 
 

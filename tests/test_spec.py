@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from compiler.cli.main import main
-from compiler.spec.compose import PACKAGE_ROOT, Project, load_spec
 from compiler.core.errors import ConfigError, TemplateError
+from compiler.spec.compose import PACKAGE_ROOT, Project, load_spec
 from tests.conftest import edit
 
 DATASETS = sorted(p.stem for p in (PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from compiler.cli.main import main
-from compiler.spec.compose import Project
-from compiler.pipeline.compile import compile_dataset
 from compiler.core.rows import Row
+from compiler.pipeline.compile import compile_dataset
+from compiler.spec.compose import Project
 from compiler.versions.store import Version, read_rows
 
 OVERRIDES = ["size=16", "dedupe.near=null"]
@@ -170,8 +170,8 @@ def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(
 
 
 def test_near_duplicates_of_earlier_versions_are_dropped(project: Project, version: Version) -> None:
-    from compiler.screen.dedupe import Candidate, ExistingRow, drop_duplicates
     from compiler.core.rows import Row as RowType
+    from compiler.screen.dedupe import Candidate, ExistingRow, drop_duplicates
 
     old = _rows(version)[0]
     text = old.inputs["customer_message"]
