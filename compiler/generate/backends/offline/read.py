@@ -1,24 +1,25 @@
 """Reading a case for the offline LM: one case JSON (cell, strategy, persona, tactic, description, prompt)
 into a `Scene`.
 
-`read_scene` reads the roles the cell's dimensions play, the voice of the persona, the product, brand and
-tools the description and prompt name, the manual facts a question is about, and the stance a good answer
-takes. Choices come from the scene's `random.Random`, so the order of the draws is part of the output and
-must not change.
+`read_scene` reads the roles the cell's dimensions play (language, tool state, answerability, policy
+boundary, difficulty or severity, phrasing, channel, urgency, the topic, and the rest as situations), the
+voice of the persona, what the test space's text names (`space`), the manual facts a question is about, and
+the stance a good answer takes (`rules`). Choices come from the scene's `random.Random`, so the order of the
+draws is part of the output and must not change.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from functools import lru_cache
 from typing import Any
 
 from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline import text_words as bank
-from compiler.generate.backends.offline.rules import decide_stance, stance_of
+from compiler.generate.backends.offline.rules import decide_stance
 from compiler.generate.backends.offline.scene import Scene, flavor_topics
 from compiler.generate.backends.offline.situation import dimension_kind
+from compiler.generate.backends.offline.space import can_escalate, listed_names, product_named, prompt_names
 
 _STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")
 _TOPIC_DIMS = (
@@ -42,38 +43,6 @@ _SEVERITY_WORDS = (
     (0, ("mild", "minor", "low", "trivial")),
     (1, ("moderate", "medium", "serious")),
 )
-_TOOL_VERBS = frozenset(
-    (
-        "search",
-        "book",
-        "cancel",
-        "get",
-        "create",
-        "send",
-        "update",
-        "delete",
-        "list",
-        "lookup",
-        "find",
-        "check",
-        "issue",
-        "fetch",
-        "reschedule",
-        "add",
-        "remove",
-        "set",
-        "track",
-        "refund",
-        "query",
-        "read",
-        "write",
-        "post",
-        "schedule",
-    )
-)
-_TOOL_NAME = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
-_PRODUCT = re.compile(r"\b(" + "|".join(re.escape(n) for n in domains.PRODUCT_NOUNS) + r")\b", re.IGNORECASE)
-_BRAND = re.compile(r"\b(?:of|for|at|from|by)\s+([A-Z][A-Za-z0-9]+)")
 
 
 def _language(value: str) -> tuple[str, bool]:
@@ -87,29 +56,6 @@ def _language(value: str) -> tuple[str, bool]:
 def first_match(value: str, table: tuple[tuple[Any, tuple[str, ...]], ...]) -> Any:
     """The first key of `table` one of whose words occurs in `value`, or None."""
     return next((key for key, words in table if any(w in value for w in words)), None)
-
-
-@lru_cache(maxsize=64)
-def _product(description: str) -> tuple[str, str]:
-    match = _PRODUCT.search(description)
-    if match is None:
-        return "device", "device"
-    named: list[str] = []
-    for word in reversed(description[: match.start()].split()[-2:]):
-        if not (word[:1].isupper() or any(c.isdigit() for c in word)):
-            break
-        named.insert(0, word)
-    noun = match.group(1).lower()
-    return " ".join([*named, noun]), noun
-
-
-@lru_cache(maxsize=64)
-def _prompt_names(prompt: str) -> tuple[str, tuple[str, ...]]:
-    brand = next(
-        (m.group(1) for m in _BRAND.finditer(prompt) if m.group(1) not in ("The", "This", "A", "An")), ""
-    )
-    tools = [t for t in dict.fromkeys(_TOOL_NAME.findall(prompt)) if t.split("_")[0] in _TOOL_VERBS]
-    return brand, tuple(tools)
 
 
 def _flavor(text: str, answerability: bool) -> str:
@@ -256,33 +202,6 @@ def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
     sc.second_fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f is not sc.fact])
 
 
-_LISTED = re.compile(r"\b([a-z]+?)s?\s*[(:]?\s+((?:[a-z_]+,\s*)+(?:(?:and|or)\s+)?[a-z_]+)\b")
-
-
-@lru_cache(maxsize=64)
-def _listed_names(text: str) -> dict[str, tuple[str, ...]]:
-    """Names the description lists after a noun: "(tables orders, customers, products)" -> table: (...)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for match in _LISTED.finditer(text.lower()):
-        items = [i.strip() for i in match.group(2).replace(" and ", ",").replace(" or ", ",").split(",")]
-        out.setdefault(match.group(1), tuple(i for i in items if i))
-    return out
-
-
-def _can_escalate(columns: dict[str, Any]) -> bool:
-    """Whether the columns can say "escalate": an enum value or a flag of that kind (or no columns at all)."""
-    if not columns:
-        return True
-    for name, spec in columns.items():
-        spec = as_mapping(spec)
-        if any(stance_of(str(v)) == "escalate" for v in spec.get("values") or ()):
-            return True
-        words = f"{name} {spec.get('description', '')}".lower()
-        if spec.get("type") == "bool" and any(w in words for w in ("human", "escalat", "route", "hand")):
-            return True
-    return False
-
-
 def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
     """Read one case JSON (any test space) into a Scene; unknown strategies read like `direct`."""
     sc = Scene(rng)
@@ -308,7 +227,7 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
     _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower(), notes)
     if persona.get("locale") and not any(_classify(str(d), str(v))[0] == "lang" for d, v in cell.items()):
         sc.lang, sc.british = _language(str(persona["locale"]))
-    brand, sc.tools = _prompt_names(prompt)
+    brand, sc.tools = prompt_names(prompt)
     if sc.flavor == "manual":
         difficulty = " ".join(
             v.lower() for d, v, _ in sc.cell if "difficult" in d.lower() or "level" in d.lower()
@@ -319,8 +238,8 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
             and not sc.question
             and sc.tactic not in ("out_of_scope", "semantic_ambiguity", "near_empty_input")
         )
-    sc.listed = _listed_names(f"{description} {prompt}")
-    sc.can_escalate = _can_escalate(as_mapping(case.get("columns")))
+    sc.listed = listed_names(f"{description} {prompt}")
+    sc.can_escalate = can_escalate(as_mapping(case.get("columns")))
     sc.stance = decide_stance(sc, description)
-    sc.product, sc.brand = _product(description), brand
+    sc.product, sc.brand = product_named(description), brand
     return sc
