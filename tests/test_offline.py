@@ -649,3 +649,14 @@ def test_a_space_that_cannot_escalate_refuses_what_it_must_not_do() -> None:
         assert values["should_refuse"] is (seed % 2 == 0)
         assert set(values["tables_used"]) <= {"orders", "customers", "products"}
         assert bool(values["tables_used"]) is (seed % 2 == 1)
+
+
+def test_word_banks_read_the_same_without_libyaml() -> None:
+    import yaml
+
+    from compiler.generate.backends.offline.data import load_words
+
+    folder = REPO / "compiler" / "generate" / "backends" / "offline" / "data"
+    for path in sorted(folder.glob("*.yaml")):
+        plain = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        assert json.dumps(plain, sort_keys=True) == json.dumps(load_words(path.name), sort_keys=True)

@@ -69,12 +69,11 @@ def _flavor(text: str, answerability: bool) -> str:
     return ""
 
 
-def _find_topic(flavor: str, value: str) -> domains.Topic | None:
-    for topics in (flavor_topics(flavor),):
-        found = next((t for t in topics if any(w in value for w in t.words)), None)
-        if found is not None:
-            return found
-    return None
+def _find_topic(flavor: str, value: str, cell_words: str = "") -> domains.Topic | None:
+    topics = flavor_topics(flavor)
+    if flavor == "travel" and "hotel" in cell_words:  # a hotel stay, not a flight
+        topics = domains.HOTEL_TOPICS + topics
+    return next((t for t in topics if any(w in value for w in t.words)), None)
 
 
 def as_mapping(value: Any) -> dict[str, Any]:
@@ -186,7 +185,8 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]
         sc.unsupported = topic_negative and any(
             w in low for w in ("unsupport", "scope", "unrelated", "other")
         )
-        sc.topic = None if sc.unsupported else _find_topic(sc.flavor, low)
+        said = " ".join(bank.humanise(str(v)).lower() for v in cell.values())
+        sc.topic = None if sc.unsupported else _find_topic(sc.flavor, low, said)
 
 
 def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
