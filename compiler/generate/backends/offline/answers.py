@@ -118,6 +118,9 @@ def _condition(sc: Scene) -> str:
         return "the request sits at the edge of the policy"
     if sc.tool_state in ("error", "missing", "stale"):
         return f"the tool is {({'error': 'failing', 'missing': 'missing', 'stale': 'returning stale data'})[sc.tool_state]}"
+    verb = sc.topic_value.split()[0].lower() if sc.topic_value else ""
+    if verb in bank.REQUEST_VERBS:
+        return f"the user wants to {sc.topic_value.lower()}"
     return f"the user asks about {sc.topic_value}"
 
 

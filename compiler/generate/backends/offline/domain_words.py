@@ -29,6 +29,7 @@ _W: dict[str, Any] = load_words("domains.yaml")
 SHOP_TOPICS: tuple[Topic, ...] = tuple(Topic(**t) for t in _W["shop_topics"])
 TRAVEL_TOPICS: tuple[Topic, ...] = tuple(Topic(**t) for t in _W["travel_topics"])
 HOTEL_TOPICS: tuple[Topic, ...] = tuple(Topic(**t) for t in _W["hotel_topics"])
+GENERIC_TOPICS: tuple[Topic, ...] = tuple(Topic(**t) for t in _W["generic_topics"])
 MANUAL_TOPICS: tuple[Topic, ...] = tuple(Topic(**t) for t in _W["manual_topics"])
 MANUAL_NUMERIC: tuple[tuple[str, str, str], ...] = _W["manual_numeric"]
 MANUAL_FACTS: tuple[tuple[str, str, str, str], ...] = _W["manual_facts"]

@@ -73,7 +73,7 @@ def _find_topic(flavor: str, value: str, cell_words: str = "") -> domains.Topic 
     topics = flavor_topics(flavor)
     if flavor == "travel" and "hotel" in cell_words:  # a hotel stay, not a flight
         topics = domains.HOTEL_TOPICS + topics
-    return next((t for t in topics if any(w in value for w in t.words)), None)
+    return next((t for t in topics + domains.GENERIC_TOPICS if any(w in value for w in t.words)), None)
 
 
 def as_mapping(value: Any) -> dict[str, Any]:

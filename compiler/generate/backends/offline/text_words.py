@@ -56,6 +56,7 @@ LEADING_LINES: tuple[str, ...] = _W["leading_lines"]
 COUNTRIES: tuple[str, ...] = _W["countries"]
 RULE_LINES: tuple[str, ...] = _W["rule_lines"]
 GENERIC_ACTIONS: tuple[str, ...] = _W["generic_actions"]
+REQUEST_VERBS = frozenset(_W["request_verbs"])
 SITUATION_CLAUSES: dict[str, tuple[str, ...]] = _W["situation_clauses"]
 _BRITISH: dict[str, str] = _W["british"]
 _BRITISH_RE = re.compile(r"\b(" + "|".join(sorted(_BRITISH, key=len, reverse=True)) + r")\b")
