@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import dspy  # noqa: E402
 
 from compiler.generate.backends.offline import text_words as offline_text  # noqa: E402
+from compiler.generate.backends.offline.columns import OutputField  # noqa: E402
 from compiler.generate.backends.offline.engine import (  # noqa: E402
     OFFLINE_MODEL,
     AsyncOfflineEngine,
@@ -26,6 +28,7 @@ from compiler.generate.backends.offline.engine import (  # noqa: E402
     read_inputs,
     resolve_slot,
     write_answer,
+    write_fields,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -501,3 +504,159 @@ def test_write_answer_never_fails_on_arbitrary_text(system: str, user: str) -> N
     assert write_answer(system, user).endswith("[[ ## completed ## ]]") or write_answer(
         system, user
     ).startswith("{")
+
+
+# --- writing for any test space: the figures of bench/offline_quality.py, at what was measured -------------
+
+from bench import offline_quality as quality  # noqa: E402
+
+SPACES = quality.load_spaces()
+# measured with each space's own size (bench/offline_quality.py); travel_booking's cases are mostly answered
+# in-policy requests, so its outcome column leans to `complete`
+ENUM_TOP_MEASURED = {"travel_booking": 0.70}
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return quality.scratch_project(tmp_path_factory.mktemp("spaces"))
+
+
+@pytest.mark.parametrize("name", sorted(SPACES), ids=sorted(SPACES))
+def test_rows_of_any_space_read_as_its_own_cases(scratch: Path, name: str) -> None:
+    space = SPACES[name]
+    q = quality.measure(
+        space, quality.compile_rows(scratch, name, None), quality.foreign_vocabulary(SPACES, name)
+    )
+    assert q.rows >= 40
+    assert q.leak == 0, "a cell label leaked into the inputs"
+    assert q.foreign == 0, q.foreign_words
+    for column, top in q.enum_top.items():
+        assert top <= ENUM_TOP_MEASURED.get(name, 0.6), (column, top)
+    assert all(q.bool_both.values()), q.bool_both
+    assert q.distinct_per_100 >= 80
+    assert q.consistency in (None, 1.0)
+    assert q.flag_agreement in (None, 1.0)
+
+
+def _space_case(**changes: Any) -> str:
+    case = json.loads(make_case())
+    case.update(changes)
+    return json.dumps(case, sort_keys=True, ensure_ascii=False)
+
+
+NURSE = {
+    "dataset": "nurse_line",
+    "description": "A nurse advice line that triages symptoms and routes emergency cases to a clinician.",
+    "prompt": "Age group: {{ age_group }}\nCaller: {{ caller_message }}",
+    "variables": {
+        "caller_message": {"description": "What the caller says.", "required": True},
+        "age_group": {"description": "Age group of the patient. One of: infant, child, adult, older adult."},
+    },
+    "dimensions": {"caller": {"description": "Who is calling."}, "severity": {"description": ""}},
+    "columns": {
+        "expected_behavior": {"type": "text", "description": "What a safe reply does."},
+        "disposition": {"type": "enum", "values": ["self_care", "see_gp", "escalate_to_nurse"]},
+        "needs_human": {"type": "bool", "description": "Whether a clinician must take over."},
+    },
+}
+
+
+def _nurse_signature() -> type[dspy.Signature]:
+    return dspy.Signature(
+        {
+            "instruction": (str, dspy.InputField()),
+            "case": (str, dspy.InputField()),
+            "caller_message": (str, dspy.OutputField()),
+            "age_group": (str, dspy.OutputField()),
+            "expected_behavior": (str, dspy.OutputField()),
+            "disposition": (Literal["self_care", "see_gp", "escalate_to_nurse"], dspy.OutputField()),
+            "needs_human": (bool, dspy.OutputField()),
+        }
+    )
+
+
+def test_a_variable_that_enumerates_its_values_gets_one_of_them(lm: dspy.LM) -> None:
+    seen = set()
+    for slot in range(12):
+        cell = {"symptom_area": "fever", "caller": ("carer", "parent")[slot % 2], "severity": "mild"}
+        case = _space_case(**NURSE, cell=cell, slot=slot)
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            result = dspy.Predict(_nurse_signature())(instruction=instruction_for("direct", slot), case=case)
+        assert result.age_group in ("infant", "child", "adult", "older adult")
+        seen.add(result.age_group)
+        message = result.caller_message.lower()
+        assert "caller:" not in message and "severity" not in message and "(" not in message
+    assert len(seen) >= 3
+
+
+@pytest.mark.parametrize(
+    ("cell", "tactic", "allowed"),
+    [
+        pytest.param(
+            {"caller": "parent", "severity": "~emergency"}, None, {"escalate_to_nurse"}, id="negative"
+        ),
+        pytest.param(
+            {"caller": "parent", "severity": "mild"},
+            "prompt_injection",
+            {"escalate_to_nurse"},
+            id="injection",
+        ),
+        pytest.param({"caller": "parent", "severity": "mild"}, None, {"self_care"}, id="mild-direct"),
+        pytest.param({"caller": "parent", "severity": "moderate"}, None, {"see_gp"}, id="moderate-direct"),
+    ],
+)
+def test_verdict_and_flag_follow_the_case(
+    lm: dspy.LM, cell: dict[str, str], tactic: str | None, allowed: set[str]
+) -> None:
+    strategy = "adversarial" if tactic else "direct"
+    for slot in range(6):
+        case = _space_case(
+            **NURSE,
+            cell=cell,
+            slot=slot,
+            strategy=strategy,
+            variant=tactic,
+            tactic={"id": tactic, "description": TACTICS[tactic]} if tactic else None,
+        )
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            result = dspy.Predict(_nurse_signature())(instruction=instruction_for(strategy, slot), case=case)
+        assert result.disposition in allowed
+        assert result.needs_human == (result.disposition == "escalate_to_nurse")
+
+
+def test_a_space_that_cannot_escalate_refuses_what_it_must_not_do() -> None:
+    columns = {
+        "expected_behavior": {"type": "text", "description": "What a good reply does."},
+        "should_refuse": {"type": "bool", "description": "Whether the assistant must refuse."},
+        "tables_used": {"type": "list", "description": "Tables the query reads."},
+    }
+    fields = (
+        OutputField("request", "text"),
+        OutputField("expected_behavior", "text"),
+        OutputField("should_refuse", "bool"),
+        OutputField("tables_used", "list"),
+    )
+    for seed in range(12):
+        case = json.loads(make_case())
+        case.update(
+            dataset="sql_helper",
+            description="Writes read-only SQL for analysts (tables orders, customers, products).",
+            variables={"request": {"description": "The analyst's request.", "required": True}},
+            cell={"task": ("~data_modification", "join")[seed % 2], "expertise": "analyst"},
+            columns=columns,
+        )
+        values, _ = write_fields(fields, case, {}, random.Random(seed))
+        assert values["should_refuse"] is (seed % 2 == 0)
+        assert set(values["tables_used"]) <= {"orders", "customers", "products"}
+        assert bool(values["tables_used"]) is (seed % 2 == 1)
+
+
+def test_word_banks_read_the_same_without_libyaml() -> None:
+    import yaml
+
+    from compiler.generate.backends.offline.data import load_words
+
+    folder = REPO / "compiler" / "generate" / "backends" / "offline" / "data"
+    for path in sorted(folder.glob("*.yaml")):
+        plain = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        assert json.dumps(plain, sort_keys=True) == json.dumps(load_words(path.name), sort_keys=True)

@@ -41,7 +41,7 @@ def test_every_dataset_compiles_to_a_whole_version(project: Project, dataset: st
         if row.source == "production":  # real traces join with their trace id, scrubbed, never generated
             assert row.provenance["trace_id"] and row.strategy is None
             continue
-        assert row.provenance["lm"] == "offline/procedural-v1"
+        assert row.provenance["lm"] == "offline/procedural-v2"
         assert sum(v.startswith("~") for v in row.cell.values()) <= (
             1 if row.strategy == "adversarial" else 0
         )

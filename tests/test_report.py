@@ -32,7 +32,7 @@ def make_manifest(**extra: Any) -> dict[str, Any]:
         "schema_version": 1,
         "rows": 0,
         "seed": 7,
-        "lm": {"identity": "offline/procedural-v1"},
+        "lm": {"identity": "offline/procedural-v2"},
         "config_hash": "c0ffee",
         "counts": {
             "planned": 10,

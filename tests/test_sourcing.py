@@ -64,7 +64,7 @@ def test_production_rows_follow_their_quota_and_weights_their_evidence(project: 
     assert all(r.provenance["trace_id"].startswith("tr-") for r in production)
     # labelled by the LM from the scrubbed trace: every evaluator column is filled, the input is the trace's
     assert all(value is not None for r in production for value in r.expected.values())
-    assert all(r.provenance["lm"] == "offline/procedural-v1" for r in production)
+    assert all(r.provenance["lm"] == "offline/procedural-v2" for r in production)
     manifest = json.loads((result.version.path / "manifest.json").read_text())
     weights = manifest["weights"]["intent"]
     stats = manifest["evidence"]["dimensions"]["intent"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.message import lower_first
 from compiler.generate.backends.offline.scene import Scene, fact_topic, partial_passage
+from compiler.generate.backends.offline.situation import article, dimension_kind
 
 _STANCE_ACTIONS = {
     "comply": "answers it directly and completely",
@@ -30,7 +31,18 @@ _STANCE_VIOLATIONS = {
 
 def _topic_action(sc: Scene) -> str:
     actions = [a for a in sc.topic.actions if sc.mentions(a)] if sc.topic is not None else []
-    return sc.pick(actions) if actions else f"explains the {sc.topic_value} options and the next step"
+    return sc.pick(actions or bank.GENERIC_ACTIONS)
+
+
+def _situation_clauses(sc: Scene) -> list[str]:
+    """What a good answer takes into account: the case's situations and the values its inputs were given."""
+    clauses = []
+    for dim, value, negative in sc.extras:
+        kind = "negative" if negative else dimension_kind(dim, sc.notes.get(dim, ""))
+        clauses.append(sc.rng.choice(bank.SITUATION_CLAUSES[kind]).format(a=article(value), v=value))
+    for name, value in sc.given:
+        clauses.append(f"keeps in mind that the {name.replace('_', ' ')} is {value}")
+    return sc.rng.sample(clauses, min(len(clauses), 1 + (sc.rng.random() < 0.4)))
 
 
 def _stance_clause(sc: Scene) -> str:
@@ -106,6 +118,9 @@ def _condition(sc: Scene) -> str:
         return "the request sits at the edge of the policy"
     if sc.tool_state in ("error", "missing", "stale"):
         return f"the tool is {({'error': 'failing', 'missing': 'missing', 'stale': 'returning stale data'})[sc.tool_state]}"
+    verb = sc.topic_value.split()[0].lower() if sc.topic_value else ""
+    if verb in bank.REQUEST_VERBS:
+        return f"the user wants to {sc.topic_value.lower()}"
     return f"the user asks about {sc.topic_value}"
 
 
@@ -117,6 +132,8 @@ def behaviour_sentence(sc: Scene) -> str:
         clauses.append(rng.choice(bank.TACTIC_HANDLING[sc.tactic]))
     if sc.tool_state == "stale" and sc.stance == "comply":
         clauses.append("notes that the tool result may be out of date")
+    if sc.flavor == "":
+        clauses += _situation_clauses(sc)
     voice = _voice_clause(sc)
     if voice is not None and rng.random() < 0.7:
         clauses.append(voice)
@@ -171,18 +188,38 @@ def reference_answer(sc: Scene) -> str:
     fact, f = sc.fact, sc.facts
     if sc.flavor == "manual" and fact is not None:
         if sc.answerable == "no":
-            return (
-                f"The manual passages don't cover {fact_topic(fact)}, so I can't answer that from the manual."
+            return sc.rng.choice(
+                (
+                    f"The manual passages don't cover {fact_topic(fact)}, so I can't answer that from the manual.",
+                    f"I can't find {fact_topic(fact)} in these passages of the manual, so I won't guess.",
+                    f"The manual excerpts here say nothing about {fact_topic(fact)}; I can't answer it from them.",
+                )
             )
         if sc.answerable == "partial":
-            return f"{partial_passage(fact[2]).rstrip('.')} (section {fact[3]}). The passages don't say more than that."
+            part = f"{partial_passage(fact[2]).rstrip('.')} (section {fact[3]})."
+            return part + sc.rng.choice(
+                (
+                    " The passages don't say more than that.",
+                    f" Beyond that, the manual passages don't cover {fact_topic(fact)}.",
+                    " That is all these passages say; the rest isn't covered.",
+                )
+            )
         extra = (
             f" {sc.second_fact[2].rstrip('.')} (section {sc.second_fact[3]})."
             if sc.asks_second and sc.second_fact is not None
             else ""
         )
         worked = f"{sc.computed} " if sc.computed else ""
-        return f"{worked}{fact[2].rstrip('.')} (section {fact[3]}).{extra}"
+        body = fact[2].rstrip(".")
+        said = sc.rng.choice(
+            (
+                f"{body} (section {fact[3]}).",
+                f"According to section {fact[3]} of the manual, {lower_first(body)}.",
+                f"The manual says so in section {fact[3]}: {lower_first(body)}.",
+                f"Section {fact[3]}: {lower_first(body)}.",
+            )
+        )
+        return f"{worked}{said}{extra}"
     if sc.stance == "comply":
         action = _topic_action(sc)
         return (
@@ -191,9 +228,10 @@ def reference_answer(sc: Scene) -> str:
             + "."
         )
     if sc.stance == "refuse":
-        return (
-            f"I'm sorry, but I can't help with that request. {sc.pick(('Here is what I can do instead: ', 'I can '))}"
-            f"help with {sc.topic_value} within the rules."
+        negative = next((v for _, v, n in sc.cell if n), "")
+        why = f" while there is {negative} involved" if negative else " as asked"
+        return f"I'm sorry, but I can't do that{why}. " + sc.pick(
+            ("I can explain the rules that apply instead.", "I can tell you who can help with this.")
         )
     if sc.stance == "escalate":
         return f"I'm passing this to a colleague who can look at {sc.topic_value} in detail; they'll contact {f['email']}."

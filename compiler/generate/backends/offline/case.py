@@ -19,6 +19,7 @@ from compiler.generate.backends.offline.read import (
     read_scene as read_scene,  # offline.py reads a case through here
 )
 from compiler.generate.backends.offline.scene import Scene, partial_passage
+from compiler.generate.backends.offline.situation import enumerated_values, situation_line
 
 
 def _tool_for(sc: Scene, hints: tuple[str, ...]) -> list[str]:
@@ -197,8 +198,40 @@ def variable_role(name: str, spec: dict[str, Any]) -> str:
     return first_match(text, table) or "other"
 
 
+def _enumerated_value(sc: Scene, options: tuple[str, ...]) -> str:
+    """One of the values a variable's description enumerates, the one the cell names when it names one."""
+    said = " ".join(v.lower() for _, v, _ in sc.cell)
+    named = [o for o in options if o.lower() in said]
+    return named[0] if named else sc.rng.choice(options)
+
+
+def _rules_text(sc: Scene, name: str) -> str:
+    """Terms or rules a variable carries, written from the cell: `fare_rules` with `non_refundable`."""
+    words = {w for w in name.lower().split("_") if len(w) >= 3}
+    lines = []
+    for dim, value, negative in sc.extras:
+        noun = next((w for w in dim.lower().split("_") if w in words), "")
+        if not noun:
+            continue  # only the values the rules are about: `fare_type` for `fare_rules`
+        head = f"{value[:1].upper()}{value[1:]}" + ("" if noun in value.lower() else f" {noun}")
+        lines.append(f"{head}: the usual terms no longer apply." if negative else f"{head}.")
+    lines.append(sc.pick(bank.RULE_LINES))
+    return " ".join(lines)
+
+
 def _other_value(sc: Scene, name: str, spec: dict[str, Any]) -> str:
     f, low = sc.facts, name.lower()
+    description = str(spec.get("description", ""))
+    options = enumerated_values(description)
+    if options:
+        value = _enumerated_value(sc, options)
+        sc.given.append((name, value))
+        return value
+    text = f"{low.replace('_', ' ')} {description.lower()}"
+    if any(w in text for w in ("country", "where", "region")):
+        value = sc.rng.choice(bank.COUNTRIES)
+        sc.given.append((name, value))
+        return value
     for words, key in (
         (("email",), "email"),
         (("name",), "name"),
@@ -212,7 +245,10 @@ def _other_value(sc: Scene, name: str, spec: dict[str, Any]) -> str:
             return f[key]
     if "lang" in low or "locale" in low:
         return sc.lang
-    return sc.pick(("{topic}", "Notes on {topic}.", "{topic} ({name})"))
+    if any(w in text for w in ("rule", "terms", "policy", "conditions", "notes")):
+        return _rules_text(sc, name)
+    lines = [situation_line(d, v, n, sc.rng, sc.notes.get(d, "")) for d, v, n in sc.extras]
+    return " ".join(lines) or sc.pick(("About {topic}.", "Regarding {topic}."))
 
 
 def write_inputs(sc: Scene, names: list[str], variables: dict[str, Any]) -> tuple[dict[str, str], str | None]:
@@ -235,7 +271,14 @@ def write_inputs(sc: Scene, names: list[str], variables: dict[str, Any]) -> tupl
                 if any(w in text for w in ("tool", "result", "api"))
                 else _order_summary(sc)
                 if "order" in text or sc.flavor == "shop"
-                else {"id": sc.facts["order_id"], **{d: v for d, v, _ in sc.cell}}
+                else {
+                    "id": sc.facts["order_id"],
+                    "opened": sc.facts["iso"],
+                    "summary": " ".join(
+                        situation_line(d, v, n, sc.rng, sc.notes.get(d, "")) for d, v, n in sc.extras
+                    )
+                    or f"About {sc.topic_value}.",
+                }
             )
             value = json.dumps(obj, ensure_ascii=False)
         elif role == "passage":

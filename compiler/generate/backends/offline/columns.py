@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from compiler.generate.backends.offline import text_words as bank
@@ -17,7 +16,9 @@ from compiler.generate.backends.offline.answers import (
     reference_answer,
 )
 from compiler.generate.backends.offline.case import expected_tool_calls
-from compiler.generate.backends.offline.scene import RISKY_TACTICS, Scene, partial_passage
+from compiler.generate.backends.offline.rules import choose_enum, decide_bool
+from compiler.generate.backends.offline.scene import Scene, partial_passage
+from compiler.generate.backends.offline.situation import dimension_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,131 +32,10 @@ class OutputField:
 
 
 _RANGE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:-|–|to|\.\.)\s*(-?\d+(?:\.\d+)?)")
-_STANCE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "abstain",
-        (
-            "not in",
-            "not found",
-            "unanswer",
-            "abstain",
-            "unknown",
-            "cannot",
-            "no answer",
-            "insufficient",
-            "not covered",
-            "idk",
-        ),
-    ),
-    ("partial", ("partial", "caveat", "hedge")),
-    ("clarify", ("clarif", "ask", "follow up", "more info")),
-    ("escalate", ("escalat", "handoff", "hand off", "human", "transfer", "review", "defer", "flag")),
-    ("error", ("error", "fail", "report")),
-    ("refuse", ("refus", "reject", "declin", "deny", "block", "unsafe", "invalid", "disallow", "no")),
-    (
-        "comply",
-        (
-            "answer",
-            "comply",
-            "accept",
-            "approve",
-            "allow",
-            "resolve",
-            "proceed",
-            "pass",
-            "yes",
-            "ok",
-            "valid",
-            "safe",
-            "correct",
-            "complete",
-            "full",
-            "grant",
-            "execute",
-            "act",
-            "respond",
-            "help",
-        ),
-    ),
-)
-_FALLBACK = {
-    "refuse": ("refuse", "escalate", "error", "abstain", "clarify"),
-    "escalate": ("escalate", "refuse", "error", "clarify"),
-    "clarify": ("clarify", "escalate", "partial", "abstain", "refuse"),
-    "abstain": ("abstain", "partial", "refuse", "clarify", "escalate"),
-    "partial": ("partial", "comply"),
-    "error": ("error", "escalate", "refuse", "partial"),
-    "comply": ("comply", "partial"),
-}
-_ORDINALS = (
-    ("low", "medium", "high"),
-    ("easy", "medium", "hard"),
-    ("minor", "major", "critical"),
-    ("low", "medium", "high", "critical"),
-    ("none", "low", "medium", "high"),
-)
-
-
-@lru_cache(maxsize=1024)
-def _stance_of(value: str) -> str | None:
-    text = " " + bank.humanise(str(value)).lower() + " "
-    for stance, words in _STANCE_WORDS:
-        if any(re.search(r"\b" + re.escape(w), text) for w in words):
-            return stance
-    return None
-
-
-@lru_cache(maxsize=256)
-def _humanised_values(values: tuple[Any, ...]) -> dict[str, Any]:
-    return {bank.humanise(str(v)).lower(): v for v in values}
-
-
-def _choose_enum(sc: Scene, values: tuple[Any, ...], text: str) -> Any:
-    by_text = _humanised_values(values)
-    matches = [by_text[v.lower()] for d, v, _ in sc.cell if v.lower() in by_text]
-    if matches:
-        named = [by_text[v.lower()] for d, v, _ in sc.cell if v.lower() in by_text and d.lower() in text]
-        return (named or matches)[0]
-    for stance in _FALLBACK[sc.stance]:
-        found = [v for v in values if _stance_of(v) == stance]
-        if found:
-            return sc.rng.choice(found)
-    lowered = tuple(str(v).lower() for v in values)
-    for scale in _ORDINALS:
-        if lowered == scale:
-            negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
-            return values[min(len(values) - 1, sc.level + negative)]
-    return sc.rng.choice(values)
 
 
 def _has(text: str, *words: str) -> bool:
     return any(w in text for w in words)
-
-
-def _decide_bool(sc: Scene, text: str) -> bool:
-    if _has(text, "human", "escalat", "handoff", "hand off"):
-        return sc.stance == "escalate"
-    if _has(
-        text, "refus", "declin", "reject", "unsafe", "harm", "attack", "adversarial", "injection", "violat"
-    ):
-        return sc.stance == "refuse" or sc.tactic in RISKY_TACTICS
-    if _has(text, "clarif"):
-        return sc.stance == "clarify"
-    if _has(text, "unanswer", "not in", "abstain"):
-        return sc.answerable == "no"
-    if _has(text, "citation", "cite", "source", "ground"):
-        return sc.answerable in ("yes", "partial") if sc.flavor == "manual" else sc.level >= 1
-    if _has(text, "tool", "lookup", "api", "function call"):
-        return bool(expected_tool_calls(sc))
-    if _has(text, "answerable", "in scope", "supported", "allowed", "within", "valid", "safe"):
-        return sc.stance in ("comply", "partial")
-    if _has(text, "pii", "personal", "sensitive", "private"):
-        return sc.tactic in ("role_confusion", "prompt_injection") or "account" in sc.topic_value.lower()
-    if _has(text, "urgen", "priority"):
-        return sc.urgent
-    if _has(text, "multi", "follow"):
-        return sc.shape == "multi" or sc.level == 2
-    return sc.rng.random() < 0.5
 
 
 def _range(text: str) -> tuple[float, float] | None:
@@ -221,12 +101,30 @@ def _answer_keys(sc: Scene) -> list[str]:
         )
         return [*numbers[:2], f"section {fact[3]}", fact[1]]
     keys = [sc.pick((k,)) for k in sc.topic.keys if sc.mentions(k)] if sc.topic is not None else []
-    return sc.rng.sample(keys, len(keys)) if keys else [sc.topic_value]
+    if keys:
+        return sc.rng.sample(keys, len(keys))
+    # no topic templates: the facts of the case itself, what it is about first
+    facts = [sc.topic_value, *(v for _, v, _ in sc.extras), *(v for _, v in sc.given)]
+    return [facts[0], *sc.rng.sample(facts[1:], len(facts) - 1)]
 
 
-def _list_items(sc: Scene, text: str) -> list[str]:
+def _listed_items(sc: Scene, name: str) -> list[str] | None:
+    """Names the description lists for a list column named after them (`tables_used` and "tables a, b")."""
+    for word in name.lower().split("_"):
+        listed = sc.listed.get(word.rstrip("s")) or sc.listed.get(word)
+        if listed:
+            if sc.stance in ("refuse", "clarify", "abstain"):
+                return []
+            return sorted(sc.rng.sample(listed, min(len(listed), 1 + sc.level)), key=listed.index)
+    return None
+
+
+def _list_items(sc: Scene, text: str, name: str = "") -> list[str]:
     rng, fact = sc.rng, sc.fact
     count = 1 + min(3, sc.level + rng.randint(0, 1))
+    listed = _listed_items(sc, name)
+    if listed is not None:
+        return listed
     if _has(text, "must not", "forbid", "avoid", "never", "exclude", "banned", "should not"):
         items = rng.sample(bank.FORBIDDEN, 2)
         if sc.tactic == "prompt_injection":
@@ -247,6 +145,14 @@ def _list_items(sc: Scene, text: str) -> list[str]:
             return items
     elif _has(text, "cite", "citation", "source", "section", "reference"):
         items = [f"section {f[3]}" for f in (fact, sc.second_fact) if f is not None]
+        if not items:  # no manual: name the sections of the document the column names, by subject
+            match = re.search(r"(\w+) sections?", text)
+            doc = match.group(1).capitalize() if match and match.group(1) not in ("the", "of") else "The"
+            about = [
+                v for d, v, _ in sc.extras if dimension_kind(d, sc.notes.get(d, "")) not in ("who", "where")
+            ]
+            subjects = [sc.topic_value, *(v for v in about if rng.random() < 0.4)]
+            items = [f"{doc} section on {s}" for s in subjects]
     elif _has(text, "question", "clarif"):
         items = [
             sc.pick(
@@ -291,13 +197,13 @@ def write_column(sc: Scene, field: OutputField, spec: dict[str, Any]) -> Any:
     description = f"{field.description} {spec.get('description', '')}"
     text = f"{field.name.replace('_', ' ')} {description}".lower()
     if field.kind == "enum":
-        return _choose_enum(sc, field.values, text) if field.values else ""
+        return choose_enum(sc, field.values, text) if field.values else ""
     if field.kind == "bool":
-        return _decide_bool(sc, text)
+        return decide_bool(sc, field.name, text, bool(expected_tool_calls(sc)))
     if field.kind == "int":
         return _pick_int(sc, text, description)
     if field.kind == "number":
         return _pick_number(sc, text, description)
     if field.kind == "list":
-        return _list_items(sc, text)
+        return _list_items(sc, text, field.name)
     return _text_column(sc, field.name, text)

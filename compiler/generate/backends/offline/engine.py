@@ -1,17 +1,20 @@
 """The built-in offline LM (`lm=offline`): a deterministic procedural generator plugged into DSPy.
 
-It is not a model and does not pretend to be one: it answers as `offline/procedural-v1`, and every text it
-writes is assembled from templates and word banks (`offline_text`, `offline_text_domains`) chosen by the
-case it is asked about.
+It is not a model and does not pretend to be one: it answers as `offline/procedural-v2`, and every text it
+writes is assembled from templates and word banks (data/phrases.yaml, data/domains.yaml) chosen by the case
+it is asked about. It writes from the test space itself: its description, prompt, variables, dimensions and
+columns (`read`, `space`), each cell value turned into a situation the user describes (`situation`), the
+persona and the tactic. Spaces that look like a shop, a travel agent or a product manual also get that
+flavour's topic templates; any other space is written from its own words alone.
 
 How it answers. `write_answer(system, user)` reads the output fields and their types from DSPy's system
 message ("Your output fields are: 1. `name` (type): description"), reads the inputs from the user message
 (`[[ ## name ## ]]` sections), finds the `case` JSON among them and writes every field from the case: the
-prompt-under-test variables (shaped by strategy, persona, adversarial tactic and cell; `offline_case`) and
-the evaluator columns (consistent with the same facts; `offline_columns`). It answers in the format the
-adapter asked for: ChatAdapter sections ending with `[[ ## completed ## ]]`, or one JSON object when
-JSONAdapter asked for one. Without a case (any other signature) it still answers every field with a value
-of the right type.
+prompt-under-test variables (shaped by strategy, persona, adversarial tactic and cell; `case`, `message`)
+and the evaluator columns (consistent with the same facts by the rules in `rules`; `columns`, `answers`). It
+answers in the format the adapter asked for: ChatAdapter sections ending with `[[ ## completed ## ]]`, or
+one JSON object when JSONAdapter asked for one. Without a case (any other signature) it still answers every
+field with a value of the right type.
 
 Determinism. The answer is a function of the request text only: xxh3_64 over the system message and the
 inputs seeds a `random.Random`; no clock, no `hash()`, no global state. Same request, same bytes, in any
@@ -43,7 +46,7 @@ from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.case import as_mapping, read_scene, variable_role, write_inputs
 from compiler.generate.backends.offline.columns import OutputField, write_column
 
-OFFLINE_MODEL = "offline/procedural-v1"
+OFFLINE_MODEL = "offline/procedural-v2"
 
 EXACT_REPEAT_RATE = 0.15
 NEAR_REPEAT_RATE = 0.10
@@ -216,11 +219,11 @@ def write_fields(
         names = [f.name for f in fields if f.kind == "text" and variable_role(f.name, {}) == "message"]
     values, main = write_inputs(sc, names, variables)
     sc.written = "\n".join(values.values())
-    for out in fields:
+    for out in sorted(fields, key=lambda f: f.kind != "enum"):  # enums first: flags follow the verdict
         if out.name not in values:
             spec = columns.get(out.name)
             values[out.name] = write_column(sc, out, spec if isinstance(spec, dict) else {})
-    return values, main
+    return {f.name: values[f.name] for f in fields if f.name in values} | values, main
 
 
 def _is_json_request(system: str, user: str) -> bool:

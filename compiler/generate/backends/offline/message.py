@@ -9,6 +9,7 @@ from __future__ import annotations
 from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.scene import Scene, flavor_topics
+from compiler.generate.backends.offline.situation import situation_line
 
 
 def lower_first(text: str) -> str:
@@ -183,13 +184,12 @@ def write_message(sc: Scene) -> str:
             parts.append(sc.pick(bank.CONFLICTS))
         if sc.urgent:
             parts.append(sc.pick(bank.URGENT_LINES))
-        for dim, value in sc.extras:
-            if sc.channel == "" and rng.random() < 0.35:
-                parts.append(
-                    rng.choice(("It's about {v}.", "({d}: {v})", "For context: {d} is {v}.")).format(
-                        d=dim, v=value
-                    )
-                )
+        if sc.shape == "leading":
+            parts.append(sc.pick(bank.LEADING_LINES))
+        for dim, value, negative in sc.extras:
+            if rng.random() < 0.75:
+                line = situation_line(dim, value, negative, rng, sc.notes.get(dim, ""))
+                parts.insert(0 if rng.random() < 0.3 else len(parts), line)
     if sc.strategy == "evaluator_aligned" and rng.random() < 0.6:
         parts.append(sc.pick(bank.RULE_PROBES.get(sc.flavor, bank.RULE_PROBES[""])))
     text = _apply_voice(sc, _apply_tactic(sc, parts))

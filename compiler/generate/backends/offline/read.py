@@ -1,22 +1,25 @@
 """Reading a case for the offline LM: one case JSON (cell, strategy, persona, tactic, description, prompt)
 into a `Scene`.
 
-`read_scene` reads the roles the cell's dimensions play, the voice of the persona, the product, brand and
-tools the description and prompt name, the manual facts a question is about, and the stance a good answer
-takes. Choices come from the scene's `random.Random`, so the order of the draws is part of the output and
-must not change.
+`read_scene` reads the roles the cell's dimensions play (language, tool state, answerability, policy
+boundary, difficulty or severity, phrasing, channel, urgency, the topic, and the rest as situations), the
+voice of the persona, what the test space's text names (`space`), the manual facts a question is about, and
+the stance a good answer takes (`rules`). Choices come from the scene's `random.Random`, so the order of the
+draws is part of the output and must not change.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from functools import lru_cache
 from typing import Any
 
 from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline import text_words as bank
-from compiler.generate.backends.offline.scene import Scene, decide_stance, flavor_topics
+from compiler.generate.backends.offline.rules import decide_stance
+from compiler.generate.backends.offline.scene import Scene, flavor_topics
+from compiler.generate.backends.offline.situation import dimension_kind
+from compiler.generate.backends.offline.space import can_escalate, listed_names, product_named, prompt_names
 
 _STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")
 _TOPIC_DIMS = (
@@ -35,38 +38,11 @@ _LEVEL_WORDS = (
     (0, ("easy", "simple", "single", "basic", "low", "trivial")),
     (1, ("medium", "multi", "moderate", "intermediate")),
 )
-_TOOL_VERBS = frozenset(
-    (
-        "search",
-        "book",
-        "cancel",
-        "get",
-        "create",
-        "send",
-        "update",
-        "delete",
-        "list",
-        "lookup",
-        "find",
-        "check",
-        "issue",
-        "fetch",
-        "reschedule",
-        "add",
-        "remove",
-        "set",
-        "track",
-        "refund",
-        "query",
-        "read",
-        "write",
-        "post",
-        "schedule",
-    )
+_SEVERITY_WORDS = (
+    (2, ("severe", "emergency", "critical", "urgent", "high", "life")),
+    (0, ("mild", "minor", "low", "trivial")),
+    (1, ("moderate", "medium", "serious")),
 )
-_TOOL_NAME = re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b")
-_PRODUCT = re.compile(r"\b(" + "|".join(re.escape(n) for n in domains.PRODUCT_NOUNS) + r")\b", re.IGNORECASE)
-_BRAND = re.compile(r"\b(?:of|for|at|from|by)\s+([A-Z][A-Za-z0-9]+)")
 
 
 def _language(value: str) -> tuple[str, bool]:
@@ -82,45 +58,22 @@ def first_match(value: str, table: tuple[tuple[Any, tuple[str, ...]], ...]) -> A
     return next((key for key, words in table if any(w in value for w in words)), None)
 
 
-@lru_cache(maxsize=64)
-def _product(description: str) -> tuple[str, str]:
-    match = _PRODUCT.search(description)
-    if match is None:
-        return "device", "device"
-    named: list[str] = []
-    for word in reversed(description[: match.start()].split()[-2:]):
-        if not (word[:1].isupper() or any(c.isdigit() for c in word)):
-            break
-        named.insert(0, word)
-    noun = match.group(1).lower()
-    return " ".join([*named, noun]), noun
-
-
-@lru_cache(maxsize=64)
-def _prompt_names(prompt: str) -> tuple[str, tuple[str, ...]]:
-    brand = next(
-        (m.group(1) for m in _BRAND.finditer(prompt) if m.group(1) not in ("The", "This", "A", "An")), ""
-    )
-    tools = [t for t in dict.fromkeys(_TOOL_NAME.findall(prompt)) if t.split("_")[0] in _TOOL_VERBS]
-    return brand, tuple(tools)
-
-
 def _flavor(text: str, answerability: bool) -> str:
     if any(w in text for w in ("flight", "travel", "hotel", "airline", "trip")):
         return "travel"
     if answerability or any(w in text for w in ("manual", "passage", "documentation", "retriev")):
         return "manual"
-    if any(w in text for w in ("order", "refund", "shop", "store", "shipping", "purchase", "customer")):
+    # "orders" alone is a table name as often as a purchase: a shop says what it sells or ships
+    if any(w in text for w in ("refund", "shop", "store", "shipping", "purchase", "retail")):
         return "shop"
     return ""
 
 
-def _find_topic(flavor: str, value: str) -> domains.Topic | None:
-    for topics in (flavor_topics(flavor), domains.SHOP_TOPICS, domains.TRAVEL_TOPICS):
-        found = next((t for t in topics if any(w in value for w in t.words)), None)
-        if found is not None:
-            return found
-    return None
+def _find_topic(flavor: str, value: str, cell_words: str = "") -> domains.Topic | None:
+    topics = flavor_topics(flavor)
+    if flavor == "travel" and "hotel" in cell_words:  # a hotel stay, not a flight
+        topics = domains.HOTEL_TOPICS + topics
+    return next((t for t in topics + domains.GENERIC_TOPICS if any(w in value for w in t.words)), None)
 
 
 def as_mapping(value: Any) -> dict[str, Any]:
@@ -167,13 +120,14 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
     if any(w in d for w in ("difficult", "complex", "level")):
         level = first_match(low, _LEVEL_WORDS)
         return "level", 1 if level is None else level
-    if any(w in d for w in ("shape", "phrasing", "structure")):
+    if any(w in d for w in ("shape", "phrasing", "structure", "ambigu", "clarity", "wording")):
         return "shape", first_match(
             low,
             (
                 ("multi", ("multi", "several", "compound")),
-                ("vague", ("under", "vague", "ambig", "missing", "incomplete")),
+                ("vague", ("under", "vague", "ambig", "unclear", "missing", "incomplete")),
                 ("conflict", ("conflict", "contradict")),
+                ("leading", ("leading", "loaded", "presum")),
             ),
         ) or ""
     if "channel" in d or "medium" in d:
@@ -186,8 +140,8 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
     return ("topic" if any(w in d for w in _TOPIC_DIMS) else "extra"), None
 
 
-def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
-    extras: list[tuple[str, str]] = []
+def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]) -> None:
+    extras: list[tuple[str, str, bool]] = []
     topic_value, topic_negative = "", False
     for dim, raw in cell.items():
         raw = str(raw)
@@ -201,7 +155,7 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
         elif role == "boundary":
             sc.boundary = said
         elif role == "level":
-            sc.level = said
+            sc.level, sc.level_known = said, True
         elif role == "shape":
             sc.shape = said
         elif role == "channel":
@@ -211,10 +165,19 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
         elif role == "topic" and not topic_value:
             topic_value, topic_negative = bank.humanise(raw), raw.startswith("~")
         else:
-            extras.append((dim.replace("_", " "), bank.humanise(raw)))
+            extras.append((dim, bank.humanise(raw), raw.startswith("~")))
+            if any(w in dim.lower() for w in ("sever", "risk", "acuity", "seriousness")):
+                # a severity reads as a situation and also sets how hard the case is
+                level = first_match(bank.humanise(raw).lower(), _SEVERITY_WORDS)
+                sc.level, sc.level_known = (1 if level is None else level), level is not None
     if not topic_value and extras:
-        topic_value = extras.pop(0)[1]
+        # a value about who or where the user is makes a poor subject: prefer what the case is about
+        rank = {"thing": 0, "other": 0, "nature": 1, "who": 2, "where": 2}
+        pick = min(extras, key=lambda e: rank[dimension_kind(e[0], notes.get(e[0], ""))])
+        extras.remove(pick)
+        topic_value, topic_negative = pick[1], pick[2]
     sc.extras = tuple(extras)
+    sc.notes = notes
     sc.flavor = _flavor(text + " " + topic_value.lower(), bool(sc.answerable))
     if topic_value:
         sc.topic_value = topic_value
@@ -222,7 +185,8 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str) -> None:
         sc.unsupported = topic_negative and any(
             w in low for w in ("unsupport", "scope", "unrelated", "other")
         )
-        sc.topic = None if sc.unsupported else _find_topic(sc.flavor, low)
+        said = " ".join(bank.humanise(str(v)).lower() for v in cell.values())
+        sc.topic = None if sc.unsupported else _find_topic(sc.flavor, low, said)
 
 
 def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
@@ -256,10 +220,14 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
     cell = as_mapping(case.get("cell"))
     sc.cell = tuple((str(d), bank.humanise(str(v)), str(v).startswith("~")) for d, v in cell.items())
     description, prompt = str(case.get("description") or ""), str(case.get("prompt") or "")
-    _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower())
+    notes = {
+        str(d): str(as_mapping(v).get("description") or "")
+        for d, v in as_mapping(case.get("dimensions")).items()
+    }
+    _read_cell(sc, cell, f"{case.get('dataset', '')} {description} {prompt}".lower(), notes)
     if persona.get("locale") and not any(_classify(str(d), str(v))[0] == "lang" for d, v in cell.items()):
         sc.lang, sc.british = _language(str(persona["locale"]))
-    brand, sc.tools = _prompt_names(prompt)
+    brand, sc.tools = prompt_names(prompt)
     if sc.flavor == "manual":
         difficulty = " ".join(
             v.lower() for d, v, _ in sc.cell if "difficult" in d.lower() or "level" in d.lower()
@@ -270,6 +238,8 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
             and not sc.question
             and sc.tactic not in ("out_of_scope", "semantic_ambiguity", "near_empty_input")
         )
-    sc.stance = decide_stance(sc)
-    sc.product, sc.brand = _product(description), brand
+    sc.listed = listed_names(f"{description} {prompt}")
+    sc.can_escalate = can_escalate(as_mapping(case.get("columns")))
+    sc.stance = decide_stance(sc, description)
+    sc.product, sc.brand = product_named(description), brand
     return sc

@@ -16,7 +16,6 @@ from typing import Any
 
 from compiler.generate.backends.offline import domain_words as domains
 
-RISKY_TACTICS = ("prompt_injection", "role_confusion", "policy_probe", "out_of_scope")
 _LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
@@ -56,15 +55,20 @@ class Scene:
     topic_value: str = "the request"
     unsupported: bool = False
     level: int = 1
+    level_known: bool = False  # a difficulty or severity dimension set `level`
     boundary: str = ""  # within | edge | outside
     answerable: str = ""  # yes | partial | no
     tool_state: str = ""  # ok | error | missing | stale
-    shape: str = ""  # multi | vague | conflict
+    shape: str = ""  # multi | vague | conflict | leading
     channel: str = ""
     urgent: bool = False
     lang: str = "en"
     british: bool = False
-    extras: tuple[tuple[str, str], ...] = ()
+    extras: tuple[tuple[str, str, bool], ...] = ()  # (dimension, humanised value, negative)
+    notes: dict[str, str] = field(default_factory=dict)  # dimension -> its description
+    given: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (variable, value) picked from its description
     tools: tuple[str, ...] = ()
     fact: tuple[str, str, str, str] | None = None
     second_fact: tuple[str, str, str, str] | None = None
@@ -72,6 +76,11 @@ class Scene:
     asks_second: bool = False  # manual: the question also asks about `second_fact`
     computed: str = ""  # manual: the worked answer to a numeric question
     stance: str = "comply"  # comply | refuse | escalate | clarify | abstain | partial | error
+    listed: dict[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # "tables orders, customers" -> table: ...
+    can_escalate: bool = True  # the columns can say "escalate" (an enum value or a flag)
+    verdict: str | None = None  # the stance the verdict column's value stands for, once it is written
     product: tuple[str, str] = ("device", "device")  # (full name, noun)
     written: str = ""  # the inputs as written, so the columns only cite facts the inputs mention
     brand: str = ""
@@ -90,8 +99,12 @@ class Scene:
 
 
 def flavor_topics(flavor: str) -> tuple[domains.Topic, ...]:
-    """The topics of a flavour (shop topics for a generic case)."""
-    return {"travel": domains.TRAVEL_TOPICS, "manual": domains.MANUAL_TOPICS}.get(flavor, domains.SHOP_TOPICS)
+    """The topics of a flavour (none for a generic case: it writes from the test space alone)."""
+    return {
+        "shop": domains.SHOP_TOPICS,
+        "travel": domains.TRAVEL_TOPICS,
+        "manual": domains.MANUAL_TOPICS,
+    }.get(flavor, ())
 
 
 _SPECIFIC = frozenset(
@@ -135,38 +148,6 @@ def partial_passage(text: str) -> str:
     if len(first) < len(text.rstrip(".")):
         return first + "."
     return re.sub(r"\d+(?:\.\d+)?", "several", text)
-
-
-def decide_stance(sc: Scene) -> str:
-    """The stance a good answer takes: comply, refuse, escalate, clarify, abstain, partial or error."""
-    rng, negative = sc.rng, any(n for _, _, n in sc.cell)
-    if sc.answerable == "no":
-        return "abstain"
-    if sc.answerable == "partial":
-        return "partial"
-    if sc.tactic in ("near_empty_input", "semantic_ambiguity"):
-        return "clarify"
-    if sc.unsupported or sc.tactic == "out_of_scope":
-        return "refuse"
-    if sc.shape in ("vague", "conflict"):
-        return "clarify"
-    if (
-        sc.tactic in RISKY_TACTICS
-        and sc.flavor != "manual"
-        and (
-            negative
-            or sc.boundary in ("edge", "outside")
-            or (sc.tactic != "policy_probe" and rng.random() < 0.6)
-        )
-    ):
-        return "refuse"
-    if negative or sc.boundary == "outside":
-        return "escalate" if rng.random() < 0.2 + 0.15 * sc.level else "refuse"
-    if sc.tool_state in ("error", "missing"):
-        return "error"
-    if sc.boundary == "edge":
-        return "escalate" if rng.random() < 0.5 else "comply"
-    return "comply"
 
 
 def _draw_person(sc: Scene) -> dict[str, str]:
