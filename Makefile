@@ -11,7 +11,8 @@ EXTRAS_RUNTIME := joblib,submitit
 EXTRAS_TEST := dev,joblib,submitit
 # `uv pip install` when uv is there, else pip (expanded when a recipe runs, after uv was installed);
 # both print what they resolve, fetch and install
-INSTALL = $(if $(wildcard $(BIN)/uv),$(BIN)/uv pip install --python $(BIN)/python,$(BIN)/python -m pip install)
+# (--compile-bytecode: like pip, so the first compile does not pay for compiling every dependency's .pyc)
+INSTALL = $(if $(wildcard $(BIN)/uv),$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python,$(BIN)/python -m pip install)
 
 .PHONY: compile test check lint bench clean
 

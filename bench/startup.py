@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+CPU: dict[str, float] = {}  # figure -> child CPU seconds (user + system), beside its wall time
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str], figure: str = "") -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if figure:
+        CPU[figure] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if done.returncode != 0:
         sys.exit(
             f"bench: {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
@@ -33,8 +41,10 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     return wall, done.stdout + done.stderr
 
 
-def best(args: list[str], cwd: Path, env: dict[str, str], runs: int = 3) -> float:
-    return min(timed(args, cwd, env)[0] for _ in range(runs))
+def best(args: list[str], cwd: Path, env: dict[str, str], figure: str, runs: int = 3) -> float:
+    walls = [timed(args, cwd, env, f"{figure}{i}")[0] for i in range(runs)]
+    CPU[figure] = min(CPU.pop(f"{figure}{i}") for i in range(runs))
+    return min(walls)
 
 
 def wide_space(dimensions: int = 100) -> str:
@@ -94,16 +104,18 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DSC_PROJECT", "VIRTUAL_ENV")}
         if not args.warm_cache:
             env.update(UV_CACHE_DIR=str(work / "uv-cache"), PIP_NO_CACHE_DIR="1")
-        install, _ = timed(["make", ".venv/.installed-runtime"], clone, env)
-        first, first_out = timed(["make", "compile"], clone, env)
+        install, _ = timed(["make", ".venv/.installed-runtime"], clone, env, "install")
+        first, first_out = timed(["make", "compile"], clone, env, "first")
         dsc = str(clone / ".venv/bin/dsc")
-        noop, noop_out = timed([dsc, "compile"], clone, env)
+        noop, noop_out = timed([dsc, "compile"], clone, env, "noop")
         shutil.rmtree(clone / ".dsc" / "fingerprints")
-        full_noop, _ = timed([dsc, "compile"], clone, env)  # the same no-op found by replaying the journal
+        full_noop, _ = timed(
+            [dsc, "compile"], clone, env, "full_noop"
+        )  # the same no-op found by replaying the journal
         timed([dsc, "compile"], clone, env)  # remembers the fingerprint again
-        plan = best([dsc, "plan"], clone, env)
+        plan = best([dsc, "plan"], clone, env, "plan")
         (clone / "conf" / "dataset" / "wide.yaml").write_text(wide_space())
-        plan_wide = best([dsc, "plan", "dataset=wide"], clone, env)
+        plan_wide = best([dsc, "plan", "dataset=wide"], clone, env, "plan_wide")
         small, kernel = first_kernel_call(clone, env)
         big_args = [
             dsc,
@@ -112,29 +124,36 @@ def main() -> None:
             f"out_dir={work}/big",
             f"journal_dir={work}/big-journal",
         ]
-        big, _ = timed(big_args, clone, env)
+        big, _ = timed(big_args, clone, env, "big")
     print(first_out.strip().splitlines()[-1] if first_out.strip() else "")
     print(noop_out.strip().splitlines()[0])
+    rows = [
+        ("fresh clone `make compile`", install + first, None, CPU["install"] + CPU["first"], ""),
+        ("  install: venv, uv, runtime deps", install, None, CPU["install"], ""),
+        ("  first compile, no __pycache__, no journal", first, 5.0, CPU["first"], ""),
+        ("unchanged recompile (fingerprint)", noop, 0.5, CPU["noop"], ""),
+        (
+            "  peer: same no-op found by a full compile",
+            full_noop,
+            None,
+            CPU["full_noop"],
+            f"{full_noop / noop:.1f}x",
+        ),
+        ("dsc plan support_bot, best of 3", plan, 0.6, CPU["plan"], ""),
+        ("dsc plan 100 two-valued dimensions (2^100), best of 3", plan_wide, 1.0, CPU["plan_wide"], ""),
+        ("near-dup of 180 texts, exact small path", small, None, None, ""),
+        ("  peer: numba kernels, first call, cold cache", kernel, None, None, f"{kernel / small:.0f}x"),
+    ]
     print()
-    print(
-        f"{'figure (' + branch + ', ' + ('warm' if args.warm_cache else 'cold') + ' caches)':58}{'measured':>10}{'goal':>10}"
-    )
-    print(f"{'fresh clone `make compile`, wall s':58}{install + first:>10.1f}")
-    print(f"{'  install: venv, uv, runtime deps (s)':58}{install:>10.1f}")
-    print(f"{'  first compile, no __pycache__, no journal (s)':58}{first:>10.2f}{'<= 5':>10}")
-    print(f"{'unchanged recompile, fingerprint (s)':58}{noop:>10.2f}{'<= 0.5':>10}")
-    print(
-        f"{'  peer: same no-op found by a full compile (s)':58}{full_noop:>10.2f}{'':>10}{full_noop / noop:>8.1f}x"
-    )
-    print(f"{'dsc plan support_bot, best of 3 (s)':58}{plan:>10.2f}{'<= 0.6':>10}")
-    print(f"{'dsc plan 100 two-valued dimensions (2^100), best of 3 (s)':58}{plan_wide:>10.2f}{'<= 1.0':>10}")
-    print(f"{'near-dup of 180 texts, exact small path (s)':58}{small:>10.3f}")
-    print(
-        f"{'  peer: numba kernels, first call, cold cache (s)':58}{kernel:>10.2f}{'':>10}{kernel / small:>8.0f}x"
-    )
-    print(
-        f"{f'offline compile, {args.rows} rows, ms per row (wall)':58}{big / args.rows * 1000:>10.3f}{'<= 0.3':>10}"
-    )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; cpu = child user+system seconds")
+    caches = "warm" if args.warm_cache else "cold"
+    print(f"{f'figure, seconds ({branch}, {caches} caches)':56}{'wall':>9}{'goal':>8}{'cpu':>9}  ratio")
+    for name, wall, goal, cpu, ratio in rows:
+        goal_text = f"<= {goal:g}" if goal else ""
+        cpu_text = f"{cpu:.2f}" if cpu is not None else ""
+        print(f"{name:56}{wall:>9.2f}{goal_text:>8}{cpu_text:>9}  {ratio}")
+    per_row, cpu_row = big / args.rows * 1000, CPU["big"] / args.rows * 1000
+    print(f"{f'offline compile, {args.rows} rows, ms per row':56}{per_row:>9.3f}{'<= 0.3':>8}{cpu_row:>9.3f}")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ NEWCOMER_MISTAKES = [
     ),
     pytest.param(["plan", "+experiment=nope"], "no conf/experiment/ folder", id="no-experiment-folder"),
     pytest.param(["plan", "lm=opnai"], "did you mean `lm=openai`?", id="lm-typo"),
+    pytest.param(["plan", "--jsn"], "did you mean `--json`?", id="option-typo"),
 ]
 
 

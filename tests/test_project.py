@@ -111,3 +111,19 @@ def test_a_project_file_overrides_the_built_in_one(tmp_path: Path, monkeypatch: 
     assert [t.id for t in spec.tactics] == ["only_one"]
     assert "haiku" in {s.name for s in spec.strategies}
     assert Path(spec.out_dir) == repo / "outputs"
+
+
+def test_every_built_in_file_is_package_data() -> None:
+    """A non-editable install ships what compiler/builtin holds: pyproject's globs cover every file."""
+    import tomllib
+
+    from compiler.spec.compose import PACKAGE_ROOT
+    from compiler.spec.project import BUILTIN
+
+    config = tomllib.loads((PACKAGE_ROOT / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["compiler.builtin"]
+    files = [p for p in BUILTIN.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert len(files) >= 15
+    for path in files:
+        relative = path.relative_to(BUILTIN)
+        assert any(relative.match(g) and len(relative.parts) == len(Path(g).parts) for g in globs), relative

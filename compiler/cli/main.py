@@ -26,6 +26,16 @@ class _Parser(argparse.ArgumentParser):
         unknown = message.partition("unrecognized arguments: ")[2].split()
         flag = next((a for a in unknown if a.startswith("--")), None)
         if flag is not None:
+            import difflib
+
+            known = [o for o in self._option_string_actions if o.startswith("--")]
+            for action in self._actions:  # the top parser reports unknown options of the verb's parser
+                if isinstance(action, argparse._SubParsersAction):
+                    verb = next((a for a in _Parser.argv if a in action.choices), None)
+                    known += list(action.choices[verb]._option_string_actions) if verb else []
+            close = difflib.get_close_matches(flag.split("=")[0], known, n=1, cutoff=0.75)
+            if close:
+                raise UsageError(f"`{flag}` is not an option of dsc; did you mean `{close[0]}`?")
             raise UsageError(f"`{flag}` is not an option of dsc; {_as_override(flag, _Parser.argv)}")
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
 
