@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
 GRADERS = ("promptfoo", "inspect", "deepeval", "openai")
 # OpenAI evals treats only names starting with gpt-4- as chat models: it gets gpt-4-model-under-test etc.
 MODELS = ("model-under-test", *(f"grader-{tool}" for tool in GRADERS))
@@ -119,7 +118,11 @@ class GraderServer:
                     "created": 0,
                     "model": payload.get("model"),
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
                     ],
                     "usage": {"prompt_tokens": len(body) // 4, "completion_tokens": 20, "total_tokens": 0},
                 }

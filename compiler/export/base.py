@@ -68,9 +68,7 @@ def read_space(manifest: Mapping[str, Any], rows: Sequence[Row] = ()) -> Space:
     prompt = config.get("prompt") or {}
     declared = prompt.get("variables") or {}
     variables = [str(n) for n in declared] or sorted({n for r in rows for n in r.inputs})
-    required = [
-        str(n) for n, v in declared.items() if not isinstance(v, Mapping) or v.get("required", True)
-    ]
+    required = [str(n) for n, v in declared.items() if not isinstance(v, Mapping) or v.get("required", True)]
     dims = [str(d) for d in config.get("dimensions") or {}]
     dims += sorted({d for r in rows for d in r.cell} - set(dims))
     columns = [
@@ -120,7 +118,10 @@ def row_metadata(row: Row, space: Space) -> dict[str, Any]:
         "cell_label": cell_label(cell),
         "cell": cell,
     }
-    for name, value in cell.items():  # flat too: promptfoo's --filter-metadata intent=refund, Inspect's grouped()
+    for (
+        name,
+        value,
+    ) in cell.items():  # flat too: promptfoo's --filter-metadata intent=refund, Inspect's grouped()
         meta.setdefault(name, value)
     return meta
 

@@ -75,7 +75,10 @@ def golden(row: Row, space: Space) -> dict[str, Any]:
         "expected_labels": labels or None,
         "expected_tools": tools if has_tool_column else None,
         "additional_metadata": row_metadata(row, space)
-        | {"inputs": input_values(row, space), "expected": {c.name: row.expected.get(c.name) for c in space.columns}},
+        | {
+            "inputs": input_values(row, space),
+            "expected": {c.name: row.expected.get(c.name) for c in space.columns},
+        },
     }
 
 

@@ -28,7 +28,9 @@ def choose_folder(out: Path, default_name: str, fmt: str) -> Path:
     if out.is_symlink():
         raise UsageError(f"--out {out}: is a symlink; give the real folder")
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: is a file; exports write a folder (files and a README), give a folder")
+        raise UsageError(
+            f"--out {out}: is a file; exports write a folder (files and a README), give a folder"
+        )
     if not out.exists() or not any(out.iterdir()) or _marker_format(out) == fmt:
         return out
     name = _SAFE.sub("_", default_name).strip("._") or fmt

@@ -79,12 +79,15 @@ def build_openai_evals(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict
 
 def sample(row: Row, space: Space) -> dict[str, Any]:
     system, user = split_prompt(space, row.inputs)
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": user}
+    ]
     return {
         "input": messages,
         "criteria": criteria(row, space),
         "id": row.id,
-        "metadata": row_metadata(row, space) | {"expected": {c.name: row.expected.get(c.name) for c in space.columns}},
+        "metadata": row_metadata(row, space)
+        | {"expected": {c.name: row.expected.get(c.name) for c in space.columns}},
     }
 
 
@@ -107,7 +110,11 @@ def _criterion(column: Column, value: Any) -> str | None:
         items = [str(v) for v in value]
         if column.list_role == "tool_calls":
             names = [tool_name(v) for v in value]
-            return f"{column.about}: calls {' then '.join(names)}." if names else f"{column.about}: calls no tool."
+            return (
+                f"{column.about}: calls {' then '.join(names)}."
+                if names
+                else f"{column.about}: calls no tool."
+            )
         if not items:
             return None
         if column.list_role == "exclude":

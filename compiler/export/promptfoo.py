@@ -20,8 +20,8 @@ from compiler.export.base import (
     input_values,
     known_tools,
     plain,
-    readme,
     read_space,
+    readme,
     row_metadata,
     tool_name,
     yaml_text,
@@ -79,7 +79,11 @@ def assertion(column: Column, value: Any, space: Space, tools: Sequence[str]) ->
         items = [str(v) for v in value]
         role = column.list_role
         if role == "tool_calls":
-            return {"type": "javascript", "value": tool_calls_check(list(value), tools), "metric": column.name}
+            return {
+                "type": "javascript",
+                "value": tool_calls_check(list(value), tools),
+                "metric": column.name,
+            }
         if not items:
             return None  # nothing required, nothing forbidden
         kind = "not-icontains-any" if role == "exclude" else "icontains-all"
