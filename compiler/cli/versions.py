@@ -179,7 +179,13 @@ def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from compiler.versions.review import Decision, append_decisions, apply_decisions, load_decisions, parse_assignment
+    from compiler.versions.review import (
+        Decision,
+        append_decisions,
+        apply_decisions,
+        load_decisions,
+        parse_assignment,
+    )
     from compiler.versions.store import read_manifest, read_rows
 
     out_dir = Path("outputs")

@@ -13,7 +13,7 @@ from typing import Any
 
 from compiler.core.rows import Row
 
-_TOOL_CALLS = re.compile(r"tool_?calls?|tools?_called|actions")
+_TOOL_CALLS = re.compile(r"tool_?calls?|tools?_called")
 _EXCLUDED = re.compile(r"must_not|mustnt|forbidden|avoid|never|banned|exclude")
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 
@@ -81,7 +81,10 @@ def read_space(manifest: Mapping[str, Any], rows: Sequence[Row] = ()) -> Space:
         for name, spec in (config.get("columns") or {}).items()
     ]
     known = {c.name for c in columns}
-    columns += [Column(n, "text", "") for n in sorted({n for r in rows for n in r.expected} - known)]
+    columns += [
+        Column(n, _infer_kind([r.expected.get(n) for r in rows]), "")
+        for n in sorted({n for r in rows for n in r.expected} - known)
+    ]
     return Space(
         dataset=str(manifest.get("dataset") or "dataset"),
         version=str(manifest.get("version") or "version"),
@@ -92,6 +95,20 @@ def read_space(manifest: Mapping[str, Any], rows: Sequence[Row] = ()) -> Space:
         required=tuple(required),
         columns=tuple(columns),
     )
+
+
+def _infer_kind(values: Sequence[Any]) -> str:
+    """A column the manifest does not declare: its type from the values the rows hold."""
+    seen = [v for v in values if v is not None]
+    for kind, test in (
+        ("list", lambda v: isinstance(v, list | tuple)),
+        ("bool", lambda v: isinstance(v, bool)),
+        ("int", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+        ("number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    ):
+        if seen and all(test(v) for v in seen):
+            return kind
+    return "text"
 
 
 def canonical_cell(row: Row, space: Space) -> dict[str, str | None]:

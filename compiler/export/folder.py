@@ -33,7 +33,7 @@ def choose_folder(out: Path, default_name: str, fmt: str) -> Path:
         )
     if not out.exists() or not any(out.iterdir()) or _marker_format(out) == fmt:
         return out
-    name = _SAFE.sub("_", default_name).strip("._") or fmt
+    name = re.sub(r"\.{2,}", "_", _SAFE.sub("_", default_name)).strip("._") or fmt
     return out / name
 
 
