@@ -85,19 +85,21 @@ def needle(row: Row, space: Space) -> str:
 
 
 def pick_rows(rows: list[Row], space: Space, n: int = 10) -> list[Row]:
-    """A few rows with distinct needles, production rows and empty tool-call lists first when there are any."""
+    """A few rows with distinct needles: production rows first, then turns without and with tool calls."""
     tool_columns = [c.name for c in space.columns if c.kind == "list" and c.list_role == "tool_calls"]
 
-    def rank(row: Row) -> tuple[int, int, str]:
-        empty_tools = any(row.expected.get(c) == [] for c in tool_columns)
-        return (row.source != "production", not empty_tools, row.id)
+    def empty_tools(row: Row) -> bool:
+        return any(row.expected.get(c) == [] for c in tool_columns)
 
+    ranked = sorted(rows, key=lambda r: (r.source != "production", r.id))
     chosen: list[Row] = []
     seen: set[str] = set()
-    for row in sorted(rows, key=rank):
+    for row in ranked:
         key = needle(row, space)
         if len(key) < 20 or any(key in other or other in key for other in seen):
             continue
+        if tool_columns and sum(empty_tools(r) for r in chosen) >= n // 2 and empty_tools(row):
+            continue  # keep room for turns that do call tools
         seen.add(key)
         chosen.append(row)
         if len(chosen) == n:
@@ -121,7 +123,7 @@ def wrong_answer(row: Row, space: Space, rows: list[Row]) -> str:
     for column in space.columns:
         value = row.expected.get(column.name)
         if column.kind == "list" and column.list_role == "tool_calls" and value == []:
-            parts.append(f"{known_tools(rows, column)[0]}(query='anything')")
+            parts.append(f"{known_tools(rows, column, space)[0]}(query='anything')")
     return " ".join(parts)
 
 

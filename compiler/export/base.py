@@ -16,6 +16,8 @@ from compiler.core.rows import Row
 _TOOL_CALLS = re.compile(r"tool_?calls?|tools?_called")
 _EXCLUDED = re.compile(r"must_not|mustnt|forbidden|avoid|never|banned|exclude")
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
+_TAGS = re.compile(r"\{[{%#].*?[}%#]\}", re.S)
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,13 @@ def tool_name(call: Any) -> str:
     return str(call).split("(", 1)[0].strip()
 
 
-def known_tools(rows: Sequence[Row], column: Column) -> list[str]:
-    """Every tool name any row of the version expects in `column`: what "no tool call" is checked against."""
-    return sorted({tool_name(c) for r in rows for c in r.expected.get(column.name) or () if tool_name(c)})
+def known_tools(rows: Sequence[Row], column: Column, space: Space | None = None) -> list[str]:
+    """The tool names "no tool call" is checked against: every name a row of the version expects in
+    `column`, and the snake_case names the prompt under test mentions outside its template tags."""
+    names = {tool_name(c) for r in rows for c in r.expected.get(column.name) or () if tool_name(c)}
+    if space is not None:
+        names |= set(_SNAKE.findall(_TAGS.sub(" ", space.prompt))) - set(space.variables)
+    return sorted(names)
 
 
 def expectation(column: Column, value: Any) -> str:

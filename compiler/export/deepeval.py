@@ -40,7 +40,7 @@ def build_deepeval(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str
             {
                 "dataset": space.dataset,
                 "version": space.version,
-                "columns": [_column_spec(c, rows) for c in space.columns],
+                "columns": [_column_spec(c, rows, space) for c in space.columns],
             }
         ),
         SCRIPT: script,
@@ -82,7 +82,7 @@ def golden(row: Row, space: Space) -> dict[str, Any]:
     }
 
 
-def _column_spec(column: Column, rows: Sequence[Row]) -> dict[str, Any]:
+def _column_spec(column: Column, rows: Sequence[Row], space: Space) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": column.name, "kind": column.kind, "about": column.about}
     if column.kind == "text":
         spec["criteria"] = (
@@ -95,7 +95,7 @@ def _column_spec(column: Column, rows: Sequence[Row]) -> dict[str, Any]:
         spec["labels"] = ["yes", "no"]
     elif column.kind == "list":
         spec["list_role"] = column.list_role
-        spec["tools"] = known_tools(rows, column)
+        spec["tools"] = known_tools(rows, column, space)
     return spec
 
 

@@ -35,7 +35,7 @@ GRADER = "openai:chat:gpt-4.1"
 
 def build_promptfoo(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
     space = read_space(manifest, rows)
-    tools = {c.name: known_tools(rows, c) for c in space.columns if c.kind == "list"}
+    tools = {c.name: known_tools(rows, c, space) for c in space.columns if c.kind == "list"}
     config = {
         "description": f"{space.dataset} {space.version}: {space.description}".strip(),
         "prompts": [{"raw": space.prompt or _fallback_prompt(space), "label": space.dataset}],
