@@ -107,6 +107,14 @@ def pick_rows(rows: list[Row], space: Space, n: int = 10) -> list[Row]:
     return chosen
 
 
+def wrong_ids(rows: list[Row], space: Space) -> set[str]:
+    """Every other row answered wrong, taken apart for turns with and without tool calls so both are in."""
+    tool_columns = [c.name for c in space.columns if c.kind == "list" and c.list_role == "tool_calls"]
+    empty = [r for r in rows if any(r.expected.get(c) == [] for c in tool_columns)]
+    others = [r for r in rows if r not in empty]
+    return {r.id for group in (empty, others) for r in group[1::2]}
+
+
 def right_answer(row: Row, space: Space) -> str:
     parts = [f"RIGHT ANSWER {row.id}."]
     for column in space.columns:

@@ -8,7 +8,7 @@
 
     with GraderServer({needle: (right, wrong)}) as server:
         server.base_url  # "http://127.0.0.1:PORT/v1"
-        server.mode = "wrong"
+        server.mode = "wrong"  # or server.wrong = {needle, ...}: those cases only
         server.graded  # [(needle or None, passed, model)]
 """
 
@@ -40,6 +40,7 @@ class GraderServer:
         self.answers = dict(answers)
         self.labels = {k: list(v) for k, v in (labels or {}).items()}  # needle -> the right class labels
         self.mode = "right"
+        self.wrong: set[str] = set()  # needles answered wrong whatever the mode: one run checks both
         self.graded: list[tuple[str | None, bool, str]] = []
         self.asked: list[str | None] = []
         self.lock = threading.Lock()
@@ -63,7 +64,7 @@ class GraderServer:
             if needle is None:
                 return "I do not know this case."
             right, wrong = self.answers[needle]
-            return right if self.mode == "right" else wrong
+            return right if self.mode == "right" and needle not in self.wrong else wrong
         passed = needle is not None and self.answers[needle][0] in text
         with self.lock:
             self.graded.append((needle, passed, model))

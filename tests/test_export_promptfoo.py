@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from compiler.core.rows import Row
 from compiler.export.formats import export_version
 from tests.browser import in_ci
 from tests.export_runs import (
@@ -25,6 +27,7 @@ from tests.export_runs import (
     needle,
     pick_rows,
     require_module,
+    wrong_ids,
 )
 from tests.grader_server import GraderServer
 
@@ -104,29 +107,30 @@ def test_promptfoo_validate_accepts_the_export(tmp_path: Path, promptfoo: list[s
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
-_RUNS: dict[tuple[str, str], tuple[list[dict[str, Any]], GraderServer]] = {}
+@dataclass(frozen=True)
+class Run:
+    rows: list[Row]
+    results: dict[str, dict[str, Any]]  # row id -> promptfoo's result
+    wrong: frozenset[str]  # ids of the rows answered wrong
+    server: GraderServer
 
 
-def eval_export(
-    version: Version, tmp_path: Path, promptfoo: list[str], mode: str
-) -> tuple[list[dict[str, Any]], GraderServer]:
-    """One `promptfoo eval` per version and mode in a test process (each takes seconds)."""
-    key = (str(version.manifest["version"]), mode)
-    if key not in _RUNS:
-        _RUNS[key] = run_eval(version, tmp_path, promptfoo, mode)
-    return _RUNS[key]
+_RUNS: dict[str, Run] = {}
 
 
-def run_eval(
-    version: Version, tmp_path: Path, promptfoo: list[str], mode: str
-) -> tuple[list[dict[str, Any]], GraderServer]:
-    """Export a few rows, point the providers at the loopback server as a user would, run `promptfoo eval`."""
+def eval_export(version: Version, tmp_path: Path, promptfoo: list[str]) -> Run:
+    """Export a few rows, point the providers at the loopback server as a user would, run `promptfoo eval`
+    once per version in a test process (it takes seconds to start); every other case is answered wrong."""
+    key = str(version.manifest["version"])
+    if key in _RUNS:
+        return _RUNS[key]
     space = version.space
     rows = pick_rows(version.rows, space)
+    wrong = wrong_ids(rows, space)
     folder = export_version(rows, version.manifest, "promptfoo", tmp_path / "export")
     config = yaml.safe_load((folder / "promptfooconfig.yaml").read_text(encoding="utf-8"))
     with GraderServer(answers(rows, space, version.rows)) as server:
-        server.mode = mode
+        server.wrong = {needle(r, space) for r in rows if r.id in wrong}
 
         def provider(model: str) -> dict[str, Any]:
             return {"id": f"openai:chat:{model}", "config": {"apiBaseUrl": server.base_url, "apiKey": "x"}}
@@ -134,50 +138,68 @@ def run_eval(
         config["providers"] = [provider("model-under-test")]
         config["defaultTest"]["options"]["provider"] = provider("grader-promptfoo")
         (folder / "promptfooconfig.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        args = ["eval", "-c", "promptfooconfig.yaml", "--no-cache", "--no-table", "-o", "results.json", "-j", "4"]
+        args = [
+            "eval",
+            "-c",
+            "promptfooconfig.yaml",
+            "--no-cache",
+            "--no-table",
+            "-o",
+            "results.json",
+            "-j",
+            "4",
+        ]
         done = run_promptfoo(promptfoo, args, folder)
     assert done.returncode in (0, 100), done.stdout[-2000:] + done.stderr[-2000:]  # 100: some tests failed
     results = json.loads((folder / "results.json").read_text())["results"]["results"]
     assert len(results) == len(rows)
     assert server.asked.count(None) == 0 and len(server.asked) == len(rows)  # every prompt showed its case
-    return results, server
+    run = Run(rows, {r["testCase"]["metadata"]["id"]: r for r in results}, frozenset(wrong), server)
+    _RUNS[key] = run
+    return run
 
 
 def components(result: dict[str, Any]) -> list[tuple[str, bool]]:
     return [(c["assertion"]["type"], c["pass"]) for c in result["gradingResult"]["componentResults"]]
 
 
-def test_a_right_answer_passes_every_assertion(version: Version, tmp_path: Path, promptfoo: list[str]) -> None:
-    results, server = eval_export(version, tmp_path, promptfoo, "right")
-    assert all(passed for r in results for _, passed in components(r)), [components(r) for r in results]
-    rubrics = sum(kind == "llm-rubric" for r in results for kind, _ in components(r))
-    assert rubrics and len(server.graded) == rubrics
-    assert all(seen is not None for seen, _, _ in server.graded), "a rubric did not show the grader the input"
-    assert any(kind in DETERMINISTIC for r in results for kind, _ in components(r))
+def test_a_right_answer_passes_every_assertion(
+    version: Version, tmp_path: Path, promptfoo: list[str]
+) -> None:
+    run = eval_export(version, tmp_path, promptfoo)
+    right = [result for row_id, result in run.results.items() if row_id not in run.wrong]
+    assert right and all(passed for r in right for _, passed in components(r)), [components(r) for r in right]
+    assert any(kind in DETERMINISTIC for r in right for kind, _ in components(r))
+    rubrics = sum(kind == "llm-rubric" for r in run.results.values() for kind, _ in components(r))
+    assert rubrics and len(run.server.graded) == rubrics
+    assert all(seen is not None for seen, _, _ in run.server.graded), (
+        "a rubric did not show the grader the input"
+    )
 
 
 def test_a_wrong_answer_fails_the_deterministic_assertions(
     version: Version, tmp_path: Path, promptfoo: list[str]
 ) -> None:
-    results, server = eval_export(version, tmp_path, promptfoo, "wrong")
-    checked = [(kind, passed) for r in results for kind, passed in components(r) if kind in DETERMINISTIC]
-    assert checked and not any(passed for _, passed in checked), checked
-    assert not any(r["success"] for r in results)
-    assert server.graded and not any(passed for _, passed, _ in server.graded)
+    run = eval_export(version, tmp_path, promptfoo)
+    wrong = [result for row_id, result in run.results.items() if row_id in run.wrong]
+    checked = [(kind, passed) for r in wrong for kind, passed in components(r) if kind in DETERMINISTIC]
+    assert wrong and checked and not any(passed for _, passed in checked), checked
+    assert not any(r["success"] for r in wrong)
+    graded = [passed for r in wrong for kind, passed in components(r) if kind == "llm-rubric"]
+    assert graded and not any(graded)
 
 
 def test_empty_tool_call_lists_are_asserted_as_no_call(tmp_path: Path, promptfoo: list[str]) -> None:
     version = compiled_version("agent_tools")
-    space = version.space
-    rows = pick_rows(version.rows, space)
-    empty = [r for r in rows if r.expected.get("expected_tool_calls") == []]
-    some = [r for r in rows if r.expected.get("expected_tool_calls")]
-    assert empty and some, "the sample should hold turns with and without tool calls"
-    results, _ = eval_export(version, tmp_path, promptfoo, "wrong")
-    by_needle = {needle(r, space): r for r in rows}
-    for result in results:
-        row = by_needle[next(n for n in by_needle if n in result["vars"][space.primary])]
-        tool = [c for c in result["gradingResult"]["componentResults"] if c["assertion"]["type"] == "javascript"]
-        assert len(tool) == 1 and not tool[0]["pass"]
-        expected = "no tool call" if row.expected["expected_tool_calls"] == [] else "then"
-        assert expected in tool[0]["reason"] or row.expected["expected_tool_calls"][0].split("(")[0] in tool[0]["reason"]
+    run = eval_export(version, tmp_path, promptfoo)
+    by_id = {r.id: r for r in run.rows}
+    seen = set()
+    for row_id, result in run.results.items():
+        calls = by_id[row_id].expected["expected_tool_calls"]
+        (tool,) = [
+            c for c in result["gradingResult"]["componentResults"] if c["assertion"]["type"] == "javascript"
+        ]
+        assert tool["pass"] == (row_id not in run.wrong), tool["reason"]
+        assert ("expected no tool call" in tool["reason"]) == (calls == []), tool["reason"]
+        seen.add((calls == [], row_id in run.wrong))
+    assert seen == {(True, True), (True, False), (False, True), (False, False)}  # every combination ran

@@ -74,7 +74,9 @@ def columns_spec(rows: Sequence[Row], space: Space) -> dict[str, Any]:
                 "about": c.about,
                 "values": list(c.values),
                 "list_role": c.list_role if c.kind == "list" else None,
-                "tools": known_tools(rows, c, space) if c.list_role == "tool_calls" and c.kind == "list" else [],
+                "tools": known_tools(rows, c, space)
+                if c.list_role == "tool_calls" and c.kind == "list"
+                else [],
             }
             for c in space.columns
         ],
