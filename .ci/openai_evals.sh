@@ -5,8 +5,9 @@
 # tests/test_export_openai_evals.py reads DSC_OPENAI_EVALS_HOME. Re-running with the cache in place costs nothing.
 set -euo pipefail
 EVALS_VERSION=3.0.1.post1
-python="${PYTHON:-python3}"
-home="${DSC_OPENAI_EVALS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dsc/openai-evals-$EVALS_VERSION}"
+python="${PYTHON:-python3}"  # the Python the tests run on
+py=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')  # lz4 is a compiled wheel
+home="${DSC_OPENAI_EVALS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/dsc/openai-evals-$EVALS_VERSION-py$py}"
 if [ ! -f "$home/.installed" ]; then
     rm -rf "$home" && mkdir -p "$home"
     "$python" -m pip install --quiet --disable-pip-version-check --target "$home" --no-deps "evals==$EVALS_VERSION" >&2

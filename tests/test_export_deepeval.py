@@ -47,7 +47,9 @@ def version(request: pytest.FixtureRequest) -> Version:
 
 def load_script(folder: Path) -> ModuleType:
     """run_deepeval.py from the export, imported as a user's own code would import it."""
-    spec = importlib.util.spec_from_file_location(f"run_deepeval_{abs(hash(folder))}", folder / "run_deepeval.py")
+    spec = importlib.util.spec_from_file_location(
+        f"run_deepeval_{abs(hash(folder))}", folder / "run_deepeval.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -72,7 +74,9 @@ def test_goldens_fill_the_fields_deepeval_4_provides(version: Version, tmp_path:
                 assert golden.expected_labels[column.name] == ("yes" if value else "no")
             if column.kind == "list" and column.list_role == "tool_calls":
                 assert [t.name for t in golden.expected_tools] == [str(v).split("(")[0] for v in value]
-        assert golden.additional_metadata["expected"] == {c.name: row.expected.get(c.name) for c in space.columns}
+        assert golden.additional_metadata["expected"] == {
+            c.name: row.expected.get(c.name) for c in space.columns
+        }
         assert list(golden.additional_metadata["cell"]) == list(space.dimensions)
     # the plain JSON loader still reads the goldens it knows
     dataset = require_module("deepeval.dataset", "deepeval").EvaluationDataset()
@@ -144,7 +148,9 @@ def test_evaluate_passes_right_answers_and_fails_wrong_ones(version: Version, tm
         row_id = test.name
         metrics = {m.name.split(" [")[0]: m.success for m in test.metrics_data}
         classes = {c.name: c.success for c in test.classifications or []}
-        assert set(metrics) | set(classes) == {c for c in columns if columns[c].kind in ("text", "list", "enum", "bool")}
+        assert set(metrics) | set(classes) == {
+            c for c in columns if columns[c].kind in ("text", "list", "enum", "bool")
+        }
         assert test.success == (row_id not in wrong)
         if row_id in wrong:
             lists = [m for m in metrics if columns[m].kind == "list"]

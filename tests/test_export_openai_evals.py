@@ -20,7 +20,15 @@ import pytest
 from compiler.export.formats import export_version
 from compiler.export.openai_evals import eval_name
 from tests.browser import in_ci
-from tests.export_runs import Version, answers, committed_version, compiled_version, needle, pick_rows, wrong_ids
+from tests.export_runs import (
+    Version,
+    answers,
+    committed_version,
+    compiled_version,
+    needle,
+    pick_rows,
+    wrong_ids,
+)
 from tests.grader_server import GraderServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +58,8 @@ def evals_path() -> str:
     text = (ROOT / ".ci" / "openai_evals.sh").read_text()
     release = text.split("EVALS_VERSION=", 1)[1].split()[0]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    home = Path(os.environ.get("DSC_OPENAI_EVALS_HOME") or cache / "dsc" / f"openai-evals-{release}")
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    home = Path(os.environ.get("DSC_OPENAI_EVALS_HOME") or cache / "dsc" / f"openai-evals-{release}-py{py}")
     if not (home / ".installed").is_file():
         message = f"OpenAI evals is not installed in {home}: run .ci/openai_evals.sh"
         if in_ci():
@@ -84,7 +93,9 @@ def test_the_registry_loads_with_the_evals_packages_own_loader(
     for sample in samples:
         roles = [m["role"] for m in sample["input"]]
         assert roles == (["system", "user"] if space.prompt.splitlines()[0].find("{") < 0 else ["user"])
-        assert sample["criteria"].startswith("1. ") and list(sample["metadata"]["cell"]) == list(space.dimensions)
+        assert sample["criteria"].startswith("1. ") and list(sample["metadata"]["cell"]) == list(
+            space.dimensions
+        )
 
 
 def test_oaieval_scores_right_answers_y_and_wrong_answers_n(
