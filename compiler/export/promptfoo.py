@@ -158,5 +158,8 @@ def _readme(space: Space, rows: int) -> bytes:
             "tool call). Text, enum and bool columns are `llm-rubric` assertions whose text shows the grader the",
             "case's input. Every test's `metadata` carries the row id, source, strategy and the full cell, so",
             "`promptfoo eval --filter-metadata intent=refund` runs one slice.",
+            "",
+            "Note: promptfoo renders `{{ }}` inside var values and reads a var that starts with `file://` as a",
+            "file; a case input that looks like either is interpreted by promptfoo, not sent as written.",
         ],
     )
