@@ -91,15 +91,26 @@ def add_version_verbs(verbs: Any) -> None:
     )
     export = verbs.add_parser(
         "export",
-        help="write a version in the format an eval tool loads",
-        description="Export a version for promptfoo, DeepEval, Inspect AI, OpenAI evals or "
-        "Hugging Face datasets.",
+        help="write a version as a folder an eval tool runs",
+        description="Export a version as a folder that promptfoo, Inspect AI, DeepEval, OpenAI evals, "
+        "Hugging Face datasets or DSPy runs or loads as it is, with a README on how to run it.",
     )
     export.add_argument("version")
     export.add_argument(
-        "--format", required=True, dest="fmt", help="promptfoo | deepeval | inspect | openai-evals | hf"
+        "--format",
+        required=True,
+        dest="fmt",
+        help="promptfoo | inspect | deepeval | openai-evals | hf | dspy",
     )
-    export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
+    export.add_argument(
+        "--out",
+        default=".",
+        help="the folder to write; a folder holding other files gets <dataset>-<version>-<format>/ inside it "
+        "(default: .)",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="overwrite files in the folder that this export did not write"
+    )
 
 
 def _open(ref: str) -> Any:
@@ -259,17 +270,18 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from compiler.export.formats import export_version
+    from compiler.export.formats import FORMATS, export_version
     from compiler.versions.store import read_manifest, read_rows
 
+    if args.fmt not in FORMATS:  # before opening the version: the mistake is the flag
+        raise UsageError(f"--format {args.fmt}: unknown; use one of: {', '.join(sorted(FORMATS))}")
     version = _open(args.version)
-    out = Path(args.out)
-    if out.is_file() and args.fmt == "hf":
-        raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")
-    if not out.exists() and not out.suffix:  # a new path without an extension is a folder to write into
-        out.mkdir(parents=True)
-    path = export_version(read_rows(version), read_manifest(version), args.fmt, out)
-    print(f"exported {version.dataset}/{version.version} as {args.fmt}: {path}")
+    path = export_version(
+        read_rows(version), read_manifest(version), args.fmt, Path(args.out), force=args.force
+    )
+    print(
+        f"exported {version.dataset}/{version.version} as {args.fmt}: {path} (how to run it: {path / 'README.md'})"
+    )
     return 0
 
 

@@ -16,7 +16,6 @@ from compiler.screen.checks import CheckResult, hard_failure, run_checks
 from compiler.screen.decisions import Decision, apply_decisions
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
 from compiler.spec.model import Spec
-from compiler.versions.review import Decision, apply_decisions
 
 
 def screen_candidates(
