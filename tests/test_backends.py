@@ -444,23 +444,24 @@ def test_kill_9_at_half_way_resumes_without_paying_again(
     killed.mkdir()
     clean.mkdir()
     concurrency, size = 8, 80
-    planned = 120  # size x overgenerate 1.5
+    uninterrupted = _compile_process(clean, server, size, concurrency)  # same endpoint: same config
+    assert uninterrupted.wait(timeout=300) == 0
+    planned = server.stats.requests  # what a whole compile asks for (size x overgenerate, less curated rows)
+    assert planned >= size
     process = _compile_process(killed, server, size, concurrency)
     deadline = time.monotonic() + 120
-    while server.stats.requests < planned // 2 and time.monotonic() < deadline:
+    while server.stats.requests < planned + planned // 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = server.stats.requests
+    before = server.stats.requests - planned
     assert planned // 3 <= before < planned
     resumed = _compile_process(killed, server, size, concurrency)
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
-    paid_twice = server.stats.requests - planned
+    paid_twice = server.stats.requests - 2 * planned
     # at most about one concurrency's worth is asked again: the requests in flight plus one flush group
     assert 0 <= paid_twice <= concurrency + concurrency // 4
-    uninterrupted = _compile_process(clean, server, size, concurrency)  # same endpoint: same config
-    assert uninterrupted.wait(timeout=300) == 0
     trees = [
         {
             str(p.relative_to(root)): p.read_bytes()
