@@ -51,7 +51,7 @@ def version(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         ],
         project=project,
     )
-    found = resolve_version(str(result.version.path))
+    found = resolve_version(str(result.version.path), result.spec.out_dir)
     return Version(read_rows(found), read_manifest(found))
 
 

@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
+from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs, project_paths
 from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
+from compiler.spec.paths import path_overrides
 
 if TYPE_CHECKING:
     from compiler.spec.model import LMSpec
@@ -171,6 +172,8 @@ def _print_summary(result: Any) -> None:
             f"run `dsc compile` without shard.* once every shard is done to assemble the version"
         )
         return
+    if result.note:
+        print(f"repaired: {result.note}")
     if not result.created:
         print(f"unchanged: {version.version}  ({version.path})")
         return
@@ -198,6 +201,15 @@ def _print_summary(result: Any) -> None:
                 f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "
                 f"of their strategy: {cells}{more}"
             )
+    if result.failures:
+        from compiler.pipeline.failures import describe_failures
+
+        failed = sum(result.failures.values())
+        print(
+            f"  published with {failed} failed LM calls of {counts.get('generated', 0)} "
+            f"({describe_failures(result.failures)}), within max_failure_rate={result.spec.max_failure_rate:g}; "
+            "failed calls are not journaled: a rerun asks them again (and may make a new version)"
+        )
     pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
         print(f"  {pending} rows pending review (`dsc review list {version.path} --status pending`)")
@@ -247,12 +259,10 @@ def run_compile(args: argparse.Namespace) -> int:
     from compiler.pipeline.compile import compile_dataset
 
     if args.multirun:
-        from pathlib import Path
-
         from compiler.pipeline.sweep import run_multirun, summarise_sweep
 
         records = run_multirun(args.overrides)
-        text, written = summarise_sweep(records, Path("outputs"))
+        text, written = summarise_sweep(records)
         print(text)
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
@@ -309,7 +319,7 @@ def run_show(args: argparse.Namespace) -> int:
     from compiler.versions.store import read_manifest, resolve_version
     from compiler.versions.verify import require_intact
 
-    version = require_intact(resolve_version(args.version))
+    version = require_intact(resolve_version(args.version, project_paths(args).out_dir))
     manifest = read_manifest(version)
     if args.json:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -352,7 +362,11 @@ COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, **VERSIO
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        # verbs without Hydra overrides still take the path keys (out_dir=..., reviews_dir=...)
+        ours, words = path_overrides(words) if words[:1] not in (["compile"], ["plan"]) else ([], words)
+        args = parser.parse_args(words)
+        args.path_overrides = ours
         if args.verb is None:
             parser.print_help()
             return 2
@@ -360,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DscError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"dsc: error: {line}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except BrokenPipeError:  # `dsc plan | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0

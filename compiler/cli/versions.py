@@ -11,6 +11,7 @@ from typing import Any
 
 from compiler.core.errors import StoreError, UsageError
 from compiler.spec.model import CURATED_NAMES
+from compiler.spec.paths import Paths, read_paths
 
 
 def add_version_verbs(verbs: Any) -> None:
@@ -102,18 +103,25 @@ def add_version_verbs(verbs: Any) -> None:
     export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
 
 
-def _open(ref: str) -> Any:
+def project_paths(args: argparse.Namespace, dataset: str | None = None) -> Paths:
+    """The folders of this project (conf/ and `out_dir=...` words on the command line), for one dataset."""
+    from compiler.spec.compose import Project
+
+    return read_paths(Project.locate().conf_dir, getattr(args, "path_overrides", ()), dataset)
+
+
+def _open(ref: str, args: argparse.Namespace) -> Any:
     from compiler.versions.store import resolve_version
     from compiler.versions.verify import require_intact
 
-    return require_intact(resolve_version(ref))
+    return require_intact(resolve_version(ref, project_paths(args).out_dir))
 
 
 def run_diff(args: argparse.Namespace) -> int:
     from compiler.versions.diff import diff_rows, format_diff
     from compiler.versions.store import read_rows
 
-    a, b = _open(args.a), _open(args.b)
+    a, b = _open(args.a, args), _open(args.b, args)
     result = diff_rows(read_rows(a), read_rows(b))
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0
@@ -125,7 +133,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     folders = versions_of_paths([Path(p) for p in args.paths if Path(p).exists()])
     versions = [Version(f.parent.name, f.name, f) for f in folders]
-    versions += [resolve_version(p) for p in args.paths if not Path(p).exists()]
+    versions += [resolve_version(p, project_paths(args).out_dir) for p in args.paths if not Path(p).exists()]
     if not versions:
         raise UsageError(f"verify: no version among {' '.join(args.paths)}; give outputs/<dataset>/<version>")
     failed = 0
@@ -172,10 +180,10 @@ def run_review(args: argparse.Namespace) -> int:
     from compiler.versions.review import append_decisions, load_decisions, parse_assignment
     from compiler.versions.store import read_manifest, read_rows
 
-    out_dir = Path("outputs")
+    out_dir = project_paths(args).out_dir
     if args.action == "list":
-        version = _open(args.version)
-        decisions = load_decisions(version.dataset)
+        version = _open(args.version, args)
+        decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)
         shown = 0
         for row in read_rows(version):
             reviewed = apply_decisions(row, decisions)
@@ -196,7 +204,7 @@ def run_review(args: argparse.Namespace) -> int:
                 Decision(row.id, status, args.reviewer, args.reason)
             )
         for dataset, new in by_dataset.items():
-            path = append_decisions(dataset, new)
+            path = append_decisions(dataset, new, project_paths(args, dataset).reviews_dir)
             print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
         return 0
     version, row = _find_row(args.id, out_dir)
@@ -204,7 +212,11 @@ def run_review(args: argparse.Namespace) -> int:
     variables = list((config.get("prompt") or {}).get("variables") or {})
     columns = config.get("columns") or {}
     edits = dict(parse_assignment(text, variables, columns) for text in args.assignments)
-    path = append_decisions(version.dataset, [Decision(row.id, "edited", args.reviewer, args.reason, edits)])
+    path = append_decisions(
+        version.dataset,
+        [Decision(row.id, "edited", args.reviewer, args.reason, edits)],
+        project_paths(args, version.dataset).reviews_dir,
+    )
     print(f"edited {row.id[:16]} of {version.dataset} ({path}); recompile to apply")
     return 0
 
@@ -215,9 +227,10 @@ def run_promote(args: argparse.Namespace) -> int:
     from compiler.versions.review import load_decisions
     from compiler.versions.store import read_rows
 
-    version = _open(args.version)
+    version = _open(args.version, args)
     rows = read_rows(version)
-    decisions = load_decisions(version.dataset)
+    paths = project_paths(args, version.dataset)
+    decisions = load_decisions(version.dataset, paths.reviews_dir)
     pending = sum(
         1 for r in rows if (x := apply_decisions(r, decisions)) is not None and x.review_status == "pending"
     )
@@ -234,7 +247,7 @@ def run_promote(args: argparse.Namespace) -> int:
         version=version.version,
         target=args.to,
         status=args.status,
-        datasets_dir=Path("datasets"),
+        datasets_dir=paths.datasets_dir,
     )
     print(f"promoted {result.added} rows to {result.path} ({result.already_there} already there)")
     return 0
@@ -262,7 +275,7 @@ def run_export(args: argparse.Namespace) -> int:
     from compiler.export.formats import export_version
     from compiler.versions.store import read_manifest, read_rows
 
-    version = _open(args.version)
+    version = _open(args.version, args)
     out = Path(args.out)
     if out.is_file() and args.fmt == "hf":
         raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")

@@ -7,7 +7,6 @@ back with the same id keeps its decision; an edited row carries its edit (and so
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,21 @@ import yaml
 from compiler.core.atomic import append_lines
 from compiler.core.columns import COLUMN_TYPES
 from compiler.core.errors import UsageError
+from compiler.core.jsonl import iter_records
 from compiler.screen.decisions import Decision
 
-REVIEWS_DIR = Path("reviews")
 
-
-def reviews_path(dataset: str, root: Path = REVIEWS_DIR) -> Path:
+def reviews_path(dataset: str, root: Path) -> Path:
     return root / f"{dataset}.jsonl"
 
 
-def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision]:
+def load_decisions(dataset: str, root: Path) -> dict[str, Decision]:
     path = reviews_path(dataset, root)
     decisions: dict[str, Decision] = {}
     if not path.is_file():
         return decisions
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, data in iter_records(path, UsageError, "a review decision", "fix or remove the line"):
         try:
-            data = json.loads(line)
             decisions[data["id"]] = Decision(
                 data["id"],
                 data["status"],
@@ -43,14 +38,14 @@ def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision
                 data.get("reason", ""),
                 data.get("edits") or {},
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise UsageError(
-                f"{path}:{number}: not a review decision ({exc}); fix or remove the line"
-            ) from exc
+                f"{path}:{number}: not a review decision (no {exc}); fix or remove the line"
+            ) from None
     return decisions
 
 
-def append_decisions(dataset: str, decisions: Iterable[Decision], root: Path = REVIEWS_DIR) -> Path:
+def append_decisions(dataset: str, decisions: Iterable[Decision], root: Path) -> Path:
     path = reviews_path(dataset, root)
     append_lines(path, [d.to_json() for d in decisions])
     return path

@@ -28,6 +28,7 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
+from compiler.spec.paths import paths_from
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -43,6 +44,7 @@ from compiler.spec.validate.settings import (
     parse_checks,
     parse_coverage,
     parse_dedupe,
+    parse_failure_rate,
     parse_lm,
     parse_shard,
 )
@@ -288,8 +290,10 @@ def validate_config(
         _check_satisfiable(problems, dims, constraints)
     checks = parse_checks(problems, raw.get("checks"))
     shard = parse_shard(problems, raw.get("shard"))
+    max_failure_rate = parse_failure_rate(problems, raw.get("max_failure_rate"))
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
+    paths = paths_from(raw)
     return Spec(
         name=name,
         description=description,
@@ -308,13 +312,14 @@ def validate_config(
         personas=tuple(Persona(**p) for p in personas),
         tactics=tuple(Tactic(**t) for t in tactics),
         budget=budget,
-        out_dir=str(raw.get("out_dir", "outputs")),
-        journal_dir=str(raw.get("journal_dir", ".dsc")),
-        reviews_dir=str(raw.get("reviews_dir", "reviews")),
-        datasets_dir=str(raw.get("datasets_dir", "datasets")),
+        out_dir=str(paths.out_dir),
+        journal_dir=str(paths.journal_dir),
+        reviews_dir=str(paths.reviews_dir),
+        datasets_dir=str(paths.datasets_dir),
         sources=sources,
         checks=checks,
         shard=shard,
+        max_failure_rate=max_failure_rate,
         resolved=raw,
     )
 
