@@ -30,6 +30,14 @@ def add_version_verbs(verbs: Any) -> None:
         "pre-commit (give version folders or files inside them).",
     )
     verify.add_argument("paths", nargs="+", help="versions, or files inside versions")
+    repair = verbs.add_parser(
+        "repair",
+        help="rebuild versions.jsonl from the version folders, remove stale staging folders",
+        description="Put a dataset's folder back in order after a kill, a merge or a hand edit: damaged "
+        "and duplicate index lines go, versions a kill left out of the index come back, staging folders "
+        "of dead writers are removed. Damaged version folders are named (a compile rebuilds them).",
+    )
+    repair.add_argument("datasets", nargs="*", help="dataset names under out_dir (default: every dataset)")
     review = verbs.add_parser(
         "review",
         help="list, approve, reject or edit rows",
@@ -175,6 +183,17 @@ def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
     raise StoreError(f"{prefix}: no row with this id in the newest versions under {out_dir}/{hint}")
 
 
+def _refuse_inapplicable(found: list[tuple[Any, Any]], action: str) -> None:
+    """Refuse, before anything is written, a decision that no compile would apply."""
+    from compiler.versions.review import decision_refusal
+    from compiler.versions.store import read_manifest
+
+    for version, row in found:
+        refusal = decision_refusal(row, read_manifest(version), action)
+        if refusal is not None:
+            raise UsageError(refusal)
+
+
 def run_review(args: argparse.Namespace) -> int:
     from compiler.screen.decisions import Decision, apply_decisions
     from compiler.versions.review import append_decisions, load_decisions, parse_assignment
@@ -197,6 +216,7 @@ def run_review(args: argparse.Namespace) -> int:
         return 0
     if args.action in ("approve", "reject"):
         found = [_find_row(prefix, out_dir) for prefix in args.ids]
+        _refuse_inapplicable(found, args.action)
         status = "approved" if args.action == "approve" else "rejected"
         by_dataset: dict[str, list[Decision]] = {}
         for version, row in found:
@@ -208,6 +228,7 @@ def run_review(args: argparse.Namespace) -> int:
             print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
         return 0
     version, row = _find_row(args.id, out_dir)
+    _refuse_inapplicable([(version, row)], "edit")
     config = read_manifest(version).get("config", {})
     variables = list((config.get("prompt") or {}).get("variables") or {})
     columns = config.get("columns") or {}
@@ -286,7 +307,44 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_repair(args: argparse.Namespace) -> int:
+    from compiler.versions.repair import dataset_folders, repair_dataset
+
+    out_dir = project_paths(args).out_dir
+    folders = [out_dir / name for name in args.datasets] if args.datasets else dataset_folders(out_dir)
+    for folder in folders:
+        if not folder.is_dir():
+            known = ", ".join(p.name for p in dataset_folders(out_dir)) or "none"
+            raise UsageError(f"repair: {folder} is not a dataset folder; datasets under {out_dir}/: {known}")
+    damaged = 0
+    for folder in folders:
+        report = repair_dataset(folder, folder.name)
+        done = []
+        if report.damaged_lines:
+            lines = ", ".join(str(n) for n, _ in report.damaged_lines[:8])
+            done.append(f"removed {len(report.damaged_lines)} damaged index lines ({lines})")
+        if report.duplicates:
+            done.append(f"removed {report.duplicates} duplicate index entries")
+        if report.added:
+            done.append(f"re-added {len(report.added)} versions ({', '.join(report.added)})")
+        if report.staging_removed:
+            done.append(f"removed {len(report.staging_removed)} stale staging folders")
+        print(
+            f"repaired {folder}: " + "; ".join(done) if done else f"ok: {folder} ({report.versions} versions)"
+        )
+        for version, finding in report.damaged_versions:
+            damaged += 1
+            print(
+                f"{finding}; `dsc compile` of this config rebuilds {version} (or restore it from git)",
+                file=sys.stderr,
+            )
+    if not folders:
+        print(f"nothing to repair: no datasets under {out_dir}/")
+    return 1 if damaged else 0
+
+
 VERSION_COMMANDS = {
+    "repair": run_repair,
     "dedupe": run_dedupe,
     "export": run_export,
     "diff": run_diff,

@@ -9,7 +9,7 @@ from compiler.spec.model import Spec
 
 # what a failure class most likely means, for the one line the user reads
 CAUSES = {
-    "server": "the endpoint answers 5xx",
+    "5xx": "the endpoint answers 5xx (a server error)",
     "timeout": "the endpoint does not answer in time (lm.timeout)",
     "connection": "the endpoint cannot be reached (lm.api_base)",
     "malformed": "the endpoint's replies are not chat completions (an HTML page or an error body?)",

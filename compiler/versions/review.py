@@ -17,6 +17,7 @@ from compiler.core.atomic import append_lines
 from compiler.core.columns import COLUMN_TYPES
 from compiler.core.errors import UsageError
 from compiler.core.jsonl import iter_records
+from compiler.core.rows import Row
 from compiler.screen.decisions import Decision
 
 
@@ -90,3 +91,42 @@ def parse_assignment(
     if kind == "number":
         value = float(value)
     return f"expected.{name}", value
+
+
+def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str | None:
+    """Why a review decision on this row could never apply (None when it can): compiles apply decisions to
+    synthetic rows only; curated and production rows join every version as their source holds them."""
+    if row.source == "synthetic":
+        return None
+    if row.source == "production":
+        trace = row.provenance.get("trace_id")
+        where = (manifest.get("config") or {}).get("sources", {}) or {}
+        production = where.get("production") if isinstance(where, Mapping) else None
+        path = production.get("path") if isinstance(production, Mapping) else production
+        return (
+            f"{row.id[:16]}: is a production row (trace {trace} of {path or 'the production traces'}); it joins "
+            "every version as traced and review decisions apply to synthetic rows only, so this one would be "
+            "ignored: change or drop the trace at its source"
+        )
+    curated = (manifest.get("curated") or {}).get(row.source) or {}
+    path = Path(str(curated.get("path"))) if curated.get("path") else None
+    line = _line_of(path, row.id) if path is not None else None
+    where = f"{path}:{line}" if line else str(path or f"the {row.source} file")
+    if action == "approve":
+        return None  # curated rows are approved as they are: recording it changes nothing and loses nothing
+    fix = "delete that line" if action == "reject" else "edit the row in that file"
+    return (
+        f"{row.id[:16]}: is a {row.source} row, curated in {where}; curated rows join every version as the "
+        f"file holds them, so a review decision would be ignored: {fix} and recompile"
+    )
+
+
+def _line_of(path: Path, row_id: str) -> int | None:
+    """The line of a curated file whose `id` is this row's (None when the file is unreadable or lacks it)."""
+    try:
+        for number, data in iter_records(path, UsageError, "a row", "fix the line"):
+            if data.get("id") == row_id:
+                return number
+    except UsageError:
+        return None
+    return None
