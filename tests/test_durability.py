@@ -67,7 +67,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def versions_of(root: Path = Path("outputs")) -> list[Path]:
-    return sorted(p.parent for p in root.glob(f"{DATASET}/*/manifest.json"))
+    return sorted(p.parent for p in root.glob(f"{DATASET}/*/manifest.json") if not p.parent.name.startswith("."))
 
 
 def journal_answers(root: Path = Path(".dsc")) -> int:

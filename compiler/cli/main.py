@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs, project_paths
+from compiler.cli.locate import project_paths
+from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
 from compiler.spec.paths import path_overrides

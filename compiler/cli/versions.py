@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from compiler.core.errors import StoreError, UsageError
+from compiler.cli.locate import open_version, project_paths
+from compiler.cli.review import run_promote, run_review
+from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
-from compiler.spec.paths import Paths, read_paths
 
 
 def add_version_verbs(verbs: Any) -> None:
@@ -37,7 +37,7 @@ def add_version_verbs(verbs: Any) -> None:
         "and duplicate index lines go, versions a kill left out of the index come back, staging folders "
         "of dead writers are removed. Damaged version folders are named (a compile rebuilds them).",
     )
-    repair.add_argument("datasets", nargs="*", help="dataset names under out_dir (default: every dataset)")
+    repair.add_argument("names", nargs="*", metavar="DATASET", help="datasets under out_dir (default: all)")
     review = verbs.add_parser(
         "review",
         help="list, approve, reject or edit rows",
@@ -111,25 +111,11 @@ def add_version_verbs(verbs: Any) -> None:
     export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
 
 
-def project_paths(args: argparse.Namespace, dataset: str | None = None) -> Paths:
-    """The folders of this project (conf/ and `out_dir=...` words on the command line), for one dataset."""
-    from compiler.spec.compose import Project
-
-    return read_paths(Project.locate().conf_dir, getattr(args, "path_overrides", ()), dataset)
-
-
-def _open(ref: str, args: argparse.Namespace) -> Any:
-    from compiler.versions.store import resolve_version
-    from compiler.versions.verify import require_intact
-
-    return require_intact(resolve_version(ref, project_paths(args).out_dir))
-
-
 def run_diff(args: argparse.Namespace) -> int:
     from compiler.versions.diff import diff_rows, format_diff
     from compiler.versions.store import read_rows
 
-    a, b = _open(args.a, args), _open(args.b, args)
+    a, b = open_version(args.a, args), open_version(args.b, args)
     result = diff_rows(read_rows(a), read_rows(b))
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0
@@ -156,124 +142,6 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
-    """(version, row) of the newest version holding a row id that starts with `prefix`."""
-    from compiler.versions.store import MANIFEST, Version, read_index, read_rows
-
-    if len(prefix) < 8:
-        raise UsageError(f"{prefix}: give at least 8 characters of the row id")
-    known: list[str] = []
-    for dataset_dir in sorted(p for p in out_dir.iterdir() if p.is_dir()) if out_dir.is_dir() else []:
-        entries = read_index(dataset_dir)
-        for entry in reversed(entries):
-            folder = dataset_dir / entry["version"]
-            if not (folder / MANIFEST).is_file():
-                continue
-            version = Version(dataset_dir.name, entry["version"], folder)
-            rows = read_rows(version)
-            matches = [r for r in rows if r.id.startswith(prefix)]
-            if len(matches) == 1:
-                return version, matches[0]
-            if len(matches) > 1:
-                raise UsageError(f"{prefix}: matches {len(matches)} rows; give more characters")
-            known.extend(r.id for r in rows)
-            break  # only the newest version of each dataset
-    close = difflib.get_close_matches(prefix, [k[: len(prefix)] for k in known], n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise StoreError(f"{prefix}: no row with this id in the newest versions under {out_dir}/{hint}")
-
-
-def _refuse_inapplicable(found: list[tuple[Any, Any]], action: str) -> None:
-    """Refuse, before anything is written, a decision that no compile would apply."""
-    from compiler.versions.review import decision_refusal
-    from compiler.versions.store import read_manifest
-
-    for version, row in found:
-        refusal = decision_refusal(row, read_manifest(version), action)
-        if refusal is not None:
-            raise UsageError(refusal)
-
-
-def run_review(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import Decision, apply_decisions
-    from compiler.versions.review import append_decisions, load_decisions, parse_assignment
-    from compiler.versions.store import read_manifest, read_rows
-
-    out_dir = project_paths(args).out_dir
-    if args.action == "list":
-        version = _open(args.version, args)
-        decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)
-        shown = 0
-        for row in read_rows(version):
-            reviewed = apply_decisions(row, decisions)
-            status = "rejected" if reviewed is None else reviewed.review_status
-            if args.status and status != args.status:
-                continue
-            text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
-            print(f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} {text}")
-            shown += 1
-        print(f"{shown} rows", file=sys.stderr)
-        return 0
-    if args.action in ("approve", "reject"):
-        found = [_find_row(prefix, out_dir) for prefix in args.ids]
-        _refuse_inapplicable(found, args.action)
-        status = "approved" if args.action == "approve" else "rejected"
-        by_dataset: dict[str, list[Decision]] = {}
-        for version, row in found:
-            by_dataset.setdefault(version.dataset, []).append(
-                Decision(row.id, status, args.reviewer, args.reason)
-            )
-        for dataset, new in by_dataset.items():
-            path = append_decisions(dataset, new, project_paths(args, dataset).reviews_dir)
-            print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
-        return 0
-    version, row = _find_row(args.id, out_dir)
-    _refuse_inapplicable([(version, row)], "edit")
-    config = read_manifest(version).get("config", {})
-    variables = list((config.get("prompt") or {}).get("variables") or {})
-    columns = config.get("columns") or {}
-    edits = dict(parse_assignment(text, variables, columns) for text in args.assignments)
-    path = append_decisions(
-        version.dataset,
-        [Decision(row.id, "edited", args.reviewer, args.reason, edits)],
-        project_paths(args, version.dataset).reviews_dir,
-    )
-    print(f"edited {row.id[:16]} of {version.dataset} ({path}); recompile to apply")
-    return 0
-
-
-def run_promote(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import apply_decisions
-    from compiler.versions.promote import promote_rows
-    from compiler.versions.review import load_decisions
-    from compiler.versions.store import read_rows
-
-    version = _open(args.version, args)
-    rows = read_rows(version)
-    paths = project_paths(args, version.dataset)
-    decisions = load_decisions(version.dataset, paths.reviews_dir)
-    pending = sum(
-        1 for r in rows if (x := apply_decisions(r, decisions)) is not None and x.review_status == "pending"
-    )
-    if pending and args.status == "approved" and not args.allow_pending:
-        raise UsageError(
-            f"{version.path}: {pending} rows are still pending review; review them first "
-            f"(`dsc review list {version.path} --status pending`) or pass --allow-pending "
-            f"to promote only the approved rows"
-        )
-    result = promote_rows(
-        rows,
-        decisions,
-        dataset=version.dataset,
-        version=version.version,
-        target=args.to,
-        status=args.status,
-        datasets_dir=paths.datasets_dir,
-    )
-    print(f"promoted {result.added} rows to {result.path} ({result.already_there} already there)")
-    return 0
-
-
 def run_dedupe(args: argparse.Namespace) -> int:
     from compiler.screen.dedupe_file import dedupe_file
 
@@ -296,7 +164,7 @@ def run_export(args: argparse.Namespace) -> int:
     from compiler.export.formats import export_version
     from compiler.versions.store import read_manifest, read_rows
 
-    version = _open(args.version, args)
+    version = open_version(args.version, args)
     out = Path(args.out)
     if out.is_file() and args.fmt == "hf":
         raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")
@@ -311,7 +179,7 @@ def run_repair(args: argparse.Namespace) -> int:
     from compiler.versions.repair import dataset_folders, repair_dataset
 
     out_dir = project_paths(args).out_dir
-    folders = [out_dir / name for name in args.datasets] if args.datasets else dataset_folders(out_dir)
+    folders = [out_dir / name for name in args.names] if args.names else dataset_folders(out_dir)
     for folder in folders:
         if not folder.is_dir():
             known = ", ".join(p.name for p in dataset_folders(out_dir)) or "none"

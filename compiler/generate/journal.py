@@ -59,6 +59,10 @@ def request_key(
     return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
 
 
+def _digest(text: str) -> str:
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
+
+
 class Journal:
     """Append-only answers keyed by request key; flushed in small groups."""
 
@@ -88,6 +92,7 @@ class Journal:
             return
         # a line longer than any answer we keep is skipped unparsed (json escapes at most 6 bytes per char)
         longest = 6 * self.max_chars + 512
+        forgotten: set[tuple[str, str]] = set()
         for segment in sorted(self.directory.glob("*.jsonl")):
             with segment.open("rb") as handle:
                 for raw in handle:
@@ -97,7 +102,7 @@ class Journal:
                     try:
                         record = json.loads(raw)
                         if record.get("forget"):
-                            self._answers.pop(record["key"], None)
+                            forgotten.add((record["key"], record["forget"]))
                             continue
                         if len(record["text"]) > self.max_chars:
                             self.oversize_lines += 1
@@ -105,6 +110,12 @@ class Journal:
                         self._answers[record["key"]] = Answer(record["text"], record["in"], record["out"])
                     except (ValueError, KeyError, TypeError, AttributeError):
                         self.torn_lines += 1
+        # a forget names the text it drops, so it holds whatever order segments load in, and a later good
+        # answer to the same request is kept
+        for key, digest in forgotten:
+            answer = self._answers.get(key)
+            if answer is not None and _digest(answer.text) == digest:
+                del self._answers[key]
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -129,9 +140,11 @@ class Journal:
 
     def forget(self, key: str) -> None:
         """Drop an answer that turned out bad on replay; a `forget` line keeps later loads from using it."""
-        line = json.dumps({"key": key, "forget": True}, separators=(",", ":"))
         with self._lock:
-            self._answers.pop(key, None)
+            answer = self._answers.pop(key, None)
+            if answer is None:
+                return
+            line = json.dumps({"key": key, "forget": _digest(answer.text)}, separators=(",", ":"))
             self._pending.append(line + "\n")
             self._flush_locked()
 

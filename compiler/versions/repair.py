@@ -140,9 +140,6 @@ def repair_dataset(dataset_path: Path, dataset: str) -> Repair:
     folders = _version_folders(dataset_path)
     manifests: dict[str, tuple[dict[str, Any], bytes]] = {}
     for version, folder in folders.items():
-        findings = verify_version(Version(dataset, version, folder))
-        if findings:
-            report.damaged_versions.append((version, f"{findings[0].path}: {findings[0].problem}"))
         if version in seen:
             continue
         try:
@@ -158,6 +155,10 @@ def repair_dataset(dataset_path: Path, dataset: str) -> Repair:
     if report.damaged_lines or report.duplicates or report.added:
         text = "".join(index_line(e) + "\n" for e in kept)
         write_atomic(dataset_path / INDEX, text.encode("utf-8"))
+    for version, folder in folders.items():  # checked against the index as it is now
+        findings = verify_version(Version(dataset, version, folder))
+        if findings:
+            report.damaged_versions.append((version, f"{findings[0].path}: {findings[0].problem}"))
     return report
 
 

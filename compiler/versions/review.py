@@ -94,10 +94,10 @@ def parse_assignment(
 
 
 def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str | None:
-    """Why a review decision on this row could never apply (None when it can): compiles apply decisions to
+    """Why a reject or edit of this row could never apply (None when it can): compiles apply decisions to
     synthetic rows only; curated and production rows join every version as their source holds them."""
-    if row.source == "synthetic":
-        return None
+    if row.source == "synthetic" or action == "approve":
+        return None  # an approval changes what `review list` and `promote` see, and a compile keeps the row
     if row.source == "production":
         trace = row.provenance.get("trace_id")
         where = (manifest.get("config") or {}).get("sources", {}) or {}
@@ -112,8 +112,6 @@ def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str 
     path = Path(str(curated.get("path"))) if curated.get("path") else None
     line = _line_of(path, row.id) if path is not None else None
     where = f"{path}:{line}" if line else str(path or f"the {row.source} file")
-    if action == "approve":
-        return None  # curated rows are approved as they are: recording it changes nothing and loses nothing
     fix = "delete that line" if action == "reject" else "edit the row in that file"
     return (
         f"{row.id[:16]}: is a {row.source} row, curated in {where}; curated rows join every version as the "
