@@ -67,11 +67,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def versions_of(root: Path = Path("outputs")) -> list[Path]:
-    return sorted(p.parent for p in root.glob(f"{DATASET}/*/manifest.json") if not p.parent.name.startswith("."))
+    return sorted(
+        p.parent for p in root.glob(f"{DATASET}/*/manifest.json") if not p.parent.name.startswith(".")
+    )
 
 
 def journal_answers(root: Path = Path(".dsc")) -> int:
     return len(Journal(root / "journal" / DATASET))
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --- 1. failure is never success ---------------------------------------------------------------------
@@ -352,7 +358,9 @@ def test_an_append_after_a_lost_newline_keeps_both_records(
     [
         pytest.param(lambda d: d + b'{"id": "x", "inpu\n', "golden.jsonl:2: not valid JSON", id="glued"),
         pytest.param(lambda d: d + b"\xc3\x28\n", "golden.jsonl:2: not UTF-8 text", id="utf8"),
-        pytest.param(lambda d: b"<<<<<<< a\n" + d + b">>>>>>> b\n", "golden.jsonl:1: a git conflict", id="merge"),
+        pytest.param(
+            lambda d: b"<<<<<<< a\n" + d + b">>>>>>> b\n", "golden.jsonl:1: a git conflict", id="merge"
+        ),
     ],
 )
 def test_a_damaged_curated_file_is_one_line(
@@ -367,16 +375,20 @@ def test_a_damaged_curated_file_is_one_line(
     assert versions_of() == []
 
 
-def test_a_manifest_that_is_not_json_is_one_line_and_a_compile_rebuilds_it(
+def test_a_manifest_that_is_not_json_is_one_line_and_the_fix_it_names_works(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     version = _compiled(capsys)
-    intact = {p.name: p.read_bytes() for p in version.iterdir()}
+    intact = _tree(Path("outputs"))
     (version / "manifest.json").write_text("{ not json")
     code, _, err = run(capsys, "show", str(version))
     assert code == 2 and "manifest.json" in err
     code, _, err = run(capsys, "compile", *SMALL, "size=9")  # reads the latest manifest for evidence
-    assert code == 2 and "manifest.json:1: not valid JSON" in err and "restore it from git" in err
+    assert code == 2 and "manifest.json:1: not valid JSON" in err and "delete its folder and recompile" in err
+    assert versions_of() == [version]
+    shutil.rmtree(version)
+    assert run(capsys, "compile", *SMALL)[0] == 0
+    assert _tree(Path("outputs")) == intact
 
 
 def test_an_earlier_cases_file_with_a_garbage_line_is_one_line(
@@ -392,10 +404,6 @@ def test_an_earlier_cases_file_with_a_garbage_line_is_one_line(
 
 
 # --- 4. repair: lost entries, damaged and deleted folders, kills at each publishing step -------------
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize(
@@ -572,6 +580,20 @@ def test_no_literal_default_folder_outside_the_config_defaults() -> None:
 
 
 # --- 6. decisions on curated rows --------------------------------------------------------------------
+
+
+def test_rejecting_a_production_row_is_refused_up_front(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "compile", "size=12", "dedupe.near=null", "max_rounds=0")[0] == 0
+    (version,) = versions_of()
+    production = next(
+        r for r in read_rows(resolve_version(str(version), "outputs")) if r.source == "production"
+    )
+    code, _, err = run(capsys, "review", "reject", production.id, "--reason", "noise")
+    assert code == 2 and "is a production row (trace" in err and "would be ignored" in err
+    assert not Path("reviews").exists()
+    assert run(capsys, "review", "approve", production.id)[0] == 0  # an approval applies (promote uses it)
 
 
 @pytest.mark.parametrize("action", ["reject", "edit"])
