@@ -1,7 +1,7 @@
 """Durability figures, each beside its peer: what the journal's size cap saves, what the locked appends and
 the check of an existing version cost.
 
-Usage: python bench/durability.py [--huge N] [--size ROWS]
+Usage: python -m bench.durability [--huge N] [--size ROWS]   (from the checkout's root)
 
 1. Loading a journal that holds N answers of 20 MB (the issue's endpoint) among 2,000 normal ones:
    with the cap (oversize lines skipped unparsed) vs without (every line parsed, as before).
@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,13 +44,19 @@ def bench_load(base: Path, huge: int) -> None:
     size = sum(p.stat().st_size for p in folder.iterdir())
     timings = {}
     for label, cap in (("capped", answer_cap(1024)), ("uncapped", 10**12)):
+        tracemalloc.start()
         started = time.perf_counter()
         journal = Journal(folder, max_chars=cap)
-        timings[label] = (time.perf_counter() - started, len(journal))
-    (capped, kept), (uncapped, everything) = timings["capped"], timings["uncapped"]
+        seconds = time.perf_counter() - started
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        timings[label] = (seconds, len(journal), held)
+        del journal
+    (capped, kept, mem_c), (uncapped, everything, mem_u) = timings["capped"], timings["uncapped"]
     print(f"1. journal load, {size / 1e6:.0f} MB ({huge} answers of 20 MB among 2,000):")
-    print(f"   capped   {capped:7.3f} s, {kept} answers kept")
-    print(f"   uncapped {uncapped:7.3f} s, {everything} answers kept   -> {uncapped / capped:.1f}x slower")
+    print(f"   capped   {capped:7.3f} s, {kept} answers kept, {mem_c / 1e6:6.1f} MB held")
+    print(f"   uncapped {uncapped:7.3f} s, {everything} answers kept, {mem_u / 1e6:6.1f} MB held")
+    print(f"   -> uncapped is {uncapped / capped:.1f}x slower and holds {mem_u / mem_c:.0f}x the memory")
 
 
 def bench_append(base: Path) -> None:
