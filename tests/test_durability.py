@@ -617,3 +617,17 @@ def test_a_decision_on_a_curated_row_is_refused_up_front(
     assert "would be ignored" in err
     assert not Path("reviews").exists()  # refused before anything was written, the synthetic one too
     assert run(capsys, "review", "reject", synthetic.id, "--reason", "off")[0] == 0
+
+
+def test_an_index_entry_from_another_build_is_rewritten_once_not_rebuilt_forever(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = _compiled(capsys)
+    index = version.parent / "versions.jsonl"
+    entry = json.loads(index.read_text())
+    index.write_text(json.dumps({**entry, "manifest_hash": "0" * 16}, sort_keys=True) + "\n")
+    code, out, err = run(capsys, "compile", *SMALL)
+    assert code == 0 and "manifest.json differs from the hash in versions.jsonl" in out, err
+    assert json.loads(index.read_text()) == entry
+    code, out, _ = run(capsys, "compile", *SMALL)
+    assert code == 0 and out.startswith(f"unchanged: {version.name}")

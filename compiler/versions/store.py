@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import xxhash
 
-from compiler.core.atomic import append_lines, write_folder
+from compiler.core.atomic import append_lines, write_atomic, write_folder
 from compiler.core.columns import column_type
 from compiler.core.errors import StoreError
 from compiler.core.jsonl import OnDamage, iter_records, read_json_object
@@ -178,10 +178,19 @@ def publish_version(
 def add_to_index(
     dataset_path: Path, dataset: str, version: str, manifest: Mapping[str, Any], manifest_bytes: bytes
 ) -> bool:
-    """Append a version's entry unless the index already has it; True when it was appended."""
-    if any(e["version"] == version for e in read_index(dataset_path)):
+    """Append a version's entry unless the index has it; True when the index changed. An entry whose manifest
+    hash is not this manifest's (a folder rebuilt by another dsc version) is rewritten in place, so the
+    version does not read as tampered on every later compile."""
+    entry = index_entry(dataset, version, manifest, manifest_bytes)
+    entries = read_index(dataset_path)
+    own = [e for e in entries if e["version"] == version]
+    if not own:
+        append_lines(dataset_path / INDEX, [index_line(entry)])
+        return True
+    if own[0].get("manifest_hash") in (None, entry["manifest_hash"]):
         return False
-    append_lines(dataset_path / INDEX, [index_line(index_entry(dataset, version, manifest, manifest_bytes))])
+    text = "".join(index_line(entry if e["version"] == version else e) + "\n" for e in entries)
+    write_atomic(dataset_path / INDEX, text.encode("utf-8"))
     return True
 
 
