@@ -41,7 +41,7 @@ class Version:
 def committed_version() -> Version:
     manifests = sorted((PACKAGE_ROOT / "outputs" / "support_bot").glob("*/manifest.json"))
     assert manifests, "the committed example version outputs/support_bot/<version> is missing"
-    found = resolve_version(str(manifests[-1].parent))
+    found = resolve_version(str(manifests[-1].parent), manifests[-1].parent.parent.parent)
     return Version(read_rows(found), read_manifest(found))
 
 
@@ -64,7 +64,7 @@ def compiled_version(dataset: str, size: int = 24) -> Version:
         ],
         project=project,
     )
-    found = resolve_version(str(result.version.path))
+    found = resolve_version(str(result.version.path), result.spec.out_dir)
     return Version(read_rows(found), read_manifest(found))
 
 

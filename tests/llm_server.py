@@ -37,7 +37,23 @@ from aiohttp import web
 
 from compiler.generate.backends.offline.engine import write_answer
 
-FAULT_KINDS = ("ok", "429", "500", "503", "malformed", "no_choices", "hang", "400", "401", "403", "404")
+FAULT_KINDS = (
+    "ok",
+    "429",
+    "500",
+    "503",
+    "malformed",
+    "no_choices",
+    "hang",
+    "400",
+    "401",
+    "403",
+    "404",
+    "error_200",  # an error body with HTTP 200, as some gateways send
+    "refusal",  # a well-formed completion whose text is a refusal, not the output format
+    "huge",  # a well-formed completion of 200,000 characters
+)
+REFUSAL = "Sorry, I cannot help with that."
 
 
 @dataclass(frozen=True)
@@ -180,6 +196,8 @@ class _App:
             return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="text/html")
         if fault == "no_choices":
             return web.json_response({"id": "x", "object": "chat.completion", "choices": []})
+        if fault == "error_200":
+            return web.json_response({"error": {"message": "model overloaded", "type": "server_error"}})
         payload = json.loads(body)
         anthropic = request.path.endswith("/messages")
         if anthropic:
@@ -189,7 +207,7 @@ class _App:
         user = next(
             (_text(m.get("content")) for m in reversed(payload["messages"]) if m["role"] == "user"), ""
         )
-        text = write_answer(system, user)
+        text = {"refusal": REFUSAL, "huge": "x" * 200_000}.get(fault) or write_answer(system, user)
         tokens_in, tokens_out = (len(system) + len(user)) // 4, len(text) // 4
         if anthropic:
             return web.json_response(

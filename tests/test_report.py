@@ -71,7 +71,7 @@ def make_row(i: int, text: str = "", checks: tuple[dict[str, Any], ...] = (), **
 
 def test_report_renders_in_chromium_without_errors(project: Project, tmp_path: Path) -> None:
     result = compile_dataset(["size=40"], project=project)
-    version = resolve_version(str(result.version.path))
+    version = resolve_version(str(result.version.path), result.spec.out_dir)
     drops = [json.loads(line) for line in (version.path / "drops.jsonl").read_text().splitlines() if line]
     dims = [(d.name, [v.name for v in d.values]) for d in result.spec.dimensions]
     page = tmp_path / "report.html"

@@ -9,9 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from compiler.cli.locate import project_paths
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
+from compiler.spec.paths import path_overrides
 
 if TYPE_CHECKING:
     from compiler.spec.model import LMSpec
@@ -203,6 +205,8 @@ def _print_summary(result: Any) -> None:
             f"run `dsc compile` without shard.* once every shard is done to assemble the version"
         )
         return
+    if getattr(result, "note", None):
+        print(f"repaired: {result.note}")
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
     warning = result.plan.coverage_warning()
@@ -232,6 +236,15 @@ def _print_summary(result: Any) -> None:
                 f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "
                 f"of their strategy: {cells}{more}"
             )
+    if result.failures:
+        from compiler.pipeline.failures import describe_failures
+
+        failed = sum(result.failures.values())
+        print(
+            f"  published with {failed} failed LM calls of {counts.get('generated', 0)} "
+            f"({describe_failures(result.failures)}), within max_failure_rate={result.spec.max_failure_rate:g}; "
+            "failed calls are not journaled: a rerun asks them again (and may make a new version)"
+        )
     pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
         print(f"  {pending} rows pending review (`dsc review list {_shown(version.path)} --status pending`)")
@@ -311,15 +324,10 @@ def run_compile(args: argparse.Namespace) -> int:
 
     project = Project.locate()
     if args.multirun:
-        from pathlib import Path
-
         from compiler.pipeline.sweep import run_multirun, summarise_sweep
 
         records = run_multirun(args.overrides, project)
-        out_dir = next((r["path"] for r in records if r.get("path")), None)
-        text, written = summarise_sweep(
-            records, Path(out_dir).parent.parent if out_dir else project.root / "outputs"
-        )
+        text, written = summarise_sweep(records)
         print(text)
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
@@ -376,7 +384,7 @@ def run_show(args: argparse.Namespace) -> int:
     from compiler.versions.store import read_manifest, resolve_version
     from compiler.versions.verify import require_intact
 
-    version = require_intact(resolve_version(args.version))
+    version = require_intact(resolve_version(args.version, project_paths(args).out_dir))
     manifest = read_manifest(version)
     if args.json:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -437,7 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        # verbs without Hydra overrides still take the path keys (out_dir=..., reviews_dir=...)
+        ours, words = path_overrides(words) if words[:1] not in (["compile"], ["plan"]) else ([], words)
+        args = parser.parse_args(words)
+        args.path_overrides = ours
         if args.verb is None:
             parser.print_help()
             return 2
@@ -445,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DscError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"dsc: error: {line}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except BrokenPipeError:  # `dsc plan | head`: the reader left, which is not an error
         sys.stderr.close()
         return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from compiler.core.errors import StoreError, UsageError
+from compiler.cli.locate import open_version, project_paths
+from compiler.cli.review import run_promote, run_review
+from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
 
 
@@ -29,6 +30,14 @@ def add_version_verbs(verbs: Any) -> None:
         "pre-commit (give version folders or files inside them).",
     )
     verify.add_argument("paths", nargs="+", help="versions, or files inside versions")
+    repair = verbs.add_parser(
+        "repair",
+        help="rebuild versions.jsonl from the version folders, remove stale staging folders",
+        description="Put a dataset's folder back in order after a kill, a merge or a hand edit: damaged "
+        "and duplicate index lines go, versions a kill left out of the index come back, staging folders "
+        "of dead writers are removed. Damaged version folders are named (a compile rebuilds them).",
+    )
+    repair.add_argument("names", nargs="*", metavar="DATASET", help="datasets under out_dir (default: all)")
     review = verbs.add_parser(
         "review",
         help="list, approve, reject or edit rows",
@@ -113,18 +122,11 @@ def add_version_verbs(verbs: Any) -> None:
     )
 
 
-def _open(ref: str) -> Any:
-    from compiler.versions.store import resolve_version
-    from compiler.versions.verify import require_intact
-
-    return require_intact(resolve_version(ref))
-
-
 def run_diff(args: argparse.Namespace) -> int:
     from compiler.versions.diff import diff_rows, format_diff
     from compiler.versions.store import read_rows
 
-    a, b = _open(args.a), _open(args.b)
+    a, b = open_version(args.a, args), open_version(args.b, args)
     result = diff_rows(read_rows(a), read_rows(b))
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0
@@ -136,7 +138,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     folders = versions_of_paths([Path(p) for p in args.paths if Path(p).exists()])
     versions = [Version(f.parent.name, f.name, f) for f in folders]
-    versions += [resolve_version(p) for p in args.paths if not Path(p).exists()]
+    versions += [resolve_version(p, project_paths(args).out_dir) for p in args.paths if not Path(p).exists()]
     if not versions:
         raise UsageError(f"verify: no version among {' '.join(args.paths)}; give outputs/<dataset>/<version>")
     failed = 0
@@ -149,106 +151,6 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             print(f"ok: {version.path}")
     return 1 if failed else 0
-
-
-def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
-    """(version, row) of the newest version holding a row id that starts with `prefix`."""
-    from compiler.versions.store import MANIFEST, Version, read_index, read_rows
-
-    if len(prefix) < 8:
-        raise UsageError(f"{prefix}: give at least 8 characters of the row id")
-    known: list[str] = []
-    for dataset_dir in sorted(p for p in out_dir.iterdir() if p.is_dir()) if out_dir.is_dir() else []:
-        entries = read_index(dataset_dir)
-        for entry in reversed(entries):
-            folder = dataset_dir / entry["version"]
-            if not (folder / MANIFEST).is_file():
-                continue
-            version = Version(dataset_dir.name, entry["version"], folder)
-            rows = read_rows(version)
-            matches = [r for r in rows if r.id.startswith(prefix)]
-            if len(matches) == 1:
-                return version, matches[0]
-            if len(matches) > 1:
-                raise UsageError(f"{prefix}: matches {len(matches)} rows; give more characters")
-            known.extend(r.id for r in rows)
-            break  # only the newest version of each dataset
-    close = difflib.get_close_matches(prefix, [k[: len(prefix)] for k in known], n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise StoreError(f"{prefix}: no row with this id in the newest versions under {out_dir}/{hint}")
-
-
-def run_review(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import Decision, apply_decisions
-    from compiler.versions.review import append_decisions, load_decisions, parse_assignment
-    from compiler.versions.store import read_manifest, read_rows
-
-    out_dir = Path("outputs")
-    if args.action == "list":
-        version = _open(args.version)
-        decisions = load_decisions(version.dataset)
-        shown = 0
-        for row in read_rows(version):
-            reviewed = apply_decisions(row, decisions)
-            status = "rejected" if reviewed is None else reviewed.review_status
-            if args.status and status != args.status:
-                continue
-            text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
-            print(f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} {text}")
-            shown += 1
-        print(f"{shown} rows", file=sys.stderr)
-        return 0
-    if args.action in ("approve", "reject"):
-        found = [_find_row(prefix, out_dir) for prefix in args.ids]
-        status = "approved" if args.action == "approve" else "rejected"
-        by_dataset: dict[str, list[Decision]] = {}
-        for version, row in found:
-            by_dataset.setdefault(version.dataset, []).append(
-                Decision(row.id, status, args.reviewer, args.reason)
-            )
-        for dataset, new in by_dataset.items():
-            path = append_decisions(dataset, new)
-            print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
-        return 0
-    version, row = _find_row(args.id, out_dir)
-    config = read_manifest(version).get("config", {})
-    variables = list((config.get("prompt") or {}).get("variables") or {})
-    columns = config.get("columns") or {}
-    edits = dict(parse_assignment(text, variables, columns) for text in args.assignments)
-    path = append_decisions(version.dataset, [Decision(row.id, "edited", args.reviewer, args.reason, edits)])
-    print(f"edited {row.id[:16]} of {version.dataset} ({path}); recompile to apply")
-    return 0
-
-
-def run_promote(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import apply_decisions
-    from compiler.versions.promote import promote_rows
-    from compiler.versions.review import load_decisions
-    from compiler.versions.store import read_rows
-
-    version = _open(args.version)
-    rows = read_rows(version)
-    decisions = load_decisions(version.dataset)
-    pending = sum(
-        1 for r in rows if (x := apply_decisions(r, decisions)) is not None and x.review_status == "pending"
-    )
-    if pending and args.status == "approved" and not args.allow_pending:
-        raise UsageError(
-            f"{version.path}: {pending} rows are still pending review; review them first "
-            f"(`dsc review list {version.path} --status pending`) or pass --allow-pending "
-            f"to promote only the approved rows"
-        )
-    result = promote_rows(
-        rows,
-        decisions,
-        dataset=version.dataset,
-        version=version.version,
-        target=args.to,
-        status=args.status,
-        datasets_dir=Path("datasets"),
-    )
-    print(f"promoted {result.added} rows to {result.path} ({result.already_there} already there)")
-    return 0
 
 
 def run_dedupe(args: argparse.Namespace) -> int:
@@ -275,7 +177,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.fmt not in FORMATS:  # before opening the version: the mistake is the flag
         raise UsageError(f"--format {args.fmt}: unknown; use one of: {', '.join(sorted(FORMATS))}")
-    version = _open(args.version)
+    version = open_version(args.version, args)
     path = export_version(
         read_rows(version), read_manifest(version), args.fmt, Path(args.out), force=args.force
     )
@@ -285,7 +187,44 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_repair(args: argparse.Namespace) -> int:
+    from compiler.versions.repair import dataset_folders, repair_dataset
+
+    out_dir = project_paths(args).out_dir
+    folders = [out_dir / name for name in args.names] if args.names else dataset_folders(out_dir)
+    for folder in folders:
+        if not folder.is_dir():
+            known = ", ".join(p.name for p in dataset_folders(out_dir)) or "none"
+            raise UsageError(f"repair: {folder} is not a dataset folder; datasets under {out_dir}/: {known}")
+    damaged = 0
+    for folder in folders:
+        report = repair_dataset(folder, folder.name)
+        done = []
+        if report.damaged_lines:
+            lines = ", ".join(str(n) for n, _ in report.damaged_lines[:8])
+            done.append(f"removed {len(report.damaged_lines)} damaged index lines ({lines})")
+        if report.duplicates:
+            done.append(f"removed {report.duplicates} duplicate index entries")
+        if report.added:
+            done.append(f"re-added {len(report.added)} versions ({', '.join(report.added)})")
+        if report.staging_removed:
+            done.append(f"removed {len(report.staging_removed)} stale staging folders")
+        print(
+            f"repaired {folder}: " + "; ".join(done) if done else f"ok: {folder} ({report.versions} versions)"
+        )
+        for version, finding in report.damaged_versions:
+            damaged += 1
+            print(
+                f"{finding}; `dsc compile` of this config rebuilds {version} (or restore it from git)",
+                file=sys.stderr,
+            )
+    if not folders:
+        print(f"nothing to repair: no datasets under {out_dir}/")
+    return 1 if damaged else 0
+
+
 VERSION_COMMANDS = {
+    "repair": run_repair,
     "dedupe": run_dedupe,
     "export": run_export,
     "diff": run_diff,

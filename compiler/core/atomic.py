@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+STAGING_PREFIX = ".tmp-"
+
 
 def _fsync_dir(folder: Path) -> None:
     try:
@@ -48,7 +50,9 @@ def write_with(path: Path, writer: Callable[[Path], object]) -> None:
 def write_folder(target: Path, files: Mapping[str, bytes]) -> bool:
     """Publish a folder of finished files whole: stage, fsync, rename. False if `target` already exists."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
+    # the writer's pid in the name lets `dsc repair` and the next compile tell a dead writer's leftovers
+    # from a folder another process is still staging
+    staging = target.parent / f"{STAGING_PREFIX}{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         for name, content in files.items():
@@ -68,9 +72,10 @@ def write_folder(target: Path, files: Mapping[str, bytes]) -> bool:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def append_lines(path: Path, lines: Iterable[str]) -> None:
+def append_lines(path: Path, lines: Iterable[str], *, sync: bool = True) -> None:
     """Append whole lines under an exclusive lock, fsynced; a file whose last line lost its newline gets one
-    first, so a new record never glues onto a torn one."""
+    first, so a new record never glues onto a torn one. `sync=False` skips the fsync (the journal: a kill
+    keeps what the OS has, only a power cut loses the last group, and the answers are paid again)."""
     text = "".join(line.rstrip("\n") + "\n" for line in lines)
     if not text:
         return
@@ -85,6 +90,7 @@ def append_lines(path: Path, lines: Iterable[str]) -> None:
                     text = "\n" + text
             handle.write(text.encode("utf-8"))
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

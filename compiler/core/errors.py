@@ -4,6 +4,8 @@
 class DscError(Exception):
     """A user mistake: the CLI prints the message on one line and exits 2."""
 
+    exit_code = 2
+
 
 class ConfigError(DscError):
     """The composed configuration or the YAML behind it is wrong."""
@@ -27,3 +29,9 @@ class UsageError(DscError):
 
 class LMError(DscError):
     """An LM backend is misconfigured or refused to work (missing key, budget reached)."""
+
+
+class CallsFailed(DscError):
+    """Too many LM calls failed for the rows to be trusted: nothing is published, the CLI exits 3."""
+
+    exit_code = 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +103,11 @@ class Row:
 
     @staticmethod
     def from_json(line: str | bytes) -> Row:
-        data = json.loads(line)
+        return Row.from_dict(json.loads(line))
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Row:
+        """A row from its parsed JSON; KeyError names a missing field."""
         return Row(
             data["id"],
             data["source"],

@@ -138,13 +138,17 @@ def label_traces(
         async with semaphore:
             for sample in range(PARSE_ATTEMPTS):
                 payload = json.loads(case_payload(spec, case, sample)) | {"trace": trace}
-                try:
-                    values = await ask(
-                        instruction=LABEL_INSTRUCTION, case=json.dumps(payload, sort_keys=True)
-                    )
-                    return _normalise_columns(spec, values)
-                except (AdapterParseError, ValueError, TypeError):
-                    handle.stats.retries += 1
+                with handle.engine.hold() as held:
+                    try:
+                        values = await ask(
+                            instruction=LABEL_INSTRUCTION, case=json.dumps(payload, sort_keys=True)
+                        )
+                        labels = _normalise_columns(spec, values)
+                    except (AdapterParseError, ValueError, TypeError):
+                        handle.stats.retries += 1
+                        continue
+                    held.commit()
+                    return labels
             handle.stats.failures += 1
             return None
 
@@ -180,14 +184,16 @@ def judge_cases(
 
         async def one(row_id: str, case: dict[str, Any]) -> tuple[str, tuple[float, str]]:
             async with semaphore:
-                try:
-                    verdict = await ask(description=spec.description, case=json.dumps(case, sort_keys=True))
-                    return row_id, (
-                        min(1.0, max(0.0, float(verdict["plausibility"]))),
-                        str(verdict["reason"]),
-                    )
-                except (AdapterParseError, ValueError, TypeError):
-                    return row_id, (0.0, "the judge's answer did not parse")
+                with handle.engine.hold() as held:
+                    try:
+                        verdict = await ask(
+                            description=spec.description, case=json.dumps(case, sort_keys=True)
+                        )
+                        score = (min(1.0, max(0.0, float(verdict["plausibility"]))), str(verdict["reason"]))
+                    except (AdapterParseError, ValueError, TypeError):
+                        return row_id, (0.0, "the judge's answer did not parse")
+                    held.commit()
+                    return row_id, score
 
         return dict(await asyncio.gather(*(one(row_id, case) for row_id, case in cases)))
 
@@ -232,29 +238,34 @@ async def _generate_one(spec: Spec, ask: LeanCall, handle: LMHandle, item: Rende
     from dspy.utils.exceptions import AdapterParseError
 
     last_error = "parse"
-    for sample in range(PARSE_ATTEMPTS):
-        try:
-            prediction = await ask(instruction=item.instruction, case=case_payload(spec, item.case, sample))
-        except AdapterParseError:
-            last_error = "parse"
+    sample = 0
+    while sample < PARSE_ATTEMPTS:
+        # the journal keeps an answer only once it parsed and type-checked (held until commit)
+        with handle.engine.hold() as held:
+            try:
+                prediction = await ask(
+                    instruction=item.instruction, case=case_payload(spec, item.case, sample)
+                )
+                inputs, expected = _normalise(spec, prediction)
+            except AdapterParseError:
+                last_error = "parse"
+            except (ValueError, TypeError) as exc:  # a parsed field does not coerce to its column type
+                last_error = f"type:{type(exc).__name__}"
+            except Exception as exc:
+                error_class = getattr(exc, "error_class", None)
+                if error_class is None:  # budget, breaker, refusal or a bug: not a per-row failure, stop
+                    raise
+                handle.stats.failures += 1
+                attempts = getattr(exc, "attempts", 1)
+                return Generated(
+                    item.case, item.instruction, None, None, attempts=attempts, error=str(error_class)
+                )
+            else:
+                held.commit()
+                return Generated(item.case, item.instruction, inputs, expected, attempts=sample + 1)
+            if not held.reject():  # a stale journal entry is asked again as it is, once
+                sample += 1
             handle.stats.retries += 1
-            continue
-        except Exception as exc:
-            error_class = getattr(exc, "error_class", None)
-            if error_class is None:  # not a per-row failure: budget, breaker, refusal or a bug stops the run
-                raise
-            handle.stats.failures += 1
-            attempts = getattr(exc, "attempts", 1)
-            return Generated(
-                item.case, item.instruction, None, None, attempts=attempts, error=str(error_class)
-            )
-        try:
-            inputs, expected = _normalise(spec, prediction)
-        except (ValueError, TypeError) as exc:  # a parsed field does not coerce to its column type
-            last_error = f"type:{type(exc).__name__}"
-            handle.stats.retries += 1
-            continue
-        return Generated(item.case, item.instruction, inputs, expected, attempts=sample + 1)
     handle.stats.failures += 1
     return Generated(item.case, item.instruction, None, None, attempts=PARSE_ATTEMPTS, error=last_error)
 

@@ -7,6 +7,12 @@ identity and the sampling parameters (the case slot and sample id travel inside 
 Each process appends to its own segment file under `<journal_dir>/journal/<dataset>/`, so concurrent
 writers (parallel sweep jobs, shards) never interleave; readers merge every segment. A torn last line
 from a kill -9 is skipped on load.
+
+Only answers that parsed and type-checked are kept: the engine holds a fresh answer until its caller
+confirms it (`AsyncJournaledEngine.hold`), so a failure is asked again on the next run instead of being
+replayed forever. An answer found bad on replay (written before this rule, or by another program version)
+is forgotten with a `forget` line that later loads honour. Answers over `max_chars` are never stored
+and are skipped on load, so one huge answer cannot slow every later compile.
 """
 
 from __future__ import annotations
@@ -21,6 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import xxhash
+
+from compiler.core.atomic import append_lines
+
+MIN_ANSWER_CHARS = 65_536
+CHARS_PER_TOKEN_CAP = 16  # generous: real answers average about 4 characters per token
+
+
+def answer_cap(max_tokens: int) -> int:
+    """The largest answer the journal keeps for an LM asked for at most `max_tokens` tokens."""
+    return max(MIN_ANSWER_CHARS, CHARS_PER_TOKEN_CAP * max_tokens)
 
 
 @dataclass(frozen=True)
@@ -43,32 +59,63 @@ def request_key(
     return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
 
 
+def _digest(text: str) -> str:
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
+
+
 class Journal:
     """Append-only answers keyed by request key; flushed in small groups."""
 
-    def __init__(self, directory: Path, *, flush_every: int = 4, flush_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        flush_every: int = 4,
+        flush_seconds: float = 0.05,
+        max_chars: int = MIN_ANSWER_CHARS,
+    ) -> None:
         self.directory = directory
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
+        self.max_chars = max_chars
         self._answers: dict[str, Answer] = {}
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
-        self._file: Any = None
+        self._segment: Path | None = None
         self.torn_lines = 0
+        self.oversize_lines = 0
         self._load()
 
     def _load(self) -> None:
         if not self.directory.is_dir():
             return
+        # a line longer than any answer we keep is skipped unparsed (json escapes at most 6 bytes per char)
+        longest = 6 * self.max_chars + 512
+        forgotten: set[tuple[str, str]] = set()
         for segment in sorted(self.directory.glob("*.jsonl")):
             with segment.open("rb") as handle:
                 for raw in handle:
+                    if len(raw) > longest:
+                        self.oversize_lines += 1
+                        continue
                     try:
                         record = json.loads(raw)
+                        if record.get("forget"):
+                            forgotten.add((record["key"], record["forget"]))
+                            continue
+                        if len(record["text"]) > self.max_chars:
+                            self.oversize_lines += 1
+                            continue
                         self._answers[record["key"]] = Answer(record["text"], record["in"], record["out"])
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, AttributeError):
                         self.torn_lines += 1
+        # a forget names the text it drops, so it holds whatever order segments load in, and a later good
+        # answer to the same request is kept
+        for key, digest in forgotten:
+            answer = self._answers.get(key)
+            if answer is not None and _digest(answer.text) == digest:
+                del self._answers[key]
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -91,6 +138,16 @@ class Journal:
             ):
                 self._flush_locked()
 
+    def forget(self, key: str) -> None:
+        """Drop an answer that turned out bad on replay; a `forget` line keeps later loads from using it."""
+        with self._lock:
+            answer = self._answers.pop(key, None)
+            if answer is None:
+                return
+            line = json.dumps({"key": key, "forget": _digest(answer.text)}, separators=(",", ":"))
+            self._pending.append(line + "\n")
+            self._flush_locked()
+
     def flush(self) -> None:
         with self._lock:
             self._flush_locked()
@@ -99,17 +156,13 @@ class Journal:
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+        if self._segment is None:
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-            self._file = (self.directory / name).open("a", encoding="utf-8")
-        self._file.write("".join(self._pending))
-        self._file.flush()
+            self._segment = self.directory / name
+        # one segment per process; append_lines still starts on a new line after a torn one
+        append_lines(self._segment, self._pending, sync=False)
         self._pending.clear()
 
     def close(self) -> None:
         with self._lock:
             self._flush_locked()
-            if self._file is not None:
-                self._file.close()
-                self._file = None

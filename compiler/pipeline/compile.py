@@ -12,6 +12,7 @@ from compiler.core.rows import Row
 from compiler.generate.calls import label_production_rows
 from compiler.generate.templates import RenderedCase, check_templates, render_case
 from compiler.pipeline.context import CompileContext, ProgressCallback, open_context
+from compiler.pipeline.failures import require_answers
 from compiler.pipeline.publish import latest_manifest, publish
 from compiler.pipeline.shard import generate_shard
 from compiler.pipeline.stages import generate_until_full, screening_inputs
@@ -39,6 +40,7 @@ class CompileResult:
     failures: Counter[str] = field(default_factory=Counter)
     shard: str | None = None  # "i/N" for a shard run, which fills the journal and writes no version
     fixed: tuple[Row, ...] = ()  # curated and production rows that joined as they are
+    note: str = ""  # what publishing repaired (a lost index entry, a damaged folder rebuilt)
 
     @property
     def rows(self) -> list[Row]:
@@ -73,12 +75,14 @@ def compile_dataset(
         screening = screening_inputs(bundle, fixed, decisions, load_existing(ctx.spec))
         generation = generate_until_full(ctx, plan, rendered, screening)
     generation.counts.update(planned=len(plan.cases), labelled=len(bundle.trace_cases))
+    require_answers(ctx.spec, generation.failures, generation.counts["generated"])  # else exit 3, no version
     rows = [*fixed, *(c.row for c in generation.selection.rows)]
-    version, created = publish(ctx, plan, bundle, generation, rows)
+    version, created, note = publish(ctx, plan, bundle, generation, rows)
     stats = ctx.lm.stats
     return CompileResult(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),
+        note=note,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.generate.backends import LMHandle, open_lm
-from compiler.generate.journal import Journal
+from compiler.generate.journal import Journal, answer_cap
 from compiler.spec.compose import Project
 from compiler.spec.model import Spec
 
@@ -50,7 +50,9 @@ def open_context(
     """The journal and the LM for one compile; the journal is flushed and closed however the compile ends."""
     # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers
     journal = Journal(
-        Path(spec.journal_dir) / "journal" / spec.name, flush_every=max(1, min(16, spec.lm.concurrency // 4))
+        Path(spec.journal_dir) / "journal" / spec.name,
+        flush_every=max(1, min(16, spec.lm.concurrency // 4)),
+        max_chars=answer_cap(spec.lm.max_tokens),
     )
     try:
         handle = open_lm(spec.lm, journal, spec.budget)

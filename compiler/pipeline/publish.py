@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from compiler.core.errors import StoreError
+from compiler.core.jsonl import read_json_object
 from compiler.core.rows import Row
 from compiler.generate.templates import template_hashes
 from compiler.pipeline.context import CompileContext
@@ -15,19 +19,23 @@ from compiler.report.html import render_report
 from compiler.sources.gather import SourceBundle
 from compiler.spec.model import Spec
 from compiler.versions.manifest import BuildRecord, build_manifest
+from compiler.versions.repair import reindex, remove_stale_staging, set_aside
 from compiler.versions.store import (
     CASES,
+    INDEX,
     MANIFEST,
     PARQUET,
+    VERSION_FIX,
     Version,
     dataset_dir,
-    find_version,
     latest_version,
+    parent_of,
     parquet_bytes,
     publish_version,
     render_cases,
     version_id,
 )
+from compiler.versions.verify import Finding, verify_version
 
 
 def latest_manifest(spec: Spec) -> dict[str, Any] | None:
@@ -35,22 +43,44 @@ def latest_manifest(spec: Spec) -> dict[str, Any] | None:
     folder = dataset_dir(spec.out_dir, spec.name)
     latest = latest_version(folder)
     path = folder / latest / MANIFEST if latest else None
-    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+    return read_json_object(path, StoreError, VERSION_FIX) if path is not None and path.is_file() else None
+
+
+def settle_existing(folder: Path, dataset: str, version: str) -> tuple[bool, str]:
+    """For a version folder that already exists: (intact, what was done). An intact one gets back the index
+    entry a kill may have cost it; a damaged one is moved aside for the caller to rebuild."""
+    found = Version(dataset, version, folder)
+    if (folder / MANIFEST).is_file():
+        findings = [f for f in verify_version(found) if Path(f.path.rsplit(":", 1)[0]).name != INDEX]
+    else:
+        findings = [Finding(str(folder / MANIFEST), "missing")]
+    if not findings:
+        return True, f"re-added {version} to {INDEX}, which a kill had left without it" if reindex(
+            found
+        ) else ""
+    shutil.rmtree(set_aside(folder), ignore_errors=True)  # rebuilt from the journal next
+    return False, f"rebuilt {version}, which was damaged ({findings[0].path}: {findings[0].problem})"
 
 
 def publish(
     ctx: CompileContext, plan: Plan, bundle: SourceBundle, generation: Generation, rows: Sequence[Row]
-) -> tuple[Version, bool]:
-    """The version of these rows: found unchanged, or built (manifest, drops, report) and published whole."""
+) -> tuple[Version, bool, str]:
+    """The version of these rows: found unchanged (its index entry restored if a kill lost it), or built
+    (manifest, drops, report) and published whole; a damaged folder of the same version is rebuilt.
+    Returns (version, created, a note on what was repaired)."""
     spec = ctx.spec
     cases = render_cases(rows)
     version = version_id(cases)
-    found = find_version(spec, version)
-    if found is not None:
-        return found, False
+    folder = dataset_dir(spec.out_dir, spec.name)
+    remove_stale_staging(folder)  # leftovers of a kill during staging
+    note = ""
+    if (folder / version).exists():
+        intact, note = settle_existing(folder / version, spec.name, version)
+        if intact:
+            return Version(spec.name, version, folder / version), False, note
     record = BuildRecord(
         version=version,
-        parent=latest_version(dataset_dir(spec.out_dir, spec.name)),
+        parent=parent_of(folder, version),
         rows=rows,
         selection=generation.selection,
         screened=generation.screened,
@@ -76,4 +106,5 @@ def publish(
         ).encode(),
         "report.html": render_report(manifest, list(rows), drops, dimensions),
     }
-    return publish_version(spec, version, files, manifest)
+    published, created = publish_version(spec, version, files, manifest)
+    return published, created, note

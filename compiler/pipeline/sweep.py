@@ -13,9 +13,11 @@ from typing import Any
 import xxhash
 
 from compiler.core import lazy
+from compiler.core.atomic import write_atomic
 from compiler.core.errors import ConfigError, DscError
 from compiler.pipeline.compile import compile_dataset
 from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
+from compiler.spec.paths import read_paths
 from compiler.versions.store import read_index
 
 
@@ -47,6 +49,7 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
         "dataset": result.spec.name,
         "version": result.version.version,
         "path": str(result.version.path),
+        "out_dir": result.spec.out_dir,
         "created": result.created,
         "calls": result.calls,
     }
@@ -57,7 +60,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
 
     project = project or Project.locate()
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
-    out = project.root / "outputs"
+    out = read_paths(project.conf_dir, overrides).out_dir
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
     try:
@@ -115,8 +118,9 @@ def _version_facts(path: Path) -> dict[str, Any]:
     }
 
 
-def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[str, list[Path]]:
-    """Write outputs/<dataset>/sweeps/<sweep>.json and .md for every dataset in the sweep."""
+def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path | None = None) -> tuple[str, list[Path]]:
+    """Write <out_dir>/<dataset>/sweeps/<sweep>.json and .md for every dataset in the sweep (each job's own
+    out_dir; `out_dir`, by default the project's, when no job got as far as a version)."""
     sweep = (
         "sweep-"
         + xxhash.xxh3_64_hexdigest(json.dumps([r["overrides"] for r in records], sort_keys=True).encode())[
@@ -126,7 +130,7 @@ def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[s
     jobs = []
     facts: dict[int, dict[str, Any]] = {}
     for record in records:
-        entry = {k: v for k, v in record.items() if k != "path"}
+        entry = {k: v for k, v in record.items() if k not in ("path", "out_dir")}
         if record["status"] == "ok":
             facts[record["job"]] = _version_facts(Path(record["path"]))
             entry.update({k: v for k, v in facts[record["job"]].items() if k != "ids"})
@@ -138,14 +142,14 @@ def summarise_sweep(records: Sequence[dict[str, Any]], out_dir: Path) -> tuple[s
     summary = {"sweep": sweep, "jobs": jobs, "overlap": overlap}
     text = format_sweep(summary)
     written: list[Path] = []
-    datasets = sorted({str(r["dataset"]) for r in records if r.get("dataset")}) or ["_failed"]
-    for dataset in datasets:
-        folder = out_dir / dataset / "sweeps"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{sweep}.json").write_text(
-            json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    default = out_dir if out_dir is not None else read_paths(Project.locate().conf_dir).out_dir
+    places = {(str(r["dataset"]), Path(r.get("out_dir") or default)) for r in records if r.get("dataset")}
+    for dataset, root in sorted(places) or [("_failed", default)]:
+        folder = root / dataset / "sweeps"
+        write_atomic(
+            folder / f"{sweep}.json", (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode()
         )
-        (folder / f"{sweep}.md").write_text(text, encoding="utf-8")
+        write_atomic(folder / f"{sweep}.md", text.encode("utf-8"))
         written += [folder / f"{sweep}.md", folder / f"{sweep}.json"]
     return text, written
 

@@ -10,7 +10,6 @@ through the privacy gate (`pii: redact` by default; `reject` refuses a file with
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from compiler.core.errors import SourceError
+from compiler.core.jsonl import iter_records
 from compiler.core.rows import ROW_KEYS
 from compiler.privacy.gate import scrub_row
 from compiler.spec.validate.sources import CuratedSource
@@ -47,19 +47,8 @@ def _read_rows(path: Path) -> list[tuple[int, Any]]:
             f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}); check the file "
             "(details withheld: they may quote private data)"
         ) from None
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise SourceError(
-                    f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                    "write one JSON object per line"
-                ) from None
-    return rows
+    # conflict markers, torn or glued lines and bad bytes are one line each (content withheld: it may be private)
+    return list(iter_records(path, SourceError, "an object", "write one JSON object per line"))
 
 
 def _present(value: Any) -> bool:

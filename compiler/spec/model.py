@@ -43,7 +43,9 @@ ROOT_KEYS = DATASET_KEYS + (
     "datasets_dir",
     "budget",
     "shard",
+    "max_failure_rate",
 )
+MAX_FAILURE_RATE = 0.05  # the default: more failed LM calls than this share and nothing is published
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class Spec:
     sources: Any  # compiler.spec.validate.sources.Sources, or None without a `sources` block
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)
+    max_failure_rate: float = MAX_FAILURE_RATE
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     root: str = "."  # the project folder; the *_dir fields above are already resolved from it
 

@@ -26,7 +26,8 @@ LOCAL_KEYS = (
     "reviews_dir",
     "datasets_dir",
     "shard",
-)  # where this machine keeps files: not part of a version's identity
+    "max_failure_rate",
+)  # where this machine keeps files and how strict this run is: not part of a version's identity
 
 
 def portable_config(spec: Spec) -> dict[str, Any]:

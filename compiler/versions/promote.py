@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.core.atomic import append_lines
+from compiler.core.errors import SourceError
+from compiler.core.jsonl import iter_records
 from compiler.core.rows import Row, compute_row_id
 from compiler.screen.decisions import Decision, apply_decisions
 
@@ -45,9 +47,10 @@ def promote_rows(
     path = curated_path(datasets_dir, dataset, target)
     existing: set[str] = set()
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                existing.add(json.loads(line)["id"])
+        for number, data in iter_records(path, SourceError, "a curated row", "fix or remove the line"):
+            if not isinstance(data.get("id"), str):
+                raise SourceError(f"{path}:{number}: has no `id`; fix or remove the line")
+            existing.add(data["id"])
     wanted = ("approved", "edited") if status == "approved" else (status,)
     lines: list[str] = []
     pending = 0

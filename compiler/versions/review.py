@@ -7,7 +7,6 @@ back with the same id keeps its decision; an edited row carries its edit (and so
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,22 @@ import yaml
 from compiler.core.atomic import append_lines
 from compiler.core.columns import COLUMN_TYPES
 from compiler.core.errors import UsageError
+from compiler.core.jsonl import iter_records
+from compiler.core.rows import Row
 from compiler.screen.decisions import Decision
 
-REVIEWS_DIR = Path("reviews")
 
-
-def reviews_path(dataset: str, root: Path = REVIEWS_DIR) -> Path:
+def reviews_path(dataset: str, root: Path) -> Path:
     return root / f"{dataset}.jsonl"
 
 
-def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision]:
+def load_decisions(dataset: str, root: Path) -> dict[str, Decision]:
     path = reviews_path(dataset, root)
     decisions: dict[str, Decision] = {}
     if not path.is_file():
         return decisions
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, data in iter_records(path, UsageError, "a review decision", "fix or remove the line"):
         try:
-            data = json.loads(line)
             decisions[data["id"]] = Decision(
                 data["id"],
                 data["status"],
@@ -43,14 +39,14 @@ def load_decisions(dataset: str, root: Path = REVIEWS_DIR) -> dict[str, Decision
                 data.get("reason", ""),
                 data.get("edits") or {},
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise UsageError(
-                f"{path}:{number}: not a review decision ({exc}); fix or remove the line"
-            ) from exc
+                f"{path}:{number}: not a review decision (no {exc}); fix or remove the line"
+            ) from None
     return decisions
 
 
-def append_decisions(dataset: str, decisions: Iterable[Decision], root: Path = REVIEWS_DIR) -> Path:
+def append_decisions(dataset: str, decisions: Iterable[Decision], root: Path) -> Path:
     path = reviews_path(dataset, root)
     append_lines(path, [d.to_json() for d in decisions])
     return path
@@ -95,3 +91,40 @@ def parse_assignment(
     if kind == "number":
         value = float(value)
     return f"expected.{name}", value
+
+
+def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str | None:
+    """Why a reject or edit of this row could never apply (None when it can): compiles apply decisions to
+    synthetic rows only; curated and production rows join every version as their source holds them."""
+    if row.source == "synthetic" or action == "approve":
+        return None  # an approval changes what `review list` and `promote` see, and a compile keeps the row
+    if row.source == "production":
+        trace = row.provenance.get("trace_id")
+        where = (manifest.get("config") or {}).get("sources", {}) or {}
+        production = where.get("production") if isinstance(where, Mapping) else None
+        path = production.get("path") if isinstance(production, Mapping) else production
+        return (
+            f"{row.id[:16]}: is a production row (trace {trace} of {path or 'the production traces'}); it joins "
+            "every version as traced and review decisions apply to synthetic rows only, so this one would be "
+            "ignored: change or drop the trace at its source"
+        )
+    curated = (manifest.get("curated") or {}).get(row.source) or {}
+    path = Path(str(curated.get("path"))) if curated.get("path") else None
+    line = _line_of(path, row.id) if path is not None else None
+    where = f"{path}:{line}" if line else str(path or f"the {row.source} file")
+    fix = "delete that line" if action == "reject" else "edit the row in that file"
+    return (
+        f"{row.id[:16]}: is a {row.source} row, curated in {where}; curated rows join every version as the "
+        f"file holds them, so a review decision would be ignored: {fix} and recompile"
+    )
+
+
+def _line_of(path: Path, row_id: str) -> int | None:
+    """The line of a curated file whose `id` is this row's (None when the file is unreadable or lacks it)."""
+    try:
+        for number, data in iter_records(path, UsageError, "a row", "fix the line"):
+            if data.get("id") == row_id:
+                return number
+    except UsageError:
+        return None
+    return None

@@ -12,9 +12,10 @@ from typing import Any
 import polars as pl
 import xxhash
 
-from compiler.core.atomic import append_lines, write_folder
+from compiler.core.atomic import append_lines, write_atomic, write_folder
 from compiler.core.columns import column_type
 from compiler.core.errors import StoreError
+from compiler.core.jsonl import OnDamage, iter_records, read_json_object
 from compiler.core.rows import Row
 from compiler.screen.dedupe import ExistingRow
 from compiler.spec.model import Spec
@@ -26,6 +27,8 @@ from compiler.versions.paths import (  # noqa: F401 (re-exported: the store's pu
     VERSION_CHARS,
     Version,
     dataset_dir,
+    INDEX_FIX,
+    VERSION_FIX,
     read_index,
     version_id,
 )
@@ -83,6 +86,35 @@ def latest_version(dataset_path: Path) -> str | None:
     return entries[-1]["version"] if entries else None
 
 
+def parent_of(dataset_path: Path, version: str) -> str | None:
+    """The parent a version is published with: the one its index entry names when it has one (a rebuild keeps
+    its history), else the newest other version."""
+    entries = read_index(dataset_path)
+    own = next((e for e in entries if e["version"] == version), None)
+    if own is not None:
+        return own.get("parent")
+    others = [e["version"] for e in entries if e["version"] != version]
+    return others[-1] if others else None
+
+
+def index_entry(
+    dataset: str, version: str, manifest: Mapping[str, Any], manifest_bytes: bytes
+) -> dict[str, Any]:
+    """The index line of a published version, from its manifest alone (so `dsc repair` can rebuild it)."""
+    return {
+        "dataset": dataset,
+        "version": version,
+        "parent": manifest.get("parent"),
+        "rows": manifest.get("rows"),
+        "config_hash": manifest.get("config_hash"),
+        "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_bytes),
+    }
+
+
+def index_line(entry: Mapping[str, Any]) -> str:
+    return json.dumps(entry, ensure_ascii=False, sort_keys=True)
+
+
 def find_version(spec: Spec, version: str) -> Version | None:
     """The published version with this id, or None."""
     target = dataset_dir(spec.out_dir, spec.name) / version
@@ -107,19 +139,30 @@ def publish_version(
     target = dataset_path / version
     if not write_folder(target, {**files, MANIFEST: manifest_text.encode("utf-8")}):
         return Version(spec.name, version, target), False
-    entry = {
-        "dataset": spec.name,
-        "version": version,
-        "parent": manifest.get("parent"),
-        "rows": manifest.get("rows"),
-        "config_hash": manifest.get("config_hash"),
-        "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_text.encode("utf-8")),
-    }
-    append_lines(dataset_path / INDEX, [json.dumps(entry, ensure_ascii=False, sort_keys=True)])
+    add_to_index(dataset_path, spec.name, version, dict(manifest), manifest_text.encode("utf-8"))
     return Version(spec.name, version, target), True
 
 
-def resolve_version(ref: str, out_dir: str | Path = "outputs") -> Version:
+def add_to_index(
+    dataset_path: Path, dataset: str, version: str, manifest: Mapping[str, Any], manifest_bytes: bytes
+) -> bool:
+    """Append a version's entry unless the index has it; True when the index changed. An entry whose manifest
+    hash is not this manifest's (a folder rebuilt by another dsc version) is rewritten in place, so the
+    version does not read as tampered on every later compile."""
+    entry = index_entry(dataset, version, manifest, manifest_bytes)
+    entries = read_index(dataset_path)
+    own = [e for e in entries if e["version"] == version]
+    if not own:
+        append_lines(dataset_path / INDEX, [index_line(entry)])
+        return True
+    if own[0].get("manifest_hash") in (None, entry["manifest_hash"]):
+        return False
+    text = "".join(index_line(entry if e["version"] == version else e) + "\n" for e in entries)
+    write_atomic(dataset_path / INDEX, text.encode("utf-8"))
+    return True
+
+
+def resolve_version(ref: str, out_dir: str | Path) -> Version:
     """A version from a path (outputs/<dataset>/<version>) or `<dataset>/<version>` or a bare version id."""
     path = Path(ref)
     candidates = [path, Path(out_dir) / ref]
@@ -153,12 +196,19 @@ def resolve_version(ref: str, out_dir: str | Path = "outputs") -> Version:
 
 
 def read_manifest(version: Version) -> dict[str, Any]:
-    return json.loads((version.path / MANIFEST).read_text(encoding="utf-8"))
+    return read_json_object(version.path / MANIFEST, StoreError, VERSION_FIX)
 
 
 def read_rows(version: Version) -> list[Row]:
-    with (version.path / CASES).open("rb") as handle:
-        return [Row.from_json(line) for line in handle if line.strip()]
+    """The rows of cases.jsonl; a damaged line is one StoreError naming it."""
+    path = version.path / CASES
+    rows = []
+    for number, data in iter_records(path, StoreError, "a row", VERSION_FIX):
+        try:
+            rows.append(Row.from_dict(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{path}:{number}: not a row (no {exc}); {VERSION_FIX}") from None
+    return rows
 
 
 def load_existing(spec: Spec) -> list[ExistingRow]:

@@ -11,7 +11,16 @@ import xxhash
 
 from compiler.core.errors import StoreError
 from compiler.core.rows import Row
-from compiler.versions.store import CASES, MANIFEST, PARQUET, Version, file_hash, read_index, version_id
+from compiler.versions.store import (
+    CASES,
+    INDEX,
+    MANIFEST,
+    PARQUET,
+    Version,
+    file_hash,
+    read_index,
+    version_id,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,14 @@ def verify_version(version: Version) -> list[Finding]:
         manifest = json.loads(manifest_bytes)
     except (OSError, ValueError) as exc:
         return [Finding(str(manifest_path), f"unreadable manifest ({type(exc).__name__})")]
-    recorded = next((e for e in read_index(path.parent) if e.get("version") == version.version), None)
+    if not isinstance(manifest, dict):
+        return [Finding(str(manifest_path), f"not a JSON object (a JSON {type(manifest).__name__})")]
+    try:
+        recorded = next((e for e in read_index(path.parent) if e.get("version") == version.version), None)
+    except StoreError as exc:  # a damaged index is a finding of its own; the folder is still checked
+        where, _, problem = str(exc).partition(": ")
+        findings.append(Finding(where, problem))
+        recorded = None
     if recorded is not None and recorded.get("manifest_hash") not in (
         None,
         xxhash.xxh3_64_hexdigest(manifest_bytes),
@@ -79,6 +95,8 @@ def require_intact(version: Version) -> Version:
     findings = verify_version(version)
     if findings:
         first = findings[0]
+        if Path(first.path.rsplit(":", 1)[0]).name == INDEX:  # the index, not the version, is damaged
+            raise StoreError(f"{first.path}: {first.problem}")
         raise StoreError(
             f"{first.path}: {first.problem}; the version was modified after it was written "
             f"(run `dsc verify {version.path}` for details, or recompile)"

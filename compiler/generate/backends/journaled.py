@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,11 +115,54 @@ def make_response(answer: Answer, model: str) -> Any:
     )
 
 
+class Held:
+    """Answers a caller is still checking: fresh ones reach the journal only on `commit()` (the answer
+    parsed and type-checked); replayed ones that fail the check are forgotten by the journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.fresh: list[tuple[str, Answer]] = []
+        self.replayed: list[str] = []
+        self.done = False
+
+    def commit(self) -> None:
+        for key, answer in self.fresh:
+            self.journal.record(key, answer)
+        self.fresh.clear()
+        self.replayed.clear()
+        self.done = True
+
+    def reject(self) -> bool:
+        """Keep nothing of this attempt; True when a replayed (stale) answer was among it."""
+        stale = bool(self.replayed)
+        for key in self.replayed:
+            self.journal.forget(key)
+        self.fresh.clear()
+        self.replayed.clear()
+        self.done = True
+        return stale
+
+
+_HELD: contextvars.ContextVar[Held | None] = contextvars.ContextVar("dsc_held_answers", default=None)
+
+
 class AsyncJournaledEngine:
-    """dspy 3.4 async engine: journal hit -> stored answer; miss -> inner engine, then record."""
+    """dspy 3.4 async engine: journal hit -> stored answer; miss -> inner engine, then record.
+
+    Inside `with engine.hold() as held:` fresh answers wait for `held.commit()` (the caller parsed them);
+    leaving the block without a commit keeps none of them. Outside a hold, answers are recorded at once.
+    An answer longer than `max_chars` is a counted failure (`oversize`), never stored.
+    """
 
     def __init__(
-        self, inner: Any, journal: Journal, model: str, endpoint: str, stats: CallStats, limiter: Any = None
+        self,
+        inner: Any,
+        journal: Journal,
+        model: str,
+        endpoint: str,
+        stats: CallStats,
+        limiter: Any = None,
+        max_chars: int | None = None,
     ) -> None:
         self.inner = inner
         self.journal = journal
@@ -124,6 +170,19 @@ class AsyncJournaledEngine:
         self.endpoint = endpoint
         self.stats = stats
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
+        self.max_chars = max_chars if max_chars is not None else journal.max_chars
+
+    @contextmanager
+    def hold(self) -> Iterator[Held]:
+        """Hold this task's fresh answers until the caller commits them (see the class docstring)."""
+        held = Held(self.journal)
+        token = _HELD.set(held)
+        try:
+            yield held
+        finally:
+            _HELD.reset(token)
+            if not held.done:
+                held.reject()
 
     def key(self, request: Any) -> str:
         system, messages, params = describe_request(request)
@@ -132,7 +191,10 @@ class AsyncJournaledEngine:
     async def complete(self, request: Any) -> Any:
         key = self.key(request)
         stored = self.journal.get(key)
+        held = _HELD.get()
         if stored is not None:
+            if held is not None:
+                held.replayed.append(key)
             self.stats.replayed += 1
             self._count_use(stored)
             return make_response(stored, self.model)
@@ -147,7 +209,16 @@ class AsyncJournaledEngine:
         self.stats.calls += 1
         self.stats.input_tokens += answer.input_tokens
         self.stats.output_tokens += answer.output_tokens
-        self.journal.record(key, answer)
+        if len(text) > self.max_chars:
+            from compiler.generate.backends.faults import LMCallFailed  # faults imports this module
+
+            raise LMCallFailed(
+                "oversize", 1, f"an answer of {len(text):,} characters, over the {self.max_chars:,} kept"
+            )
+        if held is not None:
+            held.fresh.append((key, answer))
+        else:
+            self.journal.record(key, answer)
         self._count_use(answer)
         return make_response(answer, self.model)
 

@@ -29,6 +29,7 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
+from compiler.spec.paths import paths_from
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -46,6 +47,7 @@ from compiler.spec.validate.settings import (
     parse_checks,
     parse_coverage,
     parse_dedupe,
+    parse_failure_rate,
     parse_lm,
     parse_shard,
 )
@@ -300,8 +302,10 @@ def validate_config(
         _check_satisfiable(problems, dims, constraints)
     checks = parse_checks(problems, raw.get("checks"))
     shard = parse_shard(problems, raw.get("shard"))
+    max_failure_rate = parse_failure_rate(problems, raw.get("max_failure_rate"))
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
+    paths = paths_from(raw)
     return Spec(
         name=name,
         description=description,
@@ -320,13 +324,14 @@ def validate_config(
         personas=tuple(Persona(**p) for p in personas),
         tactics=tuple(Tactic(**t) for t in tactics),
         budget=budget,
-        out_dir=_from_root(base_dir, raw.get("out_dir", "outputs")),
-        journal_dir=_from_root(base_dir, raw.get("journal_dir", ".dsc")),
-        reviews_dir=_from_root(base_dir, raw.get("reviews_dir", "reviews")),
-        datasets_dir=_from_root(base_dir, raw.get("datasets_dir", "datasets")),
+        out_dir=_from_root(base_dir, paths.out_dir),
+        journal_dir=_from_root(base_dir, paths.journal_dir),
+        reviews_dir=_from_root(base_dir, paths.reviews_dir),
+        datasets_dir=_from_root(base_dir, paths.datasets_dir),
         sources=sources,
         checks=checks,
         shard=shard,
+        max_failure_rate=max_failure_rate,
         resolved=raw,
         root=str(base_dir) if base_dir is not None else ".",
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from compiler.spec.model import (
     LM_KINDS,
+    MAX_FAILURE_RATE,
     Budget,
     ChecksSpec,
     Coverage,
@@ -216,6 +217,14 @@ def parse_budget(problems: Problems, raw: Any) -> Budget:
     if max_usd is not None:
         max_usd = parse_number(problems, "budget.max_usd", max_usd, low=0)
     return Budget(max_calls, None if max_usd is None else float(max_usd))
+
+
+def parse_failure_rate(problems: Problems, raw: Any) -> float:
+    """`max_failure_rate`: the share of failed LM calls above which a compile publishes nothing (exit 3)."""
+    if raw is None:
+        return MAX_FAILURE_RATE
+    rate = parse_number(problems, "max_failure_rate", raw, low=0, high=1)
+    return MAX_FAILURE_RATE if rate is None else float(rate)
 
 
 def parse_checks(problems: Problems, raw: Any) -> ChecksSpec:
