@@ -37,6 +37,7 @@ class LazyModule:
 
 dspy: Any = LazyModule("dspy")
 dspy_lm15: Any = LazyModule("dspy.lm15")
+dspy_lm15_serde: Any = LazyModule("dspy._vendor.lm15.serde")
 dspy_exceptions: Any = LazyModule("dspy.utils.exceptions")
 hydra: Any = LazyModule("hydra")
 hydra_config: Any = LazyModule("hydra.core.hydra_config")

@@ -88,6 +88,8 @@ def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Proj
         "lm": _relative(conf / "lm" / f"{choices.get('lm')}.yaml"),
         "personas": _relative(conf / "personas" / f"{choices.get('personas')}.yaml"),
         "tactics": _relative(conf / "tactics" / f"{choices.get('tactics')}.yaml"),
+        "optimizer": _relative(conf / "optimizer" / f"{choices.get('optimizer')}.yaml"),
+        "generator": _relative(conf / "config.yaml"),
     }
     dataset_file = _relative(conf / "dataset" / f"{choices.get('dataset')}.yaml")
 

@@ -75,25 +75,11 @@ class CallStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(getattr(part, "text", "") or "" for part in content)
-
-
-def describe_request(request: Any) -> tuple[str, list[tuple[str, str]], dict[str, Any]]:
-    """(system, [(role, text)], sampling params) of a dspy.lm15 Request."""
-    config = request.config
-    params = {
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-        "top_p": config.top_p,
-        "seed": config.seed,
-    }
-    messages = [(m.role, m.text or "") for m in request.messages]
-    return _text_of(request.system), messages, params
+def describe_request(request: Any) -> dict[str, Any]:
+    """The whole dspy.lm15 Request as canonical plain data (its model is the engine's, keyed separately)."""
+    data = dict(lazy.dspy_lm15_serde.request_to_dict(request))
+    data.pop("model", None)
+    return data
 
 
 def make_response(answer: Answer, model: str) -> Any:
@@ -124,10 +110,22 @@ class AsyncJournaledEngine:
         self.endpoint = endpoint
         self.stats = stats
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
+        self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
+
+    # capability hints DSPy's adapters read (JSONAdapter sends response_format only where declared)
+    @property
+    def supports_response_schema(self) -> bool:
+        return bool(getattr(self.inner, "supports_response_schema", False))
+
+    @property
+    def supported_params(self) -> frozenset[str]:
+        return frozenset(getattr(self.inner, "supported_params", ()) or ())
+
+    supports_function_calling = False
+    supports_reasoning = False
 
     def key(self, request: Any) -> str:
-        system, messages, params = describe_request(request)
-        return request_key(self.model, self.endpoint, system, messages, params)
+        return request_key(self.model, self.endpoint, describe_request(request))
 
     async def complete(self, request: Any) -> Any:
         key = self.key(request)
@@ -166,12 +164,30 @@ class AsyncJournaledEngine:
 
 
 class SyncJournaledEngine:
-    """The sync half DSPy requires alongside an async engine; dsc itself always calls async."""
+    """The sync half DSPy requires alongside an async engine. dsc itself calls async; a user's program with
+    only a sync forward() runs in a worker thread, and its calls hop back onto the fan-out's loop."""
 
     def __init__(self, engine: AsyncJournaledEngine) -> None:
         self.engine = engine
 
+    @property
+    def supports_response_schema(self) -> bool:
+        return self.engine.supports_response_schema
+
+    @property
+    def supported_params(self) -> frozenset[str]:
+        return self.engine.supported_params
+
+    supports_function_calling = False
+    supports_reasoning = False
+
     def complete(self, request: Any) -> Any:
+        loop = self.engine.home_loop
+        if loop is not None and loop.is_running():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # a worker thread: the engine's sessions and limits live on the loop
+                return asyncio.run_coroutine_threadsafe(self.engine.complete(request), loop).result()
         return asyncio.run(self.engine.complete(request))
 
     def stream(self, request: Any) -> Any:

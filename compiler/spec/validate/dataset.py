@@ -28,6 +28,7 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
+from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -288,6 +289,8 @@ def validate_config(
         _check_satisfiable(problems, dims, constraints)
     checks = parse_checks(problems, raw.get("checks"))
     shard = parse_shard(problems, raw.get("shard"))
+    generator = parse_generator(problems, raw.get("generator"))
+    optimizer = parse_optimizer(problems, raw.get("optimizer"))
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
     return Spec(
@@ -315,6 +318,8 @@ def validate_config(
         sources=sources,
         checks=checks,
         shard=shard,
+        generator=generator,
+        optimizer=optimizer,
         resolved=raw,
     )
 
