@@ -208,13 +208,14 @@ def build_generator(spec: Spec, root: Path) -> Generator:
             f"{_where(spec, 'generator.program')}: generator.program: {setting.program}.forward must accept "
             "instruction= and case= keyword arguments"
         )
-    asynchronous = type(program).aforward is not dspy.Module.aforward if hasattr(dspy.Module, "aforward") else True
+    base_aforward = getattr(dspy.Module, "aforward", None)
+    asynchronous = getattr(type(program), "aforward", None) not in (None, base_aforward)
     return Generator(program, setting, state_hash, asynchronous)
 
 
 def _accepts(program: dspy.Module, names: tuple[str, ...]) -> bool:
     try:
-        parameters = inspect.signature(program.forward).parameters
+        parameters = inspect.signature(type(program).forward).parameters
     except (TypeError, ValueError):
         return True
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
