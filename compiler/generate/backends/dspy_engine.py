@@ -156,6 +156,10 @@ class DSPyEngine:
         if isinstance(exc, lm15.ServerError) or (status is not None and status >= 500):
             return Fault(SERVER, detail)
         if isinstance(exc, lm15.TransportError | lm15.LockTimeoutError):
+            # lm15 wraps its transport's ReadTimeout/ConnectTimeout/WriteTimeout: those are timeouts
+            cause = exc.__cause__
+            if cause is not None and type(cause).__name__.endswith("Timeout"):
+                return Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s from {self.identity}")
             return Fault(CONNECTION, detail)
         if isinstance(exc, lm15.ContextLengthError):
             return Fault("context_length", detail, final=True)
