@@ -184,9 +184,14 @@ class _App:
         anthropic = request.path.endswith("/messages")
         gemini = request.path.endswith(":generateContent")
         if gemini:  # Gemini's generateContent: contents with parts, the system under systemInstruction
-            system = "".join(p.get("text", "") for p in (payload.get("systemInstruction") or {}).get("parts", []))
+            system = "".join(
+                p.get("text", "") for p in (payload.get("systemInstruction") or {}).get("parts", [])
+            )
             turns = [("user" if c.get("role") != "model" else "assistant", c) for c in payload["contents"]]
-            user = next(("".join(p.get("text", "") for p in c["parts"]) for r, c in reversed(turns) if r == "user"), "")
+            user = next(
+                ("".join(p.get("text", "") for p in c["parts"]) for r, c in reversed(turns) if r == "user"),
+                "",
+            )
         elif anthropic:
             system = _text(payload.get("system", ""))
         else:
@@ -201,7 +206,11 @@ class _App:
             return web.json_response(
                 {
                     "candidates": [
-                        {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
+                        {
+                            "content": {"role": "model", "parts": [{"text": text}]},
+                            "finishReason": "STOP",
+                            "index": 0,
+                        }
                     ],
                     "usageMetadata": {
                         "promptTokenCount": tokens_in,
@@ -265,7 +274,9 @@ class _App:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self.handle)
         app.router.add_post("/v1/messages", self.handle)
-        app.router.add_post("/v1beta/models/{model}", self.handle)  # Gemini: .../models/<model>:generateContent
+        app.router.add_post(
+            "/v1beta/models/{model}", self.handle
+        )  # Gemini: .../models/<model>:generateContent
         app.router.add_get("/_stats", self.get_stats)
         app.router.add_post("/_configure", self.configure)
         return app

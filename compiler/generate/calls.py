@@ -132,7 +132,9 @@ async def ajudge_cases(
 @contextmanager
 def _lm_context(spec: Spec, handle: LMHandle, adapter: Any = None) -> Iterator[None]:
     """DSPy's settings for dsc's calls: its LM, the configured adapter, no history (dsc journals)."""
-    with dspy.context(lm=handle.lm, adapter=adapter or make_adapter(spec.generator.adapter), disable_history=True):
+    with dspy.context(
+        lm=handle.lm, adapter=adapter or make_adapter(spec.generator.adapter), disable_history=True
+    ):
         yield
 
 

@@ -71,7 +71,9 @@ class WriteCase(dspy.Module):
 
     def __init__(self, signature: type[dspy.Signature], module: str = "predict") -> None:
         super().__init__()
-        self.write = dspy.ChainOfThought(signature) if module == "chain_of_thought" else dspy.Predict(signature)
+        self.write = (
+            dspy.ChainOfThought(signature) if module == "chain_of_thought" else dspy.Predict(signature)
+        )
 
     def forward(self, instruction: str, case: str) -> dspy.Prediction:
         return self.write(instruction=instruction, case=case)
@@ -137,6 +139,7 @@ def load_user_program(spec: Spec, root: Path, signature: type[dspy.Signature]) -
     text = spec.generator.program or ""
     where = f"{_where(spec, 'generator.program')}: generator.program"
     module_name, _, class_name = text.partition(":")
+    _forget_if_elsewhere(module_name, root)
     try:
         with _project_on_path(root):
             module = importlib.import_module(module_name)
@@ -145,7 +148,7 @@ def load_user_program(spec: Spec, root: Path, signature: type[dspy.Signature]) -
             f"{where}: cannot import {module_name!r} from {root} ({type(exc).__name__}: {exc}); "
             "give module:Class of a module inside the project"
         ) from exc
-    cls = module
+    cls: Any = module
     for part in class_name.split("."):
         cls = getattr(cls, part, None)
         if cls is None:
@@ -154,13 +157,27 @@ def load_user_program(spec: Spec, root: Path, signature: type[dspy.Signature]) -
         raise ConfigError(f"{where}: {text} is not a dspy.Module subclass")
     parameters = [
         p
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     try:
         return cls(signature) if parameters else cls()
     except Exception as exc:
         raise ConfigError(f"{where}: building {text} failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _forget_if_elsewhere(module_name: str, root: Path) -> None:
+    """A module of that name imported earlier from another folder (another project) is not this project's."""
+    cached = sys.modules.get(module_name)
+    if cached is None:
+        return
+    base = root.joinpath(*module_name.split("."))
+    candidates = [base.with_suffix(".py"), base / "__init__.py"]
+    here = next((c.resolve() for c in candidates if c.is_file()), None)
+    origin = getattr(cached, "__file__", None)
+    if here is not None and (origin is None or Path(origin).resolve() != here):
+        for name in [n for n in sys.modules if n == module_name or n.startswith(module_name + ".")]:
+            del sys.modules[name]
 
 
 def check_outputs(spec: Spec, program: dspy.Module) -> None:
@@ -214,8 +231,11 @@ def build_generator(spec: Spec, root: Path) -> Generator:
 
 
 def _accepts(program: dspy.Module, names: tuple[str, ...]) -> bool:
+    method = getattr(type(program), "aforward", None) or getattr(type(program), "forward", None)
+    if method is None:
+        return False
     try:
-        parameters = inspect.signature(type(program).forward).parameters
+        parameters = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return True
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):

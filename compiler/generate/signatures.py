@@ -78,15 +78,15 @@ def build_label_signature(spec: Spec) -> type[dspy.Signature]:
 @cache
 def build_judge_signature() -> type[dspy.Signature]:
     """The plausibility judge: the system under test and a case in, a score and a reason out."""
-    dspy = lazy.dspy
+    d: Any = lazy.dspy
 
-    class JudgeCase(dspy.Signature):
+    class JudgeCase(d.Signature):
         """Score how plausible this test case is for the system under test, from 0.0 (implausible) to 1.0
         (a request real users would send, with expected behaviour a grader could apply)."""
 
-        description: str = dspy.InputField(desc="The system under test.")
-        case: str = dspy.InputField(desc="The test case as JSON: its inputs and expected behaviour.")
-        plausibility: float = dspy.OutputField(desc="From 0.0 to 1.0.")
-        reason: str = dspy.OutputField(desc="One sentence.")
+        description: str = d.InputField(desc="The system under test.")
+        case: str = d.InputField(desc="The test case as JSON: its inputs and expected behaviour.")
+        plausibility: float = d.OutputField(desc="From 0.0 to 1.0.")
+        reason: str = d.OutputField(desc="One sentence.")
 
     return JudgeCase

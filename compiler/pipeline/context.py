@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.generate.backends import LMHandle, open_lm
-from compiler.generate.program import Generator, build_generator
 from compiler.generate.journal import Journal
+from compiler.generate.program import Generator, build_generator
 from compiler.spec.compose import Project
 from compiler.spec.model import Spec
 

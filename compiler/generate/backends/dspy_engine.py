@@ -33,7 +33,7 @@ from compiler.generate.backends.faults import (
     call_with_recovery,
 )
 from compiler.generate.backends.http import MISSING, endpoint_identity
-from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.journaled import CallStats, response_text
 from compiler.spec.model import LMSpec
 
 
@@ -59,7 +59,9 @@ class DSPyEngine:
         self.stats = stats
         self._key_env = key_env
         self._key = key
-        self.identity = endpoint_identity("dspy", api_base) if api_base else f"dspy:{spec.model.split('/')[0]}"
+        self.identity = (
+            endpoint_identity("dspy", api_base) if api_base else f"dspy:{spec.model.split('/')[0]}"
+        )
         clients: dict[str, Any] = {"timeout": spec.timeout}
         if key:
             clients["api_key"] = key
@@ -134,7 +136,7 @@ class DSPyEngine:
             raise Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s") from exc
         except OSError as exc:
             raise Fault(CONNECTION, f"{type(exc).__name__} talking to {self.identity}") from exc
-        if not any(getattr(part, "text", None) for part in response.message.parts):
+        if not response_text(response):
             # no text at all (no choices, an empty message): unreadable, asked again and never journaled
             raise Fault(MALFORMED, f"an answer without text from {self.identity}")
         return response

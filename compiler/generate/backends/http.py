@@ -72,6 +72,16 @@ def _text_of(content: Any) -> str:
     return "".join(getattr(part, "text", "") or "" for part in content)
 
 
+def _chat_response_format(canonical: dict[str, Any]) -> dict[str, Any]:
+    """lm15's canonical response_format ({type, schema, name, strict}) as Chat Completions takes it."""
+    if canonical.get("type") != "json_schema":
+        return {"type": canonical.get("type", "json_object")}
+    inner = {"name": canonical.get("name") or "response", "schema": canonical["schema"]}
+    if "strict" in canonical:
+        inner["strict"] = canonical["strict"]
+    return {"type": "json_schema", "json_schema": inner}
+
+
 @dataclass(frozen=True)
 class _Reply:
     text: str
@@ -194,7 +204,7 @@ class HttpEngine:
             if config.seed is not None:
                 body["seed"] = config.seed
         if config.response_format is not None and not self.anthropic:
-            body["response_format"] = config.response_format
+            body["response_format"] = _chat_response_format(config.response_format)
         if config.temperature is not None:
             body["temperature"] = config.temperature
         if config.top_p is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,18 @@ def describe_request(request: Any) -> dict[str, Any]:
     return data
 
 
+def response_text(response: Any) -> str:
+    """The answer's text: its text parts, and a structured-output part (lm15's DataPart) as its JSON."""
+    texts = []
+    for part in response.message.parts:
+        text = getattr(part, "text", None)
+        if text:
+            texts.append(text)
+        elif getattr(part, "type", None) == "data":
+            texts.append(json.dumps(part.value, ensure_ascii=False))
+    return "".join(texts)
+
+
 def make_response(answer: Answer, model: str) -> Any:
     lm15 = lazy.dspy_lm15
     Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
@@ -137,7 +150,7 @@ class AsyncJournaledEngine:
         if self.limiter is not None:
             await self.limiter.acquire()
         response = await self.inner.complete(request)
-        text = "".join(getattr(p, "text", "") or "" for p in response.message.parts)
+        text = response_text(response)
         usage = response.usage
         answer = Answer(
             text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0)

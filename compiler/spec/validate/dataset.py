@@ -28,7 +28,6 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
-from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -38,6 +37,7 @@ from compiler.spec.validate.fields import (
     parse_text,
     resolve_value_name,
 )
+from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.settings import (
     parse_budget,
     parse_catalogue,

@@ -58,13 +58,21 @@ def parse_generator(problems: Problems, raw: Any) -> GeneratorSpec:
 def parse_optimizer(problems: Problems, raw: Any) -> OptimizerSpec:
     data = parse_mapping(problems, "optimizer", raw if raw is not None else {}, "a mapping")
     check_keys(
-        problems, "optimizer", data, ("kind", "trainset", "valset", "max_demos", "rounds", "near_threshold", "out")
+        problems,
+        "optimizer",
+        data,
+        ("kind", "trainset", "valset", "max_demos", "rounds", "near_threshold", "out"),
     )
     kind = str(data.get("kind") or "bootstrap")
     if kind not in OPTIMIZERS:
         problems.add("optimizer.kind", f"unknown optimizer {kind!r}; use one of {', '.join(OPTIMIZERS)}")
     values: dict[str, Any] = {"kind": kind}
-    for key, low, high in (("trainset", 2, 10000), ("valset", 1, 10000), ("max_demos", 0, 64), ("rounds", 1, 20)):
+    for key, low, high in (
+        ("trainset", 2, 10000),
+        ("valset", 1, 10000),
+        ("max_demos", 0, 64),
+        ("rounds", 1, 20),
+    ):
         if data.get(key) is not None:
             value = parse_number(problems, f"optimizer.{key}", data[key], integer=True, low=low, high=high)
             if value is not None:
