@@ -155,10 +155,11 @@ def load_user_program(spec: Spec, root: Path, signature: type[dspy.Signature]) -
             raise ConfigError(f"{where}: {module_name!r} has no {class_name!r}; give module:Class")
     if not (isinstance(cls, type) and issubclass(cls, dspy.Module)):
         raise ConfigError(f"{where}: {text} is not a dspy.Module subclass")
+    constructor: Any = next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))
     parameters = [
         p
-        for p in inspect.signature(cls).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in inspect.signature(constructor).parameters.values()
+        if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     try:
         return cls(signature) if parameters else cls()
