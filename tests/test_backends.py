@@ -498,3 +498,32 @@ def test_the_key_never_reaches_outputs_logs_or_errors(
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert all(SECRET.encode() not in body for body in server.stats.bodies)
+
+
+def test_the_journal_key_covers_the_whole_request(tmp_path: Path) -> None:
+    from dspy.lm15 import request_from_openai_chat
+
+    from compiler.generate.backends.journaled import AsyncJournaledEngine
+
+    engine = AsyncJournaledEngine(None, Journal(tmp_path), "m", "openai:http://h/v1", CallStats())
+    base = {"model": "m", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}
+    variants = {
+        "base": base,
+        "format": {**base, "response_format": {"type": "json_object"}},
+        "tools": {
+            **base,
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+        },
+        "roles": {**base, "messages": [*base["messages"][:1], {"role": "assistant", "content": "u"}]},
+        "turns": {
+            **base,
+            "messages": [*base["messages"], {"role": "assistant", "content": "a"}, base["messages"][1]],
+        },
+        "sampling": {**base, "temperature": 0.2},
+        "seed": {**base, "seed": 3},
+    }
+    keys = {name: engine.key(request_from_openai_chat(body)) for name, body in variants.items()}
+    assert len(set(keys.values())) == len(variants)  # no two requests share a journal entry
+    assert engine.key(request_from_openai_chat(base)) == keys["base"]
+    other = AsyncJournaledEngine(None, Journal(tmp_path), "m", "openai:http://other/v1", CallStats())
+    assert other.key(request_from_openai_chat(base)) != keys["base"]  # the endpoint is part of the key
