@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from compiler.cli.optimize import add_optimize_verb, run_optimize
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("version", help="outputs/<dataset>/<version>, <dataset>/<version> or a version id")
     show.add_argument("--json", action="store_true", help="print the manifest")
     add_version_verbs(verbs)
+    add_optimize_verb(verbs)
     return parser
 
 
@@ -346,7 +348,13 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, **VERSION_COMMANDS}
+COMMANDS = {
+    "compile": run_compile,
+    "plan": run_plan,
+    "show": run_show,
+    "optimize": run_optimize,
+    **VERSION_COMMANDS,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,7 @@ class Generated:
     error: str | None = None  # error class of an explicit failure
 
 
-def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+def normalise_prediction(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     inputs = {
         v.name: str(prediction[v.name] if prediction[v.name] is not None else "")
         for v in spec.prompt.variables
@@ -162,7 +162,7 @@ async def _generate_one(spec: Spec, program: Generator, handle: LMHandle, item: 
                 item.case, item.instruction, None, None, attempts=attempts, error=str(error_class)
             )
         try:
-            inputs, expected = _normalise(spec, prediction)
+            inputs, expected = normalise_prediction(spec, prediction)
         except (ValueError, TypeError, KeyError) as exc:  # a field is missing or does not coerce to its type
             last_error = f"type:{type(exc).__name__}"
             handle.stats.retries += 1

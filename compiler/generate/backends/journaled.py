@@ -124,6 +124,9 @@ class AsyncJournaledEngine:
         self.stats = stats
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
         self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
+        # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
+        # optimizer that would otherwise count it as one failed example and go on
+        self.stopped: LMError | None = None
 
     # capability hints DSPy's adapters read (JSONAdapter sends response_format only where declared)
     @property
@@ -147,9 +150,13 @@ class AsyncJournaledEngine:
             self.stats.replayed += 1
             self._count_use(stored)
             return make_response(stored, self.model)
-        if self.limiter is not None:
-            await self.limiter.acquire()
-        response = await self.inner.complete(request)
+        try:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            response = await self.inner.complete(request)
+        except LMError as exc:
+            self.stopped = self.stopped or exc
+            raise
         text = response_text(response)
         usage = response.usage
         answer = Answer(
