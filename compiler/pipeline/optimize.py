@@ -150,7 +150,7 @@ def optimize_program(overrides: Sequence[str], *, project: Project | None = None
     train_items, held_items = split_cases(spec, render_plan(project, plan, bundle))
     trainset, held_out = to_examples(spec, train_items), to_examples(spec, held_items)
     cases: dict[str, CaseSpec] = {
-        e.case: r.case for e, r in zip(trainset + held_out, train_items + held_items)
+        e.case: r.case for e, r in zip(trainset + held_out, train_items + held_items, strict=True)
     }
     target = project.root / (spec.optimizer.out or f"programs/{spec.name}.json")
     with open_context(project, bundle.spec, None) as ctx:
