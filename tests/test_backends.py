@@ -527,3 +527,38 @@ def test_the_journal_key_covers_the_whole_request(tmp_path: Path) -> None:
     assert engine.key(request_from_openai_chat(base)) == keys["base"]
     other = AsyncJournaledEngine(None, Journal(tmp_path), "m", "openai:http://other/v1", CallStats())
     assert other.key(request_from_openai_chat(base)) != keys["base"]  # the endpoint is part of the key
+
+
+@pytest.mark.parametrize(
+    ("model", "suffix", "header", "shape"),
+    [
+        pytest.param("openai/mock", "/v1", "authorization", "messages", id="openai"),
+        pytest.param("hosted_vllm/mock", "/v1", "authorization", "messages", id="hosted_vllm"),
+        pytest.param("anthropic/claude-mock", "/v1", "x-api-key", "messages", id="anthropic-messages"),
+        pytest.param(
+            "gemini/gemini-2.5-flash", "/v1beta", "x-goog-api-key", "contents", id="gemini-generate"
+        ),
+    ],
+)
+def test_lm_dspy_reaches_each_provider_shape_with_its_key_in_its_header(
+    serve: Callable[..., MockLLMServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    suffix: str,
+    header: str,
+    shape: str,
+) -> None:
+    import json
+
+    server = serve()
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    base = server.base_url.removesuffix("/v1") + suffix
+    spec = lm_spec(None, "lm.model=" + model, f"lm.api_base={base}", f"lm.api_key_env={KEY_ENV}", kind="dspy")
+    handle = open_lm(spec, Journal(tmp_path))
+    assert answered(ask(handle, ["question one", "question two"]))
+    assert (server.stats.requests, handle.stats.calls) == (2, 2)
+    body = json.loads(server.stats.bodies[0])
+    assert shape in body and SECRET.encode() not in server.stats.bodies[0]
+    sent = {k.lower(): v for k, v in server.stats.headers[0].items()}
+    assert SECRET in sent[header] and SECRET not in repr(handle.engine.inner)
