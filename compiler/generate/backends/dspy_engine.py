@@ -166,7 +166,10 @@ class DSPyEngine:
         if isinstance(exc, lm15.ContextLengthError):
             return Fault("context_length", detail, final=True)
         if isinstance(exc, lm15.ConfigurationError | lm15.CapabilityError):
-            return LMRefused(f"lm: dspy.LM({self.model!r}) is not configured: {detail}")
+            return LMRefused(
+                f"lm: dspy.LM({self.model!r}) is not configured ({detail[:160]}); set lm.api_key_env to the "
+                "variable that holds the key, or lm.api_base for a self-hosted server"
+            )
         if status is not None and status < 300:
             return Fault(MALFORMED, detail)  # a 200 whose body lm15 could not read
         if status is not None:
