@@ -1,4 +1,4 @@
-"""A small OpenAI- and Anthropic-shaped LM server on 127.0.0.1 for the backend tests and the fan-out bench.
+"""A small OpenAI-, Anthropic- and Gemini-shaped LM server on 127.0.0.1 for the backend tests and the fan-out bench.
 
 It answers like a model asked through DSPy's ChatAdapter would (the offline backend's `write_answer`), after a
 configurable latency, and injects faults on demand: 429 with Retry-After, 500, a malformed body, or a hang that
@@ -200,15 +200,44 @@ class _App:
             return web.json_response({"error": {"message": "model overloaded", "type": "server_error"}})
         payload = json.loads(body)
         anthropic = request.path.endswith("/messages")
-        if anthropic:
+        gemini = request.path.endswith(":generateContent")
+        if gemini:  # Gemini's generateContent: contents with parts, the system under systemInstruction
+            system = "".join(
+                p.get("text", "") for p in (payload.get("systemInstruction") or {}).get("parts", [])
+            )
+            turns = [("user" if c.get("role") != "model" else "assistant", c) for c in payload["contents"]]
+            user = next(
+                ("".join(p.get("text", "") for p in c["parts"]) for r, c in reversed(turns) if r == "user"),
+                "",
+            )
+        elif anthropic:
             system = _text(payload.get("system", ""))
         else:
             system = next((_text(m.get("content")) for m in payload["messages"] if m["role"] == "system"), "")
-        user = next(
-            (_text(m.get("content")) for m in reversed(payload["messages"]) if m["role"] == "user"), ""
-        )
+        if not gemini:
+            user = next(
+                (_text(m.get("content")) for m in reversed(payload["messages"]) if m["role"] == "user"), ""
+            )
         text = {"refusal": REFUSAL, "huge": "x" * 200_000}.get(fault) or write_answer(system, user)
         tokens_in, tokens_out = (len(system) + len(user)) // 4, len(text) // 4
+        if gemini:
+            return web.json_response(
+                {
+                    "candidates": [
+                        {
+                            "content": {"role": "model", "parts": [{"text": text}]},
+                            "finishReason": "STOP",
+                            "index": 0,
+                        }
+                    ],
+                    "usageMetadata": {
+                        "promptTokenCount": tokens_in,
+                        "candidatesTokenCount": tokens_out,
+                        "totalTokenCount": tokens_in + tokens_out,
+                    },
+                    "modelVersion": request.path.rsplit("/", 1)[-1].split(":")[0],
+                }
+            )
         if anthropic:
             return web.json_response(
                 {
@@ -263,6 +292,9 @@ class _App:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self.handle)
         app.router.add_post("/v1/messages", self.handle)
+        app.router.add_post(
+            "/v1beta/models/{model}", self.handle
+        )  # Gemini: .../models/<model>:generateContent
         app.router.add_get("/_stats", self.get_stats)
         app.router.add_post("/_configure", self.configure)
         return app

@@ -60,9 +60,14 @@ def serve() -> Iterator[Callable[..., MockLLMServer]]:
         server.close()
 
 
+# the same faults through dsc's aiohttp engine and through DSPy's own engine (`lm=dspy`, lm15's vLLM door)
+PATHS = [pytest.param("openai_compatible", id="aiohttp"), pytest.param("dspy", id="lm=dspy")]
+
+
 def lm_spec(server: MockLLMServer | None, *overrides: str, kind: str = "openai_compatible") -> LMSpec:
     """The real conf/lm/<kind>.yaml, pointed at the mock server."""
-    where = [f"lm.api_base={server.base_url}", "lm.model=mock"] if server is not None else []
+    model = "hosted_vllm/mock" if kind == "dspy" else "mock"
+    where = [f"lm.api_base={server.base_url}", f"lm.model={model}"] if server is not None else []
     return load_spec([f"lm={kind}", *where, *overrides], Project.locate()).lm
 
 
@@ -97,11 +102,12 @@ def answered(results: Sequence[Any]) -> bool:
     return all(isinstance(r, dspy.Prediction) and isinstance(r.answer, str) and r.answer for r in results)
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_answers_come_back_and_a_rerun_pays_nothing(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve()
-    spec = lm_spec(server)
+    spec = lm_spec(server, kind=kind)
     handle = open_lm(spec, Journal(tmp_path))
     first = ask(handle, [f"question {i}" for i in range(3)])
     second = ask(handle, [f"question {i}" for i in range(3, 6)])  # a new event loop, like a top-up round
@@ -126,11 +132,12 @@ FAULTS = [
 
 
 @pytest.mark.parametrize(("fault", "error_class"), FAULTS)
+@pytest.mark.parametrize("kind", PATHS)
 def test_each_fault_class_recovers(
-    serve: Callable[..., MockLLMServer], tmp_path: Path, fault: str, error_class: str
+    serve: Callable[..., MockLLMServer], tmp_path: Path, fault: str, error_class: str, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"needle": (fault,)}, retry_after=0.3))
-    handle = open_lm(lm_spec(server, "lm.timeout=0.5"), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, "lm.timeout=0.5", kind=kind), Journal(tmp_path))
     results = ask(handle, ["the needle question", "a plain question"])
     assert answered(results), results
     times = arrivals(server, "needle")
@@ -156,11 +163,12 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_from({"Retry-After": "9"}) == 9.0
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_a_row_fails_explicitly_once_its_retries_are_spent(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"needle": ("500",) * 10}))
-    handle = open_lm(lm_spec(server, "lm.max_retries=2"), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, "lm.max_retries=2", kind=kind), Journal(tmp_path))
     failed, fine = ask(handle, ["the needle question", "a plain question"])
     assert isinstance(failed, LMCallFailed) and not isinstance(failed, DscError)
     assert (failed.error_class, failed.attempts) == ("5xx", 3)
@@ -168,11 +176,12 @@ def test_a_row_fails_explicitly_once_its_retries_are_spent(
     assert answered([fine])
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_sustained_rate_limiting_trips_the_breaker(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"question": ("429",) * 1000}, retry_after=0))
-    handle = open_lm(lm_spec(server, "lm.concurrency=4"), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, "lm.concurrency=4", kind=kind), Journal(tmp_path))
     results = ask(handle, [f"question {i}" for i in range(4)])
     assert all(isinstance(r, RateLimitBreaker) and isinstance(r, LMError) for r in results), results
     assert "the same command resumes" in str(results[0])
@@ -215,19 +224,20 @@ def test_rate_limiting_for_too_long_trips_the_breaker() -> None:
         watch.check()
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_a_run_stopped_by_the_breaker_resumes_where_it_stopped(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"late": ("429",)}, retry_after=3600))
     questions = [f"question {i}" for i in range(8)] + ["late question 8", "late question 9"]
-    handle = open_lm(lm_spec(server), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, kind=kind), Journal(tmp_path))
     first = ask(handle, questions, concurrency=1)  # in order: 8 answers, then the breaker
     handle.engine.journal.close()
     stopped = [q for q, r in zip(questions, first, strict=True) if isinstance(r, RateLimitBreaker)]
     assert stopped == ["late question 8", "late question 9"] and server.stats.requests == 9
 
     server.configure(faults=Faults())  # the quota is back
-    again = open_lm(lm_spec(server), Journal(tmp_path))
+    again = open_lm(lm_spec(server, kind=kind), Journal(tmp_path))
     assert answered(ask(again, questions))
     assert (again.stats.calls, again.stats.replayed) == (len(stopped), len(questions) - len(stopped))
     assert server.stats.requests == len(stopped)
@@ -241,22 +251,24 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("fault", "says"), REFUSALS)
+@pytest.mark.parametrize("kind", PATHS)
 def test_a_refused_configuration_stops_the_run(
-    serve: Callable[..., MockLLMServer], tmp_path: Path, fault: str, says: str
+    serve: Callable[..., MockLLMServer], tmp_path: Path, fault: str, says: str, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"question": (fault,)}))
-    handle = open_lm(lm_spec(server, "lm.concurrency=1"), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, "lm.concurrency=1", kind=kind), Journal(tmp_path))
     (result,) = ask(handle, ["question"])
     assert isinstance(result, LMError) and says in str(result)
     assert "\n" not in str(result)
     assert server.stats.requests == 1
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_bad_requests_fail_their_row_until_none_ever_succeeds(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve(faults=Faults(force={"question": ("400",) * 3}))
-    handle = open_lm(lm_spec(server, "lm.concurrency=1"), Journal(tmp_path))
+    handle = open_lm(lm_spec(server, "lm.concurrency=1", kind=kind), Journal(tmp_path))
     results = ask(handle, ["one question", "two question", "three question"])
     assert [type(r) for r in results[:2]] == [LMCallFailed, LMCallFailed]
     assert results[0].error_class == "http_400" and "unsupported parameter" in str(results[0])
@@ -406,7 +418,9 @@ def test_compile_through_http_then_recompile_makes_no_request(
     )
 
 
-def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: int) -> Any:
+def _compile_process(
+    cwd: Path, server: MockLLMServer, size: int, concurrency: int, kind: str = "openai_compatible"
+) -> Any:
     import os
     import subprocess
     import sys
@@ -421,9 +435,9 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
         "-m",
         "compiler.cli",
         "compile",
-        "lm=openai_compatible",
+        f"lm={kind}",
         f"lm.api_base={server.base_url}",
-        "lm.model=mock",
+        "lm.model=openai/mock" if kind == "dspy" else "lm.model=mock",
         f"lm.api_key_env={KEY_ENV}",
         f"lm.concurrency={concurrency}",
         f"size={size}",
@@ -434,8 +448,9 @@ def _compile_process(cwd: Path, server: MockLLMServer, size: int, concurrency: i
     return subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_kill_9_at_half_way_resumes_without_paying_again(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     import signal
 
@@ -444,11 +459,11 @@ def test_kill_9_at_half_way_resumes_without_paying_again(
     killed.mkdir()
     clean.mkdir()
     concurrency, size = 8, 80
-    uninterrupted = _compile_process(clean, server, size, concurrency)  # same endpoint: same config
+    uninterrupted = _compile_process(clean, server, size, concurrency, kind)  # same endpoint: same config
     assert uninterrupted.wait(timeout=300) == 0
     planned = server.stats.requests  # what a whole compile asks for (size x overgenerate, less curated rows)
     assert planned >= size
-    process = _compile_process(killed, server, size, concurrency)
+    process = _compile_process(killed, server, size, concurrency, kind)
     deadline = time.monotonic() + 120
     while server.stats.requests < planned + planned // 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -456,7 +471,7 @@ def test_kill_9_at_half_way_resumes_without_paying_again(
     process.wait()
     before = server.stats.requests - planned
     assert planned // 3 <= before < planned
-    resumed = _compile_process(killed, server, size, concurrency)
+    resumed = _compile_process(killed, server, size, concurrency, kind)
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     paid_twice = server.stats.requests - 2 * planned
@@ -473,11 +488,12 @@ def test_kill_9_at_half_way_resumes_without_paying_again(
     assert trees[0] == trees[1]  # byte-identical to a run that was never interrupted
 
 
+@pytest.mark.parametrize("kind", PATHS)
 def test_the_key_never_reaches_outputs_logs_or_errors(
-    serve: Callable[..., MockLLMServer], tmp_path: Path
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str
 ) -> None:
     server = serve()
-    process = _compile_process(tmp_path, server, 12, 4)
+    process = _compile_process(tmp_path, server, 12, 4, kind)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert SECRET not in out and SECRET not in err
@@ -485,3 +501,67 @@ def test_the_key_never_reaches_outputs_logs_or_errors(
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     assert all(SECRET.encode() not in body for body in server.stats.bodies)
+
+
+def test_the_journal_key_covers_the_whole_request(tmp_path: Path) -> None:
+    from dspy.lm15 import request_from_openai_chat
+
+    from compiler.generate.backends.journaled import AsyncJournaledEngine
+
+    engine = AsyncJournaledEngine(None, Journal(tmp_path), "m", "openai:http://h/v1", CallStats())
+    base = {"model": "m", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]}
+    variants = {
+        "base": base,
+        "format": {**base, "response_format": {"type": "json_object"}},
+        "tools": {
+            **base,
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+        },
+        "roles": {**base, "messages": [*base["messages"][:1], {"role": "assistant", "content": "u"}]},
+        "turns": {
+            **base,
+            "messages": [*base["messages"], {"role": "assistant", "content": "a"}, base["messages"][1]],
+        },
+        "sampling": {**base, "temperature": 0.2},
+        "seed": {**base, "seed": 3},
+    }
+    keys = {name: engine.key(request_from_openai_chat(body)) for name, body in variants.items()}
+    assert len(set(keys.values())) == len(variants)  # no two requests share a journal entry
+    assert engine.key(request_from_openai_chat(base)) == keys["base"]
+    other = AsyncJournaledEngine(None, Journal(tmp_path), "m", "openai:http://other/v1", CallStats())
+    assert other.key(request_from_openai_chat(base)) != keys["base"]  # the endpoint is part of the key
+
+
+@pytest.mark.parametrize(
+    ("model", "suffix", "header", "shape"),
+    [
+        pytest.param("openai/mock", "/v1", "authorization", "messages", id="openai"),
+        pytest.param("hosted_vllm/mock", "/v1", "authorization", "messages", id="hosted_vllm"),
+        pytest.param("anthropic/claude-mock", "/v1", "x-api-key", "messages", id="anthropic-messages"),
+        pytest.param(
+            "gemini/gemini-2.5-flash", "/v1beta", "x-goog-api-key", "contents", id="gemini-generate"
+        ),
+    ],
+)
+def test_lm_dspy_reaches_each_provider_shape_with_its_key_in_its_header(
+    serve: Callable[..., MockLLMServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    suffix: str,
+    header: str,
+    shape: str,
+) -> None:
+    import json
+
+    server = serve()
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    base = server.base_url.removesuffix("/v1") + suffix
+    spec = lm_spec(None, "lm.model=" + model, f"lm.api_base={base}", f"lm.api_key_env={KEY_ENV}", kind="dspy")
+    handle = open_lm(spec, Journal(tmp_path))
+    assert answered(ask(handle, ["question one", "question two"]))
+    assert (server.stats.requests, handle.stats.calls) == (2, 2)
+    body = json.loads(server.stats.bodies[0])
+    assert shape in body and SECRET.encode() not in server.stats.bodies[0]
+    sent = {k.lower(): v for k, v in server.stats.headers[0].items()}
+    assert SECRET in sent[header] and SECRET not in repr(handle.engine.inner)

@@ -24,9 +24,12 @@ def test_every_dataset_in_conf_validates(dataset: str) -> None:
     assert spec.constraints
 
 
-@pytest.mark.parametrize("group", ["lm", "personas", "tactics"])
+@pytest.mark.parametrize("group", ["lm", "personas", "tactics", "optimizer"])
 def test_every_group_option_validates(group: str) -> None:
-    required = {"openai_compatible": ["lm.model=m", "lm.api_base=http://127.0.0.1:8000/v1"]}
+    required = {
+        "openai_compatible": ["lm.model=m", "lm.api_base=http://127.0.0.1:8000/v1"],
+        "dspy": ["lm.model=gemini/gemini-2.5-flash"],
+    }
     project = Project.locate()
     options = project.group_options(group)
     assert options, f"no option in the {group} group"

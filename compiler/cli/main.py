@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from compiler.cli.locate import project_paths
+from compiler.cli.optimize import add_optimize_verb, run_optimize
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("path", nargs="?", default=".", help="the repository folder (default: here)")
     add_version_verbs(verbs)
+    add_optimize_verb(verbs)
     return parser
 
 
@@ -438,7 +440,14 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": run_compile, "plan": run_plan, "show": run_show, "init": run_init, **VERSION_COMMANDS}
+COMMANDS = {
+    "compile": run_compile,
+    "plan": run_plan,
+    "show": run_show,
+    "init": run_init,
+    "optimize": run_optimize,
+    **VERSION_COMMANDS,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

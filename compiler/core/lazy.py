@@ -11,6 +11,10 @@ import os
 from types import ModuleType
 from typing import Any
 
+# dspy's LiteLLM would download model metadata on first use; dsc never needs it. Set before any dspy import,
+# also the direct ones of the modules that subclass dspy types.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 
 class LazyModule:
     """Stands for a module and imports it the first time one of its attributes is read."""
@@ -37,6 +41,7 @@ class LazyModule:
 
 dspy: Any = LazyModule("dspy")
 dspy_lm15: Any = LazyModule("dspy.lm15")
+dspy_lm15_serde: Any = LazyModule("dspy._vendor.lm15.serde")
 dspy_exceptions: Any = LazyModule("dspy.utils.exceptions")
 hydra: Any = LazyModule("hydra")
 hydra_config: Any = LazyModule("hydra.core.hydra_config")

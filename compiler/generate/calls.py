@@ -1,24 +1,28 @@
-"""Generation: DSPy signatures and modules built from the test space; the only stage that talks to an LM."""
+"""Generation: the one fan-out that runs the generator program, the labeller and the judge through DSPy."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dspy
 
-from compiler.core.columns import column_type
 from compiler.core.rows import Row
 from compiler.generate.backends import LMHandle
+from compiler.generate.program import Generator, build_generator, make_adapter
+from compiler.generate.signatures import LABEL_INSTRUCTION, build_judge_signature, build_label_signature
 from compiler.generate.templates import RenderedCase, case_payload
 from compiler.plan.cases import CaseSpec
 from compiler.sources.gather import scrub_generated
-from compiler.spec.model import Column, Spec
+from compiler.spec.model import Spec
 
 PARSE_ATTEMPTS = 3  # an answer that fails to parse is re-asked with a new sample id this many times in all
+JUDGE_CONFIG = {"temperature": 0.0, "max_tokens": 256}
 
 
 @dataclass(frozen=True)
@@ -31,58 +35,7 @@ class Generated:
     error: str | None = None  # error class of an explicit failure
 
 
-def _column_type(column: Column) -> Any:
-    return column_type(column.type).annotation(column.values)
-
-
-def build_signature(spec: Spec) -> type[dspy.Signature]:
-    """Inputs: the rendered instruction and the case spec; outputs: prompt variables + typed columns."""
-    fields: dict[str, tuple[Any, Any]] = {
-        "instruction": (
-            str,
-            dspy.InputField(desc="What to write: the strategy's instruction for this case."),
-        ),
-        "case": (
-            str,
-            dspy.InputField(desc="The case spec as JSON: cell, strategy, persona or tactic, slot."),
-        ),
-    }
-    for variable in spec.prompt.variables:
-        desc = variable.description + ("" if variable.required else " (may be empty)")
-        fields[variable.name] = (str, dspy.OutputField(desc=desc))
-    for column in spec.columns:
-        fields[column.name] = (_column_type(column), dspy.OutputField(desc=column.description or column.name))
-    instructions = (
-        f"Write one realistic test case for: {spec.description.strip()} "
-        "Fill the prompt's input variables and the evaluator columns."
-    )
-    return dspy.make_signature(fields, instructions, signature_name="WriteTestCase")
-
-
-class LeanChatAdapter(dspy.ChatAdapter):
-    """DSPy's ChatAdapter, byte for byte, with the per-signature parts of the prompt computed once.
-
-    The system message and the output reminder depend only on the signature, yet DSPy rebuilds them
-    (with fresh pydantic TypeAdapters) on every call: a third of dsc's client CPU per call.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._system: dict[type[dspy.Signature], str] = {}
-        self._reminder: dict[type[dspy.Signature], str | None] = {}
-
-    def format_system_message(self, signature: type[dspy.Signature]) -> str:
-        if signature not in self._system:
-            self._system[signature] = super().format_system_message(signature)
-        return self._system[signature]
-
-    def user_message_output_requirements(self, signature: type[dspy.Signature]) -> str | None:
-        if signature not in self._reminder:
-            self._reminder[signature] = super().user_message_output_requirements(signature)
-        return self._reminder[signature]
-
-
-def _normalise(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+def normalise_prediction(spec: Spec, prediction: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     inputs = {
         v.name: str(prediction[v.name] if prediction[v.name] is not None else "")
         for v in spec.prompt.variables
@@ -102,24 +55,9 @@ def _normalise_columns(spec: Spec, prediction: Mapping[str, Any]) -> dict[str, A
     return expected
 
 
-LABEL_INSTRUCTION = (
-    "This case is a real production request (scrubbed of private data), not one you write. Keep its inputs "
-    "as they are and write only the evaluator columns a grader uses to score an answer to it; the trace's "
-    "own answer, behaviour label and error flag are evidence, not the expected behaviour."
-)
-
-
-def build_label_signature(spec: Spec) -> type[dspy.Signature]:
-    """Inputs: the instruction and the case (with the trace); outputs: the evaluator columns only."""
-    fields: dict[str, tuple[Any, Any]] = {
-        "instruction": (str, dspy.InputField(desc="What to write.")),
-        "case": (str, dspy.InputField(desc="The case as JSON, with the production trace under `trace`.")),
-    }
-    for column in spec.columns:
-        fields[column.name] = (_column_type(column), dspy.OutputField(desc=column.description or column.name))
-    return dspy.make_signature(
-        fields, f"Label a production request for: {spec.description.strip()}", signature_name="LabelTrace"
-    )
+async def _ask(predictor: Any, **inputs: Any) -> Mapping[str, Any]:
+    prediction = await predictor.acall(**inputs)
+    return prediction
 
 
 def label_traces(
@@ -130,7 +68,7 @@ def label_traces(
 
     from dspy.utils.exceptions import AdapterParseError
 
-    ask = LeanCall(build_label_signature(spec), handle, spec.lm.temperature, spec.lm.max_tokens)
+    labeller = dspy.Predict(build_label_signature(spec))
 
     async def one(
         semaphore: asyncio.Semaphore, case: CaseSpec, trace: dict[str, Any]
@@ -138,13 +76,14 @@ def label_traces(
         async with semaphore:
             for sample in range(PARSE_ATTEMPTS):
                 payload = json.loads(case_payload(spec, case, sample)) | {"trace": trace}
+                # the journal keeps an answer only once it parsed and type-checked (held until commit)
                 with handle.engine.hold() as held:
                     try:
-                        values = await ask(
-                            instruction=LABEL_INSTRUCTION, case=json.dumps(payload, sort_keys=True)
+                        values = await _ask(
+                            labeller, instruction=LABEL_INSTRUCTION, case=json.dumps(payload, sort_keys=True)
                         )
                         labels = _normalise_columns(spec, values)
-                    except (AdapterParseError, ValueError, TypeError):
+                    except (AdapterParseError, ValueError, TypeError, KeyError):
                         handle.stats.retries += 1
                         continue
                     held.commit()
@@ -156,84 +95,58 @@ def label_traces(
         semaphore = asyncio.Semaphore(2 * spec.lm.concurrency)
         return list(await asyncio.gather(*(one(semaphore, case, trace) for case, trace in traces)))
 
-    return asyncio.run(run())
-
-
-class JudgeCase(dspy.Signature):
-    """Score how plausible this test case is for the system under test, from 0.0 (implausible) to 1.0
-    (a request real users would send, with expected behaviour a grader could apply)."""
-
-    description: str = dspy.InputField(desc="The system under test.")
-    case: str = dspy.InputField(desc="The test case as JSON: its inputs and expected behaviour.")
-    plausibility: float = dspy.OutputField(desc="From 0.0 to 1.0.")
-    reason: str = dspy.OutputField(desc="One sentence.")
+    with _lm_context(spec, handle):
+        return asyncio.run(run())
 
 
 def judge_cases(
     spec: Spec, handle: LMHandle, cases: Sequence[tuple[str, dict[str, Any]]]
 ) -> dict[str, tuple[float, str]]:
     """The optional plausibility judge: (row id, case) -> (score in [0, 1], reason), through the journal."""
+    with _lm_context(spec, handle):
+        return asyncio.run(ajudge_cases(spec, handle, cases))
+
+
+async def ajudge_cases(
+    spec: Spec, handle: LMHandle, cases: Sequence[tuple[str, dict[str, Any]]]
+) -> dict[str, tuple[float, str]]:
+    """`judge_cases` on the running loop, under the caller's dspy.context."""
     import json
 
     from dspy.utils.exceptions import AdapterParseError
 
-    ask = LeanCall(JudgeCase, handle, 0.0, 256)
+    judge = dspy.Predict(build_judge_signature())
+    semaphore = asyncio.Semaphore(2 * spec.lm.concurrency)
 
-    async def run() -> dict[str, tuple[float, str]]:
-        semaphore = asyncio.Semaphore(2 * spec.lm.concurrency)
+    async def one(row_id: str, case: dict[str, Any]) -> tuple[str, tuple[float, str]]:
+        async with semaphore:
+            with handle.engine.hold() as held:
+                try:
+                    verdict = await _ask(
+                        judge,
+                        description=spec.description,
+                        case=json.dumps(case, sort_keys=True),
+                        config=JUDGE_CONFIG,
+                    )
+                    score = (min(1.0, max(0.0, float(verdict["plausibility"]))), str(verdict["reason"]))
+                except (AdapterParseError, ValueError, TypeError, KeyError):
+                    return row_id, (0.0, "the judge's answer did not parse")
+                held.commit()
+                return row_id, score
 
-        async def one(row_id: str, case: dict[str, Any]) -> tuple[str, tuple[float, str]]:
-            async with semaphore:
-                with handle.engine.hold() as held:
-                    try:
-                        verdict = await ask(
-                            description=spec.description, case=json.dumps(case, sort_keys=True)
-                        )
-                        score = (min(1.0, max(0.0, float(verdict["plausibility"]))), str(verdict["reason"]))
-                    except (AdapterParseError, ValueError, TypeError):
-                        return row_id, (0.0, "the judge's answer did not parse")
-                    held.commit()
-                    return row_id, score
-
-        return dict(await asyncio.gather(*(one(row_id, case) for row_id, case in cases)))
-
-    return asyncio.run(run())
+    return dict(await asyncio.gather(*(one(row_id, case) for row_id, case in cases)))
 
 
-class LeanCall:
-    """One case through DSPy's ChatAdapter and dsc's engine stack, without DSPy's LM layer.
-
-    Predict.acall -> dspy.LM adds history, callbacks, pricing lookups and two thread hops per call that
-    dsc does not use (it journals, retries and counts usage in its own engines): about a third of the
-    client CPU per call. The request is the one dspy.LM would build from the adapter's messages, and the
-    answer is parsed by the same adapter, so prompts and parsing are exactly DSPy's.
-    """
-
-    def __init__(
-        self, signature: type[dspy.Signature], handle: LMHandle, temperature: float, max_tokens: int
+@contextmanager
+def _lm_context(spec: Spec, handle: LMHandle, adapter: Any = None) -> Iterator[None]:
+    """DSPy's settings for dsc's calls: its LM, the configured adapter, no history (dsc journals)."""
+    with dspy.context(
+        lm=handle.lm, adapter=adapter or make_adapter(spec.generator.adapter), disable_history=True
     ):
-        from dspy.lm15 import Config
-
-        self.signature = signature
-        self.handle = handle
-        self.adapter = LeanChatAdapter()
-        self.config = Config(temperature=temperature, max_tokens=max_tokens)
-        self.model = handle.engine.model
-
-    async def __call__(self, **inputs: Any) -> dict[str, Any]:
-        from dspy.lm15 import Message, Request
-
-        messages = self.adapter.format(self.signature, [], inputs)
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        turns = tuple(Message.user(m["content"]) for m in messages if m["role"] == "user")
-        response = await self.handle.engine.complete(
-            Request(model=self.model, messages=turns, system=system, config=self.config)
-        )
-        text = "".join(getattr(part, "text", "") or "" for part in response.message.parts)
-        return dict(self.adapter.parse(self.signature, text))
+        yield
 
 
-async def _generate_one(spec: Spec, ask: LeanCall, handle: LMHandle, item: RenderedCase) -> Generated:
+async def _generate_one(spec: Spec, program: Generator, handle: LMHandle, item: RenderedCase) -> Generated:
     """One case: asked again with a new sample id when the answer does not parse or type-check."""
     from dspy.utils.exceptions import AdapterParseError
 
@@ -243,17 +156,17 @@ async def _generate_one(spec: Spec, ask: LeanCall, handle: LMHandle, item: Rende
         # the journal keeps an answer only once it parsed and type-checked (held until commit)
         with handle.engine.hold() as held:
             try:
-                prediction = await ask(
+                prediction = await program.acall(
                     instruction=item.instruction, case=case_payload(spec, item.case, sample)
                 )
-                inputs, expected = _normalise(spec, prediction)
+                inputs, expected = normalise_prediction(spec, prediction)
             except AdapterParseError:
                 last_error = "parse"
-            except (ValueError, TypeError) as exc:  # a parsed field does not coerce to its column type
+            except (ValueError, TypeError, KeyError) as exc:  # a field is missing or does not coerce
                 last_error = f"type:{type(exc).__name__}"
             except Exception as exc:
                 error_class = getattr(exc, "error_class", None)
-                if error_class is None:  # budget, breaker, refusal or a bug: not a per-row failure, stop
+                if error_class is None:  # not a per-row failure: budget, breaker, refusal or a bug stops the run
                     raise
                 handle.stats.failures += 1
                 attempts = getattr(exc, "attempts", 1)
@@ -276,8 +189,9 @@ async def _fan_out(
     items: Sequence[RenderedCase],
     concurrency: int,
     on_done: Callable[[Generated], None] | None,
+    program: Generator,
 ) -> list[Generated]:
-    ask = LeanCall(build_signature(spec), handle, spec.lm.temperature, spec.lm.max_tokens)
+    handle.engine.home_loop = asyncio.get_running_loop()
     # the engines enforce the endpoint's (adaptive) concurrency; twice as many rows in flight here keeps
     # rows that sleep out a Retry-After from holding the slots of rows that could go
     semaphore = asyncio.Semaphore(2 * concurrency)
@@ -290,7 +204,7 @@ async def _fan_out(
             if stopped:  # the run is stopping: start nothing new
                 return
             try:
-                result = await _generate_one(spec, ask, handle, item)
+                result = await _generate_one(spec, program, handle, item)
             except Exception as exc:  # budget, breaker, refusal or a bug: stop, let requests in flight land
                 stopped.append(exc)
                 return
@@ -314,10 +228,13 @@ def generate_cases(
     handle: LMHandle,
     items: Sequence[RenderedCase],
     on_done: Callable[[Generated], None] | None = None,
+    program: Generator | None = None,
 ) -> list[Generated]:
-    """Generate every rendered case with one asyncio fan-out; results come back in plan order."""
-    with dspy.context(disable_history=True, adapter=LeanChatAdapter()):
-        return asyncio.run(_fan_out(spec, handle, items, spec.lm.concurrency, on_done))
+    """Generate every rendered case through the generator program (`await program.acall(...)`) with one
+    asyncio fan-out; results come back in plan order."""
+    program = program or build_generator(spec, Path("."))
+    with _lm_context(spec, handle):
+        return asyncio.run(_fan_out(spec, handle, items, spec.lm.concurrency, on_done, program))
 
 
 def label_production_rows(

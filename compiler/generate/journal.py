@@ -1,8 +1,9 @@
 """dsc's own store of LM answers: every answer persists as it arrives, so a killed run resumes for free.
 
 Not DSPy's cache: DSPy's key ignores the endpoint, differs between sync and async calls and keeps
-answers that failed to parse. Here the key covers the canonical messages, the model, the endpoint
-identity and the sampling parameters (the case slot and sample id travel inside the messages).
+answers that failed to parse. Here the key covers the whole request (system, messages with roles,
+sampling parameters, response_format, tools), the model and the endpoint identity (the case slot and
+sample id travel inside the messages).
 
 Each process appends to its own segment file under `<journal_dir>/journal/<dataset>/`, so concurrent
 writers (parallel sweep jobs, shards) never interleave; readers merge every segment. A torn last line
@@ -46,15 +47,15 @@ class Answer:
     output_tokens: int
 
 
-def request_key(
-    model: str, endpoint: str, system: str, messages: list[tuple[str, str]], params: dict[str, Any]
-) -> str:
-    """xxh3-128 over the canonical request; the same for sync and async calls."""
+def request_key(model: str, endpoint: str, request: dict[str, Any]) -> str:
+    """xxh3-128 over the whole canonical request (`dspy.lm15` serde: system, messages with their roles,
+    sampling config, response_format, tools), the model and the endpoint; the same for sync and async calls."""
     canonical = json.dumps(
-        {"model": model, "endpoint": endpoint, "system": system, "messages": messages, "params": params},
+        {"model": model, "endpoint": endpoint, "request": request},
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
+        default=str,
     )
     return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from compiler.generate.backends import LMHandle, open_lm
 from compiler.generate.journal import Journal, answer_cap
+from compiler.generate.program import Generator, build_generator
 from compiler.spec.compose import Project
 from compiler.spec.model import Spec
 
@@ -41,6 +42,7 @@ class CompileContext:
     journal: Journal
     lm: LMHandle
     progress: Progress = field(compare=False)
+    generator: Generator = field(compare=False)
 
 
 @contextmanager
@@ -48,6 +50,7 @@ def open_context(
     project: Project, spec: Spec, on_progress: ProgressCallback | None
 ) -> Iterator[CompileContext]:
     """The journal and the LM for one compile; the journal is flushed and closed however the compile ends."""
+    generator = build_generator(spec, project.root)  # a user's program fails here, before any LM call
     # small flush groups: a kill -9 loses at most a quarter of a concurrency's worth of answers
     journal = Journal(
         Path(spec.journal_dir) / "journal" / spec.name,
@@ -56,6 +59,6 @@ def open_context(
     )
     try:
         handle = open_lm(spec.lm, journal, spec.budget)
-        yield CompileContext(project, spec, journal, handle, Progress(on_progress, handle.stats))
+        yield CompileContext(project, spec, journal, handle, Progress(on_progress, handle.stats), generator)
     finally:
         journal.close()

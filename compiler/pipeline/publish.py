@@ -94,6 +94,7 @@ def publish(
     )
     manifest = build_manifest(spec, plan, record)
     manifest.update(bundle.manifest)
+    manifest["generator"] = ctx.generator.describe()  # module, adapter, user program, saved state + its hash
     if generation.privacy:
         manifest["privacy"] = {"generated": dict(sorted(generation.privacy.items()))}
     drops = drop_records(ctx, generation, rows)

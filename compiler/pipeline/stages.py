@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import xxhash
 
 from compiler.core.cells import cell_label
 from compiler.core.rows import Row
-from compiler.generate.calls import Generated, build_signature, generate_cases
+from compiler.generate.calls import Generated, generate_cases
 from compiler.generate.templates import RenderedCase, render_case
 from compiler.pipeline.context import CompileContext
 from compiler.plan.cases import CaseSpec, Plan, plan_top_up
@@ -124,7 +123,7 @@ def generate_until_full(
     ctx.progress.expect(len(batch))
     rounds = 0
     while True:
-        generated = generate_cases(spec, ctx.lm, batch, on_done=ctx.progress.advance)
+        generated = generate_cases(spec, ctx.lm, batch, on_done=ctx.progress.advance, program=ctx.generator)
         new, new_failures = to_candidates(ctx, generated, privacy)
         failures += new_failures
         candidates.extend(new)
@@ -164,10 +163,9 @@ def stage_counts(
 
 
 def program_hash(ctx: CompileContext) -> str:
-    """Hash of the generator program: its instructions and typed fields."""
-    signature = build_signature(ctx.spec)
-    fields = json.dumps({k: str(v.annotation) for k, v in signature.fields.items()}, sort_keys=True)
-    return xxhash.xxh3_64_hexdigest((signature.instructions + "|" + fields).encode())
+    """Hash of the generator program: how it was chosen and its whole state (signature, instructions,
+    demos: `dump_state()`), so a changed or re-optimized program is a changed program."""
+    return ctx.generator.program_hash()
 
 
 def drop_records(ctx: CompileContext, generation: Generation, rows: Sequence[Row]) -> list[dict[str, Any]]:

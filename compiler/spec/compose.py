@@ -91,8 +91,9 @@ def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Proj
     """Which file each top-level key came from, given Hydra's group choices."""
     files = {
         group: _relative(project.group_file(group, str(choices.get(group))))
-        for group in ("lm", "personas", "tactics")
+        for group in ("lm", "personas", "tactics", "optimizer")
     }
+    files["generator"] = _relative(project.conf_dir / "config.yaml")
     dataset = choices.get("dataset@_global_", choices.get("dataset"))
     dataset_file = _relative(project.conf_dir / "dataset" / f"{dataset}.yaml")
 

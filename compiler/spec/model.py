@@ -13,7 +13,9 @@ from typing import Any
 from compiler.spec.constraints import Constraint
 
 COLUMN_TYPES = ("text", "list", "enum", "bool", "int", "number")
-LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible")
+LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible", "dspy")
+GENERATOR_MODULES = ("predict", "chain_of_thought")
+ADAPTERS = ("chat", "json")
 NEGATIVE_CAPABLE = frozenset({"adversarial"})
 CURATED_NAMES = ("regression", "golden")  # curated sources: rows that join a dataset as they are
 DATASET_KEYS = (
@@ -44,6 +46,8 @@ ROOT_KEYS = DATASET_KEYS + (
     "budget",
     "shard",
     "max_failure_rate",
+    "generator",
+    "optimizer",
 )
 MAX_FAILURE_RATE = 0.05  # the default: more failed LM calls than this share and nothing is published
 
@@ -142,6 +146,30 @@ class LMSpec:
 
 
 @dataclass(frozen=True)
+class GeneratorSpec:
+    """`generator`: which dspy.Module writes the cases, with which saved state and adapter."""
+
+    module: str = "predict"  # a built-in program: predict | chain_of_thought
+    program: str | None = None  # module:Class of the user's own dspy.Module, imported from the project
+    state: str | None = None  # saved state (program.save(path)), relative to the project root
+    adapter: str = "chat"  # chat | json
+    where: str = "conf/config.yaml"  # the file (or override) the group came from, for error messages
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """`optimizer`: how `dsc optimize` improves the generator program."""
+
+    kind: str = "bootstrap"  # bootstrap | mipro | gepa
+    trainset: int = 24  # planned cases to train on
+    valset: int = 24  # held-out planned cases the score is reported on
+    max_demos: int = 4  # few-shot demos per predictor (bootstrap, mipro)
+    rounds: int = 1
+    near_threshold: float = 0.6  # similarity to another output above which a case scores as a near-duplicate
+    out: str | None = None  # where the program is saved; default programs/<dataset>.json
+
+
+@dataclass(frozen=True)
 class ChecksSpec:
     min_input_chars: int = 1
     max_input_chars: int = 8000
@@ -188,6 +216,8 @@ class Spec:
     checks: ChecksSpec = field(default_factory=ChecksSpec)
     shard: Shard = field(default_factory=Shard)
     max_failure_rate: float = MAX_FAILURE_RATE
+    generator: GeneratorSpec = field(default_factory=GeneratorSpec)
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     resolved: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     root: str = "."  # the project folder; the *_dir fields above are already resolved from it
 

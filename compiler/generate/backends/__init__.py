@@ -34,6 +34,10 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
     if spec.kind == "offline":
         inner: Any = AsyncOfflineEngine()
         endpoint = "offline"
+    elif spec.kind == "dspy":
+        from compiler.generate.backends.dspy_engine import open_dspy_engine
+
+        inner, endpoint = open_dspy_engine(spec, stats)
     else:
         from compiler.generate.backends.http import open_http_engine
 

@@ -11,14 +11,17 @@ import asyncio
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from dspy.utils.exceptions import LMError as DSPyLMError
 
 from compiler.core.errors import LMError
 from compiler.generate.backends.journaled import CallStats
+
+T = TypeVar("T")
 
 # Retryable fault classes, as counted in CallStats.extra
 RATE_LIMITED, SERVER, TIMEOUT, CONNECTION, MALFORMED = "429", "5xx", "timeout", "connection", "malformed"
@@ -275,3 +278,32 @@ class Recovery:
                     f"lm: {endpoint} rejected the first {self.rejected} requests and accepted none "
                     f"({detail}); check lm.model and the sampling settings"
                 )
+
+
+async def call_with_recovery(recovery: Recovery, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run `attempt` under the endpoint's adaptive limit until it succeeds; each `Fault` it raises is
+    waited out as `recovery` says (or ends the row or the run)."""
+    limit = recovery.limit
+    recovery.watch.check()
+    attempts = errors = limited = 0
+    while True:
+        attempts += 1
+        await limit.acquire()
+        try:
+            reply = await attempt()
+        except Fault as fault:
+            failure: Fault | None = fault
+        else:
+            failure = None
+        finally:
+            limit.release()
+        if failure is None:
+            recovery.note_success()
+            return reply
+        delay = recovery.delay_after(failure, attempts, errors, limited)
+        if failure.kind == RATE_LIMITED:
+            limited += 1
+        else:
+            errors += 1
+        await asyncio.sleep(delay)
+        recovery.watch.check()  # another request may have tripped the breaker meanwhile

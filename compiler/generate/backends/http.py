@@ -38,6 +38,7 @@ from compiler.generate.backends.faults import (
     LMRefused,
     Recovery,
     RetryPolicy,
+    call_with_recovery,
     retry_after_from,
 )
 from compiler.generate.backends.journaled import CallStats
@@ -69,6 +70,16 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(getattr(part, "text", "") or "" for part in content)
+
+
+def _chat_response_format(canonical: dict[str, Any]) -> dict[str, Any]:
+    """lm15's canonical response_format ({type, schema, name, strict}) as Chat Completions takes it."""
+    if canonical.get("type") != "json_schema":
+        return {"type": canonical.get("type", "json_object")}
+    inner = {"name": canonical.get("name") or "response", "schema": canonical["schema"]}
+    if "strict" in canonical:
+        inner["strict"] = canonical["strict"]
+    return {"type": "json_schema", "json_schema": inner}
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,16 @@ class HttpEngine:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: asyncio.Task[None] | None = None
+
+    @property
+    def supports_response_schema(self) -> bool:
+        """Chat Completions servers take `response_format` (json_schema); the Messages API here does not."""
+        return not self.anthropic
+
+    @property
+    def supported_params(self) -> frozenset[str]:
+        base = {"temperature", "max_tokens", "top_p", "stop"}
+        return frozenset(base if self.anthropic else base | {"seed", "response_format"})
 
     @property
     def policy(self) -> RetryPolicy:
@@ -182,6 +203,8 @@ class HttpEngine:
                 body["stop"] = list(config.stop)
             if config.seed is not None:
                 body["seed"] = config.seed
+        if config.response_format is not None and not self.anthropic:
+            body["response_format"] = _chat_response_format(config.response_format)
         if config.temperature is not None:
             body["temperature"] = config.temperature
         if config.top_p is not None:
@@ -191,31 +214,8 @@ class HttpEngine:
     async def complete(self, request: Any) -> Any:
         lm15 = lazy.dspy_lm15
         Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
-        recovery = self.recovery
-        recovery.watch.check()
         body = self.encode(request)
-        attempts = errors = limited = 0
-        while True:
-            attempts += 1
-            await self.limit.acquire()
-            try:
-                reply = await self._attempt(body)
-            except Fault as fault:
-                failure: Fault | None = fault
-            else:
-                failure = None
-            finally:
-                self.limit.release()
-            if failure is None:
-                break
-            delay = recovery.delay_after(failure, attempts, errors, limited)
-            if failure.kind == RATE_LIMITED:
-                limited += 1
-            else:
-                errors += 1
-            await asyncio.sleep(delay)
-            recovery.watch.check()  # another request may have tripped the breaker meanwhile
-        recovery.note_success()
+        reply = await call_with_recovery(self.recovery, lambda: self._attempt(body))
         usage = Usage(
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,25 +79,23 @@ class CallStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(getattr(part, "text", "") or "" for part in content)
+def describe_request(request: Any) -> dict[str, Any]:
+    """The whole dspy.lm15 Request as canonical plain data (its model is the engine's, keyed separately)."""
+    data = dict(lazy.dspy_lm15_serde.request_to_dict(request))
+    data.pop("model", None)
+    return data
 
 
-def describe_request(request: Any) -> tuple[str, list[tuple[str, str]], dict[str, Any]]:
-    """(system, [(role, text)], sampling params) of a dspy.lm15 Request."""
-    config = request.config
-    params = {
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-        "top_p": config.top_p,
-        "seed": config.seed,
-    }
-    messages = [(m.role, m.text or "") for m in request.messages]
-    return _text_of(request.system), messages, params
+def response_text(response: Any) -> str:
+    """The answer's text: its text parts, and a structured-output part (lm15's DataPart) as its JSON."""
+    texts = []
+    for part in response.message.parts:
+        text = getattr(part, "text", None)
+        if text:
+            texts.append(text)
+        elif getattr(part, "type", None) == "data":
+            texts.append(json.dumps(part.value, ensure_ascii=False))
+    return "".join(texts)
 
 
 def make_response(answer: Answer, model: str) -> Any:
@@ -183,10 +182,25 @@ class AsyncJournaledEngine:
             _HELD.reset(token)
             if not held.done:
                 held.reject()
+        self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
+        # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
+        # optimizer that would otherwise count it as one failed example and go on
+        self.stopped: LMError | None = None
+
+    # capability hints DSPy's adapters read (JSONAdapter sends response_format only where declared)
+    @property
+    def supports_response_schema(self) -> bool:
+        return bool(getattr(self.inner, "supports_response_schema", False))
+
+    @property
+    def supported_params(self) -> frozenset[str]:
+        return frozenset(getattr(self.inner, "supported_params", ()) or ())
+
+    supports_function_calling = False
+    supports_reasoning = False
 
     def key(self, request: Any) -> str:
-        system, messages, params = describe_request(request)
-        return request_key(self.model, self.endpoint, system, messages, params)
+        return request_key(self.model, self.endpoint, describe_request(request))
 
     async def complete(self, request: Any) -> Any:
         key = self.key(request)
@@ -198,10 +212,14 @@ class AsyncJournaledEngine:
             self.stats.replayed += 1
             self._count_use(stored)
             return make_response(stored, self.model)
-        if self.limiter is not None:
-            await self.limiter.acquire()
-        response = await self.inner.complete(request)
-        text = "".join(getattr(p, "text", "") or "" for p in response.message.parts)
+        try:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            response = await self.inner.complete(request)
+        except LMError as exc:
+            self.stopped = self.stopped or exc
+            raise
+        text = response_text(response)
         usage = response.usage
         answer = Answer(
             text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0)
@@ -237,12 +255,30 @@ class AsyncJournaledEngine:
 
 
 class SyncJournaledEngine:
-    """The sync half DSPy requires alongside an async engine; dsc itself always calls async."""
+    """The sync half DSPy requires alongside an async engine. dsc itself calls async; a user's program with
+    only a sync forward() runs in a worker thread, and its calls hop back onto the fan-out's loop."""
 
     def __init__(self, engine: AsyncJournaledEngine) -> None:
         self.engine = engine
 
+    @property
+    def supports_response_schema(self) -> bool:
+        return self.engine.supports_response_schema
+
+    @property
+    def supported_params(self) -> frozenset[str]:
+        return self.engine.supported_params
+
+    supports_function_calling = False
+    supports_reasoning = False
+
     def complete(self, request: Any) -> Any:
+        loop = self.engine.home_loop
+        if loop is not None and loop.is_running():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # a worker thread: the engine's sessions and limits live on the loop
+                return asyncio.run_coroutine_threadsafe(self.engine.complete(request), loop).result()
         return asyncio.run(self.engine.complete(request))
 
     def stream(self, request: Any) -> Any:

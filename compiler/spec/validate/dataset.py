@@ -41,6 +41,7 @@ from compiler.spec.validate.fields import (
 )
 from compiler.spec.validate.names import check_name
 from compiler.spec.validate.prompt import check_prompt_text
+from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.settings import (
     parse_budget,
     parse_catalogue,
@@ -303,6 +304,8 @@ def validate_config(
     checks = parse_checks(problems, raw.get("checks"))
     shard = parse_shard(problems, raw.get("shard"))
     max_failure_rate = parse_failure_rate(problems, raw.get("max_failure_rate"))
+    generator = parse_generator(problems, raw.get("generator"))
+    optimizer = parse_optimizer(problems, raw.get("optimizer"))
     if problems.lines:
         raise ConfigError("\n".join(problems.lines))
     paths = paths_from(raw)
@@ -332,6 +335,8 @@ def validate_config(
         checks=checks,
         shard=shard,
         max_failure_rate=max_failure_rate,
+        generator=generator,
+        optimizer=optimizer,
         resolved=raw,
         root=str(base_dir) if base_dir is not None else ".",
     )

@@ -129,7 +129,14 @@ def parse_lm(problems: Problems, raw: Any) -> LMSpec:
         if data.get(key) is not None:
             kwargs[key] = parse_text(problems, f"lm.{key}", data.get(key))
     if kwargs["model"] == "???":
-        problems.add("lm.model", "is not set; give it on the command line, e.g. lm.model=my-model")
+        example = "gemini/gemini-2.5-flash" if kind == "dspy" else "my-model"
+        problems.add("lm.model", f"is not set; give it on the command line, e.g. lm.model={example}")
+    elif kind == "dspy" and kwargs["model"] and "/" not in kwargs["model"].strip("/"):
+        problems.add(
+            "lm.model",
+            f"{kwargs['model']!r} names no provider; give provider/model as dspy.LM takes it, "
+            "e.g. openai/gpt-4o-mini or gemini/gemini-2.5-flash",
+        )
     if kwargs.get("api_base") == "???":
         problems.add(
             "lm.api_base", "is not set; give the server's URL, e.g. lm.api_base=http://127.0.0.1:8000/v1"

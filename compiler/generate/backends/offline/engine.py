@@ -305,6 +305,9 @@ class OfflineEngine:
 class AsyncOfflineEngine:
     """Async counterpart of `OfflineEngine`; the work is CPU-only and fast, so it never awaits."""
 
+    supports_response_schema = True  # it answers one JSON object whenever JSONAdapter asks for one
+    supported_params = frozenset({"temperature", "max_tokens", "response_format"})
+
     async def complete(self, request: Any) -> Any:
         return _respond(request)
 

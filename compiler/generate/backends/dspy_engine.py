@@ -1,0 +1,207 @@
+"""`lm=dspy`: any `dspy.LM` model string, answered by DSPy's own engines, inside dsc's fault handling.
+
+DSPy 3.4 serves `openai/ anthropic/ gemini/ groq/ openrouter/ deepseek/ xai/ ollama_chat/ hosted_vllm/ azure/`
+with its vendored lm15 engine and everything else through LiteLLM (`vertex_ai/ bedrock/ together_ai/ ...`).
+dsc picks the engine DSPy itself would pick (`select_backend`), builds one per event loop with its connection
+pool sized to `lm.concurrency` (lm15's default cap is 100), and runs every attempt through `faults.py`
+exactly as the aiohttp engines do: lm15 errors (LiteLLM's arrive already mapped onto them) become dsc's
+fault classes, so 429 + Retry-After, backoff, the adaptive limit, the breaker and refusals behave the same.
+DSPy's own retries stay off (the outer dspy.LM has num_retries=0), and so does its cache.
+
+The key is read from the environment variable named by `lm.api_key_env` (or, without one, by DSPy from
+the provider's usual variable); it is redacted from every message and never part of the endpoint identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from compiler.core import lazy
+from compiler.core.errors import LMError
+from compiler.generate.backends.faults import (
+    CONNECTION,
+    MALFORMED,
+    RATE_LIMITED,
+    SERVER,
+    TIMEOUT,
+    Fault,
+    LMRefused,
+    Recovery,
+    RetryPolicy,
+    call_with_recovery,
+)
+from compiler.generate.backends.http import MISSING, endpoint_identity
+from compiler.generate.backends.journaled import CallStats, response_text
+from compiler.spec.model import LMSpec
+
+
+class DSPyEngine:
+    """dspy 3.4 async engine for `lm=dspy`: DSPy's native or LiteLLM engine per event loop, with dsc's recovery."""
+
+    def __init__(
+        self,
+        spec: LMSpec,
+        stats: CallStats,
+        api_base: str | None,
+        key_env: str | None,
+        key: str | None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        from dspy.clients.backend_selection import select_backend
+        from dspy.clients.capabilities import capabilities
+
+        self.model = spec.model
+        self.api_base = api_base
+        self.timeout = spec.timeout
+        self.concurrency = spec.concurrency
+        self.stats = stats
+        self._key_env = key_env
+        self._key = key
+        self.identity = (
+            endpoint_identity("dspy", api_base) if api_base else f"dspy:{spec.model.split('/')[0]}"
+        )
+        clients: dict[str, Any] = {"timeout": spec.timeout}
+        if key:
+            clients["api_key"] = key
+        if api_base:
+            clients["api_base"] = api_base
+        # a probe LM that DSPy would build for this model string: which engine, which capabilities
+        probe = lazy.dspy.LM(spec.model, cache=False, num_retries=0, **clients)
+        self._clients = clients
+        try:
+            self.selection = select_backend(probe)
+            hints = capabilities(probe)
+        except Exception as exc:  # an unknown model string or client setting: DSPy's own words, one line
+            raise LMError(f"lm.model: dspy.LM cannot serve {spec.model!r}: {self._redact(str(exc))}") from exc
+        self.native = bool(self.selection.native)
+        self.supports_response_schema = bool(hints.response_schema)
+        self.supported_params = frozenset(hints.params) | {"temperature", "max_tokens"}
+        self.policy = policy or RetryPolicy(max_retries=spec.max_retries)
+        self._engines: dict[asyncio.AbstractEventLoop, Any] = {}
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self.recovery = Recovery(policy, self.concurrency, self.stats)
+        self.limit = self.recovery.limit
+
+    def __repr__(self) -> str:
+        route = "lm15" if self.native else "litellm"
+        return f"DSPyEngine({self.identity!r}, model={self.model!r}, engine={route})"
+
+    def _engine(self) -> Any:
+        """This loop's DSPy engine (lm15 pools belong to the loop that opened them)."""
+        loop = asyncio.get_running_loop()
+        engine = self._engines.get(loop)
+        if engine is not None:
+            return engine
+        for dead in [other for other in self._engines if other.is_closed()]:
+            del self._engines[dead]
+        if self.native:
+            from dspy.clients.engines.lm15_engine import AsyncLM15Engine, timeouts_for
+            from dspy.lm15 import RouterConfig
+
+            provider = self.selection.resolution.provider
+            config = RouterConfig(
+                api_keys={provider: self._key} if self._key else None,
+                base_urls={provider: self.api_base} if self.api_base else None,
+                timeouts=timeouts_for(self.timeout),
+                max_connections=self.concurrency,
+            )
+            engine = AsyncLM15Engine(config, model_type="chat")
+        else:
+            from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine
+
+            engine = AsyncLiteLLMEngine(model_type="chat", **self._clients)
+        self._engines[loop] = engine
+        return engine
+
+    async def complete(self, request: Any) -> Any:
+        engine = self._engine()
+        return await call_with_recovery(self.recovery, lambda: self._attempt(engine, request))
+
+    async def _attempt(self, engine: Any, request: Any) -> Any:
+        lm15 = lazy.dspy_lm15
+        try:
+            response = await engine.complete(request)
+        except lm15.LM15Error as exc:
+            raise self._fault(exc) from exc
+        except TimeoutError as exc:
+            raise Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s") from exc
+        except OSError as exc:
+            raise Fault(CONNECTION, f"{type(exc).__name__} talking to {self.identity}") from exc
+        if not response_text(response):
+            # no text at all (no choices, an empty message): unreadable, asked again and never journaled
+            raise Fault(MALFORMED, f"an answer without text from {self.identity}")
+        return response
+
+    def _fault(self, exc: Any) -> Exception:
+        """An lm15 error as a dsc Fault (retried by class) or a refusal that stops the run."""
+        lm15 = lazy.dspy_lm15
+        status = getattr(exc, "status", None)
+        detail = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''} from {self.identity}: "
+        detail += self._redact(" ".join(str(getattr(exc, "message", "") or exc).split())[:200])
+        if isinstance(exc, lm15.BillingError) or "insufficient_quota" in detail:
+            return LMRefused(f"lm: {self.identity} says the account has no quota left ({detail}); add credit")
+        if isinstance(exc, lm15.RateLimitError) or status == 429:
+            return Fault(RATE_LIMITED, detail, getattr(exc, "retry_after", None))
+        if isinstance(exc, lm15.AuthError):
+            self.recovery.refuse(status or 401, detail, self.identity, self._key_env, self.model)
+        if isinstance(exc, lm15.TimeoutError) or status in (408, 504):
+            return Fault(TIMEOUT, detail)
+        if isinstance(exc, lm15.ServerError) or (status is not None and status >= 500):
+            return Fault(SERVER, detail)
+        if isinstance(exc, lm15.TransportError | lm15.LockTimeoutError):
+            # lm15 wraps its transport's ReadTimeout/ConnectTimeout/WriteTimeout: those are timeouts
+            cause = exc.__cause__
+            if cause is not None and type(cause).__name__.endswith("Timeout"):
+                return Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s from {self.identity}")
+            return Fault(CONNECTION, detail)
+        if isinstance(exc, lm15.ContextLengthError):
+            return Fault("context_length", detail, final=True)
+        if isinstance(exc, lm15.ConfigurationError | lm15.CapabilityError):
+            return LMRefused(
+                f"lm: dspy.LM({self.model!r}) is not configured ({detail[:160]}); set lm.api_key_env to the "
+                "variable that holds the key, or lm.api_base for a self-hosted server"
+            )
+        if status is not None and status < 300:
+            return Fault(MALFORMED, detail)  # a 200 whose body lm15 could not read
+        if status is not None:
+            self.recovery.refuse(status, detail, self.identity, self._key_env, self.model)
+            return Fault(f"http_{status}", detail, final=True)
+        return Fault(MALFORMED, detail)  # a provider answer lm15 could not read
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def stream(self, request: Any) -> Any:
+        raise NotImplementedError("dsc does not stream")
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        engine = self._engines.pop(loop, None)
+        if engine is not None:
+            await engine.aclose()
+
+
+def open_dspy_engine(spec: LMSpec, stats: CallStats) -> tuple[DSPyEngine, str]:
+    """The engine for `lm=dspy` and its endpoint identity; a missing key or model fails here, before any work."""
+    if spec.model in ("", MISSING):
+        raise LMError(
+            "lm.model: lm=dspy needs a dspy.LM model string; set it, e.g. lm.model=gemini/gemini-2.5-flash"
+        )
+    api_base = spec.api_base if spec.api_base not in (None, "", MISSING) else None
+    key_env = spec.api_key_env
+    key = os.environ.get(key_env) if key_env else None
+    if key_env and not key:
+        raise LMError(
+            f"lm.api_key_env: environment variable {key_env} is not set; export it or pick lm=offline"
+        )
+    engine = DSPyEngine(spec, stats, api_base, key_env, key)
+    return engine, engine.identity
