@@ -25,7 +25,6 @@ from compiler.generate.backends.journaled import AsyncJournaledEngine, CallStats
 from compiler.generate.journal import Journal
 from compiler.spec.compose import PACKAGE_ROOT, Project
 from compiler.versions.store import read_index, read_rows, resolve_version
-from tests.conftest import edit
 from tests.llm_server import Faults, MockLLMServer
 
 DATASET = "support_bot"
@@ -494,10 +493,12 @@ def test_a_kill_at_each_step_of_publishing_ends_consistent_and_byte_identical(
     clean = tmp_path / "clean"
     shutil.copytree(Path("conf"), clean / "conf")
     os.chdir(clean)
+    os.environ["DSC_PROJECT"] = str(clean)  # the project is found from DSC_PROJECT first
     try:
         assert run(capsys, "compile", *SMALL)[0] == 0
         assert _tree(Path("outputs")) == resumed
     finally:
+        os.environ["DSC_PROJECT"] = str(project.root)
         os.chdir(project.root)
 
 
@@ -542,9 +543,8 @@ def test_path_overrides_reach_every_verb(
     words = paths if where == "command-line" else []
     if where == "config":
         config = Path("conf", "config.yaml")
-        edit(config, "out_dir: outputs ", "out_dir: out2 ")
-        edit(config, "reviews_dir: reviews ", "reviews_dir: myreviews ")
-        edit(config, "datasets_dir: datasets ", "datasets_dir: ds2 ")
+        # the built-in settings sit under `dsc` in the defaults list: keys in config.yaml override them
+        config.write_text(config.read_text() + "out_dir: out2\nreviews_dir: myreviews\ndatasets_dir: ds2\n")
     compile_args = ["compile", "size=12", "dedupe.near=null", "max_rounds=0", *words]
     assert run(capsys, *compile_args)[0] == 0
     (version,) = versions_of(Path("out2"))

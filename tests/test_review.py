@@ -33,7 +33,7 @@ def test_the_last_decision_for_an_id_wins_and_survives_a_torn_line(tmp_path: Pat
 
 def test_a_damaged_line_is_one_error_naming_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"id": "x", "status": "approved"}\nnot json\n')
-    with pytest.raises(UsageError, match=r"d\.jsonl:2: not a review decision"):
+    with pytest.raises(UsageError, match=r"d\.jsonl:2: not valid JSON .*; fix or remove the line"):
         load_decisions("d", tmp_path)
 
 

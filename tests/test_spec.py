@@ -79,7 +79,9 @@ BAD_OVERRIDES = [
     ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
-    pytest.param(["sise=3"], "`sise` is not a known config key", id="typo-in-override-key"),
+    pytest.param(
+        ["sise=3"], "`sise` is not a known config key; did you mean `size`", id="typo-in-override-key"
+    ),
     pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
 ]
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from compiler.cli.locate import project_paths
+from compiler.cli.locate import project_paths, shown
 from compiler.cli.optimize import add_optimize_verb, run_optimize
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core import lazy
@@ -258,13 +258,7 @@ def _print_summary(result: Any) -> None:
 
 
 def _shown(path: Any) -> str:
-    """A path as the user reads it: relative to the working directory when inside it."""
-    from pathlib import Path
-
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    return shown(path)
 
 
 def _print_unchanged(found: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.cli.locate import open_version, project_paths
+from compiler.cli.locate import shown as shown_path
 from compiler.core.errors import StoreError, UsageError
 
 
@@ -81,7 +82,7 @@ def run_review(args: argparse.Namespace) -> int:
             )
         for dataset, new in by_dataset.items():
             path = append_decisions(dataset, new, project_paths(args, dataset).reviews_dir)
-            print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
+            print(f"{status} {len(new)} rows of {dataset} ({shown_path(path)}); recompile to apply")
         return 0
     version, row = _find_row(args.id, out_dir)
     _refuse_inapplicable([(version, row)], "edit")
@@ -94,7 +95,7 @@ def run_review(args: argparse.Namespace) -> int:
         [Decision(row.id, "edited", args.reviewer, args.reason, edits)],
         project_paths(args, version.dataset).reviews_dir,
     )
-    print(f"edited {row.id[:16]} of {version.dataset} ({path}); recompile to apply")
+    print(f"edited {row.id[:16]} of {version.dataset} ({shown_path(path)}); recompile to apply")
     return 0
 
 
@@ -126,5 +127,5 @@ def run_promote(args: argparse.Namespace) -> int:
         status=args.status,
         datasets_dir=paths.datasets_dir,
     )
-    print(f"promoted {result.added} rows to {result.path} ({result.already_there} already there)")
+    print(f"promoted {result.added} rows to {shown_path(result.path)} ({result.already_there} already there)")
     return 0

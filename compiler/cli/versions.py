@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compiler.cli.locate import open_version, project_paths
+from compiler.cli.locate import open_version, project_paths, shown
 from compiler.cli.review import run_promote, run_review
 from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
@@ -145,11 +145,11 @@ def run_verify(args: argparse.Namespace) -> int:
     for version in versions:
         findings = verify_version(version)
         for finding in findings:
-            print(f"{finding.path}: {finding.problem}", file=sys.stderr)
+            print(f"{shown(finding.path)}: {finding.problem}", file=sys.stderr)
         if findings:
             failed += 1
         else:
-            print(f"ok: {version.path}")
+            print(f"ok: {shown(version.path)}")
     return 1 if failed else 0
 
 
@@ -210,7 +210,9 @@ def run_repair(args: argparse.Namespace) -> int:
         if report.staging_removed:
             done.append(f"removed {len(report.staging_removed)} stale staging folders")
         print(
-            f"repaired {folder}: " + "; ".join(done) if done else f"ok: {folder} ({report.versions} versions)"
+            f"repaired {shown(folder)}: " + "; ".join(done)
+            if done
+            else f"ok: {shown(folder)} ({report.versions} versions)"
         )
         for version, finding in report.damaged_versions:
             damaged += 1
@@ -219,7 +221,7 @@ def run_repair(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     if not folders:
-        print(f"nothing to repair: no datasets under {out_dir}/")
+        print(f"nothing to repair: no datasets under {shown(out_dir)}/")
     return 1 if damaged else 0
 
 

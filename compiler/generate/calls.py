@@ -166,7 +166,9 @@ async def _generate_one(spec: Spec, program: Generator, handle: LMHandle, item: 
                 last_error = f"type:{type(exc).__name__}"
             except Exception as exc:
                 error_class = getattr(exc, "error_class", None)
-                if error_class is None:  # not a per-row failure: budget, breaker, refusal or a bug stops the run
+                if (
+                    error_class is None
+                ):  # not a per-row failure: budget, breaker, refusal or a bug stops the run
                     raise
                 handle.stats.failures += 1
                 attempts = getattr(exc, "attempts", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,6 +162,17 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             f"{project.root}; add conf/{group}/<name>.yaml first"
         )
     appendable = re.search(r"Could not override '([^']+)'.*use \+(\S+)", message)
+    if appendable and not project.is_group(appendable[1].split(".")[0]):
+        key = appendable[1]
+        close = difflib.get_close_matches(
+            key.split(".")[0], [*DATASET_KEYS, "lm", "budget", "checks", "dedupe"], n=1
+        )
+        hint = (
+            f"; did you mean `{close[0]}`?"
+            if close
+            else "; check the spelling against conf/config.yaml and the dataset file"
+        )
+        return f"command line: `{key}` is not a known config key{hint} (`+{appendable[2]}` would add it as a new key)"
     if appendable:
         return (
             f"command line: `{appendable[2]}`: {appendable[1]} is not in the defaults list of "

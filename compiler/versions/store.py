@@ -15,20 +15,20 @@ import xxhash
 from compiler.core.atomic import append_lines, write_atomic, write_folder
 from compiler.core.columns import column_type
 from compiler.core.errors import StoreError
-from compiler.core.jsonl import OnDamage, iter_records, read_json_object
+from compiler.core.jsonl import iter_records, read_json_object
 from compiler.core.rows import Row
 from compiler.screen.dedupe import ExistingRow
 from compiler.spec.model import Spec
 from compiler.versions.paths import (  # noqa: F401 (re-exported: the store's public names)
     CASES,
     INDEX,
+    INDEX_FIX,
     MANIFEST,
     PARQUET,
     VERSION_CHARS,
+    VERSION_FIX,
     Version,
     dataset_dir,
-    INDEX_FIX,
-    VERSION_FIX,
     read_index,
     version_id,
 )

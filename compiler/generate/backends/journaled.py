@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-import json
 from dataclasses import dataclass, field
 from typing import Any
 

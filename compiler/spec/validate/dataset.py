@@ -39,9 +39,9 @@ from compiler.spec.validate.fields import (
     parse_text,
     resolve_value_name,
 )
+from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.names import check_name
 from compiler.spec.validate.prompt import check_prompt_text
-from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.settings import (
     parse_budget,
     parse_catalogue,
