@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import difflib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from compiler.core.errors import StoreError, UsageError
+from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
+
+REVIEW_STATUSES = ("pending", "approved", "edited", "rejected")
+EXPORT_DEFAULT_STATUSES = ("approved", "pending")
 
 
 def add_version_verbs(verbs: Any) -> None:
@@ -39,14 +40,23 @@ def add_version_verbs(verbs: Any) -> None:
     )
     listing = actions.add_parser("list", help="rows of a version with their review status")
     listing.add_argument("version")
-    listing.add_argument("--status", choices=["pending", "approved", "rejected", "edited"])
+    listing.add_argument("--status", choices=list(REVIEW_STATUSES))
+    listing.add_argument(
+        "--cell", action="append", default=[], metavar="DIM=VALUE", help="only rows in this cell; repeatable"
+    )
+    reviewer_help = "who decides (default: git config user.name, else the OS user)"
+    version_help = "the version the rows are in (default: search every version, newest first)"
     for name, text in (("approve", "approve rows"), ("reject", "reject rows")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("ids", nargs="+", help="row ids (a unique prefix of 8+ characters is enough)")
+        action.add_argument(
+            "ids", nargs="+", help="row ids: unique prefixes (8+ characters without --version)"
+        )
+        action.add_argument("--version", dest="in_version", help=version_help)
         action.add_argument("--reason", default="", required=name == "reject")
-        action.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
+        action.add_argument("--reviewer", help=reviewer_help)
     edit = actions.add_parser("edit", help="edit fields of a row (approves it with the edit)")
     edit.add_argument("id")
+    edit.add_argument("--version", dest="in_version", help=version_help)
     edit.add_argument(
         "--set",
         dest="assignments",
@@ -55,7 +65,17 @@ def add_version_verbs(verbs: Any) -> None:
         help="inputs.<variable>=<value> or expected.<column>=<value>; repeatable",
     )
     edit.add_argument("--reason", default="")
-    edit.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
+    edit.add_argument("--reviewer", help=reviewer_help)
+    serve = actions.add_parser(
+        "serve",
+        help="review a version in the browser (a local web workbench on 127.0.0.1)",
+        description="Filter, read and decide on rows in the browser; decisions go to reviews/<dataset>.jsonl "
+        "at once, exactly as the approve, reject and edit verbs write them.",
+    )
+    serve.add_argument("version")
+    serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    serve.add_argument("--reviewer", help=reviewer_help)
     promote = verbs.add_parser(
         "promote",
         help="append reviewed rows to datasets/<dataset>/<name>.jsonl",
@@ -100,6 +120,13 @@ def add_version_verbs(verbs: Any) -> None:
         "--format", required=True, dest="fmt", help="promptfoo | deepeval | inspect | openai-evals | hf"
     )
     export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
+    export.add_argument(
+        "--status",
+        action="append",
+        choices=["approved", "pending", "rejected"],
+        help="export rows with this review status (under the current review log; edited rows count as "
+        "approved); repeatable; default: approved and pending, never rejected",
+    )
 
 
 def _open(ref: str) -> Any:
@@ -140,72 +167,98 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
-    """(version, row) of the newest version holding a row id that starts with `prefix`."""
-    from compiler.versions.store import MANIFEST, Version, read_index, read_rows
-
-    if len(prefix) < 8:
-        raise UsageError(f"{prefix}: give at least 8 characters of the row id")
-    known: list[str] = []
-    for dataset_dir in sorted(p for p in out_dir.iterdir() if p.is_dir()) if out_dir.is_dir() else []:
-        entries = read_index(dataset_dir)
-        for entry in reversed(entries):
-            folder = dataset_dir / entry["version"]
-            if not (folder / MANIFEST).is_file():
-                continue
-            version = Version(dataset_dir.name, entry["version"], folder)
-            rows = read_rows(version)
-            matches = [r for r in rows if r.id.startswith(prefix)]
-            if len(matches) == 1:
-                return version, matches[0]
-            if len(matches) > 1:
-                raise UsageError(f"{prefix}: matches {len(matches)} rows; give more characters")
-            known.extend(r.id for r in rows)
-            break  # only the newest version of each dataset
-    close = difflib.get_close_matches(prefix, [k[: len(prefix)] for k in known], n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise StoreError(f"{prefix}: no row with this id in the newest versions under {out_dir}/{hint}")
-
-
 def run_review(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import Decision, apply_decisions
-    from compiler.versions.review import append_decisions, load_decisions, parse_assignment
-    from compiler.versions.store import read_manifest, read_rows
+    from compiler.versions.decide import Verdict, default_reviewer, locate_rows, record_decisions
 
-    out_dir = Path("outputs")
     if args.action == "list":
-        version = _open(args.version)
-        decisions = load_decisions(version.dataset)
-        shown = 0
-        for row in read_rows(version):
-            reviewed = apply_decisions(row, decisions)
-            status = "rejected" if reviewed is None else reviewed.review_status
-            if args.status and status != args.status:
-                continue
-            text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
-            print(f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} {text}")
-            shown += 1
-        print(f"{shown} rows", file=sys.stderr)
-        return 0
-    if args.action in ("approve", "reject"):
-        found = [_find_row(prefix, out_dir) for prefix in args.ids]
-        status = "approved" if args.action == "approve" else "rejected"
-        by_dataset: dict[str, list[Decision]] = {}
-        for version, row in found:
-            by_dataset.setdefault(version.dataset, []).append(
-                Decision(row.id, status, args.reviewer, args.reason)
+        return _list_rows(args)
+    if args.action == "serve":
+        return _serve(args)
+    in_version = _open(args.in_version) if args.in_version else None
+    found = locate_rows(args.ids if args.action != "edit" else [args.id], Path("outputs"), in_version)
+    assignments: dict[str, str] = {}
+    for text in getattr(args, "assignments", None) or []:
+        field, sep, value = text.partition("=")
+        if not sep:
+            raise UsageError(f"--set {text}: write inputs.<variable>=<value> or expected.<column>=<value>")
+        assignments[field.strip()] = value
+    verdict = Verdict(args.action, default_reviewer(args.reviewer), args.reason, assignments)
+    by_version: dict[Any, list[Any]] = {}
+    for version, row in found:
+        by_version.setdefault(version, []).append(row)
+    done = "approved" if args.action == "approve" else f"{args.action}ed"
+    for version, rows in by_version.items():
+        config = _read_config(version)
+        decisions = record_decisions(version.dataset, version.version, config, rows, verdict)
+        ids = ", ".join(d.id[:12] for d in decisions[:5]) + (" ..." if len(decisions) > 5 else "")
+        print(
+            f"{done} {len(decisions)} rows of {version.dataset}/{version.version} ({ids}); recompile to apply"
+        )
+    return 0
+
+
+def _read_config(version: Any) -> dict[str, Any]:
+    from compiler.versions.store import read_manifest
+
+    return dict(read_manifest(version).get("config") or {})
+
+
+def _list_rows(args: argparse.Namespace) -> int:
+    from compiler.core.cells import cell_label
+    from compiler.versions.decide import status_of
+    from compiler.versions.review import load_decisions
+    from compiler.versions.store import read_rows
+
+    version = _open(args.version)
+    order = list(_read_config(version).get("dimensions") or {})
+    wanted: dict[str, str] = {}
+    for text in args.cell:
+        dim, sep, value = text.partition("=")
+        if not sep or not dim.strip():
+            raise UsageError(f"--cell {text}: write <dimension>=<value>, e.g. --cell intent=refund")
+        if order and dim.strip() not in order:
+            raise UsageError(
+                f"--cell {text}: no dimension `{dim.strip()}`; dimensions are {', '.join(order)}"
             )
-        for dataset, new in by_dataset.items():
-            path = append_decisions(dataset, new)
-            print(f"{status} {len(new)} rows of {dataset} ({path}); recompile to apply")
-        return 0
-    version, row = _find_row(args.id, out_dir)
-    config = read_manifest(version).get("config", {})
-    variables = list((config.get("prompt") or {}).get("variables") or {})
-    columns = config.get("columns") or {}
-    edits = dict(parse_assignment(text, variables, columns) for text in args.assignments)
-    path = append_decisions(version.dataset, [Decision(row.id, "edited", args.reviewer, args.reason, edits)])
-    print(f"edited {row.id[:16]} of {version.dataset} ({path}); recompile to apply")
+        wanted[dim.strip()] = value.strip()
+    decisions = load_decisions(version.dataset)
+    shown = 0
+    for row in read_rows(version):
+        status = status_of(row, decisions)
+        if args.status and status != args.status:
+            continue
+        if any(row.cell.get(d) != v for d, v in wanted.items()):
+            continue
+        text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
+        print(
+            f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} [{cell_label(row.cell, order)}] {text}"
+        )
+        shown += 1
+    print(f"{shown} rows", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from compiler.versions.decide import default_reviewer
+    from compiler.versions.serve.app import serve
+    from compiler.versions.serve.state import ReviewSession
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: give a port between 1 and 65535 (0 picks a free one)")
+    version = _open(args.version)
+    session = ReviewSession.open(version, default_reviewer(args.reviewer))
+
+    def ready(url: str) -> None:
+        print(
+            f"reviewing {version.dataset}/{version.version} ({len(session.rows)} rows) as {session.reviewer} "
+            f"at {url}  (Ctrl-C to stop)",
+            flush=True,
+        )
+
+    try:
+        serve(session, args.port, ready, open_browser=not args.no_browser)
+    except KeyboardInterrupt:
+        print("stopped; every decision is in reviews/", file=sys.stderr)
     return 0
 
 
@@ -268,8 +321,15 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")
     if not out.exists() and not out.suffix:  # a new path without an extension is a folder to write into
         out.mkdir(parents=True)
-    path = export_version(read_rows(version), read_manifest(version), args.fmt, out)
-    print(f"exported {version.dataset}/{version.version} as {args.fmt}: {path}")
+    from compiler.versions.decide import rows_with_status
+    from compiler.versions.review import load_decisions
+
+    statuses = tuple(args.status or EXPORT_DEFAULT_STATUSES)
+    rows = rows_with_status(read_rows(version), load_decisions(version.dataset), statuses)
+    path = export_version(rows, read_manifest(version), args.fmt, out)
+    print(
+        f"exported {len(rows)} {'/'.join(statuses)} rows of {version.dataset}/{version.version} as {args.fmt}: {path}"
+    )
     return 0
 
 
