@@ -205,6 +205,13 @@ def _print_summary(result: Any) -> None:
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
         f"{result.seconds:.1f} s"
     )
+    carry = result.carry
+    if carry is not None:
+        print(
+            f"  change from {carry.parent}: kept {carry.kept} of {carry.in_space} generated rows whose cells "
+            f"still exist ({carry.share:.0%}; {carry.parent_rows - carry.in_space} left the space), "
+            f"{result.calls} new LM calls"
+        )
 
 
 def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
