@@ -117,7 +117,7 @@ def test_promote_is_idempotent_and_needs_reviews(
 
 def test_diff_of_a_version_with_itself_is_empty(version: Version, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", str(version.path), str(version.path)]) == 0
-    assert "0 added, 0 removed, 0 changed" in capsys.readouterr().out
+    assert "0 added, 0 removed, 0 review changes" in capsys.readouterr().out
 
 
 def test_diff_counts_changes_per_strategy_and_cell(
@@ -127,7 +127,7 @@ def test_diff_counts_changes_per_strategy_and_cell(
     capsys.readouterr()
     assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("### dsc diff") and "| strategy | added | removed | changed |" in out
+    assert out.startswith("### dsc diff") and "| strategy | added | removed | review |" in out
 
 
 @pytest.mark.parametrize("name", ["cases.jsonl", "cases.parquet", "manifest.json", "drops.jsonl"])
@@ -285,3 +285,43 @@ def test_export_filters_rows_by_review_status(
     exported = len(out.read_text().splitlines())
     want = {"approved": 2, "rejected": 1, "pending": len(rows) - 3}
     assert exported == sum(want[s] for s in expected)
+
+
+def test_diff_labels_cells_in_declaration_order_across_curated_and_synthetic_rows() -> None:
+    from compiler.versions.diff import diff_rows, format_diff
+
+    declared = {"intent": "refund", "difficulty": "hard", "channel": "chat"}
+    synthetic = Row.build("synthetic", "direct", None, declared, {"m": "a"}, {"v": "x"}, {})
+    curated = Row.build("golden", None, None, dict(sorted(declared.items())), {"m": "b"}, {"v": "y"}, {})
+    diff = diff_rows([], [synthetic, curated], ["intent", "difficulty", "channel"])
+    text = format_diff(diff, "a", "b", markdown=True)
+    assert text.count("| intent=refund, difficulty=hard, channel=chat | 2 | 0 | 0 |") == 1
+    assert "channel=chat, difficulty=hard" not in text
+
+
+def test_diff_shows_review_changes_and_replaced_rows_apart(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [r for r in _rows(version) if r.source == "synthetic"]
+    assert main(["review", "approve", rows[0].id, rows[1].id]) == 0
+    assert main(["review", "reject", rows[2].id, "--reason", "implausible"]) == 0
+    assert main(["review", "edit", rows[3].id, "--set", "expected.verdict=escalate"]) == 0
+    again = compile_dataset(OVERRIDES, project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(again.path)]) == 0
+    out = capsys.readouterr().out
+    new_ids = {r.id for r in _rows(again)} - {r.id for r in _rows(version)}
+    replaced = len(new_ids) - 1  # every new id but the edit's is a row topped up in place of the rejected one
+    assert f"{replaced} added, 1 removed, 3 review changes" in out
+    assert "pending -> approved 2" in out and "pending -> edited 1" in out
+    assert f"- {rows[2].id[:12]}" in out
+
+
+def test_diff_refuses_two_datasets(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = compile_dataset(["dataset=rag_qa", "size=8", "dedupe.near=null"], project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 2
+    err = capsys.readouterr().err
+    assert "are different datasets" in err and len(err.strip().splitlines()) == 1

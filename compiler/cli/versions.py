@@ -137,11 +137,18 @@ def _open(ref: str) -> Any:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from compiler.versions.diff import diff_rows, format_diff
-    from compiler.versions.store import read_rows
+    from compiler.versions.diff import check_same_dataset, diff_rows, format_diff
+    from compiler.versions.store import read_manifest, read_rows
 
     a, b = _open(args.a), _open(args.b)
-    result = diff_rows(read_rows(a), read_rows(b))
+    manifest_a, manifest_b = read_manifest(a), read_manifest(b)
+    check_same_dataset(str(manifest_a.get("dataset", a.dataset)), str(manifest_b.get("dataset", b.dataset)))
+    order = list((manifest_b.get("config") or {}).get("dimensions") or {}) + [
+        d
+        for d in (manifest_a.get("config") or {}).get("dimensions") or {}
+        if d not in ((manifest_b.get("config") or {}).get("dimensions") or {})
+    ]
+    result = diff_rows(read_rows(a), read_rows(b), order)
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0
 
