@@ -88,7 +88,7 @@ def test_a_recompile_after_one_added_value_keeps_rows_and_decisions(
     overrides = [f"dataset={source.stem}", "size=40"]
     first = compile_dataset(overrides, project=project)
     rows = [r for r in read_rows(first.version) if r.source == "synthetic"]
-    approved, rejected = rows[:5], rows[5]
+    approved, rejected = rows[1:], rows[0]  # a reviewer went through the whole version
     assert (
         main(["review", "approve", "--version", str(first.version.path), *[r.id[:12] for r in approved]]) == 0
     )
@@ -111,7 +111,7 @@ def test_a_recompile_after_one_added_value_keeps_rows_and_decisions(
     assert second.calls < first.calls / 2
     status = {r.id: r.review_status for r in read_rows(second.version)}
     still_there = [r for r in approved if r.id in status]
-    assert len(still_there) >= 4 and all(status[r.id] == "approved" for r in still_there)
+    assert len(still_there) >= 0.8 * len(approved) and all(status[r.id] == "approved" for r in still_there)
     assert rejected.id not in status
 
 

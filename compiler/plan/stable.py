@@ -47,7 +47,12 @@ def plan_stable(spec: Spec, seed: PlanSeed | None) -> Plan:
     new_rows = [c for c in cells.array if c not in seeded]
     targets = split_by_weight(spec.size, [s.weight for s in spec.strategies])
     planned = [math.ceil(t * spec.overgenerate) for t in targets]
-    kept = {s.name: _surviving(spec, s, seed.cases) for s in spec.strategies}
+    # cells beyond the array are weighted draws: a kept case drawn from the old weights stays only while
+    # the new weights still draw its cell, so a weight change moves the mix (and only that much)
+    draws = _weighted_draws(spec)
+    kept = {
+        s.name: _keep_drawn(_surviving(spec, s, seed.cases), seeded, draws[s.name]) for s in spec.strategies
+    }
     # new rows displace kept cases only in proportion to their share of the array: when `size` is below
     # the array's rows, the parent did not cover every tuple either, and the new tuples get a fair share
     room = sum(
@@ -68,8 +73,9 @@ def plan_stable(spec: Spec, seed: PlanSeed | None) -> Plan:
             pool = [c for c in fresh if strategy.negative or negatives_in(c) == 0]
             taken = pool[:need]
             fresh = [c for c in fresh if c not in taken]
-            draws = cells.extra_any if strategy.negative else cells.extra_positive
-            taken += _rotate(draws, offset)[: need - len(taken)]
+            taken += draws[strategy.name][: need - len(taken)]
+            extra = cells.extra_any if strategy.negative else cells.extra_positive
+            taken += _rotate(extra, offset)[: need - len(taken)]
             primary += _with_variants(spec, strategy, primary, taken)
         offset += target
         extras = [c for c in kept[strategy.name] if not c.primary][: max(0, n_planned - target)]
@@ -91,6 +97,39 @@ def _surviving(spec: Spec, strategy: Strategy, cases: Sequence[SeedCase]) -> lis
         if cell is not None and (strategy.negative or negatives_in(cell) == 0):
             kept.append(SeedCase(case.strategy, case.variant, cell, case.slot, case.primary))
     return kept
+
+
+def _weighted_draws(spec: Spec) -> dict[str, list[Cell]]:
+    """Per strategy, the cells a plan from scratch gives it beyond the covering array, in plan order."""
+    fresh = plan_cases(spec)
+    array = set(fresh.cells.array)
+    draws: dict[str, list[Cell]] = {s.name: [] for s in spec.strategies}
+    for case in fresh.cases:
+        if case.primary and case.cell not in array:
+            draws[case.strategy].append(case.cell)
+    return draws
+
+
+def _keep_drawn(kept: list[SeedCase], seeded: set[Cell], draws: list[Cell]) -> list[SeedCase]:
+    """Kept cases minus primaries on drawn cells whose values the new weights draw less often (each value
+    keeps as many drawn cases as a plan from scratch draws, plus one); `draws` is left holding the drawn
+    cells still to plan, the values under their quota first."""
+    quota = Counter(pair for cell in draws for pair in cell)
+    used: Counter[tuple[str, str]] = Counter()
+    out = []
+    for case in kept:
+        if case.primary and case.cell not in seeded:
+            if any(used[pair] >= quota[pair] + 1 for pair in case.cell):
+                continue
+            used.update(case.cell)
+        out.append(case)
+    left = list(draws)
+    for case in out:
+        if case.primary and case.cell not in seeded and case.cell in left:
+            left.remove(case.cell)
+    under = [c for c in left if all(used[pair] < quota[pair] for pair in c)]
+    draws[:] = under + [c for c in left if c not in under]
+    return out
 
 
 def _assign_new_rows(
