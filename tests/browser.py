@@ -84,7 +84,7 @@ class PageRun:
 
 
 def run_chromium(
-    page: Path, *args: str, window: tuple[int, int] = (1280, 2000), timeout: float = 60
+    page: Path, *args: str, window: tuple[int, int] = (1280, 2000), timeout: float = 60, fragment: str = ""
 ) -> PageRun:
     """Open a local file in headless Chromium with a throwaway profile and return what it printed."""
     browser = require_chromium()
@@ -97,7 +97,7 @@ def run_chromium(
                 f"--user-data-dir={profile}",
                 f"--window-size={window[0]},{window[1]}",
                 *args,
-                page.resolve().as_uri(),
+                page.resolve().as_uri() + fragment,
             ],
             capture_output=True,
             text=True,
@@ -116,8 +116,8 @@ def screenshot(page: Path, png: Path, window: tuple[int, int] = (1280, 2000)) ->
     return run
 
 
-def dump_dom(page: Path) -> PageRun:
-    return run_chromium(page, "--dump-dom")
+def dump_dom(page: Path, fragment: str = "") -> PageRun:
+    return run_chromium(page, "--dump-dom", fragment=fragment)
 
 
 def read_png(path: Path) -> np.ndarray:

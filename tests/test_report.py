@@ -11,11 +11,12 @@ from compiler.core.rows import Row
 from compiler.pipeline.compile import compile_dataset
 from compiler.report.examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
 from compiler.report.html import render_report
+from compiler.report.rows import MAX_ROWS, script_hash
 from compiler.spec.compose import Project
 from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import distinct_colours, dump_dom, read_png, screenshot
 
-SECTIONS = ("coverage", "mix", "sources", "drops", "dedupe", "checks", "review", "usage")
+SECTIONS = ("coverage", "mix", "sources", "drops", "dedupe", "checks", "review", "usage", "rows")
 DIMENSIONS = {
     "intent": {"description": "What the user wants.", "values": {"refund": 3, "cancel": 1, "<b>odd</b>": 1}},
     "difficulty": ["easy", "hard"],
@@ -111,7 +112,9 @@ def test_same_inputs_render_the_same_bytes() -> None:
 
 def test_page_needs_no_network() -> None:
     html = render_report(make_manifest(), [make_row(i) for i in range(5)], []).decode()
-    assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
+    assert html.count("<script") == 1 and "<script>" in html  # the rows filter, inline: no src
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert f"script-src {script_hash()}" in html and "script-src 'unsafe-inline'" not in html
     assert set(re.findall(r"https?://[^\s\"'<>]+", html)) <= {"http://www.w3.org/2000/svg"}
     assert "default-src 'none'" in html  # a stray external reference would be blocked, and show as an error
 
@@ -123,7 +126,8 @@ def test_user_text_is_escaped_everywhere() -> None:
     ]
     drops = [{"id": "d1", "kept_id": rows[0].id, "similarity": 0.91, "reason": "near", "text": evil}]
     html = render_report(make_manifest(), rows, drops).decode()
-    assert "<script>" not in html and "<b>odd</b>" not in html and "<i>check</i>" not in html
+    assert "<script>alert" not in html and html.count("<script>") == 1  # only the page's own filter script
+    assert "<b>odd</b>" not in html and "<i>check</i>" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quotes&quot;" in html
     assert "&lt;b&gt;odd&lt;/b&gt;" in html
 
@@ -199,5 +203,35 @@ def test_ten_thousand_rows_stay_a_small_readable_page() -> None:
         for i in range(3_000)
     ]
     html = render_report(make_manifest(rows=10_000), rows, drops)
-    assert len(html) < 200_000
+    assert len(html) < 800_000  # aggregates, plus the first MAX_ROWS rows of the rows section
+    assert f"Showing the first {MAX_ROWS} of 10,000 rows".encode() in html
     assert b"10,000" in html and b"3,000 rows dropped in 500 clusters" in html
+
+
+def test_rows_section_filters_in_chromium_from_a_heatmap_link(tmp_path: Path) -> None:
+    rows = [
+        make_row(
+            i, f"message {i}", intent=["refund", "cancel"][i % 2], difficulty=["easy", "hard"][i % 3 > 0]
+        )
+        for i in range(30)
+    ]
+    html = render_report(make_manifest(), rows, [])
+    assert b'href="#rows?intent=refund&amp;difficulty=easy"' in html  # a heatmap pair links to its rows
+    page = tmp_path / "report.html"
+    page.write_bytes(html)
+    dom = dump_dom(page, "#rows?intent=refund&difficulty=easy")
+    assert not dom.console_errors(), dom.console_errors()
+    section = dom.output.split('<section id="rows">')[1].split("</section>")[0]
+    shown = re.findall(r'<tr id="row-([0-9a-f]+)"(?![^>]*class="hidden")', section)
+    want = {r.id for r in rows if r.cell["intent"] == "refund" and r.cell["difficulty"] == "easy"}
+    assert set(shown) == want and 0 < len(want) < len(rows)
+    assert f"{len(want)} of {len(rows)} rows shown" in section
+
+
+def test_rows_section_escapes_and_orders_cells_by_declaration() -> None:
+    evil = "<script>alert(1)</script>"
+    row = make_row(0, evil, intent="<b>odd</b>")
+    html = render_report(make_manifest(), [row], []).decode()
+    section = html.split('<section id="rows">')[1].split("</section>")[0]
+    assert "<script>" not in section and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "intent=&lt;b&gt;odd&lt;/b&gt;, difficulty=easy, channel=chat" in section

@@ -60,7 +60,7 @@ def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> 
         == 0
     )
     again = compile_dataset(OVERRIDES, project=project)
-    edited = [r for r in _rows(again.version) if r.provenance.get("edited_from") == row.id]
+    edited = [r for r in _rows(again.version) if r.provenance.get("origin") == row.id]
     assert len(edited) == 1
     new = edited[0]
     assert new.expected["verdict"] == "refuse" and new.expected["must_include"] == ["receipt", "order number"]
@@ -117,7 +117,7 @@ def test_promote_is_idempotent_and_needs_reviews(
 
 def test_diff_of_a_version_with_itself_is_empty(version: Version, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", str(version.path), str(version.path)]) == 0
-    assert "0 added, 0 removed, 0 changed" in capsys.readouterr().out
+    assert "0 added, 0 removed, 0 review changes" in capsys.readouterr().out
 
 
 def test_diff_counts_changes_per_strategy_and_cell(
@@ -127,7 +127,7 @@ def test_diff_counts_changes_per_strategy_and_cell(
     capsys.readouterr()
     assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("### dsc diff") and "| strategy | added | removed | changed |" in out
+    assert out.startswith("### dsc diff") and "| strategy | added | removed | review |" in out
 
 
 @pytest.mark.parametrize("name", ["cases.jsonl", "cases.parquet", "manifest.json", "drops.jsonl"])
@@ -207,3 +207,121 @@ def test_near_duplicates_of_earlier_versions_are_dropped(project: Project, versi
     )
     assert [c.row.id for c in result.survivors] == [fresh.id]
     assert result.drops[0].reason == f"existing:{version.version}" and result.drops[0].kept_id == old.id
+
+
+def _decisions() -> list[dict[str, object]]:
+    path = Path("reviews") / "support_bot.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_review_verbs_reach_any_version_by_unique_prefix(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = compile_dataset(["size=10", "dedupe.near=null", "seed=11"], project=project).version
+    newest_ids = {r.id for r in _rows(newer)}
+    row = next(r for r in _rows(version) if r.id not in newest_ids)  # only in the older version
+    prefix = next(
+        row.id[:n] for n in range(4, 33) if sum(r.id.startswith(row.id[:n]) for r in _rows(version)) == 1
+    )
+    assert main(["review", "approve", "--version", str(version.path), prefix, "--reviewer", "ana"]) == 0
+    assert main(["review", "approve", row.id[:10], "--reviewer", "ana"]) == 0  # no --version: every version
+    assert [(d["id"], d["reviewer"], d["version"]) for d in _decisions()] == [
+        (row.id, "ana", version.version)
+    ] * 2
+    capsys.readouterr()
+    assert main(["review", "approve", "--version", str(newer.path), row.id[:12]]) == 2
+    assert f"no row with this id in support_bot/{newer.version}" in capsys.readouterr().err
+
+
+def test_the_reviewer_defaults_to_git_user_name(
+    version: Version, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "gitconfig"
+    config.write_text("[user]\n\tname = Grace Hopper\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    row = _rows(version)[0]
+    assert main(["review", "reject", row.id, "--reason", "vague"]) == 0
+    assert _decisions()[-1]["reviewer"] == "Grace Hopper"
+
+
+def test_an_edited_row_keeps_its_origin_across_edits(project: Project, version: Version) -> None:
+    row = next(r for r in _rows(version) if r.source == "synthetic")
+    assert (
+        main(
+            ["review", "edit", "--version", str(version.path), row.id[:8], "--set", "expected.verdict=refuse"]
+        )
+        == 0
+    )
+    assert main(["review", "edit", row.id[:8], "--set", "expected.needs_human=true"]) == 0
+    assert _decisions()[-1]["edits"] == {"expected.verdict": "refuse", "expected.needs_human": True}
+    again = compile_dataset(OVERRIDES, project=project).version
+    edited = [r for r in _rows(again) if r.provenance.get("origin") == row.id]
+    assert (
+        len(edited) == 1 and edited[0].expected["verdict"] == "refuse" and edited[0].expected["needs_human"]
+    )
+    assert main(["review", "edit", edited[0].id[:10], "--set", "expected.verdict=escalate"]) == 0
+    third = compile_dataset(OVERRIDES, project=project).version
+    assert [r.provenance["origin"] for r in _rows(third) if r.provenance.get("origin")] == [row.id]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        pytest.param([], {"approved", "pending"}, id="default-approved-and-pending"),
+        pytest.param(["--status", "approved"], {"approved"}, id="approved"),
+        pytest.param(
+            ["--status", "rejected", "--status", "pending"], {"rejected", "pending"}, id="repeatable"
+        ),
+    ],
+)
+def test_export_filters_rows_by_review_status(
+    version: Version, tmp_path: Path, statuses: list[str], expected: set[str]
+) -> None:
+    rows = _rows(version)
+    assert main(["review", "approve", rows[0].id, rows[1].id]) == 0
+    assert main(["review", "reject", rows[2].id, "--reason", "off topic"]) == 0
+    out = tmp_path / "samples.jsonl"
+    assert main(["export", str(version.path), "--format", "inspect", "--out", str(out), *statuses]) == 0
+    exported = len(out.read_text().splitlines())
+    want = {"approved": 2, "rejected": 1, "pending": len(rows) - 3}
+    assert exported == sum(want[s] for s in expected)
+
+
+def test_diff_labels_cells_in_declaration_order_across_curated_and_synthetic_rows() -> None:
+    from compiler.versions.diff import diff_rows, format_diff
+
+    declared = {"intent": "refund", "difficulty": "hard", "channel": "chat"}
+    synthetic = Row.build("synthetic", "direct", None, declared, {"m": "a"}, {"v": "x"}, {})
+    curated = Row.build("golden", None, None, dict(sorted(declared.items())), {"m": "b"}, {"v": "y"}, {})
+    diff = diff_rows([], [synthetic, curated], ["intent", "difficulty", "channel"])
+    text = format_diff(diff, "a", "b", markdown=True)
+    assert text.count("| intent=refund, difficulty=hard, channel=chat | 2 | 0 | 0 |") == 1
+    assert "channel=chat, difficulty=hard" not in text
+
+
+def test_diff_shows_review_changes_and_replaced_rows_apart(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [r for r in _rows(version) if r.source == "synthetic"]
+    assert main(["review", "approve", rows[0].id, rows[1].id]) == 0
+    assert main(["review", "reject", rows[2].id, "--reason", "implausible"]) == 0
+    assert main(["review", "edit", rows[3].id, "--set", "expected.verdict=escalate"]) == 0
+    again = compile_dataset(OVERRIDES, project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(again.path)]) == 0
+    out = capsys.readouterr().out
+    new_ids = {r.id for r in _rows(again)} - {r.id for r in _rows(version)}
+    replaced = len(new_ids) - 1  # every new id but the edit's is a row topped up in place of the rejected one
+    assert f"{replaced} added, 1 removed, 3 review changes" in out
+    assert "pending -> approved 2" in out and "pending -> edited 1" in out
+    assert f"- {rows[2].id[:12]}" in out
+
+
+def test_diff_refuses_two_datasets(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = compile_dataset(["dataset=rag_qa", "size=8", "dedupe.near=null"], project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 2
+    err = capsys.readouterr().err
+    assert "are different datasets" in err and len(err.strip().splitlines()) == 1

@@ -255,6 +255,13 @@ def _print_summary(result: Any) -> None:
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
         f"{result.seconds:.1f} s"
     )
+    carry = result.carry
+    if carry is not None:
+        print(
+            f"  change from {carry.parent}: kept {carry.kept} of {carry.in_space} generated rows whose cells "
+            f"still exist ({carry.share:.0%}; {carry.parent_rows - carry.in_space} left the space), "
+            f"{result.calls} new LM calls"
+        )
 
 
 def _shown(path: Any) -> str:
@@ -345,7 +352,6 @@ def run_compile(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from compiler.generate.estimate import estimate_usage
     from compiler.generate.templates import check_templates, render_case
-    from compiler.plan.cases import plan_cases
     from compiler.spec.compose import Project, load_spec
 
     project = Project.locate()
@@ -357,7 +363,10 @@ def run_plan(args: argparse.Namespace) -> int:
 
         bundle = gather_sources(spec)
         spec, evidence = bundle.spec, bundle.manifest
-    plan = plan_cases(spec)
+    from compiler.plan.stable import plan_stable
+    from compiler.versions.lineage import parent_version, seed_for
+
+    plan = plan_stable(spec, seed_for(spec, parent_version(spec)))  # what `dsc compile` will plan
     warning = plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)

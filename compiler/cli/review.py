@@ -1,47 +1,20 @@
-"""The review and promote verbs: decisions in reviews_dir, promoted rows in datasets_dir."""
+"""The review and promote verbs: list, approve, reject, edit, serve and promote (decisions in reviews_dir,
+promoted rows in datasets_dir; the decisions themselves live in versions/)."""
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 from typing import Any
 
 from compiler.cli.locate import open_version, project_paths
 from compiler.cli.locate import shown as shown_path
-from compiler.core.errors import StoreError, UsageError
-
-
-def _find_row(prefix: str, out_dir: Path) -> tuple[Any, Any]:
-    """(version, row) of the newest version holding a row id that starts with `prefix`."""
-    from compiler.versions.store import MANIFEST, Version, read_index, read_rows
-
-    if len(prefix) < 8:
-        raise UsageError(f"{prefix}: give at least 8 characters of the row id")
-    known: list[str] = []
-    for dataset_dir in sorted(p for p in out_dir.iterdir() if p.is_dir()) if out_dir.is_dir() else []:
-        entries = read_index(dataset_dir)
-        for entry in reversed(entries):
-            folder = dataset_dir / entry["version"]
-            if not (folder / MANIFEST).is_file():
-                continue
-            version = Version(dataset_dir.name, entry["version"], folder)
-            rows = read_rows(version)
-            matches = [r for r in rows if r.id.startswith(prefix)]
-            if len(matches) == 1:
-                return version, matches[0]
-            if len(matches) > 1:
-                raise UsageError(f"{prefix}: matches {len(matches)} rows; give more characters")
-            known.extend(r.id for r in rows)
-            break  # only the newest version of each dataset
-    close = difflib.get_close_matches(prefix, [k[: len(prefix)] for k in known], n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    raise StoreError(f"{prefix}: no row with this id in the newest versions under {out_dir}/{hint}")
+from compiler.core.errors import UsageError
 
 
 def _refuse_inapplicable(found: list[tuple[Any, Any]], action: str) -> None:
-    """Refuse, before anything is written, a decision that no compile would apply."""
+    """Refuse, before anything is written, a decision that no compile would apply (curated, production rows)."""
     from compiler.versions.review import decision_refusal
     from compiler.versions.store import read_manifest
 
@@ -52,50 +25,102 @@ def _refuse_inapplicable(found: list[tuple[Any, Any]], action: str) -> None:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from compiler.screen.decisions import Decision, apply_decisions
-    from compiler.versions.review import append_decisions, load_decisions, parse_assignment
-    from compiler.versions.store import read_manifest, read_rows
+    from compiler.versions.decide import Verdict, default_reviewer, locate_rows, record_decisions
 
-    out_dir = project_paths(args).out_dir
     if args.action == "list":
-        version = open_version(args.version, args)
-        decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)
-        shown = 0
-        for row in read_rows(version):
-            reviewed = apply_decisions(row, decisions)
-            status = "rejected" if reviewed is None else reviewed.review_status
-            if args.status and status != args.status:
-                continue
-            text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
-            print(f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} {text}")
-            shown += 1
-        print(f"{shown} rows", file=sys.stderr)
-        return 0
-    if args.action in ("approve", "reject"):
-        found = [_find_row(prefix, out_dir) for prefix in args.ids]
-        _refuse_inapplicable(found, args.action)
-        status = "approved" if args.action == "approve" else "rejected"
-        by_dataset: dict[str, list[Decision]] = {}
-        for version, row in found:
-            by_dataset.setdefault(version.dataset, []).append(
-                Decision(row.id, status, args.reviewer, args.reason)
+        return _list_rows(args)
+    if args.action == "serve":
+        return _serve(args)
+    in_version = open_version(args.in_version, args) if args.in_version else None
+    ids = args.ids if args.action != "edit" else [args.id]
+    found = locate_rows(ids, project_paths(args).out_dir, in_version)
+    _refuse_inapplicable(found, args.action)
+    assignments: dict[str, str] = {}
+    for text in getattr(args, "assignments", None) or []:
+        field, sep, value = text.partition("=")
+        if not sep:
+            raise UsageError(f"--set {text}: write inputs.<variable>=<value> or expected.<column>=<value>")
+        assignments[field.strip()] = value
+    verdict = Verdict(args.action, default_reviewer(args.reviewer), args.reason, assignments)
+    by_version: dict[Any, list[Any]] = {}
+    for version, row in found:
+        by_version.setdefault(version, []).append(row)
+    done = "approved" if args.action == "approve" else f"{args.action}ed"
+    for version, rows in by_version.items():
+        config = _read_config(version)
+        root = project_paths(args, version.dataset).reviews_dir
+        decisions = record_decisions(version.dataset, version.version, config, rows, verdict, root)
+        shown = ", ".join(d.id[:12] for d in decisions[:5]) + (" ..." if len(decisions) > 5 else "")
+        print(
+            f"{done} {len(decisions)} rows of {version.dataset}/{version.version} ({shown}) in "
+            f"{shown_path(root / f'{version.dataset}.jsonl')}; recompile to apply"
+        )
+    return 0
+
+
+def _read_config(version: Any) -> dict[str, Any]:
+    from compiler.versions.store import read_manifest
+
+    return dict(read_manifest(version).get("config") or {})
+
+
+def _list_rows(args: argparse.Namespace) -> int:
+    from compiler.core.cells import cell_label
+    from compiler.versions.decide import status_of
+    from compiler.versions.review import load_decisions
+    from compiler.versions.store import read_rows
+
+    version = open_version(args.version, args)
+    order = list(_read_config(version).get("dimensions") or {})
+    wanted: dict[str, str] = {}
+    for text in args.cell:
+        dim, sep, value = text.partition("=")
+        if not sep or not dim.strip():
+            raise UsageError(f"--cell {text}: write <dimension>=<value>, e.g. --cell intent=refund")
+        if order and dim.strip() not in order:
+            raise UsageError(
+                f"--cell {text}: no dimension `{dim.strip()}`; dimensions are {', '.join(order)}"
             )
-        for dataset, new in by_dataset.items():
-            path = append_decisions(dataset, new, project_paths(args, dataset).reviews_dir)
-            print(f"{status} {len(new)} rows of {dataset} ({shown_path(path)}); recompile to apply")
-        return 0
-    version, row = _find_row(args.id, out_dir)
-    _refuse_inapplicable([(version, row)], "edit")
-    config = read_manifest(version).get("config", {})
-    variables = list((config.get("prompt") or {}).get("variables") or {})
-    columns = config.get("columns") or {}
-    edits = dict(parse_assignment(text, variables, columns) for text in args.assignments)
-    path = append_decisions(
-        version.dataset,
-        [Decision(row.id, "edited", args.reviewer, args.reason, edits)],
-        project_paths(args, version.dataset).reviews_dir,
-    )
-    print(f"edited {row.id[:16]} of {version.dataset} ({shown_path(path)}); recompile to apply")
+        wanted[dim.strip()] = value.strip()
+    decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)
+    shown = 0
+    for row in read_rows(version):
+        status = status_of(row, decisions)
+        if args.status and status != args.status:
+            continue
+        if any(row.cell.get(d) != v for d, v in wanted.items()):
+            continue
+        text = " ".join(str(next(iter(row.inputs.values()), "")).split())[:80]
+        print(
+            f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} [{cell_label(row.cell, order)}] {text}"
+        )
+        shown += 1
+    print(f"{shown} rows", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from compiler.versions.decide import default_reviewer
+    from compiler.versions.serve.app import serve
+    from compiler.versions.serve.state import ReviewSession
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: give a port between 1 and 65535 (0 picks a free one)")
+    version = open_version(args.version, args)
+    reviews_dir = project_paths(args, version.dataset).reviews_dir
+    session = ReviewSession.open(version, default_reviewer(args.reviewer), reviews_dir)
+
+    def ready(url: str) -> None:
+        print(
+            f"reviewing {version.dataset}/{version.version} ({len(session.rows)} rows) as {session.reviewer} "
+            f"at {url}  (Ctrl-C to stop)",
+            flush=True,
+        )
+
+    try:
+        serve(session, args.port, ready, open_browser=not args.no_browser)
+    except KeyboardInterrupt:
+        print(f"stopped; every decision is in {shown_path(reviews_dir)}/", file=sys.stderr)
     return 0
 
 

@@ -13,6 +13,9 @@ from compiler.cli.review import run_promote, run_review
 from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
 
+REVIEW_STATUSES = ("pending", "approved", "edited", "rejected")
+EXPORT_DEFAULT_STATUSES = ("approved", "pending")
+
 
 def add_version_verbs(verbs: Any) -> None:
     diff = verbs.add_parser(
@@ -48,14 +51,23 @@ def add_version_verbs(verbs: Any) -> None:
     )
     listing = actions.add_parser("list", help="rows of a version with their review status")
     listing.add_argument("version")
-    listing.add_argument("--status", choices=["pending", "approved", "rejected", "edited"])
+    listing.add_argument("--status", choices=list(REVIEW_STATUSES))
+    listing.add_argument(
+        "--cell", action="append", default=[], metavar="DIM=VALUE", help="only rows in this cell; repeatable"
+    )
+    reviewer_help = "who decides (default: git config user.name, else the OS user)"
+    version_help = "the version the rows are in (default: search every version, newest first)"
     for name, text in (("approve", "approve rows"), ("reject", "reject rows")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("ids", nargs="+", help="row ids (a unique prefix of 8+ characters is enough)")
+        action.add_argument(
+            "ids", nargs="+", help="row ids: unique prefixes (8+ characters without --version)"
+        )
+        action.add_argument("--version", dest="in_version", help=version_help)
         action.add_argument("--reason", default="", required=name == "reject")
-        action.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
+        action.add_argument("--reviewer", help=reviewer_help)
     edit = actions.add_parser("edit", help="edit fields of a row (approves it with the edit)")
     edit.add_argument("id")
+    edit.add_argument("--version", dest="in_version", help=version_help)
     edit.add_argument(
         "--set",
         dest="assignments",
@@ -64,7 +76,17 @@ def add_version_verbs(verbs: Any) -> None:
         help="inputs.<variable>=<value> or expected.<column>=<value>; repeatable",
     )
     edit.add_argument("--reason", default="")
-    edit.add_argument("--reviewer", default=os.environ.get("USER", "reviewer"))
+    edit.add_argument("--reviewer", help=reviewer_help)
+    serve = actions.add_parser(
+        "serve",
+        help="review a version in the browser (a local web workbench on 127.0.0.1)",
+        description="Filter, read and decide on rows in the browser; decisions go to reviews/<dataset>.jsonl "
+        "at once, exactly as the approve, reject and edit verbs write them.",
+    )
+    serve.add_argument("version")
+    serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one)")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    serve.add_argument("--reviewer", help=reviewer_help)
     promote = verbs.add_parser(
         "promote",
         help="append reviewed rows to datasets/<dataset>/<name>.jsonl",
@@ -120,14 +142,28 @@ def add_version_verbs(verbs: Any) -> None:
     export.add_argument(
         "--force", action="store_true", help="overwrite files in the folder that this export did not write"
     )
+    export.add_argument(
+        "--status",
+        action="append",
+        choices=["approved", "pending", "rejected"],
+        help="export rows with this review status (under the current review log; edited rows count as "
+        "approved); repeatable; default: approved and pending, never rejected",
+    )
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from compiler.versions.diff import diff_rows, format_diff
-    from compiler.versions.store import read_rows
+    from compiler.versions.diff import check_same_dataset, diff_rows, format_diff
+    from compiler.versions.store import read_manifest, read_rows
 
     a, b = open_version(args.a, args), open_version(args.b, args)
-    result = diff_rows(read_rows(a), read_rows(b))
+    manifest_a, manifest_b = read_manifest(a), read_manifest(b)
+    check_same_dataset(str(manifest_a.get("dataset", a.dataset)), str(manifest_b.get("dataset", b.dataset)))
+    order = list((manifest_b.get("config") or {}).get("dimensions") or {}) + [
+        d
+        for d in (manifest_a.get("config") or {}).get("dimensions") or {}
+        if d not in ((manifest_b.get("config") or {}).get("dimensions") or {})
+    ]
+    result = diff_rows(read_rows(a), read_rows(b), order)
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0
 
@@ -178,12 +214,16 @@ def run_export(args: argparse.Namespace) -> int:
     if args.fmt not in FORMATS:  # before opening the version: the mistake is the flag
         raise UsageError(f"--format {args.fmt}: unknown; use one of: {', '.join(sorted(FORMATS))}")
     version = open_version(args.version, args)
-    path = export_version(
-        read_rows(version), read_manifest(version), args.fmt, Path(args.out), force=args.force
-    )
+    from compiler.versions.decide import rows_with_status
+    from compiler.versions.review import load_decisions
+
+    statuses = tuple(args.status or EXPORT_DEFAULT_STATUSES)
+    decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)
+    rows = rows_with_status(read_rows(version), decisions, statuses)
+    path = export_version(rows, read_manifest(version), args.fmt, Path(args.out), force=args.force)
     print(
-        f"exported {version.dataset}/{version.version} as {args.fmt}: {path} (how to run it: {path / 'README.md'})"
-    )
+        f"exported {len(rows)} {'/'.join(statuses)} rows of {version.dataset}/{version.version} as {args.fmt}: "
+        f"{shown(path)} (how to run it: {shown(path / 'README.md')})"    )
     return 0
 
 

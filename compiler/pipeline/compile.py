@@ -16,11 +16,13 @@ from compiler.pipeline.failures import require_answers
 from compiler.pipeline.publish import latest_manifest, publish
 from compiler.pipeline.shard import generate_shard
 from compiler.pipeline.stages import generate_until_full, screening_inputs
-from compiler.plan.cases import Plan, plan_cases
+from compiler.plan.cases import Plan
+from compiler.plan.stable import plan_stable
 from compiler.screen.select import Selection
 from compiler.sources.gather import SourceBundle, gather_sources
 from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import Spec
+from compiler.versions.lineage import CarryOver, carry_over, parent_version, seed_for
 from compiler.versions.review import load_decisions
 from compiler.versions.store import Version, dataset_dir, load_existing
 
@@ -41,6 +43,7 @@ class CompileResult:
     shard: str | None = None  # "i/N" for a shard run, which fills the journal and writes no version
     fixed: tuple[Row, ...] = ()  # curated and production rows that joined as they are
     note: str = ""  # what publishing repaired (a lost index entry, a damaged folder rebuilt)
+    carry: CarryOver | None = None  # what this version kept of its parent's generated rows
 
     @property
     def rows(self) -> list[Row]:
@@ -63,8 +66,9 @@ def compile_dataset(
     spec = spec or load_spec(overrides, project)
     check_templates(spec, project.templates_dir)
     bundle = gather_sources(spec, latest_manifest(spec))  # evidence biases the spec's weights
-    plan = plan_cases(
-        replace(bundle.spec, size=bundle.spec.size - len(bundle.fixed))
+    parent = parent_version(spec)  # its plan seeds this one, so a small change keeps what it can
+    plan = plan_stable(
+        replace(bundle.spec, size=bundle.spec.size - len(bundle.fixed)), seed_for(spec, parent)
     )  # synthetic rows fill the rest
     rendered = render_plan(project, plan, bundle)
     with open_context(project, bundle.spec, on_progress) as ctx:
@@ -79,10 +83,11 @@ def compile_dataset(
     rows = [*fixed, *(c.row for c in generation.selection.rows)]
     version, created, note = publish(ctx, plan, bundle, generation, rows)
     stats = ctx.lm.stats
+    carry = carry_over(ctx.spec, parent, rows) if parent is not None and created else None
     return CompileResult(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),
-        note=note,
+        note=note, carry=carry,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from compiler.plan.cases import Plan
 from compiler.report.html import render_report
 from compiler.sources.gather import SourceBundle
 from compiler.spec.model import Spec
+from compiler.versions.lineage import PLAN, plan_bytes
 from compiler.versions.manifest import BuildRecord, build_manifest
 from compiler.versions.repair import reindex, remove_stale_staging, set_aside
 from compiler.versions.store import (
@@ -106,6 +107,7 @@ def publish(
             json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in drops
         ).encode(),
         "report.html": render_report(manifest, list(rows), drops, dimensions),
+        PLAN: plan_bytes(plan),  # seeds the next compile's plan (stable plans)
     }
     published, created = publish_version(spec, version, files, manifest)
     return published, created, note

@@ -72,12 +72,12 @@ def split_by_weight(total: int, weights: Sequence[float]) -> list[int]:
     return counts
 
 
-def _case_seed(spec: Spec, strategy: str, variant: str | None, cell: Cell, slot: int) -> int:
+def case_seed(spec: Spec, strategy: str, variant: str | None, cell: Cell, slot: int) -> int:
     text = f"{spec.seed}\x1f{strategy}\x1f{variant}\x1f{cell}\x1f{slot}"
     return xxhash.xxh3_64_intdigest(text.encode()) & 0x7FFF_FFFF
 
 
-def _variants(spec: Spec, strategy: Strategy) -> list[str | None]:
+def strategy_variants(spec: Spec, strategy: Strategy) -> list[str | None]:
     """The balanced, seeded rotation of personas or tactics for a strategy."""
     if strategy.name == "persona":
         ids = [p.id for p in spec.personas]
@@ -107,7 +107,7 @@ def expand_strategy(
 ) -> list[tuple[str | None, Cell, bool]]:
     """(variant, cell, primary) for one strategy: `target` primary cases, then extras up to `planned`."""
     assigned = _assign_cells(spec, cells, target)
-    variants = _variants(spec, strategy)
+    variants = strategy_variants(spec, strategy)
     primary = [(variants[i % len(variants)], cell, True) for i, cell in enumerate(assigned)]
     extras = [(v, c, False) for v, c, _ in itertools.islice(itertools.cycle(primary), planned - target)]
     return primary + extras if primary else []
@@ -127,7 +127,7 @@ def plan_cases(spec: Spec) -> Plan:
             key = (strategy.name, variant, cell)
             slot = slots[key]
             slots[key] += 1
-            seed = _case_seed(spec, strategy.name, variant, cell, slot)
+            seed = case_seed(spec, strategy.name, variant, cell, slot)
             cases.append(CaseSpec(len(cases), strategy.name, variant, cell, slot, seed, primary))
         offset += target - (min(target, len(cell_plan.negative)) if strategy.negative else 0)
     return Plan(
@@ -171,7 +171,7 @@ def plan_top_up(
             key = (strategy, variant, cell)
             slot = start_slots[key]
             start_slots[key] += 1
-            seed = _case_seed(plan.spec, strategy, variant, cell, slot)
+            seed = case_seed(plan.spec, strategy, variant, cell, slot)
             cases.append(CaseSpec(index, strategy, variant, cell, slot, seed, primary=False, round=round_no))
             index += 1
     return cases

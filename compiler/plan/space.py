@@ -111,11 +111,12 @@ def count_tuples(
     return covered
 
 
-def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
+def _array_for(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int, int]:
     """The t-wise covering array of the space as cells, with required and excluded tuple counts.
 
     Negative values take part only when some strategy can carry them; otherwise no case could ever
-    cover their tuples.
+    cover their tuples. `seeds` (valid full cells, PICT's seeding rows) are kept as they are, after the
+    user's `coverage.include` rows; the array only adds rows for the tuples they leave uncovered.
     """
 
     dims = spec.dimensions
@@ -129,6 +130,8 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
     include = []
     for row in spec.coverage.include:
         include.append({index[d]: [v.name for v in values[index[d]]].index(value) for d, value in row})
+    for cell in seeds:
+        include.append({index[d]: [v.name for v in values[index[d]]].index(value) for d, value in cell})
     try:
         array = build_covering_array(
             [[v.weight for v in vs] for vs in values],
@@ -148,7 +151,7 @@ def _array_for(spec: Spec) -> tuple[list[Cell], int, int]:
 _ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
 
 
-def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
+def _cached_array(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int, int]:
     """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
     key = repr(
         (
@@ -157,16 +160,33 @@ def _cached_array(spec: Spec) -> tuple[list[Cell], int, int]:
             spec.coverage,
             spec.seed,
             any(s.negative for s in spec.strategies),
+            tuple(seeds),
         )
     )
     if key not in _ARRAYS:
-        _ARRAYS[key] = _array_for(spec)
+        _ARRAYS[key] = _array_for(spec, seeds)
     return _ARRAYS[key]
 
 
-def plan_cells(spec: Spec, wanted: int) -> CellPlan:
-    """The covering array, plus `wanted` weighted draws for the rows beyond it."""
-    array, required, excluded = _cached_array(spec)
+def seed_cell(spec: Spec, cell: Iterable[tuple[str, str]]) -> Cell | None:
+    """A recorded cell in this space's dimension order, or None when the space no longer holds it (a
+    dimension or value gone, a value of weight 0, a negative no strategy can carry, a constraint)."""
+    values = dict(cell)
+    if set(values) != {d.name for d in spec.dimensions}:
+        return None
+    with_negatives = any(s.negative for s in spec.strategies)
+    for dim in spec.dimensions:
+        found = dim.value(values[dim.name])
+        if found is None or found.weight <= 0 or (found.negative and not with_negatives):
+            return None
+    ordered = tuple((d.name, values[d.name]) for d in spec.dimensions)
+    return ordered if is_valid(spec, ordered) else None
+
+
+def plan_cells(spec: Spec, wanted: int, seeds: Sequence[Cell] = ()) -> CellPlan:
+    """The covering array (seeded with `seeds`, see `_array_for`), plus `wanted` weighted draws for the rows
+    beyond it."""
+    array, required, excluded = _cached_array(spec, tuple(dict.fromkeys(seeds)))
     extra = max(0, wanted - sum(1 for c in array if negatives_in(c) == 0))
     return CellPlan(
         tuple(array),

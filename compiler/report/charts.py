@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
+from urllib.parse import urlencode
 
 # Tableau 10: distinguishable, colour-blind friendly, printable.
 PALETTE = (
@@ -178,9 +179,9 @@ def heatmap(
                 text, ink = "0", "#b52b27"
             else:
                 fraction = count / top
-                body.append(
-                    _rect(x, y, cell_w - 2, cell_h - 2, heat_colour(fraction), f"{pair}: {count} rows")
-                )
+                rect = _rect(x, y, cell_w - 2, cell_h - 2, heat_colour(fraction), f"{pair}: {count} rows")
+                link = "#rows?" + urlencode({row_name: row, col_name: col})
+                body.append(f'<a href="{esc(link)}" class="pair">{rect}</a>')  # opens the rows of the pair
                 text, ink = str(count), "#fff" if fraction > 0.45 else "#123"
             body.append(
                 _text(x + (cell_w - 2) / 2, y + cell_h / 2 + 3, text, "middle", ink, ' pointer-events="none"')

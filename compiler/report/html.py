@@ -1,7 +1,9 @@
-"""report.html: one self-contained page per version (inline CSS and SVG, no script, no network).
+"""report.html: one self-contained page per version (inline CSS and SVG, one inline script allowed by its
+hash, no network).
 
-Everything is aggregated (counts, heatmaps, capped example lists), so a 10k-row version reads as easily as
-a 40-row one, and iteration is sorted, so the same version always renders to the same bytes.
+Everything is aggregated (counts, heatmaps, capped example lists) except the rows section, which holds the
+first rows (capped, see report/rows.py) with client-side filters that the heatmap pairs link to; iteration
+is sorted, so the same version always renders to the same bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from compiler.core.rows import Row
 from compiler.report.charts import CSS, PALETTE, bar_chart, esc, heatmap, legend, stacked_bars, table
 from compiler.report.examples import checks_section, clusters_section, reason_label
+from compiler.report.rows import ROWS_CSS, ROWS_SCRIPT, rows_section, script_hash
 from compiler.spec.constraints import Constraint, ConstraintSyntaxError, parse_constraint
 
 STAGES = (
@@ -60,6 +63,7 @@ def render_report(
             _counts_section(Counter(r.review_status for r in rows), "rows per status", REVIEW_COLOURS),
         ),
         ("usage", "Tokens and cost", _usage_section(manifest)),
+        ("rows", "Rows", rows_section(rows, [name for name, _ in dims])),
     ]
     title = f"{manifest.get('dataset', '?')} {manifest.get('version', '?')}"
     nav = "".join(f'<a href="#{key}">{esc(name)}</a>' for key, name, _ in sections)
@@ -68,12 +72,13 @@ def render_report(
     )
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        f'script-src {script_hash()}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)} · dsc report</title><style>{CSS}</style></head><body>"
+        f"<title>{esc(title)} · dsc report</title><style>{CSS}{ROWS_CSS}</style></head><body>"
         f"{_header(manifest, rows)}<nav>{nav}</nav><main>{body}</main>"
         f"<footer>dsc {esc(manifest.get('dsc_version', ''))} · schema {esc(manifest.get('schema_version', ''))}"
-        "</footer></body></html>\n"
+        f"</footer><script>{ROWS_SCRIPT}</script></body></html>\n"
     )
     return page.encode("utf-8")
 

@@ -17,6 +17,7 @@ class Decision:
     reviewer: str
     reason: str = ""
     edits: Mapping[str, Any] = field(default_factory=dict)  # {"expected.verdict": "refuse"}
+    version: str = ""  # the version the reviewer read the row in (audit only; decisions follow the id)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -26,6 +27,7 @@ class Decision:
                 "reviewer": self.reviewer,
                 "reason": self.reason,
                 "edits": dict(self.edits),
+                **({"version": self.version} if self.version else {}),
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -33,7 +35,8 @@ class Decision:
 
 
 def apply_edits(row: Row, edits: Mapping[str, Any]) -> Row:
-    """The row with `inputs.x` / `expected.y` replaced, re-hashed to its new id."""
+    """The row with `inputs.x` / `expected.y` replaced, re-hashed to its new id; `provenance.origin` keeps the
+    id of the generated row it came from, so an edited row's history reads as one row."""
     inputs = dict(row.inputs)
     expected = dict(row.expected)
     for path, value in edits.items():
@@ -41,8 +44,17 @@ def apply_edits(row: Row, edits: Mapping[str, Any]) -> Row:
         (inputs if part == "inputs" else expected)[name] = value
     new_id = compute_row_id(row.source, row.strategy, row.variant, row.cell, inputs, expected)
     return replace(
-        row, id=new_id, inputs=inputs, expected=expected, provenance={**row.provenance, "edited_from": row.id}
+        row,
+        id=new_id,
+        inputs=inputs,
+        expected=expected,
+        provenance={**row.provenance, "origin": origin_id(row)},
     )
+
+
+def origin_id(row: Row) -> str:
+    """The id of the generated (or curated) row this row descends from: itself unless it was edited."""
+    return str(row.provenance.get("origin") or row.provenance.get("edited_from") or row.id)
 
 
 def apply_decisions(row: Row, decisions: Mapping[str, Decision]) -> Row | None:

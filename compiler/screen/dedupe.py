@@ -125,7 +125,9 @@ def drop_existing_duplicates(
         return DedupeResult(tuple(candidates), ())
     # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
     current = {c.row.id for c in candidates} | {
-        str(c.row.provenance["edited_from"]) for c in candidates if c.row.provenance.get("edited_from")
+        str(c.row.provenance.get("origin") or c.row.provenance["edited_from"])
+        for c in candidates
+        if c.row.provenance.get("origin") or c.row.provenance.get("edited_from")
     }
     anchors = [e for e in existing if e.row.id not in current]
     if not anchors:

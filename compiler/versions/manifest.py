@@ -62,7 +62,7 @@ def build_manifest(spec: Spec, plan: Plan, record: BuildRecord) -> dict[str, Any
     rows, selection, deduped, stats = record.rows, record.selection, record.screened, record.stats
     per_strategy = Counter(r.strategy or "-" for r in rows)
     per_source = Counter(r.source for r in rows)
-    per_cell = Counter(cell_label(r.cell) for r in rows)
+    per_cell = Counter(cell_label(r.cell, [d.name for d in spec.dimensions]) for r in rows)
     drop_reasons = Counter(d.reason for d in deduped.drops)
     return {
         "dataset": spec.name,

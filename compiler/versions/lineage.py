@@ -1,0 +1,120 @@
+"""A version's plan on disk (plan.json) and what a new version carries over from its parent.
+
+The plan seeds the next compile (see plan/stable.py); versions written before plan.json existed seed
+from their rows instead (cells and strategies, first slots).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from compiler.core.errors import StoreError
+from compiler.core.rows import Row
+from compiler.plan.cases import Plan
+from compiler.plan.space import seed_cell
+from compiler.plan.stable import PlanSeed, SeedCase, seed_of
+from compiler.screen.decisions import origin_id
+from compiler.spec.model import Spec
+from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_rows
+
+PLAN = "plan.json"
+
+
+def plan_bytes(plan: Plan) -> bytes:
+    """plan.json: the covering array and the first-round cases, cells as ordered pairs."""
+    seed = seed_of(plan)
+    data = {
+        "array": [[list(pair) for pair in cell] for cell in seed.array],
+        "cases": [
+            {"strategy": c.strategy, "variant": c.variant, "cell": [list(p) for p in c.cell], "slot": c.slot,
+             "primary": c.primary}
+            for c in seed.cases
+        ],
+    }  # fmt: skip
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def parent_version(spec: Spec) -> Version | None:
+    """The version a compile of `spec` builds on: the newest in the index (pinned by a sweep's cut-off)."""
+    folder = dataset_dir(spec.out_dir, spec.name)
+    entries = read_index(folder)
+    # a sweep's jobs are alternatives, not successors: each builds on what existed when the sweep started
+    pinned = os.environ.get("DSC_INDEX_CUTOFF")
+    cutoff = json.loads(pinned).get(spec.name, 0) if pinned else None
+    for entry in reversed(entries[:cutoff] if cutoff is not None else entries):
+        path = folder / str(entry.get("version"))
+        if (path / MANIFEST).is_file():
+            return Version(spec.name, path.name, path)
+    return None
+
+
+def seed_for(spec: Spec, parent: Version | None) -> PlanSeed | None:
+    """The parent's plan when it seeds this compile: same `seed` (a new seed asks for a new sample)."""
+    if parent is None:
+        return None
+    try:
+        manifest = json.loads((parent.path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{parent.path / MANIFEST}: unreadable; run `dsc verify {parent.path}`") from exc
+    return read_seed(parent) if manifest.get("seed") == spec.seed else None
+
+
+def read_seed(version: Version) -> PlanSeed:
+    """The parent's plan as a seed: from plan.json, else from its synthetic rows."""
+    path = version.path / PLAN
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return PlanSeed(
+                tuple(_cell(c) for c in data["array"]),
+                tuple(
+                    SeedCase(
+                        str(c["strategy"]), c["variant"], _cell(c["cell"]), int(c["slot"]), bool(c["primary"])
+                    )
+                    for c in data["cases"]
+                ),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(
+                f"{path}: not a plan ({type(exc).__name__}); run `dsc verify {version.path}` and restore the file"
+            ) from exc
+    slots: Counter[tuple[str, str | None, tuple[tuple[str, str], ...]]] = Counter()
+    cases = []
+    for row in read_rows(version):
+        if row.source != "synthetic" or row.strategy is None:
+            continue
+        cell = tuple((str(d), str(v)) for d, v in row.cell.items())
+        key = (row.strategy, row.variant, cell)
+        cases.append(SeedCase(row.strategy, row.variant, cell, slots[key], True))
+        slots[key] += 1
+    return PlanSeed(tuple(dict.fromkeys(c.cell for c in cases)), tuple(cases))
+
+
+def _cell(pairs: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(d), str(v)) for d, v in pairs)
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    """What a new version kept of its parent's generated rows."""
+
+    parent: str
+    parent_rows: int  # the parent's synthetic rows
+    in_space: int  # of those, rows whose cell the new space still holds
+    kept: int  # of those, rows the new version holds (same id, or an edit of the same origin)
+
+    @property
+    def share(self) -> float:
+        return self.kept / self.in_space if self.in_space else 1.0
+
+
+def carry_over(spec: Spec, parent: Version, rows: Sequence[Row]) -> CarryOver:
+    old = [r for r in read_rows(parent) if r.source == "synthetic"]
+    present = {r.id for r in rows} | {origin_id(r) for r in rows}
+    in_space = [r for r in old if seed_cell(spec, r.cell.items()) is not None]
+    kept = sum(1 for r in in_space if r.id in present or origin_id(r) in present)
+    return CarryOver(parent.version, len(old), len(in_space), kept)

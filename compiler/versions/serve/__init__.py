@@ -1,0 +1,1 @@
+"""`dsc review serve`: a local review workbench (see app.py)."""
