@@ -160,7 +160,7 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             f"{project.root}; add conf/{group}/<name>.yaml first"
         )
     appendable = re.search(r"Could not override '([^']+)'.*use \+(\S+)", message)
-    if appendable:
+    if appendable and project.is_group(appendable[1]):
         return (
             f"command line: `{appendable[2]}`: {appendable[1]} is not in the defaults list of "
             f"conf/config.yaml; write `+{appendable[2]}` to add it"
