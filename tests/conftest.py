@@ -35,9 +35,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     yield Project(conf_dir=tmp_path / "conf", templates_dir=tmp_path / "templates")
 
 
-def copy_project(target: Path) -> Path:
-    """A copy of the checkout's conf/, data/ and datasets/ at `target`, a project of its own (outputs land there)."""
-    for folder in ("conf", "data", "datasets"):
+def copy_project(target: Path, folders: tuple[str, ...] = ("conf", "data")) -> Path:
+    """A copy of the checkout's conf/ and data/ (no curated rows) at `target`: a project of its own."""
+    for folder in folders:
         if (PACKAGE_ROOT / folder).is_dir():
             shutil.copytree(PACKAGE_ROOT / folder, target / folder)
     return target

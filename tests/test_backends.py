@@ -428,7 +428,7 @@ def _compile_process(
     from tests.conftest import copy_project
 
     if not (cwd / "conf").is_dir():
-        copy_project(cwd)
+        copy_project(cwd, ("conf",))
     env = {**os.environ, "DSC_PROJECT": str(cwd), KEY_ENV: SECRET}
     args = [
         sys.executable,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -223,7 +222,8 @@ def run_export(args: argparse.Namespace) -> int:
     path = export_version(rows, read_manifest(version), args.fmt, Path(args.out), force=args.force)
     print(
         f"exported {len(rows)} {'/'.join(statuses)} rows of {version.dataset}/{version.version} as {args.fmt}: "
-        f"{shown(path)} (how to run it: {shown(path / 'README.md')})"    )
+        f"{shown(path)} (how to run it: {shown(path / 'README.md')})"
+    )
     return 0
 
 
