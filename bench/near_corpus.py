@@ -47,7 +47,7 @@ class Corpus:
         self.cdf = np.cumsum(1.0 / np.arange(1, vocab_size + 1) ** zipf)
         self.draw_rng = np.random.default_rng(seed)
         self.pool: list[int] = []
-        self.openings = [self.words(self.rng.randint(2, 6), head=400) for _ in range(300)]
+        self.openings = [self.words(self.rng.randint(2, 6), head=min(400, vocab_size)) for _ in range(300)]
 
     def words(self, n: int, head: int | None = None) -> list[str]:
         if head is not None:
@@ -148,9 +148,11 @@ class Corpus:
         return " ".join(parts)
 
 
-def generate_corpus(rows: int, seed: int, low: int = 20, high: int = 80) -> pl.DataFrame:
+def generate_corpus(
+    rows: int, seed: int, low: int = 20, high: int = 80, vocab_size: int = 30_000, zipf: float = 1.05
+) -> pl.DataFrame:
     """`rows` texts of low..high words with columns text, cluster and kind, in a random priority order."""
-    corpus = Corpus(seed)
+    corpus = Corpus(seed, vocab_size, zipf)
     rng = corpus.rng
     texts: list[str] = []
     clusters: list[int] = []

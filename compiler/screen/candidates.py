@@ -15,8 +15,8 @@ from typing import Any
 
 from compiler.screen.checks import CheckResult, hard_failure, run_checks
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
-from compiler.versions.review import Decision, apply_decisions
 from compiler.spec.model import Spec
+from compiler.versions.review import Decision, apply_decisions
 
 
 def load_existing(spec: Spec) -> list[ExistingRow]:
@@ -58,7 +58,10 @@ def screen_candidates(
             drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
             continue
         reviewed.append(Candidate(row, candidate.case))
-    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on, existing)
+    measure = spec.dedupe
+    deduped = drop_duplicates(
+        reviewed, measure.near, measure.on, existing, shingle=measure.shingle, ngram=measure.ngram
+    )
     drops.extend(deduped.drops)
     collapsed = Counter(d.kept_id for d in deduped.drops)
     survivors: list[Candidate] = []

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from compiler.plan.cases import CaseSpec
 from compiler.core.rows import Row
+from compiler.plan.cases import CaseSpec
+from compiler.spec.model import ShingleKind
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,18 @@ def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
 
 
 def drop_near_duplicates(
-    candidates: Sequence[Candidate], threshold: float, on: Sequence[str]
+    candidates: Sequence[Candidate],
+    threshold: float,
+    on: Sequence[str],
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Collapse rows whose compared inputs are near-duplicates (MinHash + LSH), keeping the first."""
     from compiler.screen.near.index import find_near_duplicates
 
     texts = pl.Series("text", [compared_text(c.row, on) for c in candidates], dtype=pl.String)
-    found = find_near_duplicates(texts, threshold)
+    found = find_near_duplicates(texts, threshold, shingle=shingle, ngram=ngram)
     survivors: list[Candidate] = []
     drops: list[Drop] = []
     for i, candidate in enumerate(candidates):
@@ -88,7 +94,13 @@ class ExistingRow:
 
 
 def drop_existing_duplicates(
-    candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None, on: Sequence[str]
+    candidates: Sequence[Candidate],
+    existing: Sequence[ExistingRow],
+    near: float | None,
+    on: Sequence[str],
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Drop candidates whose compared inputs duplicate (exactly or nearly) a row of existing coverage.
 
@@ -115,7 +127,7 @@ def drop_existing_duplicates(
         kept_of = find_exact_duplicates(texts)
         similarity = [1.0] * len(texts)
     else:
-        found = find_near_duplicates(texts, near)
+        found = find_near_duplicates(texts, near, shingle=shingle, ngram=ngram)
         kept_of, similarity = found.kept_of, found.similarity.tolist()
     survivors: list[Candidate] = []
     drops: list[Drop] = []
@@ -142,11 +154,14 @@ def drop_duplicates(
     near: float | None,
     on: Sequence[str],
     existing: Sequence[ExistingRow] = (),
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Duplicates of existing coverage first, then exact duplicates (same content id), then near-duplicates."""
-    against = drop_existing_duplicates(candidates, existing, near, on)
+    against = drop_existing_duplicates(candidates, existing, near, on, shingle=shingle, ngram=ngram)
     exact = drop_exact_duplicates(against.survivors)
     if near is None or not exact.survivors:
         return DedupeResult(exact.survivors, against.drops + exact.drops)
-    near_result = drop_near_duplicates(exact.survivors, near, on)
+    near_result = drop_near_duplicates(exact.survivors, near, on, shingle=shingle, ngram=ngram)
     return DedupeResult(near_result.survivors, against.drops + exact.drops + near_result.drops)

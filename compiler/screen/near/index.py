@@ -13,7 +13,6 @@ import functools
 import struct
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
 
 import numba
 import numpy as np
@@ -27,11 +26,11 @@ from compiler.screen.near.lsh import (
     link_band_buckets,
     measure_similarity_to_root,
 )
-from compiler.screen.near.views import StringViews, as_strings, row_bytes
 from compiler.screen.near.sketch import mark_blank_rows, punctuation_chars, sketch_texts, unicode_tables
+from compiler.screen.near.views import StringViews, as_strings, row_bytes
+from compiler.spec.model import SHINGLE_NGRAM, ShingleKind
 
-ShingleKind = Literal["word", "char"]
-DEFAULT_NGRAM: dict[str, int] = {"word": 3, "char": 5}
+DEFAULT_NGRAM: dict[str, int] = SHINGLE_NGRAM
 
 _MAX_CHECKS = 16  # Jaccard checks per row and band bucket: bounds the work on a huge bucket
 _MAX_STEPS = 64  # bucket members walked per row and band

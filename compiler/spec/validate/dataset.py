@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.spec.constraints import Compare, Constraint, ConstraintSyntaxError, map_compares, parse_constraint
 from compiler.core.errors import ConfigError
+from compiler.spec.constraints import (
+    Compare,
+    Constraint,
+    ConstraintSyntaxError,
+    map_compares,
+    parse_constraint,
+)
 from compiler.spec.model import (
     COLUMN_TYPES,
     NEGATIVE_CAPABLE,
@@ -22,6 +28,7 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
+from compiler.spec.validate.dedupe import parse_dedupe
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -36,7 +43,6 @@ from compiler.spec.validate.settings import (
     parse_catalogue,
     parse_checks,
     parse_coverage,
-    parse_dedupe,
     parse_lm,
     parse_shard,
 )
