@@ -163,9 +163,9 @@ def test_similarity_is_the_jaccard_of_the_normalised_shingles(shingle: str, data
     pool = data.draw(st.lists(st.sampled_from(TRICKY_WORDS + VOCABULARY[:6]), min_size=3, max_size=8))
     texts = [" ".join(data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=12))) for _ in range(6)]
     found = find_near_duplicates(pl.Series(texts), 0.3, shingle=shingle)  # type: ignore[arg-type]
-    for row, kept in enumerate(found.kept_of.tolist()):
+    for row, matched in enumerate(found.dup_of.tolist()):
         if found.kind[row] == 2:
-            assert found.similarity[row] == pytest.approx(reference_jaccard(texts[row], texts[kept], shingle))
+            assert found.similarity[row] == pytest.approx(reference_jaccard(texts[row], texts[matched], shingle))
 
 
 @pytest.mark.parametrize(
@@ -185,12 +185,14 @@ def test_texts_differing_only_in_case_spacing_and_punctuation_are_near_duplicate
     assert (found.kept_of[1], found.kind[1], found.similarity[1]) == (0, 2, 1.0)
 
 
-@pytest.mark.parametrize(("shingle", "ngram"), SHINGLINGS, ids=SHINGLING_IDS)
+@pytest.mark.parametrize(("shingle", "ngram"), SHINGLINGS[:2], ids=SHINGLING_IDS[:2])
 @SLOW
 @given(seed=st.integers(0, 10_000))
 def test_clusters_do_not_depend_on_row_order_and_keep_their_first_row(
     shingle: str, ngram: int, seed: int
 ) -> None:
+    # Under these shinglings every two rows of a planted cluster are alike (J >= 0.8), so which row comes
+    # first cannot change the groups; word 3-grams make chains (A ~ B ~ C, A !~ C), which order does split.
     texts, _ = planted_corpus(seed, clusters=8)
     order = np.random.default_rng(seed).permutation(len(texts))
     found = find_near_duplicates(pl.Series(texts), 0.8, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
@@ -224,18 +226,17 @@ def test_deduping_the_survivors_again_drops_nothing(
         st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9, 0.95]), min_size=2, max_size=2, unique=True
     ),
 )
-def test_a_higher_threshold_only_splits_clusters(
+def test_a_higher_threshold_never_drops_more_rows(
     shingle: str, ngram: int, seed: int, thresholds: list[float]
 ) -> None:
-    corpus = load_bench_corpus().generate_corpus(300, seed, 8, 40)
+    corpus = load_bench_corpus().generate_corpus(300, seed, 8, 40, vocab_size=2000)
     low, high = sorted(thresholds)
     texts = corpus["text"]
     loose = find_near_duplicates(texts, low, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
     strict = find_near_duplicates(texts, high, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
-    # every row the strict threshold merges shares its loose cluster with its strict kept row
-    merged = np.flatnonzero(strict.kept_of != np.arange(len(texts)))
-    assert (loose.kept_of[merged] == loose.kept_of[strict.kept_of[merged]]).all()
-    assert (loose.kind > 0).sum() >= (strict.kind > 0).sum()
+    # a row dropped at the strict threshold has an earlier row at least that alike: dropped at the loose one too
+    assert not ((strict.kind > 0) & (loose.kind == 0)).any()
+    assert (strict.similarity[strict.kind == 2] >= high).all()
 
 
 def test_null_and_blank_rows_are_kept_and_counted() -> None:
