@@ -213,7 +213,7 @@ def compile_dataset(
             candidates, new_failures = _to_candidates(spec, generated, handle.identity, privacy)
             failures += new_failures
             all_candidates.extend(candidates)
-            deduped = screen_candidates(spec, all_candidates, decisions, existing)
+            deduped = screen_candidates(spec, all_candidates, decisions, existing, handle)
             if spec.checks.plausibility:
                 deduped = judge_plausibility(spec, handle, deduped, verdicts)
             selection = select_rows(plan, deduped.survivors)
@@ -239,6 +239,8 @@ def compile_dataset(
         survivors=len(deduped.survivors),
         selected=len(selection.rows),
     )
+    if spec.dedupe.semantic is not None:
+        counts["semantic_dropped"] = sum(1 for d in deduped.drops if d.reason == "semantic")
     rows = list(fixed) + [c.row for c in selection.rows]
     signature = build_signature(spec)
     program_hash = xxhash.xxh3_64_hexdigest(

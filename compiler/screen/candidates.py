@@ -48,8 +48,12 @@ def screen_candidates(
     candidates: Sequence[Candidate],
     decisions: Mapping[str, Decision],
     existing: Sequence[ExistingRow] = (),
+    handle: Any = None,
 ) -> DedupeResult:
-    """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
+    """Review decisions, then exact, near and semantic dedupe, then checks: the rows selection may choose from.
+
+    `handle` (the run's LM handle) gives provider embeddings the run's journal and budget.
+    """
     reviewed: list[Candidate] = []
     drops: list[Drop] = []
     for candidate in candidates:
@@ -62,6 +66,16 @@ def screen_candidates(
     deduped = drop_duplicates(
         reviewed, measure.near, measure.on, existing, shingle=measure.shingle, ngram=measure.ngram
     )
+    if measure.semantic is not None:
+        from compiler.generate.embed import open_embedder
+        from compiler.screen.semantic import drop_semantic_duplicates
+
+        journal = handle.engine.journal if handle is not None else None
+        stats = handle.stats if handle is not None else None
+        limiter = handle.engine.limiter if handle is not None else None
+        embed = open_embedder(measure.semantic, journal, stats, limiter)
+        semantic = drop_semantic_duplicates(deduped.survivors, measure.semantic.threshold, measure.on, embed)
+        deduped = DedupeResult(semantic.survivors, deduped.drops + semantic.drops)
     drops.extend(deduped.drops)
     collapsed = Counter(d.kept_id for d in deduped.drops)
     survivors: list[Candidate] = []

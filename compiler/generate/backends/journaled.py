@@ -43,6 +43,10 @@ class BudgetGate:
         ) / 1e6
 
     async def acquire(self) -> None:
+        self.acquire_now()
+
+    def acquire_now(self) -> None:
+        """Count one fresh call, or raise BudgetReached (embedding batches use it from sync code)."""
         if self.max_calls is not None and self.started >= self.max_calls:
             raise BudgetReached(self._message(f"budget.max_calls={self.max_calls} reached"))
         if self.max_usd is not None and self.spent() >= self.max_usd:

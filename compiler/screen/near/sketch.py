@@ -69,7 +69,7 @@ def sketch_texts(
     mix: np.ndarray,
     bands: int,
     band_rows: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return (keys, bits, shingles, starts, counts): each text's band keys, the low byte of each of its
     MinHash values, and where its shingle hashes sit."""
     m = len(texts)
