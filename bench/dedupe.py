@@ -173,11 +173,12 @@ def main() -> None:
         cluster_with_datasketch(args.worker, *shinglings[0], args.threshold, args.labels)
         return
 
-    print(f"threshold {args.threshold}, {NUM_PERM} permutations; whole processes; {os.cpu_count()} CPUs, "
+    print(f"threshold {args.threshold}, {NUM_PERM} permutations; whole processes; speed-up in wall and CPU seconds; "
+          f"{os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start (neighbours slow wall times; CPU s is steadier)")  # fmt: skip
     header = (
         f"{'rows':>9} {'shingles':<8} | {'dsc s (cpu)':>13} {'rows/s':>9} {'peak MB':>8} {'P':>7} {'R':>7} | "
-        f"{'datasketch s (cpu)':>19} {'rows/s':>8} {'peak MB':>8} {'P':>7} {'R':>7} | {'speed-up':>8}"
+        f"{'datasketch s (cpu)':>19} {'rows/s':>8} {'peak MB':>8} {'P':>7} {'R':>7} | {'speed-up':>8} {'CPU':>6}"
     )
     lines = [header, "-" * len(header)]
     print("\n".join(lines), flush=True)
@@ -198,7 +199,8 @@ def main() -> None:
                 f"{rows:>9,} {shingle}:{ngram:<6} | {ours['seconds']:>6.1f} ({ours['cpu']:>4.1f}) {our_rate:>9,.0f} "
                 f"{ours['peak_mb']:>8,.0f} {our_p:>7.4f} {our_r:>7.4f} | {their_seconds:>8.1f} "
                 f"({theirs['cpu'] * rows / len(sample_truth):>7.1f}) {their_rate:>8,.0f} {theirs['peak_mb']:>8,.0f} "
-                f"{their_p:>7.4f} {their_r:>7.4f} | {our_rate / their_rate:>7.1f}x"
+                f"{their_p:>7.4f} {their_r:>7.4f} | {our_rate / their_rate:>7.1f}x "
+                f"{theirs['cpu'] * rows / len(sample_truth) / ours['cpu']:>5.1f}x"
             )  # fmt: skip
             lines.append(line)
             print(line, flush=True)

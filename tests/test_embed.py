@@ -11,8 +11,9 @@ import pytest
 
 from compiler.core.errors import LMError
 from compiler.generate.backends.journaled import BudgetGate, BudgetReached, CallStats
-from compiler.generate.embed import embed_with_hashing, open_embedder
+from compiler.generate.embed import open_provider_embedder as open_embedder
 from compiler.generate.journal import Journal
+from compiler.screen.near.hashing import embed_with_hashing
 from compiler.screen.semantic import drop_semantic_duplicates
 from compiler.spec.model import SemanticDedupe
 from tests.llm_server import Faults, MockLLMServer

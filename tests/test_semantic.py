@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.core.rows import Row
-from compiler.generate.embed import embed_with_hashing
 from compiler.screen.dedupe import Candidate
+from compiler.screen.near.hashing import embed_with_hashing
 from compiler.screen.semantic import drop_semantic_duplicates, find_semantic_duplicates
 
 SLOW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

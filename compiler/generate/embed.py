@@ -1,60 +1,30 @@
-"""Text embeddings for semantic dedupe: a local hashing embedder, or any provider through dspy.Embedder.
+"""Provider embeddings for semantic dedupe, through dspy.Embedder (any provider litellm knows).
 
-Provider embeddings go through the run's journal (one record per text, written as each batch arrives,
-so a killed run pays only for what is missing) and its budget gate (one call per batch request). The
-local embedder needs no network and no model: feature hashing of normalised words, word pairs and the
-character 3-grams inside words, so it catches rewordings that keep most words or their stems (reordered
-clauses, inflections, typos), not paraphrases in other words: for those, name a real embedder.
+Embeddings go through the run's journal (one record per text, written as each batch arrives, so a killed
+run pays only for what is missing) and its budget gate (one call per batch request). The local embedder,
+which needs neither, is `compiler.screen.near.hashing`.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import os
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import xxhash
 
 from compiler.core.errors import LMError
 from compiler.generate.journal import Answer, Journal, request_key
-from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
-
-LOCAL_DIMENSIONS = 1024
-_WORD = re.compile(r"\w+", re.UNICODE)
+from compiler.spec.model import SemanticDedupe
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
-def embed_with_hashing(texts: Sequence[str], dimensions: int = LOCAL_DIMENSIONS) -> np.ndarray:
-    """L2-normalised hashed features of each text (float32, one row per text; a blank text is all zeros)."""
-    out = np.zeros((len(texts), dimensions), dtype=np.float32)
-    for row, text in enumerate(texts):
-        words = _WORD.findall(text.casefold())
-        features: dict[str, float] = {}
-        for word in words:
-            features[word] = features.get(word, 0.0) + 1.0
-            padded = f"<{word}>"
-            for i in range(len(padded) - 2):  # subword pieces: inflections and typos keep most of them
-                piece = "#" + padded[i : i + 3]
-                features[piece] = features.get(piece, 0.0) + 0.25
-        for first, second in zip(words, words[1:], strict=False):
-            key = f"{first} {second}"
-            features[key] = features.get(key, 0.0) + 0.5
-        for feature, weight in sorted(features.items()):
-            h = xxhash.xxh64_intdigest(feature.encode("utf-8"))
-            out[row, h % dimensions] += (1.0 if h >> 63 else -1.0) * (1.0 + math.log(weight))
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms > 0, norms, 1.0)
-
-
-def open_embedder(semantic: SemanticDedupe, journal: Journal | None, stats: Any, limiter: Any) -> Embed:
-    """The embedding function semantic dedupe calls: local hashing, or dspy.Embedder behind the journal."""
-    if semantic.embedder == LOCAL_EMBEDDER:
-        return embed_with_hashing
+def open_provider_embedder(
+    semantic: SemanticDedupe, journal: Journal | None, stats: Any, limiter: Any
+) -> Embed:
+    """dspy.Embedder behind the run's journal and budget gate (the local embedder lives in screen.near)."""
     return _ProviderEmbedder(semantic, journal, stats, limiter)
 
 

@@ -67,13 +67,9 @@ def screen_candidates(
         reviewed, measure.near, measure.on, existing, shingle=measure.shingle, ngram=measure.ngram
     )
     if measure.semantic is not None:
-        from compiler.generate.embed import open_embedder
-        from compiler.screen.semantic import drop_semantic_duplicates
+        from compiler.screen.semantic import drop_semantic_duplicates, open_embedder
 
-        journal = handle.engine.journal if handle is not None else None
-        stats = handle.stats if handle is not None else None
-        limiter = handle.engine.limiter if handle is not None else None
-        embed = open_embedder(measure.semantic, journal, stats, limiter)
+        embed = open_embedder(measure.semantic, handle)
         semantic = drop_semantic_duplicates(deduped.survivors, measure.semantic.threshold, measure.on, embed)
         deduped = DedupeResult(semantic.survivors, deduped.drops + semantic.drops)
     drops.extend(deduped.drops)

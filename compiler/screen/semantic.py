@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, compared_text
+from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
 
 EXACT_ROWS = 20_000
 NEIGHBOURS = 32  # candidates per row proposed by the ANN index
@@ -61,7 +63,7 @@ def _ann_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.nd
 
     index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32")
     index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=1)  # one thread: a stable graph
-    found = index.search(vectors, min(NEIGHBOURS, len(vectors)), threads=1)
+    found = index.search(vectors, min(NEIGHBOURS, len(vectors)))
     later = np.repeat(np.arange(len(vectors)), found.keys.shape[1])
     earlier = found.keys.reshape(-1).astype(np.int64)
     valid = (earlier >= 0) & (earlier < later)
@@ -84,6 +86,19 @@ def _match_pairs(n: int, later: np.ndarray, earlier: np.ndarray, sims: np.ndarra
         dup_of[rows] = earlier[subset][first]
         similarity[rows] = sims[subset][first]
     return SemanticDuplicates(dup_of, similarity)
+
+
+def open_embedder(semantic: SemanticDedupe, handle: Any = None) -> Callable[[Sequence[str]], np.ndarray]:
+    """The local hashing embedder, or the provider's behind the run's journal and budget (from `handle`)."""
+    if semantic.embedder == LOCAL_EMBEDDER:
+        from compiler.screen.near.hashing import embed_with_hashing
+
+        return embed_with_hashing
+    from compiler.generate.embed import open_provider_embedder
+
+    if handle is None:
+        return open_provider_embedder(semantic, None, None, None)
+    return open_provider_embedder(semantic, handle.engine.journal, handle.stats, handle.engine.limiter)
 
 
 def drop_semantic_duplicates(
