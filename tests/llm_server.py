@@ -1,5 +1,7 @@
 """A small OpenAI-, Anthropic- and Gemini-shaped LM server on 127.0.0.1 for the backend tests and the fan-out bench.
 
+It also answers OpenAI's `/v1/embeddings` (vectors of word meanings, see `embed_meaning`), with the same faults.
+
 It answers like a model asked through DSPy's ChatAdapter would (the offline backend's `write_answer`), after a
 configurable latency, and injects faults on demand: 429 with Retry-After, 500, a malformed body, or a hang that
 never answers. Faults are deterministic: a request's fate is drawn from a seeded hash of its body and how many
@@ -199,6 +201,8 @@ class _App:
         if fault == "error_200":
             return web.json_response({"error": {"message": "model overloaded", "type": "server_error"}})
         payload = json.loads(body)
+        if request.path.endswith("/embeddings"):
+            return web.json_response(embedding_reply(payload))
         anthropic = request.path.endswith("/messages")
         gemini = request.path.endswith(":generateContent")
         if gemini:  # Gemini's generateContent: contents with parts, the system under systemInstruction
@@ -295,9 +299,44 @@ class _App:
         app.router.add_post(
             "/v1beta/models/{model}", self.handle
         )  # Gemini: .../models/<model>:generateContent
+        app.router.add_post("/v1/embeddings", self.handle)
         app.router.add_get("/_stats", self.get_stats)
         app.router.add_post("/_configure", self.configure)
         return app
+
+
+# The embedding "model": words mapped to meanings, so paraphrases in other words land on the same vector.
+MEANINGS = {
+    "refund": "refund", "money": "refund", "reimbursed": "refund", "reimbursement": "refund",
+    "order": "order", "purchase": "order", "bought": "order",
+    "arrive": "delivery", "arrived": "delivery", "delivery": "delivery", "shipping": "delivery",
+    "cancel": "cancel", "stop": "cancel", "password": "login", "login": "login", "sign": "login",
+}  # fmt: skip
+
+
+def embed_meaning(text: str, dimensions: int = 64) -> list[float]:
+    """A unit vector of the text's meanings (unknown words count a little, as themselves)."""
+    vector = [0.0] * dimensions
+    for word in "".join(c if c.isalnum() else " " for c in text.lower()).split():
+        meaning = MEANINGS.get(word)
+        slot = xxhash.xxh32_intdigest((meaning or word).encode()) % dimensions
+        vector[slot] += 1.0 if meaning else 0.05
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
+
+
+def embedding_reply(payload: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI `/v1/embeddings` answer for `input` (a string or a list of strings)."""
+    texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+    tokens = sum(len(t) // 4 for t in texts)
+    return {
+        "object": "list",
+        "model": payload.get("model"),
+        "data": [
+            {"object": "embedding", "index": i, "embedding": embed_meaning(t)} for i, t in enumerate(texts)
+        ],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 async def _start(app: _App, port: int = 0) -> web.AppRunner:

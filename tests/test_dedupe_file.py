@@ -129,10 +129,13 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
         (lambda d: rows_file(d), {"out": Path("rows.xlsx")}, UsageError, "unknown format '.xlsx'"),
         (lambda d: rows_file(d), {"out": Path("rows.jsonl")}, UsageError, "would overwrite the input"),
         (lambda d: rows_file(d), {"out": Path("missing/out.jsonl")}, UsageError, "does not exist"),
+        (lambda d: rows_file(d), {"shingle": "line"}, UsageError, "--shingle line: unknown shingle"),
+        (lambda d: rows_file(d), {"ngram": 0}, UsageError, "--ngram 0: must be a whole number from 1"),
     ],
     ids=[
         "missing-file", "unknown-format", "bad-jsonl", "missing-column", "missing-field", "no-columns",
         "threshold-zero", "threshold-above-one", "unknown-output-format", "output-is-input", "missing-output-dir",
+        "unknown-shingle", "zero-ngram",
     ],
 )  # fmt: skip
 def test_each_mistake_raises_one_clear_error(
@@ -161,3 +164,25 @@ def write_text(path: Path, text: str) -> Path:
 
 def rows_file(directory: Path) -> Path:
     return write_table(pl.DataFrame(ROWS), directory / "rows.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("flags", "kept"),
+    [
+        (["--near", "0.8"], 2),
+        (["--near", "0.8", "--shingle", "char"], 1),
+        (["--near", "0.8", "--shingle", "char", "--ngram", "8"], 2),
+        (["--near", "0.75"], 1),
+    ],
+    ids=["word-unigrams-miss-a-typo", "char-3-grams-catch-it", "char-8-grams-miss-it", "lower-threshold"],
+)
+def test_the_shingling_is_chosen_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], kept: int
+) -> None:
+    from compiler.cli.main import main
+
+    rows = [{"prompt": "Please cancel my order number 55 today, thanks"}, {"prompt": "please cancle my order number 55 today thanks"}]  # fmt: skip
+    source = write_table(pl.DataFrame(rows), tmp_path / "rows.jsonl")
+    assert main(["dedupe", str(source), "--on", "prompt", *flags]) == 0
+    assert f"2 rows in: {kept} kept" in capsys.readouterr().out
+    assert read_table(tmp_path / "rows.dedup.jsonl").height == kept

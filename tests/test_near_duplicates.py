@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -30,6 +31,26 @@ TRICKY_WORDS = [
     "...", "x\u00a0y", "tab\tsep", "e\u0301\u0300", "한국어", "\u1100\u1161", "Ⅻ", "ﬁne", "🙂", "a.b", "",
 ]  # fmt: skip
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SHINGLINGS = [("word", 1), ("char", 3), ("word", 3)]
+SHINGLING_IDS = ["word-1", "char-3", "word-3"]
+
+
+def load_bench_corpus():  # type: ignore[no-untyped-def]
+    """bench/near_corpus.py: planted word edits, typos, reorders and hard negatives, labelled by the edit."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "near_corpus.py"
+    spec = importlib.util.spec_from_file_location("bench_near_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pairwise_precision_recall(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    same_predicted = predicted[:, None] == predicted[None, :]
+    same_truth = truth[:, None] == truth[None, :]
+    upper = np.triu(np.ones_like(same_truth), k=1)
+    both = int((same_predicted & same_truth & upper).sum())
+    return both / max(int((same_predicted & upper).sum()), 1), both / max(int((same_truth & upper).sum()), 1)
 
 
 def reference_jaccard(a: str, b: str, shingle: str = "word") -> float:
@@ -86,6 +107,45 @@ def test_planted_near_duplicates_cluster_under_their_first_row(seed: int) -> Non
             )
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "shingle", "ngram", "threshold", "least_precision", "least_recall"),
+    [
+        (20, 80, "word", 1, 0.85, 0.99, 0.98),
+        (20, 80, "char", 3, 0.85, 0.99, 0.98),
+        (8, 20, "word", 1, 0.8, 0.99, 0.92),
+        (8, 20, "char", 3, 0.8, 0.99, 0.88),
+    ],
+    ids=["long-word-1", "long-char-3", "short-word-1", "short-char-3"],
+)
+def test_planted_edits_are_found_and_hard_negatives_kept_apart(
+    low: int,
+    high: int,
+    shingle: str,
+    ngram: int,
+    threshold: float,
+    least_precision: float,
+    least_recall: float,
+) -> None:
+    corpus = load_bench_corpus().generate_corpus(3000, 11, low, high)
+    found = find_near_duplicates(corpus["text"], threshold, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
+    precision, recall = pairwise_precision_recall(found.kept_of, corpus["cluster"].to_numpy())
+    assert precision >= least_precision
+    assert recall >= least_recall
+    negatives = corpus["kind"].to_numpy() == "negative"
+    assert (found.kind[negatives] == 0).mean() >= 0.99  # a hard negative keeps its own row
+
+
+def test_word_3_grams_miss_what_unigrams_find() -> None:
+    """Why the default changed: one edited word costs a 3-gram set three shingles."""
+    corpus = load_bench_corpus().generate_corpus(3000, 12, 20, 80)
+    truth = corpus["cluster"].to_numpy()
+    unigrams = find_near_duplicates(corpus["text"], 0.85)
+    trigrams = find_near_duplicates(corpus["text"], 0.85, ngram=3)
+    recall_1 = pairwise_precision_recall(unigrams.kept_of, truth)[1]
+    recall_3 = pairwise_precision_recall(trigrams.kept_of, truth)[1]
+    assert recall_1 >= 0.98 > 0.9 > recall_3
+
+
 def test_texts_sharing_vocabulary_are_not_merged() -> None:
     rng = random.Random(5)
     originals = [rng.choices(VOCABULARY[:60], k=40) for _ in range(200)]  # 60 words: every text shares many
@@ -103,9 +163,11 @@ def test_similarity_is_the_jaccard_of_the_normalised_shingles(shingle: str, data
     pool = data.draw(st.lists(st.sampled_from(TRICKY_WORDS + VOCABULARY[:6]), min_size=3, max_size=8))
     texts = [" ".join(data.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=12))) for _ in range(6)]
     found = find_near_duplicates(pl.Series(texts), 0.3, shingle=shingle)  # type: ignore[arg-type]
-    for row, kept in enumerate(found.kept_of.tolist()):
+    for row, matched in enumerate(found.dup_of.tolist()):
         if found.kind[row] == 2:
-            assert found.similarity[row] == pytest.approx(reference_jaccard(texts[row], texts[kept], shingle))
+            assert found.similarity[row] == pytest.approx(
+                reference_jaccard(texts[row], texts[matched], shingle)
+            )
 
 
 @pytest.mark.parametrize(
@@ -125,28 +187,58 @@ def test_texts_differing_only_in_case_spacing_and_punctuation_are_near_duplicate
     assert (found.kept_of[1], found.kind[1], found.similarity[1]) == (0, 2, 1.0)
 
 
+@pytest.mark.parametrize(("shingle", "ngram"), SHINGLINGS[:2], ids=SHINGLING_IDS[:2])
 @SLOW
 @given(seed=st.integers(0, 10_000))
-def test_clusters_do_not_depend_on_row_order_and_keep_their_first_row(seed: int) -> None:
+def test_clusters_do_not_depend_on_row_order_and_keep_their_first_row(
+    shingle: str, ngram: int, seed: int
+) -> None:
+    # Under these shinglings every two rows of a planted cluster are alike (J >= 0.8), so which row comes
+    # first cannot change the groups; word 3-grams make chains (A ~ B ~ C, A !~ C), which order does split.
     texts, _ = planted_corpus(seed, clusters=8)
     order = np.random.default_rng(seed).permutation(len(texts))
-    found = find_near_duplicates(pl.Series(texts), 0.8)
-    shuffled = find_near_duplicates(pl.Series(texts)[order], 0.8)
+    found = find_near_duplicates(pl.Series(texts), 0.8, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
+    shuffled = find_near_duplicates(pl.Series(texts)[order], 0.8, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
     back = {frozenset(int(order[row]) for row in group) for group in cluster_partition(shuffled.kept_of)}
     assert back == cluster_partition(found.kept_of)
     for group in cluster_partition(shuffled.kept_of):
         assert all(shuffled.kept_of[row] == min(group) for row in group)
 
 
+@pytest.mark.parametrize(("shingle", "ngram"), SHINGLINGS, ids=SHINGLING_IDS)
 @SLOW
 @given(seed=st.integers(0, 10_000), threshold=st.sampled_from([0.5, 0.8, 0.95]))
-def test_deduping_the_survivors_again_drops_nothing(seed: int, threshold: float) -> None:
+def test_deduping_the_survivors_again_drops_nothing(
+    shingle: str, ngram: int, seed: int, threshold: float
+) -> None:
     texts, _ = planted_corpus(seed, clusters=8)
+    measure = {"shingle": shingle, "ngram": ngram}
     survivors = pl.Series(texts).filter(
-        pl.Series(find_near_duplicates(pl.Series(texts), threshold).kind == 0)
+        pl.Series(find_near_duplicates(pl.Series(texts), threshold, **measure).kind == 0)  # type: ignore[arg-type]
     )
-    again = find_near_duplicates(survivors, threshold)
+    again = find_near_duplicates(survivors, threshold, **measure)  # type: ignore[arg-type]
     assert again.kept_of.tolist() == list(range(len(survivors)))
+
+
+@pytest.mark.parametrize(("shingle", "ngram"), SHINGLINGS, ids=SHINGLING_IDS)
+@SLOW
+@given(
+    seed=st.integers(0, 10_000),
+    thresholds=st.lists(
+        st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9, 0.95]), min_size=2, max_size=2, unique=True
+    ),
+)
+def test_a_higher_threshold_never_drops_more_rows(
+    shingle: str, ngram: int, seed: int, thresholds: list[float]
+) -> None:
+    corpus = load_bench_corpus().generate_corpus(300, seed, 8, 40, vocab_size=2000)
+    low, high = sorted(thresholds)
+    texts = corpus["text"]
+    loose = find_near_duplicates(texts, low, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
+    strict = find_near_duplicates(texts, high, shingle=shingle, ngram=ngram)  # type: ignore[arg-type]
+    # a row dropped at the strict threshold has an earlier row at least that alike: dropped at the loose one too
+    assert not ((strict.kind > 0) & (loose.kind == 0)).any()
+    assert (strict.similarity[strict.kind == 2] >= high).all()
 
 
 def test_null_and_blank_rows_are_kept_and_counted() -> None:

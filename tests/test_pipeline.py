@@ -194,3 +194,34 @@ def test_the_plausibility_judge_keeps_only_cases_it_scores_high_enough(project: 
         ["size=30", "checks.plausibility=true", "checks.min_plausibility=0.4"], project=project
     )
     assert not again.created and again.calls == 0
+
+
+@pytest.mark.parametrize("embedder", ["local", "provider"], ids=["local-hashing", "loopback-provider"])
+def test_semantic_dedupe_drops_rows_with_their_score_and_recompiles_for_free(
+    project: Project, monkeypatch: pytest.MonkeyPatch, embedder: str
+) -> None:
+    from tests.llm_server import MockLLMServer
+
+    with MockLLMServer() as server:
+        monkeypatch.setenv("DSC_TEST_EMBED_KEY", "sk-test-embedding-key")
+        semantic = (
+            "+dedupe.semantic={threshold: 0.6}"
+            if embedder == "local"
+            else "+dedupe.semantic={embedder: openai/text-embedding-3-small, threshold: 0.95, "
+            f"api_base: '{server.base_url}', api_key_env: DSC_TEST_EMBED_KEY}}"
+        )
+        overrides = ["size=30", semantic]
+        result = compile_dataset(overrides, project=project)
+        drops = [json.loads(x) for x in (result.version.path / "drops.jsonl").read_text().splitlines()]
+        semantic_drops = [d for d in drops if d["reason"] == "semantic"]
+        assert semantic_drops and all(
+            d["similarity"] >= (0.6 if embedder == "local" else 0.95) for d in semantic_drops
+        )
+        manifest = (result.version.path / "manifest.json").read_text()
+        assert f'"semantic_dropped": {len(semantic_drops)}' in manifest
+        assert "sk-test-embedding-key" not in manifest
+        requests = server.stats.requests
+        assert (requests > 0) == (embedder == "provider")
+        again = compile_dataset(overrides, project=project)
+        assert not again.created and again.calls == 0
+        assert server.stats.requests == requests  # embeddings come back from the journal

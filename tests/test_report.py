@@ -183,7 +183,25 @@ def test_dedupe_clusters_show_kept_and_dropped_text_largest_first() -> None:
     assert section.count('<ul class="cluster">') == MAX_CLUSTERS
     assert "61 rows dropped in 21 clusters" in section
     assert section.count("<b>kept</b>") == MAX_CLUSTERS and section.count("dropped text") == 3 * MAX_CLUSTERS
-    assert re.search(r'<span class="sim">0\.\d{3}</span>', section) and "and 0 more" not in section
+    assert re.search(r'<span class="sim">Jaccard 0\.\d{3}</span>', section) and "and 0 more" not in section
+    assert "(60 near duplicate, 1 exact duplicate)" in section
+
+
+def test_each_measure_shows_its_own_score_and_a_chained_drop_says_its_match_was_dropped() -> None:
+    rows = [make_row(i, f"kept text {i}") for i in range(3)]
+    drops = [
+        {"id": "n1", "kept_id": rows[0].id, "similarity": 0.91, "reason": "near", "text": "near one"},
+        {"id": "s1", "kept_id": rows[0].id, "similarity": 0.953, "reason": "semantic", "text": "paraphrase"},
+        {"id": "s2", "kept_id": "s1", "similarity": 0.92, "reason": "semantic", "text": "paraphrase of it"},
+    ]
+    html = render_report(make_manifest(), rows, drops).decode()
+    section = html.split('<section id="dedupe">')[1].split("</section>")[0]
+    assert "3 rows dropped in 2 clusters (2 semantic duplicate, 1 near duplicate)" in section
+    assert (
+        '<span class="sim">cosine 0.953</span>' in section
+        and '<span class="sim">Jaccard 0.910</span>' in section
+    )
+    assert "(dropped too: it matched an earlier row)" in section
 
 
 def test_ten_thousand_rows_stay_a_small_readable_page() -> None:

@@ -46,6 +46,25 @@ def test_catalogues_are_rich_enough() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ([], ("word", 1, None)),
+        (["+dedupe.shingle=char"], ("char", 3, None)),
+        (["+dedupe.shingle=char", "+dedupe.ngram=5"], ("char", 5, None)),
+        (["+dedupe.ngram=3"], ("word", 3, None)),
+        (["+dedupe.semantic=true"], ("word", 1, ("local/hashing", 0.9))),
+        (["+dedupe.semantic={embedder: openai/text-embedding-3-small, threshold: 0.8}"],
+         ("word", 1, ("openai/text-embedding-3-small", 0.8))),
+    ],
+    ids=["default", "char", "char-5", "word-3", "semantic-local", "semantic-provider"],
+)  # fmt: skip
+def test_dedupe_measure_reaches_the_spec(overrides: list[str], expected: tuple) -> None:
+    dedupe = load_spec(overrides, Project.locate()).dedupe
+    semantic = dedupe.semantic and (dedupe.semantic.embedder, dedupe.semantic.threshold)
+    assert (dedupe.shingle, dedupe.ngram, semantic) == expected
+
+
 def test_overrides_reach_the_spec() -> None:
     spec = load_spec(
         ["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5"], Project.locate()
@@ -83,6 +102,21 @@ BAD_OVERRIDES = [
         ["sise=3"], "`sise` is not a known config key; did you mean `size`", id="typo-in-override-key"
     ),
     pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
+    pytest.param(
+        ["+dedupe.shingle=line"], "dedupe.shingle: unknown shingle 'line'; use word or char", id="shingle"
+    ),
+    pytest.param(["+dedupe.ngram=0"], "dedupe.ngram: must be >= 1", id="ngram-zero"),
+    pytest.param(["+dedupe.ngram=two"], "dedupe.ngram: must be a whole number", id="ngram-string"),
+    pytest.param(
+        ["+dedupe.semantic=maybe"], "dedupe.semantic: expected true, false or a mapping", id="semantic"
+    ),
+    pytest.param(
+        ["+dedupe.semantic.embedder=ada"], "dedupe.semantic.embedder: 'ada' names no provider", id="embedder"
+    ),
+    pytest.param(
+        ["+dedupe.semantic.threshold=0"], "dedupe.semantic.threshold: must be > 0", id="cosine-zero"
+    ),
+    pytest.param(["+dedupe.semantic.model=x"], "dedupe.semantic.model: unknown key", id="semantic-key"),
 ]
 
 

@@ -102,15 +102,26 @@ def add_version_verbs(verbs: Any) -> None:
     dedupe = verbs.add_parser(
         "dedupe",
         help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
-        description="Cluster exact and near-duplicate rows (MinHash + LSH over word "
-        "shingles, verified by Jaccard) and keep the first row of each cluster.",
+        description="Cluster exact and near-duplicate rows (MinHash + LSH over word or character "
+        "shingles, verified by their exact Jaccard similarity) and keep the first row of each cluster.",
     )
     dedupe.add_argument("input", help="a .jsonl/.ndjson, .parquet or .csv file")
     dedupe.add_argument(
         "--on", required=True, help="column(s) to compare, comma-separated; a.b reaches a field"
     )
     dedupe.add_argument(
-        "--near", type=float, default=0.85, help="Jaccard similarity above which rows collapse"
+        "--near",
+        type=float,
+        default=0.85,
+        help="collapse rows whose shingle sets overlap at least this much (Jaccard); default 0.85",
+    )
+    dedupe.add_argument(
+        "--shingle",
+        default="word",
+        help="word (default) or char: compare sets of words or of character n-grams",
+    )
+    dedupe.add_argument(
+        "--ngram", type=int, help="words or characters per shingle (default: 1 for word, 3 for char)"
     )
     dedupe.add_argument("--exact-only", action="store_true", help="only drop rows whose text is identical")
     dedupe.add_argument("--out", help="output file (default: <stem>.dedup<ext> beside the input)")
@@ -198,6 +209,8 @@ def run_dedupe(args: argparse.Namespace) -> int:
         None if args.exact_only else args.near,
         Path(args.out) if args.out else None,
         args.annotate,
+        shingle=args.shingle,
+        ngram=args.ngram,
     )
     print(
         f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near duplicates "

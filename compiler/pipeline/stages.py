@@ -127,7 +127,7 @@ def generate_until_full(
         new, new_failures = to_candidates(ctx, generated, privacy)
         failures += new_failures
         candidates.extend(new)
-        screened = screen_candidates(spec, candidates, screening.decisions, screening.existing)
+        screened = screen_candidates(spec, candidates, screening.decisions, screening.existing, ctx.lm)
         if spec.checks.plausibility:
             screened = judge_plausibility(spec, ctx.lm, screened, verdicts)
         selection = select_rows(plan, screened.survivors)
@@ -141,6 +141,8 @@ def generate_until_full(
         ctx.progress.expect(len(batch))
         counts["top_up"] += len(batch)
     counts.update(stage_counts(candidates, failures, screened, selection))
+    if spec.dedupe.semantic is not None:
+        counts["semantic_dropped"] = sum(1 for d in screened.drops if d.reason == "semantic")
     return Generation(tuple(candidates), screened, selection, counts, failures, rounds, privacy)
 
 

@@ -21,6 +21,7 @@ def reason_label(reason: str) -> str:
     labels = {
         "exact": "exact duplicate",
         "near": "near duplicate",
+        "semantic": "semantic duplicate",
         "existing": "already in",
         "check": "failed check",
         "review": "review",
@@ -29,9 +30,18 @@ def reason_label(reason: str) -> str:
 
 
 def is_duplicate(drop: Mapping[str, Any]) -> bool:
-    """Dedupe drops (exact, near, already in a source or earlier version), not check or review drops."""
+    """Dedupe drops (exact, near, semantic, already in a source or earlier version), not check or review drops."""
     reason = str(drop.get("reason"))
-    return reason in ("exact", "near") or reason.startswith("existing:")
+    return reason in ("exact", "near", "semantic") or reason.startswith("existing:")
+
+
+MEASURES = {"exact": "identical", "semantic": "cosine"}  # near and existing: Jaccard of the shingle sets
+
+
+def _score(drop: Mapping[str, Any]) -> str:
+    """The similarity with the measure it is in: `Jaccard 0.912`, `cosine 0.950`."""
+    measure = MEASURES.get(str(drop.get("reason")), "Jaccard")
+    return f"{measure} {float(drop.get('similarity') or 0):.3f}"
 
 
 def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -58,13 +68,22 @@ def clusters_section(rows: Sequence[Row], drops: Sequence[Mapping[str, Any]]) ->
     ordered = sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     shown = min(MAX_CLUSTERS, len(ordered))
     which = f"the largest {shown} are" if shown > 1 else "it is"
+    per_reason = Counter(reason_label(str(d.get("reason"))) for d in duplicates)
+    measures = ", ".join(
+        f"{n:,} {label}" for label, n in sorted(per_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
     parts = [
-        f"<p>{_plural(len(duplicates), 'row')} dropped in {_plural(len(clusters), 'cluster')}; "
-        f"{which} shown with the kept row first.</p>"
+        f"<p>{_plural(len(duplicates), 'row')} dropped in {_plural(len(clusters), 'cluster')} ({esc(measures)}); "
+        f"{which} shown with the kept row first, each dropped row with its similarity to it.</p>"
     ]
+    dropped_ids = {str(d.get("id")) for d in duplicates}
     for kept_id, members in ordered[:MAX_CLUSTERS]:
         kept = by_id.get(kept_id)
-        missing = "(kept row not in this version: it was not selected)"
+        missing = (
+            "(dropped too: it matched an earlier row)"
+            if kept_id in dropped_ids
+            else "(kept row not in this version: it was not selected)"
+        )
         kept_text = _row_text(kept) if kept else _excerpt(members[0].get("kept_text") or missing)
         items = [f'<li class="kept"><b>kept</b> <code>{esc(kept_id[:12])}</code> {esc(kept_text)}</li>']
         closest = sorted(members, key=lambda d: (-float(d.get("similarity") or 0), str(d.get("id"))))
@@ -75,7 +94,7 @@ def clusters_section(rows: Sequence[Row], drops: Sequence[Mapping[str, Any]]) ->
             )
             items.append(
                 f"<li><b>{esc(reason_label(reason))}</b> "
-                f'<span class="sim">{float(drop.get("similarity") or 0):.3f}</span> '
+                f'<span class="sim">{esc(_score(drop))}</span> '
                 f"<code>{esc(str(drop.get('id'))[:12])}</code> {esc(_excerpt(text))}</li>"
             )
         if len(members) > MAX_EXAMPLES:

@@ -26,6 +26,7 @@ STAGES = (
     "failed",
     "exact_dropped",
     "near_dropped",
+    "semantic_dropped",
     "survivors",
     "selected",
 )

@@ -23,8 +23,12 @@ def screen_candidates(
     candidates: Sequence[Candidate],
     decisions: Mapping[str, Decision],
     existing: Sequence[ExistingRow] = (),
+    handle: Any = None,
 ) -> DedupeResult:
-    """Review decisions, then exact and near dedupe, then checks: the rows selection may choose from."""
+    """Review decisions, then exact, near and semantic dedupe, then checks: the rows selection may choose from.
+
+    `handle` (the run's LM handle) gives provider embeddings the run's journal and budget.
+    """
     reviewed: list[Candidate] = []
     drops: list[Drop] = []
     for candidate in candidates:
@@ -33,7 +37,16 @@ def screen_candidates(
             drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
             continue
         reviewed.append(Candidate(row, candidate.case))
-    deduped = drop_duplicates(reviewed, spec.dedupe.near, spec.dedupe.on, existing)
+    measure = spec.dedupe
+    deduped = drop_duplicates(
+        reviewed, measure.near, measure.on, existing, shingle=measure.shingle, ngram=measure.ngram
+    )
+    if measure.semantic is not None:
+        from compiler.screen.semantic import drop_semantic_duplicates, open_embedder
+
+        embed = open_embedder(measure.semantic, handle)
+        semantic = drop_semantic_duplicates(deduped.survivors, measure.semantic.threshold, measure.on, embed)
+        deduped = DedupeResult(semantic.survivors, deduped.drops + semantic.drops)
     drops.extend(deduped.drops)
     collapsed = Counter(d.kept_id for d in deduped.drops)
     survivors: list[Candidate] = []

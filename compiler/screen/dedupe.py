@@ -24,6 +24,7 @@ from compiler.screen.near.exact import (
 
 if TYPE_CHECKING:
     from compiler.screen.near.index import Duplicates
+from compiler.spec.model import ShingleKind
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ def compared_text(row: Row, on: Sequence[str]) -> str:
     return "\n".join(str(row.inputs.get(name, "")) for name in on)
 
 
-def find_near(texts: list[str], threshold: float) -> SmallDuplicates | Duplicates:
+def find_near(
+    texts: list[str], threshold: float, shingle: ShingleKind = "word", ngram: int | None = None
+) -> SmallDuplicates | Duplicates:
     """Near-duplicate clusters: exact pairwise Jaccard for a few texts, the MinHash kernels for many."""
     if len(texts) <= SMALL_ROWS:
-        return find_near_duplicates_small(texts, threshold)
+        return find_near_duplicates_small(texts, threshold, shingle, ngram)
     from compiler.screen.near.index import find_near_duplicates
 
-    return find_near_duplicates(pl.Series("text", texts, dtype=pl.String), threshold)
+    texts_series = pl.Series("text", texts, dtype=pl.String)
+    return find_near_duplicates(texts_series, threshold, shingle=shingle, ngram=ngram)
 
 
 def find_exact(texts: list[str]) -> np.ndarray:
@@ -83,10 +87,15 @@ def drop_exact_duplicates(candidates: Sequence[Candidate]) -> DedupeResult:
 
 
 def drop_near_duplicates(
-    candidates: Sequence[Candidate], threshold: float, on: Sequence[str]
+    candidates: Sequence[Candidate],
+    threshold: float,
+    on: Sequence[str],
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Collapse rows whose compared inputs are near-duplicates (MinHash + LSH), keeping the first."""
-    found = find_near([compared_text(c.row, on) for c in candidates], threshold)
+    found = find_near([compared_text(c.row, on) for c in candidates], threshold, shingle, ngram)
     survivors: list[Candidate] = []
     drops: list[Drop] = []
     for i, candidate in enumerate(candidates):
@@ -114,7 +123,13 @@ class ExistingRow:
 
 
 def drop_existing_duplicates(
-    candidates: Sequence[Candidate], existing: Sequence[ExistingRow], near: float | None, on: Sequence[str]
+    candidates: Sequence[Candidate],
+    existing: Sequence[ExistingRow],
+    near: float | None,
+    on: Sequence[str],
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Drop candidates whose compared inputs duplicate (exactly or nearly) a row of existing coverage.
 
@@ -137,7 +152,7 @@ def drop_existing_duplicates(
         kept_of = find_exact(texts)
         similarity = [1.0] * len(texts)
     else:
-        found = find_near(texts, near)
+        found = find_near(texts, near, shingle, ngram)
         kept_of, similarity = found.kept_of, found.similarity.tolist()
     survivors: list[Candidate] = []
     drops: list[Drop] = []
@@ -164,11 +179,14 @@ def drop_duplicates(
     near: float | None,
     on: Sequence[str],
     existing: Sequence[ExistingRow] = (),
+    *,
+    shingle: ShingleKind = "word",
+    ngram: int | None = None,
 ) -> DedupeResult:
     """Duplicates of existing coverage first, then exact duplicates (same content id), then near-duplicates."""
-    against = drop_existing_duplicates(candidates, existing, near, on)
+    against = drop_existing_duplicates(candidates, existing, near, on, shingle=shingle, ngram=ngram)
     exact = drop_exact_duplicates(against.survivors)
     if near is None or not exact.survivors:
         return DedupeResult(exact.survivors, against.drops + exact.drops)
-    near_result = drop_near_duplicates(exact.survivors, near, on)
+    near_result = drop_near_duplicates(exact.survivors, near, on, shingle=shingle, ngram=ngram)
     return DedupeResult(near_result.survivors, against.drops + exact.drops + near_result.drops)

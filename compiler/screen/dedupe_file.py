@@ -17,6 +17,7 @@ from polars.datatypes import DataTypeClass
 
 from compiler.core.errors import SourceError, UsageError
 from compiler.screen.near.index import find_blank_rows, find_exact_duplicates, find_near_duplicates
+from compiler.spec.model import MAX_NGRAM, SHINGLE_NGRAM, ShingleKind
 
 _DataType = pl.DataType | DataTypeClass
 
@@ -41,11 +42,18 @@ def dedupe_file(
     near: float | None = 0.85,
     out: Path | None = None,
     annotate: bool = False,
+    shingle: str = "word",
+    ngram: int | None = None,
 ) -> DedupeFileResult:
     """Write `input` without its duplicate rows (or, with `annotate`, every row plus dup_of/dup_kind)."""
     input = Path(input)
     if near is not None and not 0.0 < near <= 1.0:
         raise UsageError(f"--near {near}: the similarity threshold must be in (0, 1], e.g. --near 0.85")
+    if shingle not in SHINGLE_NGRAM:
+        raise UsageError(f"--shingle {shingle}: unknown shingle; use --shingle word or --shingle char")
+    shingle_kind: ShingleKind = "char" if shingle == "char" else "word"
+    if ngram is not None and not 1 <= ngram <= MAX_NGRAM:
+        raise UsageError(f"--ngram {ngram}: must be a whole number from 1 to {MAX_NGRAM}, e.g. --ngram 1")
     if not on:
         raise UsageError("--on: name at least one column to compare, e.g. --on prompt")
     if not input.is_file():
@@ -69,13 +77,13 @@ def dedupe_file(
     texts = compared_texts(frame, on, input)
     if near is None:
         kept_of = find_exact_duplicates(texts)
-        kind = (kept_of != np.arange(len(kept_of))).astype(np.uint8)
+        dup_kind = (kept_of != np.arange(len(kept_of))).astype(np.uint8)
         empty = int(find_blank_rows(texts).sum())
     else:
-        found = find_near_duplicates(texts, near)
-        kept_of, kind, empty = found.kept_of, found.kind, found.empty
+        found = find_near_duplicates(texts, near, shingle=shingle_kind, ngram=ngram)
+        kept_of, dup_kind, empty = found.kept_of, found.kind, found.empty
     if annotate:
-        found_frame = pl.DataFrame({"kept_of": kept_of, "kind": kind})
+        found_frame = pl.DataFrame({"kept_of": kept_of, "kind": dup_kind})
         annotations = found_frame.select(
             dup_of=pl.when(pl.col("kind") > 0).then(pl.col("kept_of")),
             dup_kind=pl.when(pl.col("kind") == 1)
@@ -85,9 +93,9 @@ def dedupe_file(
         )
         result = frame.with_columns(annotations.get_columns())
     else:
-        result = frame.filter(pl.Series(kind == 0))
+        result = frame.filter(pl.Series(dup_kind == 0))
     _write_atomically(result, out, out_format)
-    counts = np.bincount(kind, minlength=3)
+    counts = np.bincount(dup_kind, minlength=3)
     return DedupeFileResult(
         rows_in=frame.height, kept=int(counts[0]), exact=int(counts[1]), near=int(counts[2]), empty=empty,
         out_path=out,

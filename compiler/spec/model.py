@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from compiler.spec.constraints import Constraint
 
@@ -17,6 +17,13 @@ LM_KINDS = ("offline", "openai", "anthropic", "ollama", "openai_compatible", "ds
 GENERATOR_MODULES = ("predict", "chain_of_thought")
 ADAPTERS = ("chat", "json")
 NEGATIVE_CAPABLE = frozenset({"adversarial"})
+# Default n-gram size per shingle kind for near-duplicate dedupe, chosen by bench/shingling.py: on short
+# requests with planted word edits, typos, reorders and hard negatives, word unigrams gave the best
+# recall at equal precision, then character 3-grams.
+ShingleKind = Literal["word", "char"]
+SHINGLE_NGRAM: dict[str, int] = {"word": 1, "char": 3}
+MAX_NGRAM = 16
+LOCAL_EMBEDDER = "local/hashing"  # the embedder `dedupe.semantic: true` uses: no network, no model
 CURATED_NAMES = ("regression", "golden")  # curated sources: rows that join a dataset as they are
 DATASET_KEYS = (
     "name",
@@ -124,10 +131,24 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class SemanticDedupe:
+    """Paraphrase dedupe: rows whose embeddings' cosine similarity reaches `threshold` collapse."""
+
+    embedder: str = LOCAL_EMBEDDER  # or a dspy.Embedder model string, e.g. openai/text-embedding-3-small
+    threshold: float = 0.9
+    batch_size: int = 64  # texts per embedding request
+    api_base: str | None = None
+    api_key_env: str | None = None  # the *name* of the variable holding the key, never the key
+
+
+@dataclass(frozen=True)
 class Dedupe:
     near: float | None
     on: tuple[str, ...]
     existing: tuple[str, ...] = ("curated", "versions")  # existing coverage new rows must not duplicate
+    shingle: ShingleKind = "word"  # word | char: what `near` measures the Jaccard similarity of
+    ngram: int = SHINGLE_NGRAM["word"]
+    semantic: SemanticDedupe | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ class BudgetGate:
         return cost_usd(self.lm, self.stats.input_tokens, self.stats.output_tokens)
 
     async def acquire(self) -> None:
+        self.acquire_now()
+
+    def acquire_now(self) -> None:
+        """Count one fresh call, or raise BudgetReached (embedding batches use it from sync code)."""
         if self.max_calls is not None and self.started >= self.max_calls:
             raise BudgetReached(self._message(f"budget.max_calls={self.max_calls} reached"))
         if self.max_usd is not None and self.spent() >= self.max_usd:

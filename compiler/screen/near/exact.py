@@ -2,9 +2,10 @@
 
 Below `SMALL_ROWS` texts this costs milliseconds, where the MinHash kernels cost a numba import (~2 s)
 and, with no `__pycache__`, ~30 s of JIT compilation on first use. It computes what the kernels
-approximate, with their definitions: the same word 3-gram shingles and 32-bit shingle hashes
-(`index.shingle_text`, `index.hash_shingle`), the same rule (a pair whose Jaccard reaches the threshold
-joins one cluster, which keeps its lowest index), and no LSH misses. Nothing here imports numba.
+approximate, with their definitions: the same word or character shingles and 32-bit shingle hashes
+(`index.shingle_text`, `index.hash_shingle`), the same rule (a row is dropped when an earlier row's Jaccard
+reaches the threshold, matched to a kept row whenever one matches), and no LSH misses. Nothing here imports
+numba.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from compiler.spec.model import SHINGLE_NGRAM
+
 SMALL_ROWS = 2000  # texts; above this the MinHash + LSH kernels are cheaper than counting shared shingles
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 
@@ -29,6 +32,7 @@ class SmallDuplicates:
 
     kept_of: np.ndarray  # int64: index of the cluster's kept row; a kept row points at itself
     kind: np.ndarray  # uint8: 0 kept, 1 exact duplicate of the kept row, 2 near duplicate
+    dup_of: np.ndarray  # int64: the earlier row it matched (a kept one whenever it matched one); -1 kept
     similarity: np.ndarray  # float32: Jaccard with the kept row; 1.0 exact, 0.0 kept
     empty: int  # null or whitespace-only rows: always kept, never merged
 
@@ -46,13 +50,20 @@ def _strip_punctuation(word: str) -> str:
     return word[start:end]
 
 
-def shingle_hashes(text: str, ngram: int = 3) -> frozenset[int]:
-    """The set of 32-bit word n-gram hashes the kernels compare (NFC, lowercase, edge punctuation off)."""
+def shingle_hashes(text: str, shingle: str = "word", ngram: int | None = None) -> frozenset[int]:
+    """The set of 32-bit shingle hashes the kernels compare (NFC, lowercase, edge punctuation off)."""
+    ngram = SHINGLE_NGRAM[shingle] if ngram is None else ngram
     words = [
         w for w in (_strip_punctuation(w) for w in unicodedata.normalize("NFC", text).lower().split()) if w
     ]
     if not words:
         return frozenset()
+    if shingle == "char":
+        joined = " ".join(words)
+        span = min(ngram, len(joined))
+        return frozenset(
+            xxhash.xxh32_intdigest(joined[i : i + span].encode()) for i in range(len(joined) - span + 1)
+        )
     word_hashes = [xxhash.xxh32_intdigest(w.encode()) for w in words]
     span = min(ngram, len(words))
     return frozenset(
@@ -76,23 +87,20 @@ def find_exact_duplicates_small(texts: Sequence[str | None]) -> np.ndarray:
     return kept_of
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) -> SmallDuplicates:
-    """Cluster exact and near-duplicate rows; each cluster keeps its lowest index."""
+def find_near_duplicates_small(
+    texts: Sequence[str | None], threshold: float, shingle: str = "word", ngram: int | None = None
+) -> SmallDuplicates:
+    """A row is a near-duplicate when an earlier row's Jaccard reaches the threshold; it names a kept row
+    among its matches when there is one (the most similar, then the earliest), else its earliest match."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     n = len(texts)
     exact_of = find_exact_duplicates_small(texts)
     blank = np.array([_blank(t) for t in texts], dtype=bool)
     reps = [i for i in range(n) if exact_of[i] == i and not blank[i]]
-    sets = [shingle_hashes(str(texts[i])) for i in reps]
-    parent = list(range(len(reps)))
+    sets = [shingle_hashes(str(texts[i]), shingle, ngram) for i in reps]
+    match = [-1] * len(reps)
+    score = [0.0] * len(reps)
     postings: dict[int, list[int]] = defaultdict(list)
     for j, shingles in enumerate(sets):
         shared: dict[int, int] = defaultdict(int)
@@ -100,14 +108,18 @@ def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) ->
             for i in postings[h]:
                 shared[i] += 1
             postings[h].append(j)
-        for i in sorted(shared):
-            jaccard = shared[i] / (len(sets[i]) + len(shingles) - shared[i])
-            if jaccard >= threshold:
-                root_i, root_j = _find(parent, i), _find(parent, j)
-                if root_i != root_j:
-                    parent[max(root_i, root_j)] = min(root_i, root_j)
-    root = [_find(parent, k) for k in range(len(reps))]
+        hits = [(shared[i] / (len(sets[i]) + len(shingles) - shared[i]), i) for i in sorted(shared)]
+        hits = [(jaccard, i) for jaccard, i in hits if jaccard >= threshold]
+        if hits:
+            kept = [(jaccard, i) for jaccard, i in hits if match[i] == -1]
+            jaccard, i = max(kept, key=lambda h: (h[0], -h[1])) if kept else hits[0]
+            match[j], score[j] = i, jaccard
+    root = list(range(len(reps)))
+    for k in range(len(reps)):
+        if match[k] >= 0:
+            root[k] = root[match[k]]
     kept_of = np.arange(n, dtype=np.int64)
+    dup_of = np.full(n, -1, dtype=np.int64)
     kind = np.zeros(n, dtype=np.uint8)
     similarity = np.zeros(n, dtype=np.float32)
     position = {r: k for k, r in enumerate(reps)}
@@ -118,10 +130,12 @@ def find_near_duplicates_small(texts: Sequence[str | None], threshold: float) ->
         kept_of[i] = reps[root[k]]
         if kept_of[i] == i:
             continue
-        if exact_of[i] == kept_of[i]:
-            kind[i], similarity[i] = 1, 1.0
+        if exact_of[i] != i:  # an exact copy of an earlier row: it goes where that row goes
+            kind[i], similarity[i], dup_of[i] = 1, 1.0, int(exact_of[i])
+            if kept_of[i] != exact_of[i]:
+                kind[i], similarity[i], dup_of[i] = 2, score[k], reps[match[k]]
         else:
-            mine, kept = sets[k], sets[root[k]]
-            kind[i] = 2
-            similarity[i] = len(mine & kept) / len(mine | kept)
-    return SmallDuplicates(kept_of=kept_of, kind=kind, similarity=similarity, empty=int(blank.sum()))
+            kind[i], similarity[i], dup_of[i] = 2, score[k], reps[match[k]]
+    return SmallDuplicates(
+        kept_of=kept_of, kind=kind, dup_of=dup_of, similarity=similarity, empty=int(blank.sum())
+    )

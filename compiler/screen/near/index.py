@@ -13,7 +13,6 @@ import functools
 import struct
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
 
 import numba
 import numpy as np
@@ -21,29 +20,25 @@ import polars as pl
 import xxhash
 from numba import njit, prange
 
-from compiler.screen.near.lsh import (
-    cluster_candidates,
-    hash_table_size,
-    link_band_buckets,
-    measure_similarity_to_root,
-)
+from compiler.screen.near.lsh import hash_table_size, link_band_buckets, match_earlier_rows, resolve_kept_rows
 from compiler.screen.near.sketch import mark_blank_rows, punctuation_chars, sketch_texts, unicode_tables
 from compiler.screen.near.views import StringViews, as_strings, row_bytes
+from compiler.spec.model import SHINGLE_NGRAM, ShingleKind
 
-ShingleKind = Literal["word", "char"]
-DEFAULT_NGRAM: dict[str, int] = {"word": 3, "char": 5}
+DEFAULT_NGRAM: dict[str, int] = SHINGLE_NGRAM
 
-_MAX_CHECKS = 16  # Jaccard checks per row and band bucket: bounds the work on a huge bucket
-_MAX_STEPS = 64  # bucket members walked per row and band
+_MAX_CHECKS = 16  # exact Jaccard checks per row and band bucket: bounds the work on a huge bucket
+_MAX_STEPS = 256  # bucket members walked per row and band (a step costs one comparison of 128 bytes)
 
 
 @dataclass(frozen=True)
 class Duplicates:
     """Cluster assignment of every row: the row it keeps, how it matched and how similar it is."""
 
-    kept_of: np.ndarray  # int64: index of the cluster's kept row; a kept row points at itself
+    kept_of: np.ndarray  # int64: the kept row a dropped row's matches lead to; a kept row points at itself
     kind: np.ndarray  # uint8: 0 kept, 1 exact duplicate of the kept row, 2 near duplicate
-    similarity: np.ndarray  # float32: Jaccard of the shingle sets with the kept row; 1.0 exact, 0.0 kept
+    dup_of: np.ndarray  # int64: the earlier row it matched (a kept one whenever it matched one); -1 kept
+    similarity: np.ndarray  # float32: Jaccard of the shingle sets with dup_of; 1.0 exact, 0.0 kept
     empty: int  # null or whitespace-only rows: always kept, never merged
 
 
@@ -69,7 +64,12 @@ def find_near_duplicates(
     num_perm: int = 128,
     seed: int = 1,
 ) -> Duplicates:
-    """Cluster exact and near-duplicate rows; each cluster keeps its lowest index."""
+    """Find exact and near-duplicate rows: a row is dropped when an earlier row's Jaccard reaches `threshold`.
+
+    Rows come in priority order: the first of every group of look-alikes is kept. A dropped row names the
+    earlier row it matched (a kept one whenever its candidates hold one), never a row it only reaches
+    through a chain of look-alikes.
+    """
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if shingle not in DEFAULT_NGRAM:
@@ -84,7 +84,7 @@ def find_near_duplicates(
     blank = _find_blank_rows(texts, column)
     exact_of = _find_exact_duplicates(texts, column, blank)
     reps = np.flatnonzero((exact_of == rows) & ~blank)
-    root, rep_similarity = _cluster_near_duplicates(
+    match, kept, rep_similarity = _cluster_near_duplicates(
         texts.gather(reps), threshold, shingle == "word", ngram, num_perm, seed
     )
 
@@ -92,15 +92,20 @@ def find_near_duplicates(
     rep_pos[reps] = np.arange(len(reps))
     pos = rep_pos[exact_of]  # -1 only for blank rows
     kept_of = rows.copy()
-    kept_of[pos >= 0] = reps[root[pos[pos >= 0]]]
+    kept_of[pos >= 0] = reps[kept[pos[pos >= 0]]]
     merged = kept_of != rows
     kind = np.zeros(n, dtype=np.uint8)
     kind[merged & (exact_of == kept_of)] = 1
     kind[merged & (exact_of != kept_of)] = 2
+    dup_of = np.full(n, -1, dtype=np.int64)
+    dup_of[kind == 1] = exact_of[kind == 1]
+    dup_of[kind == 2] = reps[match[pos[kind == 2]]]
     similarity = np.zeros(n, dtype=np.float32)
     similarity[kind == 1] = 1.0
     similarity[kind == 2] = rep_similarity[pos[kind == 2]]
-    return Duplicates(kept_of=kept_of, kind=kind, similarity=similarity, empty=int(blank.sum()))
+    return Duplicates(
+        kept_of=kept_of, kind=kind, dup_of=dup_of, similarity=similarity, empty=int(blank.sum())
+    )
 
 
 @functools.cache
@@ -276,17 +281,30 @@ def _mark_hash_collisions(views, views_address, buffer_addresses, kept_of, colli
 
 def _cluster_near_duplicates(
     texts: pl.Series, threshold: float, word_mode: bool, ngram: int, num_perm: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return each distinct text's cluster root and its Jaccard with that root."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each distinct text's matched earlier text (-1: none), its kept text, and their Jaccard."""
     m = len(texts)
     bands, band_rows = choose_bands(threshold, num_perm)
     a, b = make_permutations(num_perm, seed)
     mix = (np.random.default_rng(seed).integers(0, 1 << 63, num_perm, dtype=np.uint64) << np.uint64(1)) | 1
-    keys, shingles, starts, counts = sketch_texts(texts, word_mode, ngram, a, b, mix, bands, band_rows)
+    keys, bits, shingles, starts, counts = sketch_texts(texts, word_mode, ngram, a, b, mix, bands, band_rows)
     prev = np.empty((bands, m), dtype=np.int32)
-    link_band_buckets(keys, counts, min(bands, numba.get_num_threads()), prev)
+    workers = numba.get_num_threads()
+    link_band_buckets(keys, counts, min(bands, workers), prev)
     del keys
-    root = cluster_candidates(prev, shingles, starts, counts, threshold, _MAX_CHECKS, _MAX_STEPS)
-    similarity = np.zeros(m, dtype=np.float32)
-    measure_similarity_to_root(root, shingles, starts, counts, similarity)
-    return root, similarity
+    least = agreement_needed(threshold, num_perm)
+    match, similarity = match_earlier_rows(
+        prev, shingles, starts, counts, bits, least, threshold, _MAX_CHECKS, _MAX_STEPS, workers
+    )
+    return match, resolve_kept_rows(match), similarity
+
+
+def agreement_needed(threshold: float, num_perm: int) -> int:
+    """How many of two rows' one-byte MinHash values must agree before their exact Jaccard is worth computing.
+
+    A pair at Jaccard J agrees on each value with probability J + (1 - J) / 256; the bar sits four standard
+    deviations below that at J = threshold (a pair at the threshold fails it about 3 times in 100,000).
+    """
+    p = threshold + (1.0 - threshold) / 256.0
+    sd = (num_perm * p * (1.0 - p)) ** 0.5
+    return max(0, int(np.floor(num_perm * p - 4.0 * sd)))

@@ -1,8 +1,9 @@
-"""Clustering LSH candidates in numba kernels: band buckets linked, pairs verified by exact Jaccard.
+"""Matching LSH candidates in numba kernels: band buckets linked, pairs verified by exact Jaccard.
 
-Rows sharing a band key are bucket-mates; a pair joins a cluster only if the exact Jaccard of its shingle
-sets reaches the threshold, and clusters are the connected components of those pairs (union-find, the
-lower index stays root). Kernels are cached in __pycache__; `hash_table_size` is compiled into
+Rows sharing a band key are bucket-mates. A row is a near-duplicate when an earlier bucket-mate's shingle
+set reaches the threshold's Jaccard with its own; bucket-mates are first screened by how many one-byte
+MinHash values they share (cheap), then verified exactly. No transitive closure: a row far from the kept
+row of a chain A ~ B ~ C is judged by its own nearest earlier match, never merged through a chain. Kernels are cached in __pycache__; `hash_table_size` is compiled into
 `near_duplicates`' exact-pass kernels too (on cache invalidation across files, see `string_views`).
 """
 
@@ -47,14 +48,6 @@ def link_band_buckets(keys, counts, workers, prev):
 
 
 @njit
-def _find(parent, i):
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit
 def _jaccard(shingles, starts, counts, i, j, table_key, table_stamp, stamp):
     """Exact Jaccard of the shingle sets of rows i and j, through a stamped hash set (stamps stamp..+2)."""
     mask = np.uint32(table_key.shape[0] - 1)
@@ -87,36 +80,89 @@ def _jaccard(shingles, starts, counts, i, j, table_key, table_stamp, stamp):
     return both / (size_i + size_j - both)
 
 
-@njit(cache=True, nogil=True)
-def cluster_candidates(prev, shingles, starts, counts, threshold, max_checks, max_steps):
-    """Join bucket-mates whose exact Jaccard reaches the threshold; return each row's cluster root."""
-    bands, m = prev.shape
-    parent = np.arange(m)
-    size = _jaccard_table_size(counts)
-    table_key = np.empty(size, dtype=np.uint32)
-    table_stamp = np.zeros(size, dtype=np.int64)
-    stamp = 1
+@njit
+def _estimate_agrees(bits, i, j, least):
+    """Whether rows i and j agree on at least `least` of their one-byte MinHash values."""
+    agree = 0
+    for p in range(bits.shape[1]):
+        agree += bits[i, p] == bits[j, p]
+    return agree >= least
+
+
+@njit
+def _walk_candidates(
+    i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, kept_only,
+    seen, table_key, table_stamp, stamp,
+):  # fmt: skip
+    """The first earlier bucket-mate of row i whose exact Jaccard reaches the threshold: (row, J, stamp).
+
+    With `kept_only`, rows already dropped are passed over. A bucket-mate is checked once across bands,
+    and only after its one-byte MinHash values agree often enough to make the threshold plausible.
+    """
+    bands = prev.shape[0]
     for band in range(bands):
-        for i in range(m):
-            other = prev[band, i]
-            checks = 0
-            steps = 0
-            while other >= 0 and checks < max_checks and steps < max_steps:
-                root_i = _find(parent, i)
-                root_other = _find(parent, other)
-                if root_i != root_other:
+        other = prev[band, i]
+        checks = 0
+        steps = 0
+        while other >= 0 and checks < max_checks and steps < max_steps:
+            steps += 1
+            if seen[other] != i and not (kept_only and dropped[other]):
+                seen[other] = i
+                if _estimate_agrees(bits, i, other, least):
                     checks += 1
                     similar = _jaccard(shingles, starts, counts, i, other, table_key, table_stamp, stamp)
                     stamp += 3
                     if similar >= threshold:
-                        # The lower index stays root, so every cluster keeps its highest-priority row.
-                        parent[max(root_i, root_other)] = min(root_i, root_other)
-                other = prev[band, other]
-                steps += 1
-    root = np.empty(m, dtype=np.int64)
+                        return other, similar, stamp
+            other = prev[band, other]
+    return -1, 0.0, stamp
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def match_earlier_rows(
+    prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, workers
+):
+    """For every row, an earlier row whose shingle sets' Jaccard reaches the threshold (-1: none) and that J.
+
+    A row is a near-duplicate when some earlier row is; it is matched to an earlier row that is itself
+    kept when its candidates hold one, so a drop names the row that stays whenever it can.
+    """
+    bands, m = prev.shape
+    match = np.full(m, -1, dtype=np.int64)
+    similarity = np.zeros(m, dtype=np.float32)
+    size = _jaccard_table_size(counts)
+    blocks = (m + 1023) // 1024
+    no_drops = np.zeros(0, dtype=np.bool_)
+    # Whether a row is a duplicate does not depend on other rows' fate: rows split across workers.
+    for worker in prange(workers):
+        table_key = np.empty(size, dtype=np.uint32)
+        table_stamp = np.zeros(size, dtype=np.int64)
+        seen = np.full(m, -1, dtype=np.int64)
+        stamp = 1
+        for block in range(worker, blocks, workers):
+            for i in range(block * 1024, min(m, (block + 1) * 1024)):
+                j, similar, stamp = _walk_candidates(
+                    i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps,
+                    no_drops, False, seen, table_key, table_stamp, stamp,
+                )  # fmt: skip
+                match[i] = j
+                similarity[i] = similar
+    # Rows whose match was itself dropped look again, in order, for a match that is kept.
+    dropped = match >= 0
+    table_key = np.empty(size, dtype=np.uint32)
+    table_stamp = np.zeros(size, dtype=np.int64)
+    seen = np.full(m, -1, dtype=np.int64)
+    stamp = 1
     for i in range(m):
-        root[i] = _find(parent, i)
-    return root
+        if dropped[i] and dropped[match[i]]:
+            j, similar, stamp = _walk_candidates(
+                i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped,
+                True, seen, table_key, table_stamp, stamp,
+            )  # fmt: skip
+            if j >= 0:
+                match[i] = j
+                similarity[i] = similar
+    return match, similarity
 
 
 @njit
@@ -131,16 +177,11 @@ def _jaccard_table_size(counts):
     return size
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def measure_similarity_to_root(root, shingles, starts, counts, similarity):
-    """similarity[i] = Jaccard of row i with its cluster root, for rows that are not roots."""
-    m = root.shape[0]
-    size = _jaccard_table_size(counts)
-    for block in prange((m + 4095) // 4096):
-        table_key = np.empty(size, dtype=np.uint32)
-        table_stamp = np.zeros(size, dtype=np.int64)
-        stamp = 1
-        for i in range(block * 4096, min(m, (block + 1) * 4096)):
-            if root[i] != i:
-                similarity[i] = _jaccard(shingles, starts, counts, i, root[i], table_key, table_stamp, stamp)
-                stamp += 3
+@njit(cache=True, nogil=True)
+def resolve_kept_rows(match):
+    """kept[i] = the kept row that row i's chain of matches ends at (matches point to earlier rows)."""
+    kept = np.arange(match.shape[0])
+    for i in range(match.shape[0]):
+        if match[i] >= 0:
+            kept[i] = kept[match[i]]
+    return kept

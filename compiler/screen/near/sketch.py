@@ -69,11 +69,13 @@ def sketch_texts(
     mix: np.ndarray,
     bands: int,
     band_rows: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return (keys, shingles, starts, counts): each text's band keys and where its shingle hashes sit."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (keys, bits, shingles, starts, counts): each text's band keys, the low byte of each of its
+    MinHash values, and where its shingle hashes sit."""
     m = len(texts)
     lower, flags = unicode_tables()
     keys = np.empty((bands, m), dtype=np.uint32)
+    bits = np.zeros((m, len(a)), dtype=np.uint8)
     starts = np.zeros(m, dtype=np.int64)
     counts = np.zeros(m, dtype=np.int64)
     needs_polars = np.zeros(m, dtype=np.bool_)
@@ -83,7 +85,7 @@ def sketch_texts(
     # normalises: pages never written cost nothing, so the bound is free.
     shingles = _lazy_array(2 * room[-1], np.uint32)
     shape = (lower, flags, word_mode, ngram, a, b, mix, band_rows)
-    outputs = (needs_polars, keys, shingles, starts, counts)
+    outputs = (needs_polars, keys, bits, shingles, starts, counts)
     _sketch_rows(*main.kernel_args, np.arange(m), True, *shape, room, 0, *outputs)
     # Rows with decomposed, combining or context-cased characters get polars' NFC and lowercase first.
     alt_rows = np.flatnonzero(needs_polars)
@@ -91,9 +93,9 @@ def sketch_texts(
     alt_room = _shingle_room(alt.views, word_mode)
     if room[-1] + alt_room[-1] > len(shingles):
         shingles = np.concatenate([shingles[: room[-1]], np.empty(alt_room[-1], dtype=np.uint32)])
-        outputs = (needs_polars, keys, shingles, starts, counts)
+        outputs = (needs_polars, keys, bits, shingles, starts, counts)
     _sketch_rows(*alt.kernel_args, alt_rows, False, *shape, alt_room, room[-1], *outputs)
-    return keys, shingles, starts, counts
+    return keys, bits, shingles, starts, counts
 
 
 def _lazy_array(n: int, dtype: type[np.generic]) -> np.ndarray:
@@ -295,7 +297,7 @@ def _minhash(hashes, start, count, a, b, sig):
 @njit(parallel=True, cache=True, nogil=True)
 def _sketch_rows(
     views, views_address, buffer_addresses, rows, check_polars, lower, flags, word_mode, ngram,
-    a, b, mix, band_rows, room, area, needs_polars, keys, shingles, starts, counts,
+    a, b, mix, band_rows, room, area, needs_polars, keys, bits, shingles, starts, counts,
 ):  # fmt: skip
     """Shingle and MinHash each string into LSH band keys (string i is row rows[i] of the outputs).
 
@@ -318,6 +320,8 @@ def _sketch_rows(
             starts[row], counts[row] = at, count
             _minhash(shingles, at, count, a, b, sig)
             at += count
+            for p in range(sig.shape[0]):
+                bits[row, p] = np.uint8(sig[p] & np.uint32(0xFF))
             for band in range(bands):
                 key = np.uint64(0)
                 for r in range(band * band_rows, (band + 1) * band_rows):

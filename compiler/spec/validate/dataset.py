@@ -30,6 +30,7 @@ from compiler.spec.model import (
     Variable,
 )
 from compiler.spec.paths import paths_from
+from compiler.spec.validate.dedupe import parse_dedupe
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -47,7 +48,6 @@ from compiler.spec.validate.settings import (
     parse_catalogue,
     parse_checks,
     parse_coverage,
-    parse_dedupe,
     parse_failure_rate,
     parse_lm,
     parse_shard,

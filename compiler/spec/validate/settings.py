@@ -1,4 +1,4 @@
-"""The run settings of a dataset config: coverage, dedupe, lm, personas/tactics, budget, checks, shard."""
+"""The run settings of a dataset config: coverage, lm, personas/tactics, budget, checks, shard."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from compiler.spec.model import (
     Budget,
     ChecksSpec,
     Coverage,
-    Dedupe,
     Dimension,
     LMSpec,
     Shard,
-    Variable,
 )
 from compiler.spec.validate.fields import (
     Problems,
@@ -185,32 +183,6 @@ def parse_catalogue(problems: Problems, path: str, raw: Any, fields: tuple[str, 
             entry[key] = parse_text(problems, f"{path}.{entry_id}.{key}", spec.get(key))
         entries.append(entry)
     return entries
-
-
-def parse_dedupe(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> Dedupe:
-    data = parse_mapping(problems, "dedupe", raw if raw is not None else {}, "a mapping with `near` and `on`")
-    check_keys(problems, "dedupe", data, ("near", "on", "existing"))
-    existing = data.get("existing", ["curated", "versions"])
-    if isinstance(existing, str):
-        existing = [existing]
-    for kind in existing or []:
-        if kind not in ("curated", "versions"):
-            problems.add("dedupe.existing", f"unknown kind {kind!r}; use a list of curated, versions (or [])")
-    near = data.get("near", 0.85)
-    if near is not None:
-        near = parse_number(problems, "dedupe.near", near, low=0, high=1, low_open=True)
-    names = [v.name for v in variables]
-    on = data.get("on") or names
-    if isinstance(on, str):
-        on = [on]
-    for name in on:
-        if name not in names:
-            problems.add("dedupe.on", f"`{name}` is not a prompt variable; use some of {', '.join(names)}")
-    return Dedupe(
-        near=None if near is None else float(near),
-        on=tuple(str(n) for n in on),
-        existing=tuple(str(k) for k in existing or ()),
-    )
 
 
 def parse_budget(problems: Problems, raw: Any) -> Budget:

@@ -1,0 +1,124 @@
+"""Semantic dedupe: rows whose embeddings' cosine similarity reaches a threshold (pure: vectors in, drops out).
+
+Same rule as near-duplicates: rows come in priority order, and a row is dropped when an earlier row is at
+least `threshold` alike; it names the earlier row it matched, a kept one whenever it matched one. Up to
+`EXACT_ROWS` rows every pair is compared (blocked matrix products); above that a usearch HNSW index
+proposes each row's nearest neighbours and every proposed pair is scored exactly, so a reported score is
+always the true cosine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from compiler.screen.dedupe import Candidate, DedupeResult, Drop, compared_text
+from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
+
+EXACT_ROWS = 20_000
+NEIGHBOURS = 32  # candidates per row proposed by the ANN index
+_BLOCK = 2048
+
+
+@dataclass(frozen=True)
+class SemanticDuplicates:
+    dup_of: np.ndarray  # int64: the earlier row matched, -1 for kept rows
+    similarity: np.ndarray  # float32: cosine with dup_of (0.0 for kept rows)
+
+
+def find_semantic_duplicates(
+    vectors: np.ndarray, threshold: float, *, exact_rows: int = EXACT_ROWS
+) -> SemanticDuplicates:
+    """Match each row to an earlier row whose cosine reaches the threshold (vectors: L2-normalised rows)."""
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(vectors)
+    if n < 2:
+        return SemanticDuplicates(np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32))
+    pairs = _exact_pairs(vectors, threshold) if n <= exact_rows else _ann_pairs(vectors, threshold)
+    return _match_pairs(n, *pairs)
+
+
+def _exact_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (later, earlier, cosine) with cosine >= threshold, by blocked products."""
+    rows, cols, sims = [], [], []
+    for start in range(0, len(vectors), _BLOCK):
+        block = vectors[start : start + _BLOCK]
+        scores = block @ vectors[: start + len(block)].T
+        later, earlier = np.nonzero(scores >= threshold)
+        keep = earlier < later + start
+        rows.append(later[keep] + start)
+        cols.append(earlier[keep])
+        sims.append(scores[later[keep], earlier[keep]])
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims).astype(np.float32)
+
+
+def _ann_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(later, earlier, cosine) pairs among each row's approximate nearest neighbours, scored exactly."""
+    from usearch.index import Index
+
+    index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32")
+    index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=1)  # one thread: a stable graph
+    found = index.search(vectors, min(NEIGHBOURS, len(vectors)))
+    later = np.repeat(np.arange(len(vectors)), found.keys.shape[1])
+    earlier = found.keys.reshape(-1).astype(np.int64)
+    valid = (earlier >= 0) & (earlier < later)
+    later, earlier = later[valid], earlier[valid]
+    sims = np.einsum("ij,ij->i", vectors[later], vectors[earlier])
+    keep = sims >= threshold
+    return later[keep], earlier[keep], sims[keep].astype(np.float32)
+
+
+def _match_pairs(n: int, later: np.ndarray, earlier: np.ndarray, sims: np.ndarray) -> SemanticDuplicates:
+    """Per row, the most similar earlier kept match, else the most similar earlier match."""
+    dropped = np.zeros(n, dtype=bool)
+    dropped[later] = True
+    order = np.lexsort((earlier, -sims, later))  # by row, then most similar first, then lowest index
+    later, earlier, sims = later[order], earlier[order], sims[order]
+    dup_of = np.full(n, -1, dtype=np.int64)
+    similarity = np.zeros(n, dtype=np.float32)
+    for subset in (np.ones(len(later), dtype=bool), ~dropped[earlier]):  # any match, then a kept one wins
+        rows, first = np.unique(later[subset], return_index=True)
+        dup_of[rows] = earlier[subset][first]
+        similarity[rows] = sims[subset][first]
+    return SemanticDuplicates(dup_of, similarity)
+
+
+def open_embedder(semantic: SemanticDedupe, handle: Any = None) -> Callable[[Sequence[str]], np.ndarray]:
+    """The local hashing embedder, or the provider's behind the run's journal and budget (from `handle`)."""
+    if semantic.embedder == LOCAL_EMBEDDER:
+        from compiler.screen.near.hashing import embed_with_hashing
+
+        return embed_with_hashing
+    from compiler.generate.embed import open_provider_embedder
+
+    if handle is None:
+        return open_provider_embedder(semantic, None, None, None)
+    return open_provider_embedder(semantic, handle.engine.journal, handle.stats, handle.engine.limiter)
+
+
+def drop_semantic_duplicates(
+    candidates: Sequence[Candidate],
+    threshold: float,
+    on: Sequence[str],
+    embed: Callable[[Sequence[str]], np.ndarray],
+) -> DedupeResult:
+    """Drop candidates whose compared inputs mean what an earlier candidate's do (cosine >= threshold)."""
+    if len(candidates) < 2:
+        return DedupeResult(tuple(candidates), ())
+    texts = [compared_text(c.row, on) for c in candidates]
+    found = find_semantic_duplicates(embed(texts), threshold)
+    survivors: list[Candidate] = []
+    drops: list[Drop] = []
+    for i, candidate in enumerate(candidates):
+        matched = int(found.dup_of[i])
+        if matched < 0:
+            survivors.append(candidate)
+        else:
+            similarity = round(min(1.0, float(found.similarity[i])), 4)
+            drops.append(Drop(candidate.row.id, candidates[matched].row.id, similarity, "semantic"))
+    return DedupeResult(tuple(survivors), tuple(drops))
