@@ -174,6 +174,10 @@ class AsyncJournaledEngine:
         self.stats = stats
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
         self.max_chars = max_chars if max_chars is not None else journal.max_chars
+        self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
+        # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
+        # optimizer that would otherwise count it as one failed example and go on
+        self.stopped: LMError | None = None
 
     @contextmanager
     def hold(self) -> Iterator[Held]:
@@ -186,10 +190,6 @@ class AsyncJournaledEngine:
             _HELD.reset(token)
             if not held.done:
                 held.reject()
-        self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
-        # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
-        # optimizer that would otherwise count it as one failed example and go on
-        self.stopped: LMError | None = None
 
     # capability hints DSPy's adapters read (JSONAdapter sends response_format only where declared)
     @property
