@@ -11,6 +11,7 @@ from typing import Any
 from compiler.core import lazy
 from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
+from compiler.spec.safety import check_config_safety, mask_override
 from compiler.spec.validate.dataset import validate_config
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]
     for text in overrides:
         key = text.split("=", 1)[0].lstrip("+~").strip()
         if key and "/" not in key and not (project.conf_dir / key).is_dir():
-            keys[key] = text
+            keys[key] = mask_override(text)  # errors quote overrides: never a key's value
     return keys
 
 
@@ -59,6 +60,7 @@ def _relative(path: Path) -> str:
 def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str, Any], Origins]:
     """Compose conf/config.yaml with Hydra overrides into a plain dict plus where each part came from."""
     OmegaConf = lazy.omegaconf.OmegaConf
+    check_config_safety([project.conf_dir], overrides, project.root)
     try:
         with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
             cfg = lazy.hydra.compose("config", overrides=list(overrides), return_hydra_config=True)
