@@ -37,7 +37,7 @@ from aiohttp import web
 
 from compiler.generate.backends.offline.engine import write_answer
 
-FAULT_KINDS = ("ok", "429", "500", "503", "malformed", "no_choices", "hang", "400", "401", "403", "404")
+FAULT_KINDS = ("ok", "429", "500", "503", "malformed", "no_choices", "hang", "400", "401", "403", "404", "400_echo")
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,9 @@ class _App:
                 "404": "model not found",
             }[fault]
             return web.json_response({"error": {"message": message}}, status=int(fault))
+        if fault == "400_echo":  # a gateway that quotes the request headers back, the key near char 200
+            echoed = f"bad request {'x' * 170} Authorization: {request.headers.get('Authorization', '')}"
+            return web.json_response({"error": {"message": echoed}}, status=400)
         if fault == "hang":
             await self.hang(request)
             return web.Response(status=504)

@@ -14,7 +14,7 @@ import pytest
 
 from compiler.spec.compose import Project
 from tests.conftest import edit
-from tests.llm_server import MockLLMServer
+from tests.llm_server import Faults, MockLLMServer
 
 SECRET = "sk-test-SECRETVALUE-4242"
 
@@ -252,3 +252,51 @@ def test_the_shared_spaces_pass_the_safety_check() -> None:
         pytest.skip("no shared spaces on this machine")
     for path in spaces:
         assert check_scanned(scan_yaml_file(path, path.name), (), "group") == [], path
+
+
+def _http_compile(root: Path, api_base: str) -> subprocess.CompletedProcess[str]:
+    return _dsc(
+        ["compile", "lm=openai_compatible", f"lm.api_base={api_base}", "lm.model=mock", "lm.api_key_env=MYKEY",
+         "lm.max_retries=0", "size=6", "dedupe.near=null", "~sources"],
+        root,
+    )
+
+
+def test_an_error_body_echoing_the_key_is_redacted_before_it_is_cut(project: Project) -> None:
+    faults = Faults(force={"": ("400_echo",) * 1000})
+    with MockLLMServer(faults=faults) as echo:
+        done = _http_compile(project.root, echo.base_url)
+    assert echo.stats.requests >= 1
+    assert done.returncode == 2, done.stderr
+    assert "Bearer ***" in done.stderr or "rejected" in done.stderr, done.stderr
+    for cut in range(8, len(SECRET) + 1):
+        assert SECRET[:cut] not in done.stderr + done.stdout
+    _assert_secret_nowhere(project.root)
+
+
+def test_redaction_keeps_the_message_and_hides_credential_shapes() -> None:
+    from compiler.generate.backends.faults import shown_message
+
+    text = f"bad request {'x' * 180} Authorization: Bearer {SECRET} and http://u:pw@h/ api_key='k-123456'"
+    shown = shown_message(text, (SECRET,))
+    assert shown.startswith("bad request xxx") and len(shown) <= 200
+    assert SECRET[:8] not in shown_message(text, ()) and "pw@" not in shown_message(text, ())
+
+
+def test_a_redirect_to_another_origin_is_refused(project: Project, server: MockLLMServer) -> None:
+    with MockLLMServer() as other:
+        server.redirect(other.base_url + "/chat/completions")
+        done = _http_compile(project.root, server.base_url.replace("/v1", "/moved/v1"))
+        assert other.stats.requests == 0 and other.stats.other == []
+    _assert_refused(done, "redirected to another origin (http://127.0.0.1:")
+    assert server.stats.requests == 0 and len(server.stats.other) >= 1
+    assert not (project.root / "outputs").exists()
+    _assert_secret_nowhere(project.root)
+
+
+def test_a_redirect_within_the_origin_is_followed(project: Project, server: MockLLMServer) -> None:
+    server.redirect("/v1/chat/completions")
+    done = _http_compile(project.root, server.base_url.replace("/v1", "/moved/v1"))
+    assert done.returncode == 0, done.stderr
+    assert server.stats.requests >= 6 and len(server.stats.other) == server.stats.requests
+    _assert_secret_nowhere(project.root)

@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
@@ -39,6 +39,7 @@ from compiler.generate.backends.faults import (
     Recovery,
     RetryPolicy,
     retry_after_from,
+    shown_message,
 )
 from compiler.generate.backends.journaled import CallStats
 from compiler.spec.model import LMSpec
@@ -52,6 +53,28 @@ KIND_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
 }
 ANTHROPIC_VERSION = "2023-06-01"
 MISSING = "???"  # Hydra's mark for a value the user must give
+MAX_REDIRECTS = 5
+MAX_ERROR_BODY = 64 * 1024  # of an error body, read for its message
+MAX_ANSWER_BODY = 32 * 1024 * 1024  # a hostile server cannot fill the memory with one answer
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most `limit` bytes of the body (an answer cut there fails to parse and is retried as malformed)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """scheme, host and port (default ports made explicit): what a redirect may not change."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def endpoint_identity(kind: str, api_base: str) -> str:
@@ -231,11 +254,26 @@ class HttpEngine:
 
     async def _attempt(self, body: bytes) -> _Reply:
         """One POST: a reply, a Fault (retried unless final), or LMRefused when the configuration is wrong."""
+        url = self.url
         try:
-            async with self._client().post(self.url, data=body, proxy=self.proxy) as response:
-                raw = await response.read()
-                status = response.status
-                retry_after = retry_after_from(response.headers) if status == 429 else None
+            for _ in range(MAX_REDIRECTS + 1):
+                # redirects are followed here, not by aiohttp: the prompt and the key go to this origin only
+                async with self._client().post(
+                    url, data=body, proxy=self.proxy, allow_redirects=False
+                ) as response:
+                    status = response.status
+                    location = response.headers.get("Location")
+                    if status in (301, 302, 303, 307, 308) and location:
+                        url = self._redirect_target(url, location)
+                        continue
+                    raw = await _read_bounded(response, MAX_ERROR_BODY if status >= 300 else MAX_ANSWER_BODY)
+                    retry_after = retry_after_from(response.headers) if status == 429 else None
+                    break
+            else:
+                raise LMRefused(
+                    f"lm.api_base: {self.identity} redirected more than {MAX_REDIRECTS} times; "
+                    "point lm.api_base at the server that answers"
+                )
         except TimeoutError as exc:
             raise Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -257,15 +295,26 @@ class HttpEngine:
         self.recovery.refuse(status, detail, self.identity, self._key_env, self.wire_model)
         raise Fault(f"http_{status}", detail, final=True)
 
+    def _redirect_target(self, url: str, location: str) -> str:
+        target = urljoin(url, location)
+        if origin_of(target) != origin_of(self.url):
+            scheme, host, port = origin_of(target)
+            raise LMRefused(
+                f"lm.api_base: {self.identity} redirected to another origin ({scheme}://{host}:{port}); "
+                "dsc sends prompts and keys only to the configured server: set lm.api_base to the new one "
+                "if you trust it"
+            )
+        return target
+
     def _provider_message(self, raw: bytes) -> str:
+        """The provider's error message, redacted before it is cut (a cut key would not match any more)."""
         try:
             payload = json.loads(raw)
             error = payload.get("error", payload) if isinstance(payload, dict) else payload
             message = str(error.get("message", error) if isinstance(error, dict) else error)
-        except ValueError:
-            message = raw[:200].decode("utf-8", "replace")
-        message = " ".join(message.split())[:200]
-        return message.replace(self._key, "***") if self._key else message
+        except (ValueError, RecursionError):
+            message = raw.decode("utf-8", "replace")
+        return shown_message(message, (self._key,))
 
     def _read(self, raw: bytes) -> _Reply:
         try:
