@@ -37,7 +37,20 @@ from aiohttp import web
 
 from compiler.generate.backends.offline.engine import write_answer
 
-FAULT_KINDS = ("ok", "429", "500", "503", "malformed", "no_choices", "hang", "400", "401", "403", "404", "400_echo")
+FAULT_KINDS = (
+    "ok",
+    "429",
+    "500",
+    "503",
+    "malformed",
+    "no_choices",
+    "hang",
+    "400",
+    "401",
+    "403",
+    "404",
+    "400_echo",
+)
 
 
 @dataclass(frozen=True)

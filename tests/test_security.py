@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -114,8 +113,14 @@ hydra:
             "hydra.sweeper.params.hydra.callbacks.leak._target_: names Python code",
         ),
     ],
-    ids=["dataset-callback", "experiment-callback", "config-callback", "persona-target", "defaults-hydra",
-         "sweeper-param"],
+    ids=[
+        "dataset-callback",
+        "experiment-callback",
+        "config-callback",
+        "persona-target",
+        "defaults-hydra",
+        "sweeper-param",
+    ],
 )
 def test_a_sweep_never_runs_code_from_a_user_file(
     project: Project, server: MockLLMServer, file: str, old: str, new: str, args: list[str], where: str
@@ -172,7 +177,7 @@ def test_a_user_hydra_folder_is_refused(project: Project, server: MockLLMServer)
         ("'${oc.decode:\"${oc.env:MYKEY}\"}'", "uses the resolver `oc.decode`"),
         ("${hydra:runtime.cwd}", "uses the resolver `hydra`"),
         ("${hydra.job.name}", "refers to `hydra.job.name`"),
-        ("\"x ${oc.select:name,${oc.env:MYKEY}}\"", "uses the resolver `oc.env`"),
+        ('"x ${oc.select:name,${oc.env:MYKEY}}"', "uses the resolver `oc.env`"),
     ],
     ids=["oc-env", "oc-decode", "hydra-resolver", "hydra-node", "nested"],
 )
@@ -256,8 +261,17 @@ def test_the_shared_spaces_pass_the_safety_check() -> None:
 
 def _http_compile(root: Path, api_base: str) -> subprocess.CompletedProcess[str]:
     return _dsc(
-        ["compile", "lm=openai_compatible", f"lm.api_base={api_base}", "lm.model=mock", "lm.api_key_env=MYKEY",
-         "lm.max_retries=0", "size=6", "dedupe.near=null", "~sources"],
+        [
+            "compile",
+            "lm=openai_compatible",
+            f"lm.api_base={api_base}",
+            "lm.model=mock",
+            "lm.api_key_env=MYKEY",
+            "lm.max_retries=0",
+            "size=6",
+            "dedupe.near=null",
+            "~sources",
+        ],
         root,
     )
 
@@ -300,3 +314,102 @@ def test_a_redirect_within_the_origin_is_followed(project: Project, server: Mock
     assert done.returncode == 0, done.stderr
     assert server.stats.requests >= 6 and len(server.stats.other) == server.stats.requests
     _assert_secret_nowhere(project.root)
+
+
+def _deep_json(depth: int = 2000) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "where"),
+    [
+        (
+            "data/traces/support_bot.jsonl",
+            '{"input": "hi", "x": DEEP}',
+            "data/traces/support_bot.jsonl:301: the trace",
+        ),
+        (
+            "datasets/support_bot/golden.jsonl",
+            '{"inputs": {"customer_message": DEEP}}',
+            "datasets/support_bot/golden.jsonl:1: the row",
+        ),
+        (
+            "datasets/support_bot/regression.jsonl",
+            '{"inputs": {"customer_message": "x"}, "notes": DEEP}',
+            "datasets/support_bot/regression.jsonl:1: the row",
+        ),
+    ],
+    ids=["trace", "golden", "regression-shallow-enough-for-python"],
+)
+def test_deeply_nested_json_is_one_line_with_file_and_line(
+    project: Project, file: str, line: str, where: str
+) -> None:
+    path = project.root / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    depth = 2000 if "shallow" not in where else 200
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line.replace("DEEP", _deep_json(depth)) + "\n")
+    before = _snapshot(project.root)
+    _assert_refused(_dsc(["compile", "size=6"], project.root), where, "nests deeper than 64 levels")
+    assert _snapshot(project.root) == before
+
+
+def test_json_depth_is_measured_without_recursion() -> None:
+    from compiler.core.limits import NestingError, json_depth, load_json
+
+    assert json_depth(load_json('{"a": [1, {"b": []}]}')) == 4
+    assert load_json("[" * 64 + "]" * 64) is not None
+    with pytest.raises(NestingError):
+        load_json("[" * 65 + "]" * 65)
+    with pytest.raises(NestingError):
+        load_json(_deep_json(100_000))
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("{{ dataset.name | uper }}", "templates/direct.j2:3: syntax error: No filter named 'uper'"),
+        ("{{ 1/0 }}", "templates/direct.j2:3: fails when rendered for strategy direct (ZeroDivisionError"),
+        (
+            "{{ dataset.name.__class__ }}",
+            "templates/direct.j2:3: fails when rendered for strategy direct (SecurityError",
+        ),
+        ("{{ dataset.name | truncate(0 - 5) }}", "templates/direct.j2:3: fails when rendered"),
+        (
+            "{% if case.slot is evenn %}x{% endif %}",
+            "templates/direct.j2:3: fails when rendered for strategy direct (TemplateRuntimeError: No test named 'evenn'",
+        ),
+    ],
+    ids=["filter-typo", "zero-division", "sandbox", "filter-argument", "test-typo"],
+)
+def test_a_template_problem_is_one_line_before_any_lm_call(
+    project: Project, server: MockLLMServer, expression: str, reason: str
+) -> None:
+    edit(project.templates_dir / "direct.j2", "Strategy: direct.", "Strategy: direct.\n" + expression)
+    before = _snapshot(project.root)
+    done = _http_compile(project.root, server.base_url)
+    line = _assert_refused(done)
+    assert reason in line, line
+    assert server.stats.requests == 0 and _snapshot(project.root) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Hello {{ customer_message.__class__.__mro__ }}", "SecurityError"),
+        ("Hello {{ customer_message | int / 0 }}", "ZeroDivisionError"),
+        ("Hello {{ customer_message | uper }}", "does not parse as Jinja: No filter named 'uper'"),
+    ],
+    ids=["sandbox", "zero-division", "filter-typo"],
+)
+def test_a_prompt_that_fails_to_render_is_found_by_compile(
+    project: Project, server: MockLLMServer, text: str, reason: str
+) -> None:
+    path = project.conf_dir / "dataset" / "support_bot.yaml"
+    source = path.read_text()
+    start = source.index("  text: ")
+    end = source.index("\n", source.index("{{ customer_message }}", start))
+    path.write_text(source[:start] + f'  text: "{text}"' + source[end:])
+    before = _snapshot(project.root)
+    _assert_refused(_http_compile(project.root, server.base_url), "prompt.text:1: ", reason)
+    assert server.stats.requests == 0 and _snapshot(project.root) == before

@@ -59,6 +59,7 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
         source = path.read_text(encoding="utf-8")
         try:
             ast = env.parse(source, name=file, filename=str(path))
+            env.compile(source, name=file, filename=str(path))  # unknown filters and tests fail here
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"templates/{file}:{exc.lineno}: syntax error: {exc.message}; fix the template"
@@ -78,6 +79,7 @@ def _check_prompt_text(spec: Spec) -> None:
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
     try:
         ast = env.parse(spec.prompt.text)
+        template = env.from_string(spec.prompt.text)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(
             f"prompt.text:{exc.lineno}: the prompt under test does not parse as Jinja: {exc.message}"
@@ -89,6 +91,15 @@ def _check_prompt_text(spec: Spec) -> None:
             f"prompt.text: uses `{unknown[0]}` which is not declared; add it under "
             f"prompt.variables or fix the name (declared: {', '.join(sorted(declared))})"
         )
+    # exports render the prompt with each row's inputs: a prompt that cannot render fails here, not there
+    try:
+        template.render({name: f"<{name}>" for name in declared})
+    except Exception as exc:  # a template runs user expressions: any error is the template's
+        line = _template_line(exc, "<template>")
+        raise ConfigError(
+            f"prompt.text:{line}: the prompt under test fails when rendered "
+            f"({type(exc).__name__}: {_short(exc)}); fix the expression"
+        ) from exc
 
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
@@ -135,24 +146,48 @@ def render_case(
         template = env.get_template(file)
         text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
     except jinja2.UndefinedError as exc:
-        line = _template_line(exc, file)
+        where = _template_where(exc, file)
         raise TemplateError(
-            f"templates/{file}:{line}: {exc.message}; use a variable the context provides "
+            f"templates/{where}: {exc.message}; use a variable the context provides "
             f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
         ) from exc
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"templates/{file}: {exc}") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"templates/{exc.name or file}:{exc.lineno}: {exc.message}; fix the template"
+        ) from exc
+    except Exception as exc:  # a template runs user expressions: 1/0, a bad filter argument, the sandbox
+        raise TemplateError(
+            f"templates/{_template_where(exc, file)}: fails when rendered for strategy {case.strategy} "
+            f"({type(exc).__name__}: {_short(exc)}); fix the expression"
+        ) from exc
     return RenderedCase(case, text.strip() + "\n")
 
 
-def _template_line(exc: BaseException, file: str) -> int | str:
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160]
+
+
+def _template_line(exc: BaseException, suffix: str) -> int | str:
+    """The line of the innermost template frame (Jinja compiles templates to code named after the file)."""
     tb = exc.__traceback__
     line: int | str = "?"
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+        if tb.tb_frame.f_code.co_filename.endswith(suffix):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def _template_where(exc: BaseException, file: str) -> str:
+    """`file:line` of the innermost .j2 frame (an included _base.j2 names itself)."""
+    tb = exc.__traceback__
+    where = f"{file}:?"
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f"{Path(name).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from compiler.core.errors import SourceError
+from compiler.core.limits import NestingError, load_json
 from compiler.core.rows import ROW_KEYS
 from compiler.privacy.gate import scrub_row
 from compiler.spec.validate.sources import CuratedSource
@@ -53,7 +54,9 @@ def _read_rows(path: Path) -> list[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                rows.append((number, json.loads(line)))
+                rows.append((number, load_json(line)))
+            except NestingError as exc:
+                raise SourceError(f"{path}:{number}: the row {exc}; flatten it") from None
             except json.JSONDecodeError as exc:
                 raise SourceError(
                     f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "

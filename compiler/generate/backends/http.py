@@ -341,7 +341,7 @@ class HttpEngine:
                 int(usage.get("completion_tokens") or 0),
                 "length" if choice.get("finish_reason") == "length" else "stop",
             )
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
             raise Fault(MALFORMED, f"unreadable answer from {self.identity} ({type(exc).__name__})") from exc
 
     def stream(self, request: Any) -> Any:

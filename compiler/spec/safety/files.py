@@ -82,7 +82,9 @@ def defaults_choices(scanned: ScannedFile, group: str, conf_dirs: Sequence[Path]
     """The entries of a file's own defaults list, relative to its group."""
     here = "/".join(group.split("/")[:-1]) if group else ""
     choices: list[Choice] = []
-    keys = {s.path[:2]: s.value for s in scanned.scalars if s.is_key and len(s.path) == 2}
+    keys: dict[tuple[str, ...], str] = {
+        s.path: s.value for s in scanned.scalars if s.is_key and len(s.path) == 2
+    }
     for scalar in scanned.values("defaults"):
         if len(scalar.path) == 2:  # `- name`: a config of this file's own group
             if scalar.value != "_self_":

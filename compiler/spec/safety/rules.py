@@ -89,7 +89,9 @@ def _hydra_value_problem(kind: str, scalar: Scalar) -> str | None:
     if kind == "null":
         return None if value in ("", "null", "~", "Null", "NULL") else "must stay null (no .hydra folder)"
     if kind == "false":
-        return None if value.lower() == "false" else "must stay false (dsc's paths are relative to the project)"
+        return (
+            None if value.lower() == "false" else "must stay false (dsc's paths are relative to the project)"
+        )
     bad = interpolation_problems(value, frozenset({"now"}), RUN_DIR_NODES)
     if bad:
         return bad[0]
@@ -117,7 +119,9 @@ def check_scanned(scanned: ScannedFile, landing: tuple[str, ...], role: str) -> 
                 add(scalar.line, scalar.path[:2], reason)
             continue
         if scalar.is_key and scalar.value in OBJECT_KEYS:
-            add(scalar.line, key, "names Python code for Hydra to instantiate; config is data, remove the key")
+            add(
+                scalar.line, key, "names Python code for Hydra to instantiate; config is data, remove the key"
+            )
             continue
         full = (*landing, *key)
         if full[:1] == ("hydra",):

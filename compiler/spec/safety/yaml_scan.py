@@ -150,8 +150,11 @@ def scan_yaml_text(text: str, display: str) -> ScannedFile:
                     raise _fail(display, line, f"nests deeper than {MAX_DEPTH} levels; flatten it")
                 count(1)
                 stack.append(
-                    _Frame(path if not is_key else (*path, "?"), isinstance(event, yaml.MappingStartEvent),
-                           event.anchor)
+                    _Frame(
+                        path if not is_key else (*path, "?"),
+                        isinstance(event, yaml.MappingStartEvent),
+                        event.anchor,
+                    )
                 )
             elif isinstance(event, yaml.CollectionEndEvent):
                 frame = stack.pop()
