@@ -413,3 +413,110 @@ def test_a_prompt_that_fails_to_render_is_found_by_compile(
     before = _snapshot(project.root)
     _assert_refused(_http_compile(project.root, server.base_url), "prompt.text:1: ", reason)
     assert server.stats.requests == 0 and _snapshot(project.root) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("name: support_bot\n", "name: ../../escaped\n", "name: `../../escaped` would put files outside"),
+        (
+            "name: support_bot\n",
+            "name: support_bot\nout_dir: /tmp/dsc-elsewhere\n",
+            "out_dir: `/tmp/dsc-elsewhere` is absolute",
+        ),
+        (
+            "name: support_bot\n",
+            "name: support_bot\njournal_dir: ../journal\n",
+            "journal_dir: `../journal` climbs out",
+        ),
+        (
+            "    path: data/traces/*.jsonl\n",
+            "    path: /etc/hostname\n",
+            "sources.production.path: `/etc/hostname` is absolute",
+        ),
+        (
+            "    path: data/traces/*.jsonl\n",
+            "    path: ../*/traces/*.jsonl\n",
+            "climbs out with `..`",
+        ),
+    ],
+    ids=["name", "out-dir-absolute", "journal-dir-dotdot", "production-absolute", "production-dotdot"],
+)
+def test_paths_in_config_files_stay_inside_the_project(
+    project: Project, old: str, new: str, key: str
+) -> None:
+    edit(project.conf_dir / "dataset" / "support_bot.yaml", old, new)
+    canary = project.root.parent / "canary-outside"
+    canary.mkdir(exist_ok=True)
+    before, outside = _snapshot(project.root), _snapshot(canary)
+    _assert_refused(_dsc(["compile", "size=6"], project.root), "conf/dataset/support_bot.yaml", key)
+    assert _snapshot(project.root) == before and _snapshot(canary) == outside
+
+
+def test_a_symlink_out_of_the_project_is_refused(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project.root / "outputs").symlink_to(elsewhere, target_is_directory=True)
+    _assert_refused(_dsc(["compile", "size=6"], project.root), "out_dir: `outputs` resolves to")
+    assert list(elsewhere.iterdir()) == []
+    (project.root / "data" / "escape.jsonl").symlink_to(Path("/etc/hostname"))
+    edit(project.conf_dir / "dataset" / "support_bot.yaml", "data/traces/*.jsonl", "data/*.jsonl")
+    done = _dsc(["plan", "out_dir=" + str(elsewhere)], project.root)
+    _assert_refused(done, "a symlink out of the project")
+
+
+def test_a_folder_given_on_the_command_line_may_be_anywhere(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shared = tmp_path_factory.mktemp("shared")
+    done = _dsc(["plan", f"journal_dir={shared}", f"out_dir={shared}/outputs"], project.root)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def version(project: Project) -> str:
+    done = _dsc(["compile", "size=6", "dedupe.near=null", "~sources"], project.root)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split(" -> ")[1].split()[0]
+
+
+def test_export_never_overwrites_a_file_it_did_not_write(project: Project, version: str) -> None:
+    out = project.root / "evals"
+    out.mkdir()
+    mine = out / "promptfooconfig.yaml"
+    mine.write_text("# my hand-written promptfoo config\n")
+    args = ["export", version, "--format", "promptfoo", "--out", str(mine)]
+    _assert_refused(_dsc(args, project.root), "was not written by a dsc export", "--force")
+    assert mine.read_text() == "# my hand-written promptfoo config\n"
+    assert _dsc([*args, "--force"], project.root).returncode == 0
+    assert "tests:" in mine.read_text()
+    assert _dsc(args, project.root).returncode == 0  # its own earlier export is replaced without asking
+    mine.write_text(mine.read_text() + "# edited by hand\n")
+    _assert_refused(_dsc(args, project.root), "or was edited since")
+
+
+def test_export_refuses_a_symlink_out_of_its_folder(
+    project: Project, version: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    canary = tmp_path_factory.mktemp("canary") / "precious.txt"
+    canary.write_text("precious\n")
+    out = project.root / "evals"
+    out.mkdir()
+    dataset, vid = version.split("/")[-2:]
+    (out / f"{dataset}-{vid}-inspect.jsonl").symlink_to(canary)
+    done = _dsc(["export", version, "--format", "inspect", "--out", str(out), "--force"], project.root)
+    _assert_refused(done, "outside")
+    assert canary.read_text() == "precious\n"
+
+
+def test_export_refuses_to_replace_a_foreign_dataset_card(project: Project, version: str) -> None:
+    from compiler.export.hf import DATA_FILE
+
+    out = project.root / "hub-clone"
+    (out / DATA_FILE).parent.mkdir(parents=True)
+    (out / DATA_FILE).write_bytes(b"PAR1 not ours")
+    (out / "README.md").write_text("# the team's dataset card\n")
+    done = _dsc(["export", version, "--format", "hf", "--out", str(out)], project.root)
+    _assert_refused(done, "was not written by a dsc export")
+    assert (out / "README.md").read_text() == "# the team's dataset card\n"

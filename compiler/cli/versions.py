@@ -100,6 +100,7 @@ def add_version_verbs(verbs: Any) -> None:
         "--format", required=True, dest="fmt", help="promptfoo | deepeval | inspect | openai-evals | hf"
     )
     export.add_argument("--out", default=".", help="a file, or a folder to write into (default: .)")
+    export.add_argument("--force", action="store_true", help="replace files an earlier export did not write")
 
 
 def _open(ref: str) -> Any:
@@ -259,16 +260,21 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from compiler.export.formats import export_version
+    from compiler.core.confine import claim_export_targets, record_export_targets
+    from compiler.export.formats import export_targets, export_version
     from compiler.versions.store import read_manifest, read_rows
 
     version = _open(args.version)
     out = Path(args.out)
     if out.is_file() and args.fmt == "hf":
         raise UsageError(f"--out {out}: is a file; the hf export writes a folder, give a folder path")
+    manifest = read_manifest(version)
+    files = export_targets(manifest, args.fmt, out)[1]
+    claim_export_targets(out, files, force=args.force)  # inside --out; never over a file dsc did not write
     if not out.exists() and not out.suffix:  # a new path without an extension is a folder to write into
         out.mkdir(parents=True)
-    path = export_version(read_rows(version), read_manifest(version), args.fmt, out)
+    path = export_version(read_rows(version), manifest, args.fmt, out)
+    record_export_targets(out, files)
     print(f"exported {version.dataset}/{version.version} as {args.fmt}: {path}")
     return 0
 

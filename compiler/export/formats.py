@@ -26,27 +26,37 @@ from compiler.core.errors import UsageError
 from compiler.core.rows import Row
 
 
+def export_targets(manifest: Mapping[str, Any], fmt: str, out: Path) -> tuple[Path, list[Path]]:
+    """Where an export of `fmt` to `out` goes, and every file it will write there."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format `{fmt}`; use one of: {', '.join(sorted(FORMATS))}")
+    suffix = FORMATS[fmt][0]
+    target = Path(out)
+    default = f"{manifest.get('dataset', 'dataset')}-{manifest.get('version', 'version')}-{fmt}{suffix}"
+    if fmt == "hf":
+        from compiler.export.hf import DATA_FILE
+
+        if target.is_dir() and any(target.iterdir()) and not (target / DATA_FILE).is_file():
+            target = target / default
+        return target, [target / DATA_FILE, target / "README.md"]
+    if target.is_dir():
+        target = target / default
+    return target, [target]
+
+
 def export_version(rows: list[Row], manifest: dict[str, Any], fmt: str, out: Path) -> Path:
     """Write `rows` as `fmt` to `out`; an existing folder gets `<dataset>-<version>-<fmt>[.ext]` inside it.
 
     For `hf`, `out` is the dataset folder itself when it does not exist yet, is empty, or is an earlier `hf`
     export (re-exported in place); any other folder (the project root, say) gets a new folder inside it.
     """
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown export format `{fmt}`; use one of: {', '.join(sorted(FORMATS))}")
+    target, _ = export_targets(manifest, fmt, out)
     ordered = sorted(rows, key=lambda r: r.id)
-    suffix, encode = FORMATS[fmt]
-    target = Path(out)
-    default = f"{manifest.get('dataset', 'dataset')}-{manifest.get('version', 'version')}-{fmt}{suffix}"
     if fmt == "hf":
-        from compiler.export.hf import DATA_FILE, write_hf_folder
+        from compiler.export.hf import write_hf_folder
 
-        if target.is_dir() and any(target.iterdir()) and not (target / DATA_FILE).is_file():
-            target = target / default
         return write_hf_folder(ordered, manifest, target)
-    if target.is_dir():
-        target = target / default
-    write_atomic(target, encode(ordered, manifest, target.suffix))
+    write_atomic(target, FORMATS[fmt][1](ordered, manifest, target.suffix))
     return target
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
@@ -28,6 +29,7 @@ from compiler.spec.model import (
     Value,
     Variable,
 )
+from compiler.spec.safety.paths import path_problems
 from compiler.spec.validate.fields import (
     Problems,
     check_keys,
@@ -274,10 +276,10 @@ def validate_config(
     if any(s.name == "adversarial" for s in strategies) and not tactics:
         problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
     budget = parse_budget(problems, raw.get("budget"))
+    for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):
+        problems.add(key, message)
     sources = None
     if raw.get("sources") and dims and not problems.lines:
-        from pathlib import Path
-
         try:
             sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
         except ConfigError as exc:
