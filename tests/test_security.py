@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -520,3 +521,55 @@ def test_export_refuses_to_replace_a_foreign_dataset_card(project: Project, vers
     done = _dsc(["export", version, "--format", "hf", "--out", str(out)], project.root)
     _assert_refused(done, "was not written by a dsc export")
     assert (out / "README.md").read_text() == "# the team's dataset card\n"
+
+
+PRIVATE = [
+    "07700 900123",
+    "4155550134",
+    "4111.1111.1111.1111",
+    "DE89-3704-0044-0532-0130-00",
+    "jörg@müller.de",
+    "john(at)example(dot)com",
+    "AKIAIOSFODNN7EXAMPLE",
+    "020 7946 0958",
+]
+
+
+def _golden_row(**changes: object) -> str:
+    source = Path(__file__).resolve().parents[1] / "datasets" / "support_bot" / "golden.jsonl"
+    row = json.loads(source.read_text(encoding="utf-8").splitlines()[0])
+    row.update(changes)
+    return json.dumps(row, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("strategy", "leak-jörg@müller.de"), ("variant", "AKIAIOSFODNN7EXAMPLE"), ("variant", "x" * 80)],
+    ids=["strategy-email", "variant-aws-key", "variant-too-long"],
+)
+def test_a_curated_label_holding_private_data_is_refused(project: Project, field: str, value: str) -> None:
+    path = project.root / "datasets" / "support_bot" / "golden.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(_golden_row(**{field: value}) + "\n", encoding="utf-8")
+    before = _snapshot(project.root)
+    done = _dsc(["compile", "size=8", "~sources.production"], project.root)
+    _assert_refused(done, "datasets/support_bot/golden.jsonl:1: golden row")
+    assert value not in done.stderr + done.stdout
+    assert _snapshot(project.root) == before
+
+
+def test_every_field_of_a_curated_row_is_scrubbed_before_it_is_written(project: Project) -> None:
+    path = project.root / "datasets" / "support_bot" / "golden.jsonl"
+    path.parent.mkdir(parents=True)
+    message = "Call me on " + ", ".join(PRIVATE[:5]) + " or " + PRIVATE[5]
+    row = _golden_row(inputs={"customer_message": message}, notes=f"key {PRIVATE[6]} tel {PRIVATE[7]}")
+    path.write_text(row + "\n", encoding="utf-8")
+    done = _dsc(["compile", "size=8", "~sources.production"], project.root)
+    assert done.returncode == 0, done.stderr
+    written = [p for p in (project.root / "outputs").rglob("*") if p.is_file()]
+    cases = next(p for p in written if p.name == "cases.jsonl").read_text(encoding="utf-8")
+    assert "<PHONE_1>" in cases and "<EMAIL_2>" in cases and "<IBAN_1>" in cases, cases[:2000]
+    for value in PRIVATE:
+        assert value not in done.stdout + done.stderr
+        for file in written:
+            assert value.encode() not in file.read_bytes(), (value, file)

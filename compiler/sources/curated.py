@@ -167,7 +167,9 @@ def load_curated(
                 result = scrub_row(
                     {k: v for k, v in row.items() if k not in kept}, source.pii, dict(source.patterns)
                 )
-                labels = [k for k in ("strategy", "variant", "cell") if k in row and result.fields[k] != row[k]]
+                labels = [
+                    k for k in ("strategy", "variant", "cell") if k in row and result.fields[k] != row[k]
+                ]
                 if labels:  # names that identify the case must not be redacted into something else
                     problems.append(
                         f"{path}:{number}: {name} row's {', '.join(labels)} holds private data "
