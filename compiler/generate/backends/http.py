@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
@@ -42,6 +42,13 @@ from compiler.generate.backends.faults import (
     shown_message,
 )
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.wire import (
+    MAX_ANSWER_BODY,
+    MAX_ERROR_BODY,
+    MAX_REDIRECTS,
+    read_bounded,
+    same_origin_target,
+)
 from compiler.spec.model import LMSpec
 
 # kind -> (default api_base, default api_key_env)
@@ -53,28 +60,6 @@ KIND_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
 }
 ANTHROPIC_VERSION = "2023-06-01"
 MISSING = "???"  # Hydra's mark for a value the user must give
-MAX_REDIRECTS = 5
-MAX_ERROR_BODY = 64 * 1024  # of an error body, read for its message
-MAX_ANSWER_BODY = 32 * 1024 * 1024  # a hostile server cannot fill the memory with one answer
-
-
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """At most `limit` bytes of the body (an answer cut there fails to parse and is retried as malformed)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65536):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def origin_of(url: str) -> tuple[str, str, int | None]:
-    """scheme, host and port (default ports made explicit): what a redirect may not change."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def endpoint_identity(kind: str, api_base: str) -> str:
@@ -266,7 +251,7 @@ class HttpEngine:
                     if status in (301, 302, 303, 307, 308) and location:
                         url = self._redirect_target(url, location)
                         continue
-                    raw = await _read_bounded(response, MAX_ERROR_BODY if status >= 300 else MAX_ANSWER_BODY)
+                    raw = await read_bounded(response, MAX_ERROR_BODY if status >= 300 else MAX_ANSWER_BODY)
                     retry_after = retry_after_from(response.headers) if status == 429 else None
                     break
             else:
@@ -296,15 +281,7 @@ class HttpEngine:
         raise Fault(f"http_{status}", detail, final=True)
 
     def _redirect_target(self, url: str, location: str) -> str:
-        target = urljoin(url, location)
-        if origin_of(target) != origin_of(self.url):
-            scheme, host, port = origin_of(target)
-            raise LMRefused(
-                f"lm.api_base: {self.identity} redirected to another origin ({scheme}://{host}:{port}); "
-                "dsc sends prompts and keys only to the configured server: set lm.api_base to the new one "
-                "if you trust it"
-            )
-        return target
+        return same_origin_target(self.url, url, location, self.identity)
 
     def _provider_message(self, raw: bytes) -> str:
         """The provider's error message, redacted before it is cut (a cut key would not match any more)."""
