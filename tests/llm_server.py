@@ -54,6 +54,7 @@ FAULT_KINDS = (
     "error_200",  # an error body with HTTP 200, as some gateways send
     "refusal",  # a well-formed completion whose text is a refusal, not the output format
     "huge",  # a well-formed completion of 200,000 characters
+    "400_echo",  # a 400 whose body echoes the request headers (the Authorization key among them)
 )
 REFUSAL = "Sorry, I cannot help with that."
 
@@ -91,6 +92,7 @@ class ServerStats:
     arrivals: dict[str, list[float]] = field(default_factory=dict)  # body hash -> time.monotonic() of each
     bodies: list[bytes] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)  # path and query of every request to another route
 
     @property
     def repeats(self) -> int:
@@ -126,6 +128,7 @@ class _App:
         self.keep_bodies = keep_bodies
         self.stats = ServerStats()
         self.closing = asyncio.Event()
+        self.redirect_to: str | None = None  # where /moved/v1/... sends a 307
 
     def choose(self, body: bytes, key: str, seen: int) -> str:
         text = body.decode("utf-8", "replace")
@@ -187,6 +190,9 @@ class _App:
                 "404": "model not found",
             }[fault]
             return web.json_response({"error": {"message": message}}, status=int(fault))
+        if fault == "400_echo":  # a gateway that quotes the request headers back, the key near char 200
+            echoed = f"bad request {'x' * 170} Authorization: {request.headers.get('Authorization', '')}"
+            return web.json_response({"error": {"message": echoed}}, status=400)
         if fault == "hang":
             await self.hang(request)
             return web.Response(status=504)
@@ -280,6 +286,14 @@ class _App:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closing.wait(), 0.05)
 
+    async def moved(self, request: web.Request) -> web.StreamResponse:
+        self.stats.other.append(request.path_qs)
+        raise web.HTTPTemporaryRedirect(self.redirect_to or "/v1/chat/completions")
+
+    async def record_other(self, request: web.Request) -> web.StreamResponse:
+        self.stats.other.append(request.path_qs)
+        return web.Response(status=404, text="no such route")
+
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats.summary())
 
@@ -302,6 +316,8 @@ class _App:
         app.router.add_post("/v1/embeddings", self.handle)
         app.router.add_get("/_stats", self.get_stats)
         app.router.add_post("/_configure", self.configure)
+        app.router.add_post("/moved/v1/chat/completions", self.moved)
+        app.router.add_route("*", "/{tail:.*}", self.record_other)
         return app
 
 
@@ -381,6 +397,11 @@ class MockLLMServer:
         return ServerStats(
             requests=data["requests"], max_in_flight=data["max_in_flight"], outcomes=Counter(data["outcomes"])
         )
+
+    def redirect(self, location: str) -> None:
+        """Answer POSTs to /moved/v1/chat/completions with a 307 to `location` (thread mode)."""
+        assert self._app is not None
+        self._app.redirect_to = location
 
     def configure(self, latency: float | None = None, faults: Faults | None = None) -> None:
         """New latency and faults, counters reset."""

@@ -125,7 +125,7 @@ def test_rows_without_the_input_columns_name_file_lines_and_columns(spec: Spec, 
         ),
         (
             {"customer_message": "x", "cell": {"intent": "refunds"}},
-            "`cell.intent: refunds` but intent has no such value",
+            "a `cell.intent` value that intent does not have",
         ),
         ({"inputs": {"customer_msg": "x"}}, "unknown input column `inputs.customer_msg`"),
     ],

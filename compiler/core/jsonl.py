@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import DscError
+from compiler.core.limits import NestingError, load_json
 
 CONFLICT_MARKERS = (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||")
 OnDamage = Callable[[int, str], None]  # (line number, problem) for readers that skip damage (repair)
@@ -28,7 +29,9 @@ def damage_of(raw: bytes, last: bool) -> tuple[str, Any]:
     except UnicodeDecodeError as exc:
         return f"not UTF-8 text (byte {exc.start + 1})", None
     try:
-        return "", json.loads(text)
+        return "", load_json(text)
+    except NestingError as exc:
+        return f"the row {exc}; flatten it", None
     except ValueError as exc:
         if last:
             return "cut off (a torn last line)", None

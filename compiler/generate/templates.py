@@ -14,7 +14,7 @@ import xxhash
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from compiler.core.errors import TemplateError
+from compiler.core.errors import ConfigError, TemplateError
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN
@@ -78,6 +78,7 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
         source = path.read_text(encoding="utf-8")
         try:
             ast = env.parse(source, name=file, filename=str(path))
+            env.compile(source, name=file, filename=str(path))  # unknown filters and tests fail here
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
                 f"{shown_path(path)}:{exc.lineno}: syntax error: {exc.message}; fix the template"
@@ -90,6 +91,22 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
                 f"{shown_path(path)}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
                 f"templates may use {', '.join(sorted(CONTEXT_NAMES))}"
             )
+    _check_prompt_renders(spec)
+
+
+def _check_prompt_renders(spec: Spec) -> None:
+    """Exports render the prompt with each row's inputs: a prompt that cannot render fails here, not there
+    (its syntax and names are checked with the spec, in spec/validate/prompt.py)."""
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    declared = {v.name for v in spec.prompt.variables}
+    try:
+        env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared})
+    except Exception as exc:  # a template runs user expressions: any error is the template's
+        line = _template_line(exc, "<template>")
+        raise ConfigError(
+            f"prompt.text:{line}: the prompt under test fails when rendered "
+            f"({type(exc).__name__}: {_short(exc)}); fix the expression"
+        ) from exc
 
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
@@ -137,24 +154,48 @@ def render_case(
         template = env.get_template(file)
         text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
     except jinja2.UndefinedError as exc:
-        line = _template_line(exc, file)
+        where = _template_where(exc, file)
         raise TemplateError(
-            f"{shown}:{line}: {exc.message}; use a variable the context provides "
+            f"{Path(shown).parent}/{where}: {exc.message}; use a variable the context provides "
             f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
         ) from exc
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"{shown}: {exc}") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"{Path(shown).parent}/{exc.name or file}:{exc.lineno}: {exc.message}; fix the template"
+        ) from exc
+    except Exception as exc:  # a template runs user expressions: 1/0, a bad filter argument, the sandbox
+        raise TemplateError(
+            f"{Path(shown).parent}/{_template_where(exc, file)}: fails when rendered for strategy "
+            f"{case.strategy} ({type(exc).__name__}: {_short(exc)}); fix the expression"
+        ) from exc
     return RenderedCase(case, text.strip() + "\n")
 
 
-def _template_line(exc: BaseException, file: str) -> int | str:
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160]
+
+
+def _template_line(exc: BaseException, suffix: str) -> int | str:
+    """The line of the innermost template frame (Jinja compiles templates to code named after the file)."""
     tb = exc.__traceback__
     line: int | str = "?"
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+        if tb.tb_frame.f_code.co_filename.endswith(suffix):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def _template_where(exc: BaseException, file: str) -> str:
+    """`file:line` of the innermost .j2 frame (an included _base.j2 names itself)."""
+    tb = exc.__traceback__
+    where = f"{file}:?"
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f"{Path(name).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:

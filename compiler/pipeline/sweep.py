@@ -18,6 +18,7 @@ from compiler.core.errors import ConfigError, DscError
 from compiler.pipeline.compile import compile_dataset
 from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
 from compiler.spec.paths import read_paths
+from compiler.spec.safety import check_config_safety
 from compiler.versions.store import read_index
 
 
@@ -59,6 +60,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     """Run every job of the sweep through Hydra's sweeper and launcher; returns one record per job."""
 
     project = project or Project.locate()
+    check_config_safety([project.conf_dir], overrides, project.root)  # before Hydra runs any callback
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
     out = read_paths(project.conf_dir, overrides).out_dir
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from compiler.privacy.formats import EMAIL, email_normal, find_national_phones, find_obfuscated_emails
 from compiler.privacy.validators import (
     Span,
     digits_of,
@@ -174,23 +175,21 @@ BUILTIN_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "email",
         "EMAIL",
-        _when(
-            lambda t: "@" in t,
-            _regex_finder(
-                r"(?<![\w.%+\-])[\w][\w.%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w\-])"
-            ),
+        _chain(
+            _when(lambda t: "@" in t, _regex_finder(EMAIL)),
+            _when(_mentions("at"), find_obfuscated_emails),
         ),
-        str.lower,
-        r"[\w.%+\-]@[A-Za-z0-9\-]+\.",
+        email_normal,
+        r"[\w.%+\-]@[\w\-]+\.|(?i)[\(\[\{<]\s*at\s*[\)\]\}>]|(?i)\sat\s+\w+\s+dot\s",
     ),
     Detector(
         "iban",
         "IBAN",
         _when(_digits_at_least(6), find_ibans),
-        lambda s: s.replace(" ", "").upper(),
-        r"[A-Za-z]{2}\d{2} ?[A-Za-z0-9]{4}",
+        lambda s: s.replace(" ", "").replace("-", "").upper(),
+        r"[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}",
     ),
-    Detector("card", "CARD", _when(_digits_at_least(13), find_cards), digits_of, r"\d(?:[ \-]?\d){12}"),
+    Detector("card", "CARD", _when(_digits_at_least(13), find_cards), digits_of, r"\d(?:[ .\-]?\d){12}"),
     Detector(
         "ssn",
         "SSN",
@@ -224,6 +223,7 @@ BUILTIN_DETECTORS: tuple[Detector, ...] = (
                 _regex_finder(_PHONE_INTL, check=lambda s: 8 <= len(digits_of(s)) <= 15),
             ),
             _when(_digits_at_least(10), _regex_finder(_PHONE_US)),
+            _when(_digits_at_least(10), find_national_phones),
             _when(
                 lambda t: (
                     _digit_count(t) >= 10
@@ -235,7 +235,8 @@ BUILTIN_DETECTORS: tuple[Detector, ...] = (
             ),
         ),
         digits_of,
-        rf"\+\d|\d{{3}}[ .\-]\d{{3}}[ .\-]\d{{4}}|\(\d{{3}}\)|(?i)\b(?:{_PHONE_WORDS})\b",
+        rf"\+\d|\d{{3}}[ .\-]\d{{3}}[ .\-]\d{{4}}|\(\d{{3}}\)|(?i)\b(?:{_PHONE_WORDS})\b"
+        r"|0\d\d(?:[ .\-]?\d){7}|\d{10}",
     ),
     Detector(
         "secret",

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from compiler.privacy.detectors import Detector, compile_patterns
+from compiler.privacy.formats import FOLD_PREFILTER, fold
 
 MODES = ("redact", "reject")
 
@@ -30,8 +31,9 @@ class _Redactor:
 
     def redact(self, text: str) -> str:
         taken: list[tuple[int, int, Detector]] = []
+        probe = fold(text)  # full-width digits, thin spaces, ...: found as their ASCII twins, same spans
         for detector in self.detectors:  # priority order: an earlier detector keeps an overlapping span
-            for start, end in detector.find(text):
+            for start, end in detector.find(probe):
                 if all(end <= s or start >= e for s, e, _ in taken):
                     taken.append((start, end, detector))
         if not taken:
@@ -39,7 +41,7 @@ class _Redactor:
         taken.sort(key=lambda item: item[0])
         parts, last = [], 0
         for start, end, detector in taken:
-            key = (detector.label, detector.normalize(text[start:end]))
+            key = (detector.label, detector.normalize(probe[start:end]))
             if key not in self.numbers:
                 self.next[detector.label] += 1
                 self.numbers[key] = self.next[detector.label]
@@ -114,7 +116,7 @@ def scrub_row(
 
 def prefilter_pattern(patterns: Mapping[str, str] | None = None) -> str:
     """One Rust regex that matches every text some detector could flag (a superset)."""
-    return "|".join(f"(?:{d.prefilter})" for d in compile_patterns(patterns))
+    return "|".join([*(f"(?:{d.prefilter})" for d in compile_patterns(patterns)), FOLD_PREFILTER])
 
 
 def scrub_frame(

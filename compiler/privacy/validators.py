@@ -33,15 +33,22 @@ def _is_card(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and len(set(digits)) > 1 and luhn_valid(digits)
 
 
-_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2} $")
-_CARD_RUN = re.compile(r"(?<![\w.,\-])\d(?:[ \-]?\d){12,26}(?![\d])")
+_IBAN_HEAD = re.compile(r"\b[A-Za-z]{2}\d{2}[ \-]?(?:[A-Za-z0-9]{4}[ \-]?){0,2}$")
+
+
+def after_iban_head(text: str, start: int) -> bool:
+    """Whether digits at `start` continue an account number (`GB52 NVDX 5735...`), not a card or phone."""
+    return _IBAN_HEAD.search(text, max(0, start - 16), start) is not None
+
+
+_CARD_RUN = re.compile(r"(?<![\w.,\-])\d(?:[ .\-]?\d){12,26}(?![\d]|[.,]\d)")
 
 
 def find_cards(text: str) -> Iterator[Span]:
     """Card numbers, also at the start of a longer separated run ("4111 1111 1111 1111 2024")."""
     for match in _CARD_RUN.finditer(text):
         run, start = match.group(), match.start()
-        if _IBAN_HEAD.search(text, max(0, start - 5), start):
+        if after_iban_head(text, start):
             continue  # the digits of an IBAN that failed its checksum, not a card
         groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run)]
         if len(groups) == 1:
@@ -154,7 +161,7 @@ def find_ibans(text: str) -> Iterator[Span]:
         while i < len(text) and len(compact) < length:
             if text[i].isalnum() and text[i].isascii():
                 compact.append(text[i])
-            elif not (text[i] == " " and compact and i + 1 < len(text) and text[i + 1].isalnum()):
+            elif not (text[i] in " -" and compact and i + 1 < len(text) and text[i + 1].isalnum()):
                 break
             i += 1
         if (

@@ -10,6 +10,7 @@ through the privacy gate (`pii: redact` by default; `reject` refuses a file with
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ def _lines(numbers: Sequence[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
+_LABEL = re.compile(r"[A-Za-z0-9_.\-~]{1,64}")
+
+
 def _row_problems(
     source: CuratedSource, row: Any, inputs: Sequence[str], columns: Sequence[str]
 ) -> list[str]:
@@ -108,9 +112,13 @@ def _row_problems(
                     f"has `cell.{dim}` but there is no such dimension; dimensions: {', '.join(dims)}"
                 )
             elif str(value) not in names and f"~{value}" not in names:
-                problems.append(
-                    f"has `cell.{dim}: {value}` but {dim} has no such value; values: {', '.join(names)}"
+                problems.append(  # the value is not echoed: it may be anything, a customer's address too
+                    f"has a `cell.{dim}` value that {dim} does not have; values: {', '.join(names)}"
                 )
+    for key in ("strategy", "variant"):
+        value = row.get(key)
+        if value is not None and not (isinstance(value, str) and _LABEL.fullmatch(value)):
+            problems.append(f"has a `{key}` that is not a plain name (letters, digits, _ . - up to 64)")
     return problems
 
 
@@ -141,10 +149,19 @@ def load_curated(
                 missing.setdefault(lacking, []).append(number)
                 continue
             if source.pii != "keep":
-                kept = {k: v for k, v in row.items() if k in ("id", "cell", "source", "strategy", "variant")}
+                kept = {k: v for k, v in row.items() if k in ("id", "source")}
                 result = scrub_row(
                     {k: v for k, v in row.items() if k not in kept}, source.pii, dict(source.patterns)
                 )
+                labels = [
+                    k for k in ("strategy", "variant", "cell") if k in row and result.fields[k] != row[k]
+                ]
+                if labels:  # names that identify the case must not be redacted into something else
+                    problems.append(
+                        f"{path}:{number}: {name} row's {', '.join(labels)} holds private data "
+                        f"({', '.join(sorted(result.counts))}); replace it with a plain name"
+                    )
+                    continue
                 if result.rejected:
                     problems.append(
                         f"{path}:{number}: {name} row holds {result.reason} and sources.{name}.pii is "

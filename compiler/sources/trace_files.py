@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from compiler.core.errors import SourceError
+from compiler.core.limits import NestingError, load_json
 from compiler.spec.validate.production import FIELD_KEYS, ProductionSource
 
 ERROR_TRUE = ("true", "1", "yes", "y", "fail", "failed", "failure", "error", "wrong", "incorrect", "bad")
@@ -152,7 +154,9 @@ def _flat_json(path: Path, fields: Sequence[str]) -> tuple[pl.LazyFrame, list[st
                 continue
             lines.append(number)
             try:
-                obj = json.loads(line)
+                obj = load_json(line)
+            except NestingError as exc:
+                raise SourceError(f"{path}:{number}: the trace {exc}; flatten it or drop the line") from None
             except ValueError:
                 obj = None
             invalid.append(not isinstance(obj, dict))

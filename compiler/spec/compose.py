@@ -12,6 +12,7 @@ from compiler.core import lazy
 from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.project import Project
+from compiler.spec.safety import check_config_safety, mask_override
 from compiler.spec.validate.dataset import validate_config
 from compiler.spec.validate.fields import closest_name
 
@@ -50,7 +51,7 @@ def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]
     for text in overrides:
         key = text.split("=", 1)[0].lstrip("+~").strip()
         if key and "/" not in key and "@" not in key and not project.is_group(key):
-            keys[key] = text
+            keys[key] = mask_override(text)  # errors quote overrides: never a key's value
     return keys
 
 
@@ -64,6 +65,7 @@ def _relative(path: Path) -> str:
 def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str, Any], Origins]:
     """Compose conf/config.yaml with Hydra overrides into a plain dict plus where each part came from."""
     OmegaConf = lazy.omegaconf.OmegaConf
+    check_config_safety([project.conf_dir], overrides, project.root)
     try:
         with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
             cfg = lazy.hydra.compose(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -25,6 +26,33 @@ T = TypeVar("T")
 
 # Retryable fault classes, as counted in CallStats.extra
 RATE_LIMITED, SERVER, TIMEOUT, CONNECTION, MALFORMED = "429", "5xx", "timeout", "connection", "malformed"
+
+
+# credentials a provider may echo back in an error body: bearer tokens, provider-style keys, URL userinfo
+_SECRET_SHAPES = re.compile(
+    r"(?i)(bearer\s+|x-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[^\s\"',;}]+"
+    r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_\-]{8,}"
+    r"|(?<=://)[^/@\s]+@"
+)
+MESSAGE_CHARS = 200
+
+
+def redact_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """The text with every known secret and anything shaped like a credential replaced by ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+
+    def hide(match: re.Match[str]) -> str:
+        prefix = match.group(1) or ""
+        return f"{prefix}***" if prefix else ("***@" if match.group(0).endswith("@") else "***")
+
+    return _SECRET_SHAPES.sub(hide, text)
+
+
+def shown_message(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """A provider's message as dsc may print it: redacted first, then on one line and cut to length."""
+    return " ".join(redact_secrets(text, secrets).split())[:MESSAGE_CHARS]
 
 
 # The three exceptions below also derive from DSPy's LMError: DSPy's engine boundary passes its own errors

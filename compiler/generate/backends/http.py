@@ -40,8 +40,16 @@ from compiler.generate.backends.faults import (
     RetryPolicy,
     call_with_recovery,
     retry_after_from,
+    shown_message,
 )
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.wire import (
+    MAX_ANSWER_BODY,
+    MAX_ERROR_BODY,
+    MAX_REDIRECTS,
+    read_bounded,
+    same_origin_target,
+)
 from compiler.spec.model import LMSpec
 
 # kind -> (default api_base, default api_key_env)
@@ -231,11 +239,26 @@ class HttpEngine:
 
     async def _attempt(self, body: bytes) -> _Reply:
         """One POST: a reply, a Fault (retried unless final), or LMRefused when the configuration is wrong."""
+        url = self.url
         try:
-            async with self._client().post(self.url, data=body, proxy=self.proxy) as response:
-                raw = await response.read()
-                status = response.status
-                retry_after = retry_after_from(response.headers) if status == 429 else None
+            for _ in range(MAX_REDIRECTS + 1):
+                # redirects are followed here, not by aiohttp: the prompt and the key go to this origin only
+                async with self._client().post(
+                    url, data=body, proxy=self.proxy, allow_redirects=False
+                ) as response:
+                    status = response.status
+                    location = response.headers.get("Location")
+                    if status in (301, 302, 303, 307, 308) and location:
+                        url = self._redirect_target(url, location)
+                        continue
+                    raw = await read_bounded(response, MAX_ERROR_BODY if status >= 300 else MAX_ANSWER_BODY)
+                    retry_after = retry_after_from(response.headers) if status == 429 else None
+                    break
+            else:
+                raise LMRefused(
+                    f"lm.api_base: {self.identity} redirected more than {MAX_REDIRECTS} times; "
+                    "point lm.api_base at the server that answers"
+                )
         except TimeoutError as exc:
             raise Fault(TIMEOUT, f"no answer within lm.timeout={self.timeout:g} s") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -257,15 +280,18 @@ class HttpEngine:
         self.recovery.refuse(status, detail, self.identity, self._key_env, self.wire_model)
         raise Fault(f"http_{status}", detail, final=True)
 
+    def _redirect_target(self, url: str, location: str) -> str:
+        return same_origin_target(self.url, url, location, self.identity)
+
     def _provider_message(self, raw: bytes) -> str:
+        """The provider's error message, redacted before it is cut (a cut key would not match any more)."""
         try:
             payload = json.loads(raw)
             error = payload.get("error", payload) if isinstance(payload, dict) else payload
             message = str(error.get("message", error) if isinstance(error, dict) else error)
-        except ValueError:
-            message = raw[:200].decode("utf-8", "replace")
-        message = " ".join(message.split())[:200]
-        return message.replace(self._key, "***") if self._key else message
+        except (ValueError, RecursionError):
+            message = raw.decode("utf-8", "replace")
+        return shown_message(message, (self._key,))
 
     def _read(self, raw: bytes) -> _Reply:
         try:
@@ -292,7 +318,7 @@ class HttpEngine:
                 int(usage.get("completion_tokens") or 0),
                 "length" if choice.get("finish_reason") == "length" else "stop",
             )
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
             raise Fault(MALFORMED, f"unreadable answer from {self.identity} ({type(exc).__name__})") from exc
 
     def stream(self, request: Any) -> Any:

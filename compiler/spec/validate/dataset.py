@@ -30,6 +30,7 @@ from compiler.spec.model import (
     Variable,
 )
 from compiler.spec.paths import paths_from
+from compiler.spec.safety.paths import path_problems
 from compiler.spec.validate.dedupe import parse_dedupe
 from compiler.spec.validate.fields import (
     Problems,
@@ -291,6 +292,8 @@ def validate_config(
     if any(s.name == "adversarial" for s in strategies) and not tactics:
         problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
     budget = parse_budget(problems, raw.get("budget"))
+    for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):
+        problems.add(key, message)
     sources = None
     if raw.get("sources") and dims and not problems.lines:
         try:

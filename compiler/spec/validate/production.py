@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from compiler.core.confine import is_inside, relative_path_problem
 from compiler.core.errors import ConfigError
 from compiler.privacy.detectors import check_pattern
 from compiler.privacy.gate import MODES
@@ -95,7 +96,15 @@ def resolve_files(problems: list[str], key: str, raw: Any, base_dir: Path) -> tu
     if not isinstance(raw, str) or not raw.strip():
         problems.append(f"{key}: is missing; give a file or glob such as data/traces/*.jsonl")
         return ()
-    matches = sorted({Path(p) for p in glob.glob(str(base_dir / raw), recursive=True) if Path(p).is_file()})
+    if (reason := relative_path_problem(raw)) is not None:
+        problems.append(f"{key}: {reason}; sources are files inside the project")
+        return ()
+    found = sorted({Path(p) for p in glob.glob(str(base_dir / raw), recursive=True) if Path(p).is_file()})
+    matches = [p for p in found if is_inside(base_dir, p)]
+    if len(matches) < len(found):
+        outside = next(p for p in found if p not in matches)
+        problems.append(f"{key}: `{raw}` matches {outside}, a symlink out of the project; remove it")
+        return ()
     if not matches:
         problems.append(f"{key}: `{raw}` matches no file (relative to {base_dir}); check the path or glob")
     unsupported = sorted({p.suffix or p.name for p in matches if p.suffix.lower() not in FORMATS})

@@ -1,0 +1,46 @@
+"""What dsc accepts from an LM server on the wire: bounded bodies, and redirects only within the configured
+origin (a redirect elsewhere would send every prompt and the key to a server nobody configured)."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from compiler.generate.backends.faults import LMRefused
+
+MAX_REDIRECTS = 5
+MAX_ERROR_BODY = 64 * 1024  # of an error body, read for its message
+MAX_ANSWER_BODY = 32 * 1024 * 1024  # a hostile server cannot fill the memory with one answer
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most `limit` bytes of the body (an answer cut there fails to parse and is retried as malformed)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """scheme, host and port (default ports made explicit): what a redirect may not change."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+def same_origin_target(configured: str, url: str, location: str, identity: str) -> str:
+    """The URL a redirect from `url` points to, or LMRefused when it leaves the configured origin."""
+    target = urljoin(url, location)
+    if origin_of(target) != origin_of(configured):
+        scheme, host, port = origin_of(target)
+        raise LMRefused(
+            f"lm.api_base: {identity} redirected to another origin ({scheme}://{host}:{port}); "
+            "dsc sends prompts and keys only to the configured server: set lm.api_base to the new one "
+            "if you trust it"
+        )
+    return target
