@@ -44,7 +44,20 @@ def copy_project(target: Path, folders: tuple[str, ...] = ("conf", "data")) -> P
 
 
 def edit(path: Path, old: str, new: str) -> None:
-    """Replace text in a copied config file; the test fails loudly if the text is not there."""
+    """Replace text in a copied config file; the test fails loudly if the text is not there.
+
+    A file the project does not have yet (a built-in catalogue or template) is first copied from the
+    package, as a user overrides a built-in file: same name in the project's conf/<group>/ or templates/."""
+    if not path.exists():
+        parts = path.parts
+        for anchor in ("templates", "conf"):
+            if anchor in parts:
+                rest = parts[len(parts) - parts[::-1].index(anchor) :]
+                builtin = PACKAGE_ROOT / "compiler" / "builtin" / anchor / Path(*rest)
+                if builtin.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(builtin.read_bytes())
+                break
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))

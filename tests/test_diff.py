@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from compiler.plan.cases import plan_cases
+from compiler.screen.decisions import Decision, apply_decisions
 from compiler.spec.compose import Project, load_spec
 from compiler.versions.diff import diff_rows, format_diff
 from tests.rowmaker import make_row
 
 
-def test_added_removed_and_changed_rows(project: Project) -> None:
+def test_a_replaced_row_is_removed_and_added(project: Project) -> None:
     plan = plan_cases(load_spec(["size=20"], project))
     rows = [make_row(plan.spec, case) for case in plan.cases[:6]]
-    old = rows[:5]
-    changed = make_row(plan.spec, plan.cases[1], text="A different request about the same cell, reworded.")
-    new = [rows[0], changed, rows[2], rows[3], rows[5]]
-    diff = diff_rows(old, new)
-    assert (rows[1], changed) in diff.changed  # same source, strategy and cell: one changed row
-    added = {r.id for r in diff.added} | {n.id for o, n in diff.changed if o is not rows[1]}
-    removed = {r.id for r in diff.removed} | {o.id for o, n in diff.changed if o is not rows[1]}
-    assert added == {rows[5].id} and removed == {rows[4].id}
+    replacement = make_row(
+        plan.spec, plan.cases[1], text="A different request about the same cell, reworded."
+    )
+    diff = diff_rows(rows[:5], [rows[0], replacement, rows[2], rows[3], rows[5]])
+    assert {r.id for r in diff.added} == {replacement.id, rows[5].id}
+    assert {r.id for r in diff.removed} == {rows[1].id, rows[4].id}
+    assert not diff.reviewed and not diff.empty
     text = format_diff(diff, "a", "b", markdown=False)
     assert text.splitlines()[0].startswith("a -> b: ")
     markdown = format_diff(diff, "a", "b", markdown=True)
-    assert (
-        markdown.startswith("### dsc diff `a` -> `b`")
-        and "| strategy | added | removed | changed |" in markdown
-    )
+    assert markdown.startswith("### dsc diff `a` -> `b`")
 
 
 def test_the_same_rows_in_another_order_are_no_change(project: Project) -> None:
@@ -36,10 +31,10 @@ def test_the_same_rows_in_another_order_are_no_change(project: Project) -> None:
     assert diff_rows(rows, list(reversed(rows))).empty
 
 
-def test_a_cell_with_keys_in_another_order_is_the_same_cell(project: Project) -> None:
+def test_a_review_decision_is_its_own_kind_of_change(project: Project) -> None:
     plan = plan_cases(load_spec(["size=20"], project))
     row = make_row(plan.spec, plan.cases[0])
-    reordered = replace(row, cell=dict(reversed(list(row.cell.items()))))
-    edited = make_row(plan.spec, plan.cases[0], text="Another wording of the first request, for the diff.")
-    diff = diff_rows([reordered], [edited])
-    assert len(diff.changed) == 1 and not diff.added and not diff.removed
+    approved = apply_decisions(row, {row.id: Decision(row.id, "approved", "ana")})
+    assert approved is not None
+    diff = diff_rows([row], [approved])
+    assert not diff.added and not diff.removed and len(diff.reviewed) == 1

@@ -14,6 +14,7 @@ from compiler.generate.backends.journaled import BudgetGate, BudgetReached, Call
 from compiler.generate.embed import open_provider_embedder as open_embedder
 from compiler.generate.journal import Journal
 from compiler.screen.near.hashing import embed_with_hashing
+from compiler.spec.model import LMSpec
 from compiler.screen.semantic import drop_semantic_duplicates
 from compiler.spec.model import SemanticDedupe
 from tests.llm_server import Faults, MockLLMServer
@@ -96,7 +97,7 @@ def test_the_budget_stops_embedding_and_keeps_what_arrived(
 ) -> None:
     server = serve()
     stats = CallStats()
-    gate = BudgetGate(stats, max_calls=2, max_usd=None, price_input=0.0, price_output=0.0)
+    gate = BudgetGate(stats, 2, None, LMSpec(kind="offline", model="offline/procedural-v2"))
     with pytest.raises(BudgetReached, match="budget.max_calls=2 reached"):
         open_embedder(provider(server, monkeypatch), Journal(tmp_path / "journal"), stats, gate)(TEXTS)
     assert server.stats.requests == 2

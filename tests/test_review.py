@@ -45,7 +45,7 @@ def test_rejected_rows_vanish_and_edits_rehash(project: Project) -> None:
         row, {row.id: Decision(row.id, "edited", "ana", edits={"expected.verdict": "refuse"})}
     )
     assert edited is not None and edited.expected["verdict"] == "refuse" and edited.id != row.id
-    assert edited.review_status == "edited" and edited.provenance["edited_from"] == row.id
+    assert edited.review_status == "edited" and edited.provenance["origin"] == row.id
     assert apply_decisions(row, {}) == row
 
 

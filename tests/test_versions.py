@@ -280,9 +280,9 @@ def test_export_filters_rows_by_review_status(
     rows = _rows(version)
     assert main(["review", "approve", rows[0].id, rows[1].id]) == 0
     assert main(["review", "reject", rows[2].id, "--reason", "off topic"]) == 0
-    out = tmp_path / "samples.jsonl"
+    out = tmp_path / "exported"
     assert main(["export", str(version.path), "--format", "inspect", "--out", str(out), *statuses]) == 0
-    exported = len(out.read_text().splitlines())
+    exported = len((out / "samples.jsonl").read_text().splitlines())
     want = {"approved": 2, "rejected": 1, "pending": len(rows) - 3}
     assert exported == sum(want[s] for s in expected)
 

@@ -144,7 +144,13 @@ def drop_existing_duplicates(
         for c in candidates
         if c.row.provenance.get("origin") or c.row.provenance.get("edited_from")
     }
-    anchors = [e for e in existing if e.row.id not in current]
+    # an earlier edit of the same generated row (same origin) is this row's past, not a duplicate of it
+    anchors = [
+        e
+        for e in existing
+        if e.row.id not in current
+        and str(e.row.provenance.get("origin") or e.row.provenance.get("edited_from") or "") not in current
+    ]
     if not anchors:
         return DedupeResult(tuple(candidates), ())
     texts = [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates]

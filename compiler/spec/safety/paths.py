@@ -30,7 +30,7 @@ def path_problems(raw: Mapping[str, Any], explicit: Mapping[str, str], root: Pat
             if reason is not None:
                 problems.append((key, f"{reason}; paths in config files stay inside the project"))
                 continue
-        if isinstance(name, str) and name:
+        if isinstance(name, str) and name and "\x00" not in name:  # NUL: the name check says so
             base = Path(text)
             target = base / name
             if not is_inside(base, target) or target.resolve() == base.resolve():

@@ -293,6 +293,8 @@ def validate_config(
         problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
     budget = parse_budget(problems, raw.get("budget"))
     for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):
+        if key == "name" and any(": name:" in line for line in problems.lines):
+            continue  # an unusable name is already one line; its escape says nothing more
         problems.add(key, message)
     sources = None
     if raw.get("sources") and dims and not problems.lines:

@@ -24,7 +24,18 @@ def check_prompt_text(problems: Problems, prompt: Prompt) -> None:
         )
         return
     declared = {v.name for v in prompt.variables}
-    unknown = sorted(meta.find_undeclared_variables(ast) - declared)
+    try:
+        unknown = sorted(
+            meta.find_undeclared_variables(ast) - declared
+        )  # compiles: unknown filters fail here
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"line {line} " if line else ""
+        message = getattr(exc, "message", None) or str(exc).splitlines()[0]
+        problems.add(
+            "prompt.text", f"{where}does not compile as Jinja ({message}); fix the filter or test name there"
+        )
+        return
     if unknown:
         problems.add(
             "prompt.text",
