@@ -66,7 +66,12 @@ class Page:
     async def wait_for(self, expression: str, timeout: float = 30) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            value = await self.evaluate(expression)
+            try:
+                value = await self.evaluate(expression)
+            except RuntimeError as exc:  # the page is navigating (a reload): its new context is not there yet
+                if "navigated" not in str(exc) and "context" not in str(exc).lower():
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

@@ -166,7 +166,7 @@ def test_two_tabs_and_the_cli_at_once_lose_nothing(server: Server) -> None:
                 cli.wait(),
             )
             assert statuses[0] == [200] * 5 and statuses[1] == [200] * 5 and statuses[2] == 0
-            await first.evaluate("location.reload()")
+            await first.evaluate("setTimeout(() => location.reload(), 0), true")  # reload after answering
             await first.wait_for("!!document.body && document.body.dataset.ready === '1'")
             await first.wait_for(
                 "document.getElementById('progress-text').textContent === '12 / 12 reviewed'"
