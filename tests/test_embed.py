@@ -14,9 +14,8 @@ from compiler.generate.backends.journaled import BudgetGate, BudgetReached, Call
 from compiler.generate.embed import open_provider_embedder as open_embedder
 from compiler.generate.journal import Journal
 from compiler.screen.near.hashing import embed_with_hashing
-from compiler.spec.model import LMSpec
 from compiler.screen.semantic import drop_semantic_duplicates
-from compiler.spec.model import SemanticDedupe
+from compiler.spec.model import LMSpec, SemanticDedupe
 from tests.llm_server import Faults, MockLLMServer
 from tests.test_semantic import candidate
 
