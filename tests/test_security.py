@@ -548,3 +548,17 @@ def test_every_field_of_a_curated_row_is_scrubbed_before_it_is_written(project: 
         assert value not in done.stdout + done.stderr
         for file in written:
             assert value.encode() not in file.read_bytes(), (value, file)
+
+
+def test_a_virtual_environment_inside_the_project_is_not_a_plugin_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compiler.spec.safety import _project_plugins
+
+    venv_site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    (venv_site / "hydra_plugins").mkdir(parents=True)  # hydra-joblib-launcher installs one
+    planted = tmp_path / "src"
+    (planted / "hydra_plugins").mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
+    monkeypatch.setattr(sys, "path", [str(venv_site), str(planted)])
+    assert _project_plugins(tmp_path) == [str((planted / "hydra_plugins").resolve())]

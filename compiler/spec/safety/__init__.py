@@ -34,8 +34,13 @@ def restrict_resolvers() -> None:
 def _project_plugins(root: Path) -> list[str]:
     """`hydra_plugins` folders inside the project on sys.path: Hydra would import them as code."""
     found = []
+    # the environment dsc runs in (a .venv inside the project, say) holds installed packages, not project files
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     for entry in sys.path:
-        folder = (Path(entry or ".") / "hydra_plugins").resolve()
+        base = Path(entry or ".").resolve()
+        if any(base.is_relative_to(prefix) for prefix in installed):
+            continue
+        folder = base / "hydra_plugins"
         if folder.is_dir() and folder.is_relative_to(root.resolve()):
             found.append(str(folder))
     return found
