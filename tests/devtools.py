@@ -65,17 +65,16 @@ class Page:
 
     async def wait_for(self, expression: str, timeout: float = 30) -> Any:
         deadline = time.monotonic() + timeout
+        last_error: RuntimeError | None = None
         while True:
             try:
                 value = await self.evaluate(expression)
-            except RuntimeError as exc:  # the page is navigating (a reload): its new context is not there yet
-                if "navigated" not in str(exc) and "context" not in str(exc).lower():
-                    raise
-                value = None
+            except RuntimeError as exc:  # a page still loading (after a reload) may lack the element yet
+                value, last_error = None, exc
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {expression}")
+                raise AssertionError(f"timed out waiting for {expression} (last error: {last_error})")
             await asyncio.sleep(0.05)
 
     async def goto(self, url: str) -> None:

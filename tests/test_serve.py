@@ -169,7 +169,7 @@ def test_two_tabs_and_the_cli_at_once_lose_nothing(server: Server) -> None:
             await first.evaluate("setTimeout(() => location.reload(), 0), true")  # reload after answering
             await first.wait_for("!!document.body && document.body.dataset.ready === '1'")
             await first.wait_for(
-                "document.getElementById('progress-text').textContent === '12 / 12 reviewed'"
+                "document.getElementById('progress-text')?.textContent === '12 / 12 reviewed'"
             )
 
     asyncio.run(scenario())
