@@ -28,7 +28,7 @@ from compiler.generate.backends.faults import (
     TIMEOUT,
     Fault,
     LMRefused,
-    Recovery,
+    RecoveringEngine,
     RetryPolicy,
     call_with_recovery,
 )
@@ -37,7 +37,7 @@ from compiler.generate.backends.journaled import CallStats, response_text
 from compiler.spec.model import LMSpec
 
 
-class DSPyEngine:
+class DSPyEngine(RecoveringEngine):
     """dspy 3.4 async engine for `lm=dspy`: DSPy's native or LiteLLM engine per event loop, with dsc's recovery."""
 
     def __init__(
@@ -80,16 +80,6 @@ class DSPyEngine:
         self.supported_params = frozenset(hints.params) | {"temperature", "max_tokens"}
         self.policy = policy or RetryPolicy(max_retries=spec.max_retries)
         self._engines: dict[asyncio.AbstractEventLoop, Any] = {}
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._policy
-
-    @policy.setter
-    def policy(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-        self.recovery = Recovery(policy, self.concurrency, self.stats)
-        self.limit = self.recovery.limit
 
     def __repr__(self) -> str:
         route = "lm15" if self.native else "litellm"

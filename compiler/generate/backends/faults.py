@@ -335,3 +335,21 @@ async def call_with_recovery(recovery: Recovery, attempt: Callable[[], Awaitable
             errors += 1
         await asyncio.sleep(delay)
         recovery.watch.check()  # another request may have tripped the breaker meanwhile
+
+
+class RecoveringEngine:
+    """An engine whose retry policy owns its recovery state: setting a policy starts a fresh adaptive
+    limit and breaker (the aiohttp engines and the lm=dspy engine share this)."""
+
+    concurrency: int
+    stats: Any
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self.recovery = Recovery(policy, self.concurrency, self.stats)
+        self.limit = self.recovery.limit

@@ -36,7 +36,7 @@ from compiler.generate.backends.faults import (
     TIMEOUT,
     Fault,
     LMRefused,
-    Recovery,
+    RecoveringEngine,
     RetryPolicy,
     call_with_recovery,
     retry_after_from,
@@ -114,7 +114,7 @@ async def _close_when_loop_ends(session: aiohttp.ClientSession) -> None:
         await session.close()
 
 
-class HttpEngine:
+class HttpEngine(RecoveringEngine):
     """dspy 3.4 async engine for one endpoint, with retries, an adaptive concurrency limit and a breaker."""
 
     def __init__(
@@ -152,17 +152,6 @@ class HttpEngine:
     def supported_params(self) -> frozenset[str]:
         base = {"temperature", "max_tokens", "top_p", "stop"}
         return frozenset(base if self.anthropic else base | {"seed", "response_format"})
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._policy
-
-    @policy.setter
-    def policy(self, policy: RetryPolicy) -> None:
-        """A new policy starts a fresh adaptive limit and breaker."""
-        self._policy = policy
-        self.recovery = Recovery(policy, self.concurrency, self.stats)
-        self.limit = self.recovery.limit
 
     def __repr__(self) -> str:
         return f"HttpEngine({self.identity!r}, model={self.model!r})"
