@@ -207,7 +207,7 @@ def _print_summary(result: Any) -> None:
             f"run `dsc compile` without shard.* once every shard is done to assemble the version"
         )
         return
-    if getattr(result, "note", None):
+    if result.note:
         print(f"repaired: {result.note}")
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
@@ -215,10 +215,10 @@ def _print_summary(result: Any) -> None:
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
     if result.created:
-        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {_shown(version.path)}")
+        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown(version.path)}")
     else:
         print(
-            f"unchanged: {version.version} -> {_shown(version.path)} ({len(result.rows)} rows, nothing written)"
+            f"unchanged: {version.version} -> {shown(version.path)} ({len(result.rows)} rows, nothing written)"
         )
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
@@ -249,8 +249,8 @@ def _print_summary(result: Any) -> None:
         )
     pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
-        print(f"  {pending} rows pending review (`dsc review list {_shown(version.path)} --status pending`)")
-    print(f"  report: {_shown(version.path / 'report.html')}")
+        print(f"  {pending} rows pending review (`dsc review list {shown(version.path)} --status pending`)")
+    print(f"  report: {shown(version.path / 'report.html')}")
     print(
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
         f"{result.seconds:.1f} s"
@@ -264,10 +264,6 @@ def _print_summary(result: Any) -> None:
         )
 
 
-def _shown(path: Any) -> str:
-    return shown(path)
-
-
 def _print_unchanged(found: Any) -> None:
     """The summary of a version found unchanged from its fingerprint, read from its manifest."""
     manifest = found.manifest
@@ -276,12 +272,12 @@ def _print_unchanged(found: Any) -> None:
     )
     sources = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("sources", {}).items()))
     print(
-        f"unchanged: {found.version.version} -> {_shown(found.version.path)} "
+        f"unchanged: {found.version.version} -> {shown(found.version.path)} "
         f"({manifest.get('rows')} rows, nothing to do)"
     )
     print(f"  strategies: {strategies}")
     print(f"  sources:    {sources}")
-    print(f"  report: {_shown(found.version.path / 'report.html')}")
+    print(f"  report: {shown(found.version.path / 'report.html')}")
     print(f"  0 LM calls; inputs match the fingerprint of this version, {found.seconds:.2f} s")
 
 
