@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
 from compiler.core.rows import Row
 from compiler.export.base import Space, known_tools, read_space
 from compiler.spec.compose import PACKAGE_ROOT, Project
+from compiler.versions.manifest import Manifest
 from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import in_ci
 
@@ -31,7 +31,7 @@ from tests.browser import in_ci
 @dataclass(frozen=True)
 class Version:
     rows: list[Row]
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     @property
     def space(self) -> Space:

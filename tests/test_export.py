@@ -26,6 +26,7 @@ from compiler.export.base import (
 )
 from compiler.export.folder import MARKER
 from compiler.export.formats import FORMATS, build_export, export_version
+from compiler.versions.manifest import Manifest
 from tests.export_runs import Version, committed_version, compiled_version
 
 VERSIONS = {"support_bot": committed_version, "agent_tools": lambda: compiled_version("agent_tools")}
@@ -47,7 +48,7 @@ def test_unknown_format_is_a_usage_error_naming_the_formats(tmp_path: Path) -> N
     with pytest.raises(
         UsageError, match="unknown export format `csv`; use one of: deepeval, dspy, hf, inspect"
     ):
-        export_version([], {"dataset": "d", "version": "v"}, "csv", tmp_path)
+        export_version([], Manifest(dataset="d", version="v"), "csv", tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -73,7 +74,7 @@ def test_same_version_exports_the_same_bytes_and_leaves_no_temp_files(
 def test_every_export_has_a_readme_that_says_how_to_run_it(version: Version, fmt: str) -> None:
     files = build_export(version.rows, version.manifest, fmt)
     readme = files["README.md"].decode("utf-8")
-    title = f"# {version.manifest['dataset']} `{version.manifest['version']}` for "
+    title = f"# {version.manifest.dataset} `{version.manifest.version}` for "
     assert readme.startswith("---\n" if fmt == "hf" else title)  # the hf README is the Hub's dataset card
     assert "## Run" in readme or "## Use" in readme
     assert all("/" not in name or not name.startswith("/") for name in files)
@@ -87,7 +88,7 @@ def test_the_cell_label_has_every_dimension_in_declared_order_null_when_unknown(
     assert production and curated, "the committed version should hold production and curated rows"
     for row in version.rows:
         cell = canonical_cell(row, space)
-        assert list(cell) == list(version.manifest["config"]["dimensions"])
+        assert list(cell) == list(version.manifest.config["dimensions"])
         assert all(cell[k] == row.cell.get(k) for k in cell)
         meta = row_metadata(row, space)
         assert meta["cell"] == cell and all(meta[k] == cell[k] for k in cell)
@@ -117,7 +118,7 @@ def test_a_file_the_export_did_not_write_is_never_overwritten_without_force(tmp_
     (out / "README.md").write_text("the team's own notes\n")
     (out / "keep.txt").write_text("x")
     folder = export_version(version.rows, version.manifest, "promptfoo", out)
-    assert folder == out / f"support_bot-{version.manifest['version']}-promptfoo"  # a folder of its own
+    assert folder == out / f"support_bot-{version.manifest.version}-promptfoo"  # a folder of its own
     assert (out / "README.md").read_text() == "the team's own notes\n"
 
     (folder / "promptfooconfig.yaml").write_text("# edited by hand\n")
@@ -149,7 +150,7 @@ def test_an_export_stays_inside_out(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="registry: is a symlink"):
         export_version(version.rows, version.manifest, "openai-evals", out, force=True)
     assert not any(outside.iterdir())
-    hostile = {**version.manifest, "dataset": "../../escape", "version": "../x"}
+    hostile = replace(version.manifest, dataset="../../escape", version="../x")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "other").write_text("")
     folder = export_version(version.rows, hostile, "dspy", tmp_path / "busy")
@@ -186,7 +187,7 @@ def test_dsc_export_writes_a_folder_and_refuses_to_clobber(tmp_path: Path) -> No
 
 def test_a_space_without_config_still_exports_from_its_rows(tmp_path: Path) -> None:
     version = committed_version()
-    bare = {"dataset": "bare", "version": "v1"}
+    bare = Manifest(dataset="bare", version="v1")
     for fmt in sorted(FORMATS):
         files = build_export(version.rows[:3], bare, fmt)
         assert files["README.md"]

@@ -22,7 +22,7 @@ def test_the_loader_gives_examples_with_inputs_and_labels(version: Version, tmp_
     dspy = require_module("dspy", "dspy")
     folder = export_version(version.rows, version.manifest, "dspy", tmp_path / "export")
     spec = importlib.util.spec_from_file_location(
-        f"load_examples_{version.manifest['dataset']}", folder / "load_examples.py"
+        f"load_examples_{version.manifest.dataset}", folder / "load_examples.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

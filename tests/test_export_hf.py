@@ -43,7 +43,7 @@ def test_load_dataset_reads_the_folder_without_a_warning(version: Version, tmp_p
     card = (folder / "README.md").read_text(encoding="utf-8")
     front = yaml.safe_load(card.split("---\n")[1])
     assert front["license"] and front["configs"][0]["data_files"][0]["split"] == "train"
-    assert version.manifest["config"]["description"].split()[0] in card
+    assert version.manifest.config["description"].split()[0] in card
 
     logged = io.StringIO()
     handler = logging.StreamHandler(logged)

@@ -88,7 +88,7 @@ def test_the_config_validates_against_promptfoos_schema(version: Version, tmp_pa
     checked = {k: v for k, v in config.items() if k != "defaultTest"}
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(checked), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message[:200]}" for e in errors[:5])
-    assert config["prompts"][0]["raw"] == version.manifest["config"]["prompt"]["text"]
+    assert config["prompts"][0]["raw"] == version.manifest.config["prompt"]["text"]
     assert config["providers"] and config["defaultTest"]["options"]["provider"]
     assert len(config["tests"]) == len(version.rows)
     space = version.space
@@ -121,7 +121,7 @@ _RUNS: dict[str, Run] = {}
 def eval_export(version: Version, tmp_path: Path, promptfoo: list[str]) -> Run:
     """Export a few rows, point the providers at the loopback server as a user would, run `promptfoo eval`
     once per version in a test process (it takes seconds to start); every other case is answered wrong."""
-    key = str(version.manifest["version"])
+    key = version.manifest.version
     if key in _RUNS:
         return _RUNS[key]
     space = version.space

@@ -13,6 +13,7 @@ from compiler.report.examples import MAX_CHECK_EXAMPLES, MAX_CLUSTERS
 from compiler.report.html import render_report
 from compiler.report.rows import MAX_ROWS, script_hash
 from compiler.spec.compose import Project
+from compiler.versions.manifest import Manifest
 from compiler.versions.store import read_manifest, read_rows, resolve_version
 from tests.browser import distinct_colours, dump_dom, read_png, screenshot
 
@@ -24,7 +25,7 @@ DIMENSIONS = {
 }
 
 
-def make_manifest(**extra: Any) -> dict[str, Any]:
+def make_manifest(**extra: Any) -> Manifest:
     manifest: dict[str, Any] = {
         "dataset": "shop",
         "version": "abc123def456",
@@ -53,7 +54,7 @@ def make_manifest(**extra: Any) -> dict[str, Any]:
             "constraints": ["intent == 'cancel' -> channel != 'email'"],
         },
     }
-    return manifest | extra
+    return Manifest.from_json(manifest | extra)
 
 
 def make_row(i: int, text: str = "", checks: tuple[dict[str, Any], ...] = (), **cell: str) -> Row:

@@ -388,37 +388,25 @@ def run_show(args: argparse.Namespace) -> int:
     version = require_intact(resolve_version(args.version, project_paths(args).out_dir))
     manifest = read_manifest(version)
     if args.json:
-        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+        print(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
         return 0
-    counts = manifest.get("counts", {})
-    print(f"{manifest['dataset']} {manifest['version']}  ({version.path})")
+    print(f"{manifest.dataset} {manifest.version}  ({version.path})")
+    print(f"  parent: {manifest.parent or '-'}   lm: {manifest.lm.identity}   seed: {manifest.seed}")
+    print(f"  rows: {manifest.rows}   sources: " + ", ".join(f"{k} {v}" for k, v in manifest.sources.items()))
     print(
-        f"  parent: {manifest.get('parent') or '-'}   lm: {manifest['lm']['identity']}   seed: {manifest['seed']}"
+        "  strategies: " + ", ".join(f"{k} {v.selected}/{v.target}" for k, v in manifest.strategies.items())
     )
+    print("  stages: " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items()))
+    print("  drops: " + (", ".join(f"{k} {v}" for k, v in manifest.drops.items()) or "none"))
+    print("  failures: " + (", ".join(f"{k} {v}" for k, v in manifest.failures.items()) or "none"))
+    short = manifest.shortfall
+    if short.missing_rows or short.cells:
+        print(f"  shortfall: {short.missing_rows} rows missing, {len(short.cells)} short cells")
+    usage = manifest.usage
     print(
-        f"  rows: {manifest['rows']}   sources: "
-        + ", ".join(f"{k} {v}" for k, v in manifest.get("sources", {}).items())
+        f"  usage: {usage.requests} requests, {usage.input_tokens} input + "
+        f"{usage.output_tokens} output tokens, ${usage.cost_usd:.4f}"
     )
-    print(
-        "  strategies: "
-        + ", ".join(f"{k} {v['selected']}/{v['target']}" for k, v in manifest.get("strategies", {}).items())
-    )
-    print("  stages: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    drops = manifest.get("drops", {})
-    print("  drops: " + (", ".join(f"{k} {v}" for k, v in drops.items()) or "none"))
-    failures = manifest.get("failures", {})
-    print("  failures: " + (", ".join(f"{k} {v}" for k, v in failures.items()) or "none"))
-    short = manifest.get("shortfall", {})
-    if short.get("missing_rows") or short.get("cells"):
-        print(
-            f"  shortfall: {short.get('missing_rows', 0)} rows missing, {len(short.get('cells', []))} short cells"
-        )
-    usage = manifest.get("usage", {})
-    if usage:
-        print(
-            f"  usage: {usage.get('requests', 0)} requests, {usage.get('input_tokens', 0)} input + "
-            f"{usage.get('output_tokens', 0)} output tokens, ${usage.get('cost_usd', 0):.4f}"
-        )
     return 0
 
 

@@ -60,7 +60,7 @@ def run_review(args: argparse.Namespace) -> int:
 def _read_config(version: Any) -> dict[str, Any]:
     from compiler.versions.store import read_manifest
 
-    return dict(read_manifest(version).get("config") or {})
+    return dict(read_manifest(version).config)
 
 
 def _list_rows(args: argparse.Namespace) -> int:

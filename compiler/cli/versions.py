@@ -167,12 +167,9 @@ def run_diff(args: argparse.Namespace) -> int:
 
     a, b = open_version(args.a, args), open_version(args.b, args)
     manifest_a, manifest_b = read_manifest(a), read_manifest(b)
-    check_same_dataset(str(manifest_a.get("dataset", a.dataset)), str(manifest_b.get("dataset", b.dataset)))
-    order = list((manifest_b.get("config") or {}).get("dimensions") or {}) + [
-        d
-        for d in (manifest_a.get("config") or {}).get("dimensions") or {}
-        if d not in ((manifest_b.get("config") or {}).get("dimensions") or {})
-    ]
+    check_same_dataset(manifest_a.dataset, manifest_b.dataset)
+    dims_a, dims_b = (list(m.config.get("dimensions") or {}) for m in (manifest_a, manifest_b))
+    order = dims_b + [d for d in dims_a if d not in dims_b]
     result = diff_rows(read_rows(a), read_rows(b), order)
     print(format_diff(result, f"{a.dataset}/{a.version}", f"{b.dataset}/{b.version}", markdown=args.markdown))
     return 0

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from compiler.core.rows import Row
+from compiler.versions.manifest import Manifest
 
 _TOOL_CALLS = re.compile(r"tool_?calls?|tools?_called")
 _EXCLUDED = re.compile(r"must_not|mustnt|forbidden|avoid|never|banned|exclude")
@@ -64,9 +65,9 @@ class Space:
         return next(c for c in self.columns if c.name == name)
 
 
-def read_space(manifest: Mapping[str, Any], rows: Sequence[Row] = ()) -> Space:
+def read_space(manifest: Manifest, rows: Sequence[Row] = ()) -> Space:
     """The space from the manifest's resolved config; names seen in the rows fill what the config omits."""
-    config = manifest.get("config") or {}
+    config = manifest.config
     prompt = config.get("prompt") or {}
     declared = prompt.get("variables") or {}
     variables = [str(n) for n in declared] or sorted({n for r in rows for n in r.inputs})
@@ -88,8 +89,8 @@ def read_space(manifest: Mapping[str, Any], rows: Sequence[Row] = ()) -> Space:
         for n in sorted({n for r in rows for n in r.expected} - known)
     ]
     return Space(
-        dataset=str(manifest.get("dataset") or "dataset"),
-        version=str(manifest.get("version") or "version"),
+        dataset=manifest.dataset,
+        version=manifest.version,
         description=" ".join(str(config.get("description") or "").split()),
         prompt=str(prompt.get("text") or ""),
         dimensions=tuple(dims),

@@ -8,7 +8,7 @@ checked deterministically from `additional_metadata.expected`. https://deepeval.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -26,12 +26,13 @@ from compiler.export.base import (
     row_metadata,
     tool_name,
 )
+from compiler.versions.manifest import Manifest
 
 GOLDENS = "goldens.json"
 SCRIPT = "run_deepeval.py"
 
 
-def build_deepeval(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_deepeval(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     script = resources.files("compiler.export").joinpath("deepeval_run.py.txt").read_bytes()
     return {

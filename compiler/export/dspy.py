@@ -7,18 +7,19 @@ https://dspy.ai/learn/evaluation/data/
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from compiler.core.rows import Row
 from compiler.export.base import Space, input_values, jsonl, read_space, readme, row_metadata
+from compiler.versions.manifest import Manifest
 
 EXAMPLES = "examples.jsonl"
 LOADER = "load_examples.py"
 
 
-def build_dspy(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_dspy(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     loader = resources.files("compiler.export").joinpath("dspy_load.py.txt").read_bytes()
     return {

@@ -16,15 +16,15 @@ the same version always exports to the same bytes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from compiler.core.errors import UsageError
 from compiler.core.rows import Row
 from compiler.export.folder import choose_folder, write_files
+from compiler.versions.manifest import Manifest
 
-Builder = Callable[[Sequence[Row], Mapping[str, Any]], dict[str, bytes]]
+Builder = Callable[[Sequence[Row], Manifest], dict[str, bytes]]
 # format -> (module, builder): imported on use, so `dsc export --format promptfoo` never loads pyarrow.
 FORMATS: dict[str, tuple[str, str]] = {
     "promptfoo": ("compiler.export.promptfoo", "build_promptfoo"),
@@ -36,7 +36,7 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_export(rows: Sequence[Row], manifest: Mapping[str, Any], fmt: str) -> dict[str, bytes]:
+def build_export(rows: Sequence[Row], manifest: Manifest, fmt: str) -> dict[str, bytes]:
     """The export's files (relative path -> bytes) for rows sorted by id."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format `{fmt}`; use one of: {', '.join(sorted(FORMATS))}")
@@ -46,7 +46,7 @@ def build_export(rows: Sequence[Row], manifest: Mapping[str, Any], fmt: str) -> 
 
 
 def export_version(
-    rows: Sequence[Row], manifest: Mapping[str, Any], fmt: str, out: Path, *, force: bool = False
+    rows: Sequence[Row], manifest: Manifest, fmt: str, out: Path, *, force: bool = False
 ) -> Path:
     """Write `rows` as `fmt` into the folder `out` and return the folder written.
 
@@ -55,7 +55,7 @@ def export_version(
     export did not write is never replaced unless `force`.
     """
     files = build_export(rows, manifest, fmt)
-    default = f"{manifest.get('dataset', 'dataset')}-{manifest.get('version', 'version')}-{fmt}"
+    default = f"{manifest.dataset}-{manifest.version}-{fmt}"
     folder = choose_folder(Path(out), default, fmt)
     write_files(folder, files, fmt, force=force)
     return folder

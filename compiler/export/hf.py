@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -16,13 +16,14 @@ import pyarrow.parquet as pq
 from compiler.core.rows import Row
 from compiler.export.base import Column, Space, read_space
 from compiler.export.hf_card import dataset_card
+from compiler.versions.manifest import Manifest
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 _SCALARS = {"text": pa.string(), "bool": pa.bool_(), "int": pa.int64(), "number": pa.float64()}
 _PROVENANCE = ("trace_id", "prompt_hash", "lm")
 
 
-def build_hf(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_hf(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     provenance = provenance_keys(rows)
     schema = arrow_schema(space, provenance)

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from compiler.core.rows import Row
 from compiler.export.base import Space
+from compiler.versions.manifest import Manifest
 
 _FIELD_DOCS = {
     "id": "xxh3-128 content hash of the row (source, strategy, variant, cell, inputs, expected)",
@@ -65,7 +66,7 @@ def _type_name(arrow_type: pa.DataType, feature: Any) -> str:
 
 
 def dataset_card(
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     rows: Sequence[Row],
     space: Space,
     schema: pa.Schema,
@@ -74,7 +75,7 @@ def dataset_card(
     """README.md of the folder; no `splits` in the metadata (a hand-written one is what makes loads warn)."""
     import yaml
 
-    config = manifest.get("config") or {}
+    config = manifest.config
     front = {
         "license": "other",
         "pretty_name": space.dataset,
@@ -84,7 +85,6 @@ def dataset_card(
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
         "dataset_info": {"features": [card_feature(k, v) for k, v in features.items()]},
     }
-    lm = manifest.get("lm") or {}
     lines = [
         "---",
         "# license: a placeholder; set the dataset's real license before publishing it",
@@ -95,9 +95,9 @@ def dataset_card(
         "",
         space.description,
         "",
-        f"Compiled by dsc {manifest.get('dsc_version', '')}: version `{space.version}` "
-        f"(parent `{manifest.get('parent') or 'none'}`), {len(rows)} rows, seed {manifest.get('seed')}, "
-        f"LM `{lm.get('identity') or lm.get('model')}`, config hash `{manifest.get('config_hash')}`.",
+        f"Compiled by dsc {manifest.dsc_version}: version `{space.version}` "
+        f"(parent `{manifest.parent or 'none'}`), {len(rows)} rows, seed {manifest.seed}, "
+        f"LM `{manifest.lm.identity or manifest.lm.model}`, config hash `{manifest.config_hash}`.",
         "",
         "## Fields",
         "",

@@ -10,7 +10,7 @@ production rows too. https://inspect.aisi.org.uk/tasks.html
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -26,6 +26,7 @@ from compiler.export.base import (
     render_prompt,
     row_metadata,
 )
+from compiler.versions.manifest import Manifest
 
 TASK = "task.py"
 SAMPLES = "samples.jsonl"
@@ -33,7 +34,7 @@ COLUMNS = "columns.json"
 RESERVED = ("id", "input", "target")
 
 
-def build_inspect(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_inspect(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     task = resources.files("compiler.export").joinpath("inspect_task.py.txt").read_bytes()
     return {

@@ -9,7 +9,7 @@ metadata. https://github.com/openai/evals/blob/main/docs/eval-templates.md
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from compiler.core.rows import Row
@@ -25,6 +25,7 @@ from compiler.export.base import (
     tool_name,
     yaml_text,
 )
+from compiler.versions.manifest import Manifest
 
 GRADER_PROMPT = """You are grading a response of an assistant to one test case.
 
@@ -46,7 +47,7 @@ def eval_name(space: Space) -> str:
     return re.sub(r"[^a-z0-9_-]+", "_", space.dataset.lower()).strip("_") or "dataset"
 
 
-def build_openai_evals(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_openai_evals(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     name = eval_name(space)
     registry = {

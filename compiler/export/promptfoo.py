@@ -26,6 +26,7 @@ from compiler.export.base import (
     tool_name,
     yaml_text,
 )
+from compiler.versions.manifest import Manifest
 
 CONFIG = "promptfooconfig.yaml"
 # Placeholders the user replaces: any promptfoo provider id works (openai:..., anthropic:..., ollama:...).
@@ -33,7 +34,7 @@ MODEL_UNDER_TEST = "openai:chat:gpt-4.1-mini"
 GRADER = "openai:chat:gpt-4.1"
 
 
-def build_promptfoo(rows: Sequence[Row], manifest: Mapping[str, Any]) -> dict[str, bytes]:
+def build_promptfoo(rows: Sequence[Row], manifest: Manifest) -> dict[str, bytes]:
     space = read_space(manifest, rows)
     tools = {c.name: known_tools(rows, c, space) for c in space.columns if c.kind == "list"}
     config = {

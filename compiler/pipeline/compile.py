@@ -13,7 +13,7 @@ from compiler.generate.calls import label_production_rows
 from compiler.generate.templates import RenderedCase, check_templates, render_case
 from compiler.pipeline.context import CompileContext, ProgressCallback, open_context
 from compiler.pipeline.failures import require_answers
-from compiler.pipeline.publish import latest_manifest, publish
+from compiler.pipeline.publish import previous_sourcing, publish
 from compiler.pipeline.shard import generate_shard
 from compiler.pipeline.stages import generate_until_full, screening_inputs
 from compiler.plan.cases import Plan
@@ -65,7 +65,7 @@ def compile_dataset(
     project = project or Project.locate()
     spec = spec or load_spec(overrides, project)
     check_templates(spec, project.templates_dir)
-    bundle = gather_sources(spec, latest_manifest(spec))  # evidence biases the spec's weights
+    bundle = gather_sources(spec, previous_sourcing(spec))  # evidence biases the spec's weights
     parent = parent_version(spec)  # its plan seeds this one, so a small change keeps what it can
     plan = plan_stable(
         replace(bundle.spec, size=bundle.spec.size - len(bundle.fixed)), seed_for(spec, parent)

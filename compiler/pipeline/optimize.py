@@ -26,7 +26,7 @@ from compiler.generate.templates import RenderedCase, case_payload, check_templa
 from compiler.pipeline.compile import render_plan
 from compiler.pipeline.context import CompileContext, open_context
 from compiler.pipeline.metric import CaseMetric, mean_score
-from compiler.pipeline.publish import latest_manifest
+from compiler.pipeline.publish import previous_sourcing
 from compiler.plan.cases import CaseSpec, plan_cases
 from compiler.sources.gather import gather_sources
 from compiler.spec.compose import Project, load_spec
@@ -145,7 +145,7 @@ def optimize_program(overrides: Sequence[str], *, project: Project | None = None
     project = project or Project.locate()
     spec = load_spec(overrides, project)
     check_templates(spec, project.templates_dir)
-    bundle = gather_sources(spec, latest_manifest(spec))
+    bundle = gather_sources(spec, previous_sourcing(spec))
     plan = plan_cases(replace(bundle.spec, size=bundle.spec.size - len(bundle.fixed)))
     train_items, held_items = split_cases(spec, render_plan(project, plan, bundle))
     trainset, held_out = to_examples(spec, train_items), to_examples(spec, held_items)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from compiler.core.errors import StoreError
-from compiler.core.jsonl import read_json_object
 from compiler.core.rows import Row
 from compiler.generate.templates import template_hashes
 from compiler.pipeline.context import CompileContext
@@ -18,33 +16,33 @@ from compiler.plan.cases import Plan
 from compiler.report.html import render_report
 from compiler.sources.gather import SourceBundle
 from compiler.spec.model import Spec
+from compiler.versions.build import BuildRecord, build_manifest
 from compiler.versions.lineage import PLAN, plan_bytes
-from compiler.versions.manifest import BuildRecord, build_manifest
 from compiler.versions.repair import reindex, remove_stale_staging, set_aside
 from compiler.versions.store import (
     CASES,
     INDEX,
     MANIFEST,
     PARQUET,
-    VERSION_FIX,
     Version,
     dataset_dir,
     latest_version,
     parent_of,
     parquet_bytes,
     publish_version,
+    read_manifest_file,
     render_cases,
     version_id,
 )
 from compiler.versions.verify import Finding, verify_version
 
 
-def latest_manifest(spec: Spec) -> dict[str, Any] | None:
-    """The newest version's manifest (production evidence compares against it), or None."""
+def previous_sourcing(spec: Spec) -> Mapping[str, Any] | None:
+    """What the source stage recorded in the newest version (production evidence compares against it)."""
     folder = dataset_dir(spec.out_dir, spec.name)
     latest = latest_version(folder)
     path = folder / latest / MANIFEST if latest else None
-    return read_json_object(path, StoreError, VERSION_FIX) if path is not None and path.is_file() else None
+    return read_manifest_file(path).sourcing if path is not None and path.is_file() else None
 
 
 def settle_existing(folder: Path, dataset: str, version: str) -> tuple[bool, str]:
@@ -92,12 +90,11 @@ def publish(
         templates=template_hashes(ctx.project.templates_dir, [s.name for s in spec.strategies]),
         lm_identity=ctx.lm.identity,
         stats=ctx.lm.stats,
+        sourcing=bundle.manifest,
+        generator=ctx.generator.describe(),
+        privacy=generation.privacy,
     )
     manifest = build_manifest(spec, plan, record)
-    manifest.update(bundle.manifest)
-    manifest["generator"] = ctx.generator.describe()  # module, adapter, user program, saved state + its hash
-    if generation.privacy:
-        manifest["privacy"] = {"generated": dict(sorted(generation.privacy.items()))}
     drops = drop_records(ctx, generation, rows)
     dimensions = [(d.name, [v.name for v in d.values]) for d in spec.dimensions]
     files = {

@@ -19,7 +19,7 @@ from compiler.pipeline.compile import compile_dataset
 from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
 from compiler.spec.paths import read_paths
 from compiler.spec.safety import check_config_safety
-from compiler.versions.store import read_index
+from compiler.versions.store import MANIFEST, read_index, read_manifest_file
 
 
 def run_sweep_job(cfg: Any) -> dict[str, Any]:
@@ -98,24 +98,23 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
 
 
 def _version_facts(path: Path) -> dict[str, Any]:
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest_file(path / MANIFEST)
     ids = [
         json.loads(line)["id"]
         for line in (path / "cases.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    usage = manifest.get("usage", {})
-    coverage = manifest.get("coverage", {})
+    usage, coverage = manifest.usage, manifest.coverage
     return {
-        "rows": manifest.get("rows"),
-        "strategies": {k: v.get("selected") for k, v in manifest.get("strategies", {}).items()},
-        "sources": manifest.get("sources", {}),
-        "tuples": f"{coverage.get('planned_covered_tuples')}/{coverage.get('required_tuples')}",
-        "drops": manifest.get("drops", {}),
-        "check_failures": manifest.get("check_failures", {}),
-        "input_tokens": usage.get("input_tokens", 0),
-        "output_tokens": usage.get("output_tokens", 0),
-        "cost_usd": usage.get("cost_usd", 0.0),
+        "rows": manifest.rows,
+        "strategies": {k: v.selected for k, v in manifest.strategies.items()},
+        "sources": dict(manifest.sources),
+        "tuples": f"{coverage.planned_covered_tuples}/{coverage.required_tuples}",
+        "drops": dict(manifest.drops),
+        "check_failures": dict(manifest.check_failures),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": usage.cost_usd,
         "ids": ids,
     }
 

@@ -18,6 +18,7 @@ from compiler.report.charts import CSS, PALETTE, bar_chart, esc, heatmap, legend
 from compiler.report.examples import checks_section, clusters_section, reason_label
 from compiler.report.rows import ROWS_CSS, ROWS_SCRIPT, rows_section, script_hash
 from compiler.spec.constraints import Constraint, ConstraintSyntaxError, parse_constraint
+from compiler.versions.manifest import Manifest
 
 STAGES = (
     "planned",
@@ -41,7 +42,7 @@ Dimensions = list[tuple[str, list[str]]]
 
 
 def render_report(
-    manifest: dict[str, Any],
+    manifest: Manifest,
     rows: list[Row],
     drops: list[dict[str, Any]],
     spec_dimensions: list[tuple[str, list[str]]] | None = None,
@@ -57,7 +58,7 @@ def render_report(
         ("sources", "Sources", _counts_section(Counter(r.source for r in rows), "rows per source")),
         ("drops", "Drop reasons", _drops_section(manifest, drops)),
         ("dedupe", "Dedupe clusters", clusters_section(rows, drops)),
-        ("checks", "Check failures", checks_section(rows, manifest.get("check_failures") or {})),
+        ("checks", "Check failures", checks_section(rows, manifest.check_failures)),
         (
             "review",
             "Review status",
@@ -66,7 +67,7 @@ def render_report(
         ("usage", "Tokens and cost", _usage_section(manifest)),
         ("rows", "Rows", rows_section(rows, [name for name, _ in dims])),
     ]
-    title = f"{manifest.get('dataset', '?')} {manifest.get('version', '?')}"
+    title = f"{manifest.dataset} {manifest.version}"
     nav = "".join(f'<a href="#{key}">{esc(name)}</a>' for key, name, _ in sections)
     body = "".join(
         f'<section id="{key}"><h2>{esc(name)}</h2>{html}</section>' for key, name, html in sections
@@ -78,14 +79,14 @@ def render_report(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · dsc report</title><style>{CSS}{ROWS_CSS}</style></head><body>"
         f"{_header(manifest, rows)}<nav>{nav}</nav><main>{body}</main>"
-        f"<footer>dsc {esc(manifest.get('dsc_version', ''))} · schema {esc(manifest.get('schema_version', ''))}"
+        f"<footer>dsc {esc(manifest.dsc_version)} · schema {esc(manifest.schema_version)}"
         f"</footer><script>{ROWS_SCRIPT}</script></body></html>\n"
     )
     return page.encode("utf-8")
 
 
 def report_dimensions(
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     rows: Sequence[Row],
     spec_dimensions: Sequence[tuple[str, Sequence[str]]] | None = None,
 ) -> Dimensions:
@@ -93,7 +94,7 @@ def report_dimensions(
     if spec_dimensions is not None:
         dims = [(name, [str(v) for v in values]) for name, values in spec_dimensions]
     else:
-        config = (manifest.get("config") or {}).get("dimensions") or {}
+        config = manifest.config.get("dimensions") or {}
         dims = [(str(name), _dimension_values(raw)) for name, raw in config.items()]
     known = {name for name, _ in dims}
     for row in rows:
@@ -116,25 +117,24 @@ def _dimension_values(raw: Any) -> list[str]:
     return [str(v) for v in raw or ()]
 
 
-def _strategy_order(manifest: Mapping[str, Any], rows: Sequence[Row]) -> list[str]:
-    order = [str(name) for name in manifest.get("strategies", {})]
+def _strategy_order(manifest: Manifest, rows: Sequence[Row]) -> list[str]:
+    order = list(manifest.strategies)
     return order + sorted({r.strategy or "-" for r in rows} - set(order))
 
 
-def _header(manifest: Mapping[str, Any], rows: Sequence[Row]) -> str:
-    lm = manifest.get("lm") or {}
+def _header(manifest: Manifest, rows: Sequence[Row]) -> str:
     facts = [
-        ("dataset", manifest.get("dataset")),
-        ("version", manifest.get("version")),
-        ("parent", manifest.get("parent") or "none"),
-        ("lm", lm.get("identity") or lm.get("model")),
-        ("seed", manifest.get("seed")),
+        ("dataset", manifest.dataset),
+        ("version", manifest.version),
+        ("parent", manifest.parent or "none"),
+        ("lm", manifest.lm.identity or manifest.lm.model),
+        ("seed", manifest.seed),
         ("rows", f"{len(rows):,}"),
-        ("config hash", manifest.get("config_hash")),
-        ("program hash", manifest.get("program_hash")),
+        ("config hash", manifest.config_hash),
+        ("program hash", manifest.program_hash),
     ]
     dl = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts)
-    counts = manifest.get("counts") or {}
+    counts = manifest.counts
     stages = [s for s in STAGES if s in counts] + sorted(set(counts) - set(STAGES))
     colours = {
         s: (
@@ -147,17 +147,17 @@ def _header(manifest: Mapping[str, Any], rows: Sequence[Row]) -> str:
         for s in stages
     }
     chart = bar_chart([(s, int(counts[s])) for s in stages], "rows per pipeline stage", colours=colours)
-    description = (manifest.get("config") or {}).get("description") or ""
+    description = manifest.config.get("description") or ""
     return (
-        f"<header><h1>{esc(manifest.get('dataset', '?'))} <span>{esc(manifest.get('version', '?'))}</span></h1>"
+        f"<header><h1>{esc(manifest.dataset)} <span>{esc(manifest.version)}</span></h1>"
         f"<p class=lead>{esc(description)}</p><dl>{dl}</dl>"
         f"<h3>Counts per stage</h3>{chart}</header>"
     )
 
 
-def _constraints(manifest: Mapping[str, Any]) -> list[Constraint]:
+def _constraints(manifest: Manifest) -> list[Constraint]:
     parsed = []
-    for text in (manifest.get("config") or {}).get("constraints") or []:
+    for text in manifest.config.get("constraints") or []:
         try:
             parsed.append(parse_constraint(str(text)))
         except ConstraintSyntaxError:  # the version compiled, so this is an old manifest; show no exclusions
@@ -177,7 +177,7 @@ def _excluded_pairs(
     )
 
 
-def _coverage_section(manifest: Mapping[str, Any], rows: Sequence[Row], dims: Dimensions) -> str:
+def _coverage_section(manifest: Manifest, rows: Sequence[Row], dims: Dimensions) -> str:
     if len(dims) < 2:
         return '<p class="empty">Fewer than two dimensions: no pairs to show.</p>'
     constraints = _constraints(manifest)
@@ -193,22 +193,19 @@ def _coverage_section(manifest: Mapping[str, Any], rows: Sequence[Row], dims: Di
             f"<figure>{grid}<figcaption>rows: <b>{esc(a[0])}</b> \u00b7 columns: <b>{esc(b[0])}</b>"
             "</figcaption></figure>"
         )
-    coverage = manifest.get("coverage") or {}
+    coverage = manifest.coverage
     summary = (
         f"<p>Value pairs present in the rows: <b>{covered_total}</b> of <b>{allowed_total}</b> that the "
-        f"constraints allow. Planned coverage: strength {esc(coverage.get('strength', '?'))}, "
-        f"{esc(coverage.get('planned_covered_tuples', '?'))} of {esc(coverage.get('required_tuples', '?'))} "
+        f"constraints allow. Planned coverage: strength {esc(coverage.strength)}, "
+        f"{esc(coverage.planned_covered_tuples)} of {esc(coverage.required_tuples)} "
         "required tuples.</p>"
         '<p class="key"><i class="k-heat"></i>rows in the pair (darker = more) '
         '<i class="k-empty"></i>allowed but no row <i class="k-excluded"></i>ruled out by a constraint</p>'
     )
-    short = (manifest.get("shortfall") or {}).get("cells") or []
+    short = manifest.shortfall.cells
     shortfall = ""
     if short:
-        body = [
-            [esc(s.get("strategy")), esc(s.get("cell")), esc(s.get("got")), esc(s.get("wanted"))]
-            for s in short
-        ]
+        body = [[esc(s.strategy), esc(s.cell), esc(s.got), esc(s.wanted)] for s in short]
         shortfall = "<h3>Cells that fell short</h3>" + table(
             ["strategy", "cell", "got", "wanted"], body, (2, 3)
         )
@@ -216,20 +213,20 @@ def _coverage_section(manifest: Mapping[str, Any], rows: Sequence[Row], dims: Di
 
 
 def _mix_section(
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     rows: Sequence[Row],
     dims: Dimensions,
     strategies: list[str],
     colours: Mapping[str, str],
 ) -> str:
     per_strategy = Counter(r.strategy or "-" for r in rows)
-    targets = manifest.get("strategies") or {}
+    targets = manifest.strategies
     targets_table = table(
         ["strategy", "target", "selected"],
         [
             [
                 f'<i class="dot" style="background:{colours[s]}"></i>{esc(s)}',
-                esc((targets.get(s) or {}).get("target", "-")),
+                esc(targets[s].target if s in targets else "-"),
                 esc(per_strategy.get(s, 0)),
             ]
             for s in strategies
@@ -253,27 +250,27 @@ def _counts_section(counts: Counter[str], label: str, colours: Mapping[str, str]
     return bar_chart(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), label, colours=colours)
 
 
-def _drops_section(manifest: Mapping[str, Any], drops: Sequence[Mapping[str, Any]]) -> str:
+def _drops_section(manifest: Manifest, drops: Sequence[Mapping[str, Any]]) -> str:
     """Every reason a generated row did not make it: LM failures, review, duplicates, checks, surplus."""
-    reasons = Counter(str(d.get("reason")) for d in drops) if drops else Counter(manifest.get("drops") or {})
-    items = [(f"generation failed: {r}", int(n)) for r, n in sorted((manifest.get("failures") or {}).items())]
+    reasons = Counter(str(d.get("reason")) for d in drops) if drops else Counter(manifest.drops)
+    items = [(f"generation failed: {r}", int(n)) for r, n in sorted(manifest.failures.items())]
     items += [(reason_label(r), int(n)) for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
-    counts = manifest.get("counts") or {}
+    counts = manifest.counts
     surplus = int(counts.get("survivors", 0)) - int(counts.get("selected", 0))
     if surplus > 0:
         items.append(("not selected (over-generation surplus)", surplus))
     return bar_chart(items, "rows dropped per reason", colour="#e15759")
 
 
-def _usage_section(manifest: Mapping[str, Any]) -> str:
-    usage = manifest.get("usage") or {}
-    rows = max(int(manifest.get("rows") or 0), 1)
-    cost = float(usage.get("cost_usd") or 0)
-    tokens = int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+def _usage_section(manifest: Manifest) -> str:
+    usage = manifest.usage
+    rows = max(manifest.rows, 1)
+    cost = usage.cost_usd
+    tokens = usage.input_tokens + usage.output_tokens
     body = [
-        ["LM requests", f"{int(usage.get('requests') or 0):,}"],
-        ["input tokens", f"{int(usage.get('input_tokens') or 0):,}"],
-        ["output tokens", f"{int(usage.get('output_tokens') or 0):,}"],
+        ["LM requests", f"{usage.requests:,}"],
+        ["input tokens", f"{usage.input_tokens:,}"],
+        ["output tokens", f"{usage.output_tokens:,}"],
         ["tokens per selected row", f"{tokens / rows:,.0f}"],
         ["cost (USD)", f"{cost:,.4f}"],
         ["cost per selected row (USD)", f"{cost / rows:,.6f}"],

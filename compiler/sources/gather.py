@@ -97,7 +97,7 @@ def _curated_row(spec: Spec, name: str, raw: Mapping[str, Any]) -> Row:
     )
 
 
-def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = None) -> SourceBundle:
+def gather_sources(spec: Spec, previous: Mapping[str, Any] | None = None) -> SourceBundle:
     """Load traces (evidence, weights) and curated rows; everything is scrubbed before it goes further."""
 
     bundle = SourceBundle(spec)
@@ -122,7 +122,7 @@ def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = Non
         bundle.manifest["curated"] = curated_manifest
     production = spec.sources.production if spec.sources is not None else None
     if production is not None:
-        _add_production(bundle, spec, production, previous_manifest)
+        _add_production(bundle, spec, production, previous)
     fixed_ids: set[str] = set()
     unique_fixed = []
     for row in bundle.fixed:
@@ -139,13 +139,13 @@ def gather_sources(spec: Spec, previous_manifest: Mapping[str, Any] | None = Non
 
 
 def _add_production(
-    bundle: SourceBundle, spec: Spec, production: Any, previous_manifest: Mapping[str, Any] | None
+    bundle: SourceBundle, spec: Spec, production: Any, previous: Mapping[str, Any] | None
 ) -> None:
     from datetime import datetime
 
     traces = load_traces(production, spec.dimensions)
-    previous = (previous_manifest or {}).get("evidence", {}).get("latest")
-    cutoff = datetime.fromisoformat(previous) if isinstance(previous, str) else None
+    latest = (previous or {}).get("evidence", {}).get("latest")  # what this stage recorded last time
+    cutoff = datetime.fromisoformat(latest) if isinstance(latest, str) else None
     evidence = compute_evidence(traces, spec.dimensions, previous_cutoff=cutoff)
     weights = adjust_weights(spec.dimensions, evidence, production.weight_by)
     bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))

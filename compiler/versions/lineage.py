@@ -19,6 +19,7 @@ from compiler.plan.space import seed_cell
 from compiler.plan.stable import PlanSeed, SeedCase, seed_of
 from compiler.screen.decisions import origin_id
 from compiler.spec.model import Spec
+from compiler.versions.manifest import Manifest
 from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_rows
 
 PLAN = "plan.json"
@@ -57,10 +58,10 @@ def seed_for(spec: Spec, parent: Version | None) -> PlanSeed | None:
     if parent is None:
         return None
     try:
-        manifest = json.loads((parent.path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = Manifest.from_json(json.loads((parent.path / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, StoreError) as exc:
         raise StoreError(f"{parent.path / MANIFEST}: unreadable; run `dsc verify {parent.path}`") from exc
-    return read_seed(parent) if manifest.get("seed") == spec.seed else None
+    return read_seed(parent) if manifest.seed == spec.seed else None
 
 
 def read_seed(version: Version) -> PlanSeed:

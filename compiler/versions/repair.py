@@ -17,16 +17,16 @@ from typing import Any
 
 from compiler.core.atomic import STAGING_PREFIX, write_atomic
 from compiler.core.errors import StoreError
-from compiler.core.jsonl import read_json_object
+from compiler.versions.manifest import Manifest
 from compiler.versions.store import (
     INDEX,
     MANIFEST,
-    VERSION_FIX,
     Version,
     add_to_index,
     index_entry,
     index_line,
     read_index,
+    read_manifest_file,
 )
 from compiler.versions.verify import verify_version
 
@@ -97,7 +97,7 @@ def set_aside(folder: Path) -> Path:
 def reindex(version: Version) -> bool:
     """Re-add the index entry of a published folder a kill left out; True when it was missing."""
     path = version.path / MANIFEST
-    manifest = read_json_object(path, StoreError, VERSION_FIX)
+    manifest = read_manifest_file(path)
     return add_to_index(version.path.parent, version.dataset, version.version, manifest, path.read_bytes())
 
 
@@ -109,12 +109,12 @@ def _version_folders(dataset_path: Path) -> dict[str, Path]:
     }
 
 
-def _ordered(missing: dict[str, dict[str, Any]], known: set[str]) -> list[str]:
+def _ordered(missing: dict[str, Manifest], known: set[str]) -> list[str]:
     """Versions to append, each after its parent when the parent is among them (deterministic)."""
     order: list[str] = []
     pending = dict(sorted(missing.items()))
     while pending:
-        ready = [v for v, m in pending.items() if m.get("parent") in known or m.get("parent") not in pending]
+        ready = [v for v, m in pending.items() if m.parent in known or m.parent not in pending]
         for version in ready or [next(iter(pending))]:
             order.append(version)
             known.add(version)
@@ -138,12 +138,12 @@ def repair_dataset(dataset_path: Path, dataset: str) -> Repair:
         seen.add(entry["version"])
         kept.append(entry)
     folders = _version_folders(dataset_path)
-    manifests: dict[str, tuple[dict[str, Any], bytes]] = {}
+    manifests: dict[str, tuple[Manifest, bytes]] = {}
     for version, folder in folders.items():
         if version in seen:
             continue
         try:
-            manifest = read_json_object(folder / MANIFEST, StoreError, VERSION_FIX)
+            manifest = read_manifest_file(folder / MANIFEST)
         except StoreError:
             continue  # named among the damaged versions; a compile rebuilds it
         manifests[version] = (manifest, (folder / MANIFEST).read_bytes())

@@ -19,6 +19,7 @@ from compiler.core.errors import UsageError
 from compiler.core.jsonl import iter_records
 from compiler.core.rows import Row
 from compiler.screen.decisions import Decision
+from compiler.versions.manifest import Manifest
 
 
 def reviews_path(dataset: str, root: Path) -> Path:
@@ -93,14 +94,14 @@ def parse_assignment(
     return f"expected.{name}", value
 
 
-def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str | None:
+def decision_refusal(row: Row, manifest: Manifest, action: str) -> str | None:
     """Why a reject or edit of this row could never apply (None when it can): compiles apply decisions to
     synthetic rows only; curated and production rows join every version as their source holds them."""
     if row.source == "synthetic" or action == "approve":
         return None  # an approval changes what `review list` and `promote` see, and a compile keeps the row
     if row.source == "production":
         trace = row.provenance.get("trace_id")
-        where = (manifest.get("config") or {}).get("sources", {}) or {}
+        where = manifest.config.get("sources") or {}
         production = where.get("production") if isinstance(where, Mapping) else None
         path = production.get("path") if isinstance(production, Mapping) else production
         return (
@@ -108,7 +109,7 @@ def decision_refusal(row: Row, manifest: Mapping[str, Any], action: str) -> str 
             "every version as traced and review decisions apply to synthetic rows only, so this one would be "
             "ignored: change or drop the trace at its source"
         )
-    curated = (manifest.get("curated") or {}).get(row.source) or {}
+    curated = manifest.section("curated").get(row.source) or {}
     path = Path(str(curated.get("path"))) if curated.get("path") else None
     line = _line_of(path, row.id) if path is not None else None
     where = f"{path}:{line}" if line else str(path or f"the {row.source} file")

@@ -19,6 +19,7 @@ from compiler.core.jsonl import iter_records, read_json_object
 from compiler.core.rows import Row
 from compiler.screen.dedupe import ExistingRow
 from compiler.spec.model import Spec
+from compiler.versions.manifest import Manifest
 from compiler.versions.paths import (  # noqa: F401 (re-exported: the store's public names)
     CASES,
     INDEX,
@@ -97,16 +98,14 @@ def parent_of(dataset_path: Path, version: str) -> str | None:
     return others[-1] if others else None
 
 
-def index_entry(
-    dataset: str, version: str, manifest: Mapping[str, Any], manifest_bytes: bytes
-) -> dict[str, Any]:
+def index_entry(dataset: str, version: str, manifest: Manifest, manifest_bytes: bytes) -> dict[str, Any]:
     """The index line of a published version, from its manifest alone (so `dsc repair` can rebuild it)."""
     return {
         "dataset": dataset,
         "version": version,
-        "parent": manifest.get("parent"),
-        "rows": manifest.get("rows"),
-        "config_hash": manifest.get("config_hash"),
+        "parent": manifest.parent,
+        "rows": manifest.rows,
+        "config_hash": manifest.config_hash,
         "manifest_hash": xxhash.xxh3_64_hexdigest(manifest_bytes),
     }
 
@@ -128,23 +127,24 @@ def parquet_bytes(spec: Spec, rows: Sequence[Row]) -> bytes:
 
 
 def publish_version(
-    spec: Spec, version: str, files: Mapping[str, bytes], manifest: Mapping[str, Any]
+    spec: Spec, version: str, files: Mapping[str, bytes], manifest: Manifest
 ) -> tuple[Version, bool]:
     """Write finished files and the manifest (with their hashes) as one folder, then append the index.
 
     The folder appears whole or not at all; returns (version, created), False when it already existed."""
     dataset_path = dataset_dir(spec.out_dir, spec.name)
     hashes = {name: xxhash.xxh3_64_hexdigest(content) for name, content in files.items()}
-    manifest_text = dump_json({**manifest, "files": dict(sorted(hashes.items()))})
+    manifest = manifest.with_files(hashes)
+    manifest_text = dump_json(manifest.to_json())
     target = dataset_path / version
     if not write_folder(target, {**files, MANIFEST: manifest_text.encode("utf-8")}):
         return Version(spec.name, version, target), False
-    add_to_index(dataset_path, spec.name, version, dict(manifest), manifest_text.encode("utf-8"))
+    add_to_index(dataset_path, spec.name, version, manifest, manifest_text.encode("utf-8"))
     return Version(spec.name, version, target), True
 
 
 def add_to_index(
-    dataset_path: Path, dataset: str, version: str, manifest: Mapping[str, Any], manifest_bytes: bytes
+    dataset_path: Path, dataset: str, version: str, manifest: Manifest, manifest_bytes: bytes
 ) -> bool:
     """Append a version's entry unless the index has it; True when the index changed. An entry whose manifest
     hash is not this manifest's (a folder rebuilt by another dsc version) is rewritten in place, so the
@@ -195,8 +195,13 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
     raise StoreError(f"{ref}: {what}{hint}")
 
 
-def read_manifest(version: Version) -> dict[str, Any]:
-    return read_json_object(version.path / MANIFEST, StoreError, VERSION_FIX)
+def read_manifest(version: Version) -> Manifest:
+    return read_manifest_file(version.path / MANIFEST)
+
+
+def read_manifest_file(path: Path) -> Manifest:
+    """The typed manifest of a manifest.json; damage or a wrong type is one StoreError naming it."""
+    return Manifest.from_json(read_json_object(path, StoreError, VERSION_FIX), str(path))
 
 
 def read_rows(version: Version) -> list[Row]:

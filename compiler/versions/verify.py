@@ -11,6 +11,7 @@ import xxhash
 
 from compiler.core.errors import StoreError
 from compiler.core.rows import Row
+from compiler.versions.manifest import Manifest
 from compiler.versions.store import (
     CASES,
     INDEX,
@@ -42,6 +43,10 @@ def verify_version(version: Version) -> list[Finding]:
     if not isinstance(manifest, dict):
         return [Finding(str(manifest_path), f"not a JSON object (a JSON {type(manifest).__name__})")]
     try:
+        typed = Manifest.from_json(manifest, str(manifest_path))
+    except StoreError as exc:
+        return [Finding(str(manifest_path), str(exc).split(": ", 1)[1])]
+    try:
         recorded = next((e for e in read_index(path.parent) if e.get("version") == version.version), None)
     except StoreError as exc:  # a damaged index is a finding of its own; the folder is still checked
         where, _, problem = str(exc).partition(": ")
@@ -52,14 +57,14 @@ def verify_version(version: Version) -> list[Finding]:
         xxhash.xxh3_64_hexdigest(manifest_bytes),
     ):
         findings.append(Finding(str(manifest_path), "manifest.json differs from the hash in versions.jsonl"))
-    if manifest.get("version") != version.version:
+    if typed.version != version.version:
         findings.append(
             Finding(
                 str(manifest_path),
                 f"names version {manifest.get('version')!r}, folder is {version.version!r}",
             )
         )
-    for name, expected in sorted((manifest.get("files") or {}).items()):
+    for name, expected in sorted(typed.files.items()):
         file = path / name
         if not file.is_file():
             findings.append(Finding(str(file), "missing"))

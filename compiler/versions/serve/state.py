@@ -17,6 +17,7 @@ from compiler.core.errors import DscError, UsageError
 from compiler.core.rows import Row
 from compiler.screen.decisions import Decision, apply_decisions
 from compiler.versions.decide import Verdict, match_rows, record_decisions
+from compiler.versions.manifest import Manifest
 from compiler.versions.review import decision_refusal, load_decisions
 from compiler.versions.store import Version, read_manifest, read_rows
 
@@ -48,7 +49,7 @@ class ReviewSession:
     reviewer: str
     root: Path
     rows: list[Row] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=lambda: Manifest(dataset="", version=""))
     drops: list[dict[str, Any]] = field(default_factory=list)
 
     @staticmethod
@@ -59,7 +60,7 @@ class ReviewSession:
 
     @property
     def config(self) -> Mapping[str, Any]:
-        return self.manifest.get("config") or {}
+        return self.manifest.config
 
     def dimension_order(self) -> list[str]:
         return [str(name) for name in self.config.get("dimensions") or {}]
