@@ -240,8 +240,10 @@ def _usage() -> tuple[float, float]:
 
 
 def run_ingest(path: Path) -> dict[str, object]:
-    from compiler.sources.evidence import adjust_weights, compute_evidence, select_snippets
+    from compiler.sources.evidence import compute_evidence
+    from compiler.sources.snippets import select_snippets
     from compiler.sources.traces import load_traces
+    from compiler.sources.weights import adjust_weights
     from compiler.spec.compose import load_spec
     from compiler.spec.validate.production import ProductionSource
 

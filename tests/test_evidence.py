@@ -13,15 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.core.errors import ConfigError, SourceError
-from compiler.sources.evidence import (
-    Evidence,
-    adjust_weights,
-    compute_evidence,
-    rank_representative,
-    select_snippets,
-    select_trace_cases,
-)
+from compiler.sources.evidence import Evidence, compute_evidence
+from compiler.sources.snippets import rank_representative, select_snippets, select_trace_cases
 from compiler.sources.traces import TraceSet, load_traces
+from compiler.sources.weights import adjust_weights
 from compiler.spec.compose import PACKAGE_ROOT, load_spec
 from compiler.spec.model import Dimension, Value
 from compiler.spec.validate.production import ProductionSource

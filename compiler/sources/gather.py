@@ -13,14 +13,10 @@ from compiler.core.cells import Cell, cell_label
 from compiler.core.rows import Row
 from compiler.privacy.gate import prefilter_pattern, scrub_row
 from compiler.sources.curated import load_curated
-from compiler.sources.evidence import (
-    adjust_weights,
-    apply_weights,
-    compute_evidence,
-    select_snippets,
-    select_trace_cases,
-)
+from compiler.sources.evidence import compute_evidence
+from compiler.sources.snippets import select_snippets, select_trace_cases
 from compiler.sources.traces import load_traces
+from compiler.sources.weights import adjust_weights, apply_weights
 from compiler.spec.model import CURATED_NAMES, Spec
 from compiler.spec.validate.sources import CuratedSource
 

@@ -7,26 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
-from compiler.spec.constraints import (
-    Compare,
-    Constraint,
-    ConstraintSyntaxError,
-    map_compares,
-    parse_constraint,
-)
 from compiler.spec.model import (
     COLUMN_TYPES,
     NEGATIVE_CAPABLE,
     ROOT_KEYS,
     Column,
-    Dimension,
     Origins,
     Persona,
     Prompt,
     Spec,
     Strategy,
     Tactic,
-    Value,
     Variable,
 )
 from compiler.spec.paths import paths_from
@@ -39,7 +30,6 @@ from compiler.spec.validate.fields import (
     parse_mapping,
     parse_number,
     parse_text,
-    resolve_value_name,
 )
 from compiler.spec.validate.generator import parse_generator, parse_optimizer
 from compiler.spec.validate.names import check_name
@@ -54,6 +44,12 @@ from compiler.spec.validate.settings import (
     parse_shard,
 )
 from compiler.spec.validate.sources import Sources
+from compiler.spec.validate.space import (
+    check_satisfiable,
+    parse_constraints,
+    parse_dimensions,
+    parse_weighted,
+)
 
 
 def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
@@ -80,121 +76,6 @@ def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
             )
         )
     return Prompt(text=text, variables=tuple(variables))
-
-
-def _parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, float]]:
-    """`[a, b]` (equal weights) or `{a: 3, b: 1}` -> [(name, weight)]."""
-    if isinstance(raw, list | tuple):
-        pairs = [(item, 1.0) for item in raw]
-    elif isinstance(raw, Mapping):
-        pairs = list(raw.items())
-    else:
-        problems.add(path, f"expected a list of values or a mapping value: weight, got {raw!r}")
-        return []
-    result: list[tuple[str, float]] = []
-    for name, weight in pairs:
-        if not isinstance(name, str | int) or isinstance(name, bool) or str(name).strip() in ("", "~"):
-            problems.add(path, f"value names must be non-empty strings, got {name!r}")
-            continue
-        w = parse_number(problems, f"{path}.{name}", weight, low=0)
-        if w is not None:
-            result.append((str(name), float(w)))
-    if len({n for n, _ in result}) != len(result):
-        problems.add(path, "lists a value twice; give each value once")
-    if result and sum(w for _, w in result) <= 0:
-        problems.add(path, "weights sum to 0; give one value a positive weight")
-    return result
-
-
-def _parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
-    dims: list[Dimension] = []
-    data = parse_mapping(problems, "dimensions", raw, "a mapping of dimension names")
-    if not data:
-        problems.add("dimensions", "declare at least one dimension with values")
-    for name, spec in data.items():
-        path = f"dimensions.{name}"
-        description = ""
-        if isinstance(spec, Mapping):
-            check_keys(problems, path, spec, ("description", "values"))
-            description = parse_text(problems, f"{path}.description", spec.get("description"), required=False)
-            if "values" not in spec:
-                problems.add(f"{path}.values", "is missing; list the values of this dimension")
-                continue
-            values = _parse_weighted(problems, f"{path}.values", spec["values"])
-            values_path = f"{path}.values"
-        else:
-            values = _parse_weighted(problems, path, spec)
-            values_path = path
-        if not values and spec is not None:
-            if spec in ([], {}) or (isinstance(spec, Mapping) and spec.get("values") in ([], {}, None)):
-                problems.add(values_path, "has no values; list at least one value")
-            continue
-        if spec is None:
-            problems.add(path, "has no values; list at least one value")
-            continue
-        if all(n.startswith("~") for n, _ in values):
-            problems.add(values_path, "has only negative (~) values; add at least one positive value")
-        if all(w <= 0 for n, w in values if not n.startswith("~")):
-            problems.add(values_path, "positive values all have weight 0; give one a positive weight")
-        dims.append(Dimension(str(name), description, tuple(Value(n, w) for n, w in values)))
-    return dims
-
-
-def _parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> list[Constraint]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        problems.add("constraints", "expected a list of constraint strings")
-        return []
-    by_name = {d.name: d for d in dims}
-    result: list[Constraint] = []
-    for i, text in enumerate(raw):
-        path = f"constraints[{i}]"
-        if not isinstance(text, str):
-            problems.add(
-                path, f"must be a string like \"intent == 'refund' -> difficulty != 'easy'\", got {text!r}"
-            )
-            continue
-        try:
-            constraint = parse_constraint(text)
-        except ConstraintSyntaxError as exc:
-            problems.add(path, f"does not parse ({exc}) in {text!r}; use ==, !=, in, and, or, not, ->")
-            continue
-        ok = True
-        for compare in constraint.comparisons():
-            dim = by_name.get(compare.dim)
-            if dim is None:
-                hint = closest_name(compare.dim, by_name)
-                problems.add(
-                    path,
-                    f"names unknown dimension `{compare.dim}`"
-                    + (
-                        f"; did you mean `{hint}`?"
-                        if hint
-                        else f"; known: {', '.join(by_name)}"
-                        if by_name
-                        else "; no dimension is declared"
-                    ),
-                )
-                ok = False
-                continue
-            for value in compare.values:
-                if resolve_value_name(dim, value) is None:
-                    problems.add(
-                        path,
-                        f"dimension `{dim.name}` has no value `{value}`; its values are "
-                        + ", ".join(v.name for v in dim.values),
-                    )
-                    ok = False
-        if ok:
-
-            def resolve(compare: Compare) -> Compare:
-                dim = by_name[compare.dim]
-                names = frozenset(resolve_value_name(dim, v) or v for v in compare.values)
-                return Compare(compare.dim, names, compare.negated)
-
-            result.append(Constraint(text, map_compares(constraint.root, resolve)))
-    return result
 
 
 def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> list[Column]:
@@ -233,7 +114,7 @@ def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]
 
 
 def _parse_strategies(problems: Problems, raw: Any, templates: frozenset[str]) -> list[Strategy]:
-    pairs = _parse_weighted(problems, "strategies", raw)
+    pairs = parse_weighted(problems, "strategies", raw)
     strategies: list[Strategy] = []
     for name, weight in pairs:
         if name not in templates:
@@ -263,8 +144,8 @@ def validate_config(
     description = parse_text(problems, "description", raw.get("description"))
     prompt = _parse_prompt(problems, raw.get("prompt"))
     check_prompt_text(problems, prompt)
-    dims = _parse_dimensions(problems, raw.get("dimensions"))
-    constraints = _parse_constraints(problems, raw.get("constraints"), dims)
+    dims = parse_dimensions(problems, raw.get("dimensions"))
+    constraints = parse_constraints(problems, raw.get("constraints"), dims)
     columns = _parse_columns(problems, raw.get("columns"), prompt.variables)
     strategies = _parse_strategies(problems, raw.get("strategies"), templates)
     if not strategies and raw.get("strategies") is not None and not problems.lines:
@@ -305,7 +186,7 @@ def validate_config(
                 key, _, message = line.partition(": ")
                 problems.add(key, message)
     if constraints and dims and not problems.lines:
-        _check_satisfiable(problems, dims, constraints)
+        check_satisfiable(problems, dims, constraints)
     checks = parse_checks(problems, raw.get("checks"))
     shard = parse_shard(problems, raw.get("shard"))
     max_failure_rate = parse_failure_rate(problems, raw.get("max_failure_rate"))
@@ -361,24 +242,3 @@ def _misspells_required(line: str, raw: Mapping[str, Any]) -> bool:
 def _from_root(base_dir: Any, value: Any) -> str:
     """A configured folder, resolved from the project root (not the working directory)."""
     return str(Path(base_dir) / str(value)) if base_dir is not None else str(value)
-
-
-def _check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:
-    """At least one positive cell must satisfy every constraint (depth-first with pruning)."""
-    positive = [[v.name for v in d.values if not v.negative and v.weight > 0] for d in dims]
-
-    def extend(index: int, cell: dict[str, str]) -> bool:
-        for constraint in constraints:
-            if constraint.evaluate(cell) is False:
-                return False
-        if index == len(dims):
-            return True
-        for value in positive[index]:
-            cell[dims[index].name] = value
-            if extend(index + 1, cell):
-                return True
-            del cell[dims[index].name]
-        return False
-
-    if not extend(0, {}):
-        problems.add("constraints", "exclude every cell of the test space; relax or remove a constraint")

@@ -1,0 +1,163 @@
+"""The test space's dimensions and constraints: weighted values, constraint syntax, satisfiability."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from compiler.spec.constraints import (
+    Compare,
+    Constraint,
+    ConstraintSyntaxError,
+    map_compares,
+    parse_constraint,
+)
+from compiler.spec.model import (
+    Dimension,
+    Value,
+)
+from compiler.spec.validate.fields import (
+    Problems,
+    check_keys,
+    closest_name,
+    parse_mapping,
+    parse_number,
+    parse_text,
+    resolve_value_name,
+)
+
+
+def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, float]]:
+    """`[a, b]` (equal weights) or `{a: 3, b: 1}` -> [(name, weight)]."""
+    if isinstance(raw, list | tuple):
+        pairs = [(item, 1.0) for item in raw]
+    elif isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        problems.add(path, f"expected a list of values or a mapping value: weight, got {raw!r}")
+        return []
+    result: list[tuple[str, float]] = []
+    for name, weight in pairs:
+        if not isinstance(name, str | int) or isinstance(name, bool) or str(name).strip() in ("", "~"):
+            problems.add(path, f"value names must be non-empty strings, got {name!r}")
+            continue
+        w = parse_number(problems, f"{path}.{name}", weight, low=0)
+        if w is not None:
+            result.append((str(name), float(w)))
+    if len({n for n, _ in result}) != len(result):
+        problems.add(path, "lists a value twice; give each value once")
+    if result and sum(w for _, w in result) <= 0:
+        problems.add(path, "weights sum to 0; give one value a positive weight")
+    return result
+
+
+def parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
+    dims: list[Dimension] = []
+    data = parse_mapping(problems, "dimensions", raw, "a mapping of dimension names")
+    if not data:
+        problems.add("dimensions", "declare at least one dimension with values")
+    for name, spec in data.items():
+        path = f"dimensions.{name}"
+        description = ""
+        if isinstance(spec, Mapping):
+            check_keys(problems, path, spec, ("description", "values"))
+            description = parse_text(problems, f"{path}.description", spec.get("description"), required=False)
+            if "values" not in spec:
+                problems.add(f"{path}.values", "is missing; list the values of this dimension")
+                continue
+            values = parse_weighted(problems, f"{path}.values", spec["values"])
+            values_path = f"{path}.values"
+        else:
+            values = parse_weighted(problems, path, spec)
+            values_path = path
+        if not values and spec is not None:
+            if spec in ([], {}) or (isinstance(spec, Mapping) and spec.get("values") in ([], {}, None)):
+                problems.add(values_path, "has no values; list at least one value")
+            continue
+        if spec is None:
+            problems.add(path, "has no values; list at least one value")
+            continue
+        if all(n.startswith("~") for n, _ in values):
+            problems.add(values_path, "has only negative (~) values; add at least one positive value")
+        if all(w <= 0 for n, w in values if not n.startswith("~")):
+            problems.add(values_path, "positive values all have weight 0; give one a positive weight")
+        dims.append(Dimension(str(name), description, tuple(Value(n, w) for n, w in values)))
+    return dims
+
+
+def parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> list[Constraint]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        problems.add("constraints", "expected a list of constraint strings")
+        return []
+    by_name = {d.name: d for d in dims}
+    result: list[Constraint] = []
+    for i, text in enumerate(raw):
+        path = f"constraints[{i}]"
+        if not isinstance(text, str):
+            problems.add(
+                path, f"must be a string like \"intent == 'refund' -> difficulty != 'easy'\", got {text!r}"
+            )
+            continue
+        try:
+            constraint = parse_constraint(text)
+        except ConstraintSyntaxError as exc:
+            problems.add(path, f"does not parse ({exc}) in {text!r}; use ==, !=, in, and, or, not, ->")
+            continue
+        ok = True
+        for compare in constraint.comparisons():
+            dim = by_name.get(compare.dim)
+            if dim is None:
+                hint = closest_name(compare.dim, by_name)
+                problems.add(
+                    path,
+                    f"names unknown dimension `{compare.dim}`"
+                    + (
+                        f"; did you mean `{hint}`?"
+                        if hint
+                        else f"; known: {', '.join(by_name)}"
+                        if by_name
+                        else "; no dimension is declared"
+                    ),
+                )
+                ok = False
+                continue
+            for value in compare.values:
+                if resolve_value_name(dim, value) is None:
+                    problems.add(
+                        path,
+                        f"dimension `{dim.name}` has no value `{value}`; its values are "
+                        + ", ".join(v.name for v in dim.values),
+                    )
+                    ok = False
+        if ok:
+
+            def resolve(compare: Compare) -> Compare:
+                dim = by_name[compare.dim]
+                names = frozenset(resolve_value_name(dim, v) or v for v in compare.values)
+                return Compare(compare.dim, names, compare.negated)
+
+            result.append(Constraint(text, map_compares(constraint.root, resolve)))
+    return result
+
+
+def check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:
+    """At least one positive cell must satisfy every constraint (depth-first with pruning)."""
+    positive = [[v.name for v in d.values if not v.negative and v.weight > 0] for d in dims]
+
+    def extend(index: int, cell: dict[str, str]) -> bool:
+        for constraint in constraints:
+            if constraint.evaluate(cell) is False:
+                return False
+        if index == len(dims):
+            return True
+        for value in positive[index]:
+            cell[dims[index].name] = value
+            if extend(index + 1, cell):
+                return True
+            del cell[dims[index].name]
+        return False
+
+    if not extend(0, {}):
+        problems.add("constraints", "exclude every cell of the test space; relax or remove a constraint")
