@@ -2,7 +2,7 @@
 # Installs OpenAI evals into a cache folder once and prints the folder (put it on PYTHONPATH to run oaieval).
 # evals 3.0.1 pins half of PyPI (tensorflow, spacy, playwright, ...) that `oaieval` never imports for a
 # model-graded eval, so it goes in with --no-deps plus the few modules its CLI does import.
-# tests/test_export_openai_evals.py reads DSC_OPENAI_EVALS_HOME. Re-running with the cache in place costs nothing.
+# tests/export/test_export_openai_evals.py reads DSC_OPENAI_EVALS_HOME. Re-running with the cache in place costs nothing.
 set -euo pipefail
 EVALS_VERSION=3.0.1.post1
 python="${PYTHON:-python3}"  # the Python the tests run on

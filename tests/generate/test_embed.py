@@ -17,7 +17,7 @@ from compiler.screen.near.hashing import embed_with_hashing
 from compiler.screen.semantic import drop_semantic_duplicates
 from compiler.spec.model import LMSpec, SemanticDedupe
 from tests.llm_server import Faults, MockLLMServer
-from tests.test_semantic import candidate
+from tests.screen.test_semantic import candidate
 
 KEY = "sk-test-not-a-real-key-1234"
 TEXTS = [f"question number {i} about my order {i * 7}" for i in range(10)]

@@ -37,7 +37,7 @@ SHINGLING_IDS = ["word-1", "char-3", "word-3"]
 
 def load_bench_corpus():  # type: ignore[no-untyped-def]
     """bench/near_corpus.py: planted word edits, typos, reorders and hard negatives, labelled by the edit."""
-    path = Path(__file__).resolve().parents[1] / "bench" / "near_corpus.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "near_corpus.py"
     spec = importlib.util.spec_from_file_location("bench_near_corpus", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -304,7 +304,7 @@ def test_results_are_the_same_in_another_process() -> None:
         "print(json.dumps([found.kept_of.tolist(), found.kind.tolist(), found.similarity.tolist()]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "123"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", script], input=json.dumps(texts), capture_output=True, text=True, check=True,
         env=env, cwd=root,

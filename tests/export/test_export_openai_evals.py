@@ -31,7 +31,7 @@ from tests.export_runs import (
 )
 from tests.grader_server import GraderServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = {"support_bot": committed_version, "agent_tools": lambda: compiled_version("agent_tools")}
 LOAD = """
 import json, sys

@@ -11,7 +11,7 @@ from compiler.generate.templates import check_templates, render_case
 from compiler.plan.cases import plan_cases
 from compiler.spec.compose import Project, load_spec
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 PROJECT = Project.locate()
 
 

@@ -56,7 +56,7 @@ def test_manifest_keeps_no_local_paths_and_no_key_and_hashes_the_config(project:
 
 
 EXAMPLE = (
-    Path(__file__).resolve().parent.parent / "outputs" / "support_bot" / "8cdb5b16cab2" / "manifest.json"
+    Path(__file__).resolve().parents[2] / "outputs" / "support_bot" / "8cdb5b16cab2" / "manifest.json"
 )
 
 

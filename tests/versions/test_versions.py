@@ -151,7 +151,7 @@ def test_verify_catches_a_flipped_byte_in_each_file(
 
 def test_verify_accepts_files_for_pre_commit(version: Version) -> None:
     assert main(["verify", str(version.path / "cases.jsonl"), str(version.path / "manifest.json")]) == 0
-    hooks = Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml"
+    hooks = Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml"
     assert "dsc verify" in hooks.read_text()
 
 

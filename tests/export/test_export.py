@@ -159,12 +159,12 @@ def test_an_export_stays_inside_out(tmp_path: Path) -> None:
 
 
 def test_dsc_export_writes_a_folder_and_refuses_to_clobber(tmp_path: Path) -> None:
-    version_dir = sorted((Path(__file__).parents[1] / "outputs" / "support_bot").glob("*/manifest.json"))[
+    version_dir = sorted((Path(__file__).parents[2] / "outputs" / "support_bot").glob("*/manifest.json"))[
         -1
     ].parent
     env = {
         **os.environ,
-        "DSC_PROJECT": str(Path(__file__).parents[1]),
+        "DSC_PROJECT": str(Path(__file__).parents[2]),
     }  # the clone: its committed example version
     command = [sys.executable, "-m", "compiler.cli", "export", str(version_dir), "--format", "inspect"]
     done = subprocess.run([*command, "--out", str(tmp_path / "x")], capture_output=True, text=True, env=env)

@@ -13,7 +13,7 @@ from compiler.cli.main import main
 from compiler.spec.compose import PACKAGE_ROOT
 from compiler.spec.project import init_project
 
-FIXTURES = Path(__file__).parent / "fixtures" / "spaces"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "spaces"
 SHARED = PACKAGE_ROOT.parent / "shared" / "spaces"  # in CI the shared folder sits beside the clone
 
 

@@ -31,7 +31,7 @@ from compiler.generate.backends.offline.engine import (  # noqa: E402
     write_fields,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VERDICTS = ("answer", "refuse", "escalate")
 COLUMNS: dict[str, dict[str, Any]] = {
     "expected_behavior": {"type": "text", "description": "What a good answer does."},

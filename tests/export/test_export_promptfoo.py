@@ -31,8 +31,8 @@ from tests.export_runs import (
 )
 from tests.grader_server import GraderServer
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = Path(__file__).parent / "schemas"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = Path(__file__).parents[1] / "schemas"
 DETERMINISTIC = {"icontains-all", "not-icontains-any", "javascript"}
 VERSIONS = {"support_bot": committed_version, "agent_tools": lambda: compiled_version("agent_tools")}
 

@@ -511,7 +511,7 @@ PRIVATE = [
 
 
 def _golden_row(**changes: object) -> str:
-    source = Path(__file__).resolve().parents[1] / "datasets" / "support_bot" / "golden.jsonl"
+    source = Path(__file__).resolve().parents[2] / "datasets" / "support_bot" / "golden.jsonl"
     row = json.loads(source.read_text(encoding="utf-8").splitlines()[0])
     row.update(changes)
     return json.dumps(row, ensure_ascii=False)

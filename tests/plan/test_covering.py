@@ -133,7 +133,7 @@ def test_same_seed_gives_same_rows_in_another_process() -> None:
         "from compiler.plan.covering.array import build_covering_array as b;"
         "print(b([[1.0, 2.0, 3.0]] * 6 + [[1.0] * 4] * 3, 3, negative=[frozenset({0})] * 9, seed=7).rows)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],
