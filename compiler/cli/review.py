@@ -125,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def run_promote(args: argparse.Namespace) -> int:
     from compiler.screen.decisions import apply_decisions
-    from compiler.versions.promote import promote_rows
+    from compiler.versions.promote import PromotionTarget, promote_rows
     from compiler.versions.review import load_decisions
     from compiler.versions.store import read_rows
 
@@ -142,14 +142,7 @@ def run_promote(args: argparse.Namespace) -> int:
             f"(`dsc review list {version.path} --status pending`) or pass --allow-pending "
             f"to promote only the approved rows"
         )
-    result = promote_rows(
-        rows,
-        decisions,
-        dataset=version.dataset,
-        version=version.version,
-        target=args.to,
-        status=args.status,
-        datasets_dir=paths.datasets_dir,
-    )
+    target = PromotionTarget(version.dataset, version.version, args.to, args.status)
+    result = promote_rows(rows, decisions, target, paths.datasets_dir)
     print(f"promoted {result.added} rows to {shown_path(result.path)} ({result.already_there} already there)")
     return 0

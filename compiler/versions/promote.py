@@ -33,17 +33,21 @@ def effective_rows(rows: Sequence[Row], decisions: Mapping[str, Decision]) -> li
     return [(row, apply_decisions(row, decisions)) for row in rows]
 
 
+@dataclass(frozen=True)
+class PromotionTarget:
+    """Which version's rows go where: rows of `status` into datasets/<dataset>/<target>.jsonl."""
+
+    dataset: str
+    version: str
+    target: str
+    status: str
+
+
 def promote_rows(
-    rows: Sequence[Row],
-    decisions: Mapping[str, Decision],
-    *,
-    dataset: str,
-    version: str,
-    target: str,
-    status: str,
-    datasets_dir: Path,
+    rows: Sequence[Row], decisions: Mapping[str, Decision], to: PromotionTarget, datasets_dir: Path
 ) -> Promotion:
     """Append the rows whose review status matches to datasets/<dataset>/<target>.jsonl, once each."""
+    dataset, version, target, status = to.dataset, to.version, to.target, to.status
     path = curated_path(datasets_dir, dataset, target)
     existing: set[str] = set()
     if path.is_file():

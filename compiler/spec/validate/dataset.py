@@ -25,6 +25,7 @@ from compiler.spec.safety.paths import path_problems
 from compiler.spec.validate.dedupe import parse_dedupe
 from compiler.spec.validate.fields import (
     Problems,
+    Range,
     check_keys,
     closest_name,
     parse_mapping,
@@ -150,7 +151,7 @@ def validate_config(
     strategies = _parse_strategies(problems, raw.get("strategies"), templates)
     if not strategies and raw.get("strategies") is not None and not problems.lines:
         problems.add("strategies", "no strategy has a positive weight; give one a weight above 0")
-    size = parse_number(problems, "size", raw.get("size"), integer=True, low=1)
+    size = parse_number(problems, "size", raw.get("size"), integer=True, within=Range(low=1))
     coverage = parse_coverage(problems, raw.get("coverage"), dims)
     for i, row in enumerate(coverage.include):
         for constraint in constraints:
@@ -159,9 +160,13 @@ def validate_config(
                     f"coverage.include[{i}]",
                     f"violates the constraint {constraint.text!r}; change the row or the constraint",
                 )
-    overgenerate = parse_number(problems, "overgenerate", raw.get("overgenerate", 1.5), low=1, high=20)
-    seed = parse_number(problems, "seed", raw.get("seed", 0), integer=True, low=0)
-    max_rounds = parse_number(problems, "max_rounds", raw.get("max_rounds", 3), integer=True, low=0, high=50)
+    overgenerate = parse_number(
+        problems, "overgenerate", raw.get("overgenerate", 1.5), within=Range(low=1, high=20)
+    )
+    seed = parse_number(problems, "seed", raw.get("seed", 0), integer=True, within=Range(low=0))
+    max_rounds = parse_number(
+        problems, "max_rounds", raw.get("max_rounds", 3), integer=True, within=Range(low=0, high=50)
+    )
     dedupe = parse_dedupe(problems, raw.get("dedupe"), prompt.variables)
     lm = parse_lm(problems, raw.get("lm"))
     personas = parse_catalogue(

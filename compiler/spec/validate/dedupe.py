@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.spec.model import LOCAL_EMBEDDER, MAX_NGRAM, SHINGLE_NGRAM, Dedupe, SemanticDedupe, Variable
-from compiler.spec.validate.fields import Problems, check_keys, parse_mapping, parse_number, parse_text
+from compiler.spec.validate.fields import Problems, Range, check_keys, parse_mapping, parse_number, parse_text
 
 
 def parse_dedupe(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> Dedupe:
@@ -19,13 +19,13 @@ def parse_dedupe(problems: Problems, raw: Any, variables: tuple[Variable, ...]) 
             problems.add("dedupe.existing", f"unknown kind {kind!r}; use a list of curated, versions (or [])")
     near = data.get("near", 0.85)
     if near is not None:
-        near = parse_number(problems, "dedupe.near", near, low=0, high=1, low_open=True)
+        near = parse_number(problems, "dedupe.near", near, within=Range(low=0, high=1, low_open=True))
     shingle = data.get("shingle", "word")
     if shingle not in SHINGLE_NGRAM:
         problems.add("dedupe.shingle", f"unknown shingle {shingle!r}; use word or char")
         shingle = "word"
     ngram = data.get("ngram", SHINGLE_NGRAM[shingle])
-    ngram = parse_number(problems, "dedupe.ngram", ngram, integer=True, low=1, high=MAX_NGRAM)
+    ngram = parse_number(problems, "dedupe.ngram", ngram, integer=True, within=Range(low=1, high=MAX_NGRAM))
     names = [v.name for v in variables]
     on = data.get("on") or names
     if isinstance(on, str):
@@ -65,9 +65,11 @@ def parse_semantic(problems: Problems, raw: Any) -> SemanticDedupe | None:
             "e.g. openai/text-embedding-3-small",
         )
     threshold = parse_number(
-        problems, f"{path}.threshold", data.get("threshold", 0.9), low=0, high=1, low_open=True
+        problems, f"{path}.threshold", data.get("threshold", 0.9), within=Range(low=0, high=1, low_open=True)
     )
-    batch_size = parse_number(problems, f"{path}.batch_size", data.get("batch_size", 64), integer=True, low=1)
+    batch_size = parse_number(
+        problems, f"{path}.batch_size", data.get("batch_size", 64), integer=True, within=Range(low=1)
+    )
     texts = {}
     for key in ("api_base", "api_key_env"):
         if data.get(key) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.spec.model import Dimension, Origins
@@ -43,17 +44,21 @@ def closest_name(word: str, options: Any) -> str | None:
     return matches[0] if matches else None
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: [low, high], or (low, high] when `low_open`; None is unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+
 def parse_number(
-    problems: Problems,
-    path: str,
-    raw: Any,
-    *,
-    integer: bool = False,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
+    problems: Problems, path: str, raw: Any, *, integer: bool = False, within: Range = Range()
 ) -> Any:
+    """The number at `path` if it is one and within range, else None with the problem recorded."""
     kind = "a whole number" if integer else "a number"
+    low, high, low_open = within.low, within.high, within.low_open
     if isinstance(raw, bool) or not isinstance(raw, int | float) or (integer and not isinstance(raw, int)):
         problems.add(path, f"must be {kind}, got {raw!r}")
         return None

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from compiler.spec.model import ADAPTERS, GENERATOR_MODULES, GeneratorSpec, OptimizerSpec
-from compiler.spec.validate.fields import Problems, check_keys, parse_mapping, parse_number, parse_text
+from compiler.spec.validate.fields import Problems, Range, check_keys, parse_mapping, parse_number, parse_text
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
 _PROGRAM = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -74,11 +74,15 @@ def parse_optimizer(problems: Problems, raw: Any) -> OptimizerSpec:
         ("rounds", 1, 20),
     ):
         if data.get(key) is not None:
-            value = parse_number(problems, f"optimizer.{key}", data[key], integer=True, low=low, high=high)
+            value = parse_number(
+                problems, f"optimizer.{key}", data[key], integer=True, within=Range(low=low, high=high)
+            )
             if value is not None:
                 values[key] = int(value)
     if data.get("near_threshold") is not None:
-        value = parse_number(problems, "optimizer.near_threshold", data["near_threshold"], low=0, high=1)
+        value = parse_number(
+            problems, "optimizer.near_threshold", data["near_threshold"], within=Range(low=0, high=1)
+        )
         if value is not None:
             values["near_threshold"] = float(value)
     if data.get("out") is not None:

@@ -17,6 +17,7 @@ from compiler.spec.model import (
 )
 from compiler.spec.validate.fields import (
     Problems,
+    Range,
     check_keys,
     parse_mapping,
     parse_number,
@@ -32,7 +33,7 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
         raw = {"strength": raw}
     check_keys(problems, "coverage", raw, ("strength", "groups", "include"))
     strength = parse_number(
-        problems, "coverage.strength", raw.get("strength", 2), integer=True, low=1, high=4
+        problems, "coverage.strength", raw.get("strength", 2), integer=True, within=Range(low=1, high=4)
     )
     by_name = {d.name: d for d in dims}
     if strength is not None and dims and strength > len(dims):
@@ -57,7 +58,7 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
             )
             continue
         g_strength = parse_number(
-            problems, f"{path}.strength", group.get("strength"), integer=True, low=1, high=4
+            problems, f"{path}.strength", group.get("strength"), integer=True, within=Range(low=1, high=4)
         )
         if g_strength is not None and g_strength > len(names):
             problems.add(f"{path}.strength", f"is {g_strength} but the group has {len(names)} dimensions")
@@ -160,13 +161,17 @@ def parse_lm(problems: Problems, raw: Any) -> LMSpec:
     ):
         if data.get(key) is not None:
             value = parse_number(
-                problems, f"lm.{key}", data[key], integer=integer, low=low, low_open=key == "timeout"
+                problems,
+                f"lm.{key}",
+                data[key],
+                integer=integer,
+                within=Range(low=low, low_open=key == "timeout"),
             )
             if value is not None:
                 kwargs[key] = value
     for key in ("input", "output"):
         if price.get(key) is not None:
-            value = parse_number(problems, f"lm.price.{key}", price[key], low=0)
+            value = parse_number(problems, f"lm.price.{key}", price[key], within=Range(low=0))
             if value is not None:
                 kwargs[f"price_{key}"] = float(value)
     return LMSpec(**kwargs)
@@ -192,9 +197,9 @@ def parse_budget(problems: Problems, raw: Any) -> Budget:
     max_calls = budget_raw.get("max_calls")
     max_usd = budget_raw.get("max_usd")
     if max_calls is not None:
-        max_calls = parse_number(problems, "budget.max_calls", max_calls, integer=True, low=0)
+        max_calls = parse_number(problems, "budget.max_calls", max_calls, integer=True, within=Range(low=0))
     if max_usd is not None:
-        max_usd = parse_number(problems, "budget.max_usd", max_usd, low=0)
+        max_usd = parse_number(problems, "budget.max_usd", max_usd, within=Range(low=0))
     return Budget(max_calls, None if max_usd is None else float(max_usd))
 
 
@@ -202,7 +207,7 @@ def parse_failure_rate(problems: Problems, raw: Any) -> float:
     """`max_failure_rate`: the share of failed LM calls above which a compile publishes nothing (exit 3)."""
     if raw is None:
         return MAX_FAILURE_RATE
-    rate = parse_number(problems, "max_failure_rate", raw, low=0, high=1)
+    rate = parse_number(problems, "max_failure_rate", raw, within=Range(low=0, high=1))
     return MAX_FAILURE_RATE if rate is None else float(rate)
 
 
@@ -219,7 +224,8 @@ def parse_checks(problems: Problems, raw: Any) -> ChecksSpec:
         k: v
         for k in ("min_input_chars", "max_input_chars")
         if k in checks_raw
-        and (v := parse_number(problems, f"checks.{k}", checks_raw[k], integer=True, low=0)) is not None
+        and (v := parse_number(problems, f"checks.{k}", checks_raw[k], integer=True, within=Range(low=0)))
+        is not None
     }
     if "plausibility" in checks_raw:
         if isinstance(checks_raw["plausibility"], bool):
@@ -227,7 +233,9 @@ def parse_checks(problems: Problems, raw: Any) -> ChecksSpec:
         else:
             problems.add("checks.plausibility", f"must be true or false, got {checks_raw['plausibility']!r}")
     if "min_plausibility" in checks_raw:
-        low = parse_number(problems, "checks.min_plausibility", checks_raw["min_plausibility"], low=0, high=1)
+        low = parse_number(
+            problems, "checks.min_plausibility", checks_raw["min_plausibility"], within=Range(low=0, high=1)
+        )
         if low is not None:
             values["min_plausibility"] = float(low)
     return ChecksSpec(**values)
@@ -237,8 +245,12 @@ def parse_shard(problems: Problems, raw: Any) -> Shard:
     """`shard`: which part of the plan this run generates."""
     shard_raw = parse_mapping(problems, "shard", raw or {}, "a mapping with index and count")
     check_keys(problems, "shard", shard_raw, ("index", "count"))
-    shard_count = parse_number(problems, "shard.count", shard_raw.get("count", 1), integer=True, low=1)
-    shard_index = parse_number(problems, "shard.index", shard_raw.get("index", 0), integer=True, low=0)
+    shard_count = parse_number(
+        problems, "shard.count", shard_raw.get("count", 1), integer=True, within=Range(low=1)
+    )
+    shard_index = parse_number(
+        problems, "shard.index", shard_raw.get("index", 0), integer=True, within=Range(low=0)
+    )
     if shard_count is not None and shard_index is not None and shard_index >= shard_count:
         problems.add(
             "shard.index",

@@ -18,6 +18,7 @@ from compiler.spec.model import (
 )
 from compiler.spec.validate.fields import (
     Problems,
+    Range,
     check_keys,
     closest_name,
     parse_mapping,
@@ -41,7 +42,7 @@ def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, f
         if not isinstance(name, str | int) or isinstance(name, bool) or str(name).strip() in ("", "~"):
             problems.add(path, f"value names must be non-empty strings, got {name!r}")
             continue
-        w = parse_number(problems, f"{path}.{name}", weight, low=0)
+        w = parse_number(problems, f"{path}.{name}", weight, within=Range(low=0))
         if w is not None:
             result.append((str(name), float(w)))
     if len({n for n, _ in result}) != len(result):
