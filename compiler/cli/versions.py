@@ -17,6 +17,18 @@ EXPORT_DEFAULT_STATUSES = ("approved", "pending")
 
 
 def add_version_verbs(verbs: Any) -> None:
+    """The verbs that read, check, review, promote and export versions (and dedupe any file)."""
+    for add in (
+        _add_integrity_verbs,
+        _add_review_verbs,
+        _add_promote_verb,
+        _add_dedupe_verb,
+        _add_export_verb,
+    ):
+        add(verbs)
+
+
+def _add_integrity_verbs(verbs: Any) -> None:
     diff = verbs.add_parser(
         "diff",
         help="rows added, removed and changed between two versions",
@@ -40,6 +52,9 @@ def add_version_verbs(verbs: Any) -> None:
         "of dead writers are removed. Damaged version folders are named (a compile rebuilds them).",
     )
     repair.add_argument("names", nargs="*", metavar="DATASET", help="datasets under out_dir (default: all)")
+
+
+def _add_review_verbs(verbs: Any) -> None:
     review = verbs.add_parser(
         "review",
         help="list, approve, reject or edit rows",
@@ -86,6 +101,9 @@ def add_version_verbs(verbs: Any) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     serve.add_argument("--reviewer", help=reviewer_help)
+
+
+def _add_promote_verb(verbs: Any) -> None:
     promote = verbs.add_parser(
         "promote",
         help="append reviewed rows to datasets/<dataset>/<name>.jsonl",
@@ -99,6 +117,9 @@ def add_version_verbs(verbs: Any) -> None:
         action="store_true",
         help="promote the approved rows even while other rows are still pending",
     )
+
+
+def _add_dedupe_verb(verbs: Any) -> None:
     dedupe = verbs.add_parser(
         "dedupe",
         help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
@@ -130,6 +151,9 @@ def add_version_verbs(verbs: Any) -> None:
         action="store_true",
         help="write every row with dup_of (input index of the kept row) and dup_kind",
     )
+
+
+def _add_export_verb(verbs: Any) -> None:
     export = verbs.add_parser(
         "export",
         help="write a version as a folder an eval tool runs",
