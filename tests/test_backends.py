@@ -342,6 +342,28 @@ def test_the_concurrency_asked_for_is_reached(serve: Callable[..., MockLLMServer
     assert server.stats.max_in_flight >= 0.8 * 32
 
 
+@pytest.mark.parametrize(
+    ("kind", "model", "route"),
+    [
+        pytest.param("openai_compatible", "mock", "aiohttp", id="aiohttp"),
+        pytest.param("dspy", "hosted_vllm/mock", "lm15", id="lm=dspy-lm15"),
+        pytest.param("dspy", "together_ai/mock", "litellm", id="lm=dspy-litellm"),
+    ],
+)
+def test_the_pool_is_sized_past_the_engines_default_cap(
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str, model: str, route: str
+) -> None:
+    # lm15's pool holds 100 connections unless told otherwise; HTTP/1.1 carries one request per connection at
+    # a time, so 128 requests in flight at once on the server are 128 open connections from one pool
+    server = serve(latency=1.0)
+    spec = lm_spec(server, "lm.concurrency=128", f"lm.model={model}", kind=kind)
+    handle = open_lm(spec, Journal(tmp_path))
+    assert route in repr(handle.engine.inner) or route == "aiohttp"
+    assert answered(ask(handle, [f"pool question {i}" for i in range(256)]))
+    assert server.stats.max_in_flight > 100
+    assert server.stats.max_in_flight >= 0.9 * 128
+
+
 def test_the_limit_halves_on_429_and_creeps_back(serve: Callable[..., MockLLMServer], tmp_path: Path) -> None:
     server = serve(latency=0.05, faults=Faults(force={"burst": ("429",)}, retry_after=0.05))
     handle = open_lm(lm_spec(server, "lm.concurrency=16"), Journal(tmp_path))

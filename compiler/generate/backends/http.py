@@ -47,6 +47,7 @@ from compiler.generate.backends.wire import (
     MAX_ANSWER_BODY,
     MAX_ERROR_BODY,
     MAX_REDIRECTS,
+    close_when_loop_ends,
     read_bounded,
     same_origin_target,
 )
@@ -104,14 +105,6 @@ def _proxy_for(url: str) -> str | None:
     if proxy_bypass(parts.hostname or ""):
         return None
     return getproxies().get(parts.scheme)
-
-
-async def _close_when_loop_ends(session: aiohttp.ClientSession) -> None:
-    """Wait forever; asyncio.run cancels leftover tasks before closing its loop, and then the session closes."""
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await session.close()
 
 
 class HttpEngine(RecoveringEngine):
@@ -176,7 +169,7 @@ class HttpEngine(RecoveringEngine):
             )
             self._loop = loop
             # dsc runs one event loop per generation round: close the session with its loop, not at exit
-            self._closer = loop.create_task(_close_when_loop_ends(self._session))
+            self._closer = loop.create_task(close_when_loop_ends(self._session))
         return self._session
 
     def encode(self, request: Any) -> bytes:

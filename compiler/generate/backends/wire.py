@@ -1,8 +1,11 @@
 """What dsc accepts from an LM server on the wire: bounded bodies, and redirects only within the configured
-origin (a redirect elsewhere would send every prompt and the key to a server nobody configured)."""
+origin (a redirect elsewhere would send every prompt and the key to a server nobody configured); one aiohttp
+session per event loop, closed with its loop."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -44,3 +47,11 @@ def same_origin_target(configured: str, url: str, location: str, identity: str) 
             "if you trust it"
         )
     return target
+
+
+async def close_when_loop_ends(session: Any) -> None:
+    """Wait forever; asyncio.run cancels leftover tasks before closing its loop, and then the session closes."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await session.close()
