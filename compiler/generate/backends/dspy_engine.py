@@ -188,7 +188,7 @@ def sized_litellm_engine(concurrency: int, clients: dict[str, Any]) -> Any:
     import aiohttp
     from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine
 
-    class SizedLiteLLMEngine(AsyncLiteLLMEngine):  # type: ignore[misc]
+    class SizedLiteLLMEngine(AsyncLiteLLMEngine):
         def __init__(self) -> None:
             super().__init__(model_type="chat", **clients)
             self.session: aiohttp.ClientSession | None = None
