@@ -18,17 +18,17 @@ import pytest
 from compiler.cli.main import main
 from compiler.core.errors import DscError, LMError
 from compiler.generate.backends import LMHandle, open_lm
+from compiler.generate.backends.endpoint import endpoint_identity
 from compiler.generate.backends.faults import (
     AdaptiveLimit,
     LMCallFailed,
     RateLimitBreaker,
     RateLimitWatch,
     RetryPolicy,
-    parse_retry_after,
-    retry_after_from,
 )
-from compiler.generate.backends.http import endpoint_identity, open_http_engine
+from compiler.generate.backends.http import open_http_engine
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.wire import parse_retry_after, retry_after_from
 from compiler.generate.journal import Journal
 from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import LMSpec

@@ -20,6 +20,7 @@ from typing import Any
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends.endpoint import MISSING, endpoint_identity
 from compiler.generate.backends.faults import (
     CONNECTION,
     MALFORMED,
@@ -32,7 +33,6 @@ from compiler.generate.backends.faults import (
     RetryPolicy,
     call_with_recovery,
 )
-from compiler.generate.backends.http import MISSING, endpoint_identity
 from compiler.generate.backends.journaled import CallStats, response_text
 from compiler.generate.backends.wire import close_when_loop_ends
 from compiler.spec.model import LMSpec
