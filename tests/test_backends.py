@@ -28,6 +28,7 @@ from compiler.generate.backends.faults import (
 )
 from compiler.generate.backends.http import open_http_engine
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.protocol import CompletionEngine
 from compiler.generate.backends.wire import parse_retry_after, retry_after_from
 from compiler.generate.journal import Journal
 from compiler.spec.compose import Project, load_spec
@@ -358,6 +359,7 @@ def test_the_pool_is_sized_past_the_engines_default_cap(
     server = serve(latency=1.0)
     spec = lm_spec(server, "lm.concurrency=128", f"lm.model={model}", kind=kind)
     handle = open_lm(spec, Journal(tmp_path))
+    assert isinstance(handle.engine.inner, CompletionEngine)
     assert route in repr(handle.engine.inner) or route == "aiohttp"
     assert answered(ask(handle, [f"pool question {i}" for i in range(256)]))
     assert server.stats.max_in_flight > 100

@@ -34,6 +34,7 @@ from compiler.generate.backends.faults import (
     call_with_recovery,
 )
 from compiler.generate.backends.journaled import CallStats, response_text
+from compiler.generate.backends.protocol import Request, Response
 from compiler.generate.backends.wire import close_when_loop_ends
 from compiler.spec.model import LMSpec
 
@@ -111,11 +112,11 @@ class DSPyEngine(RecoveringEngine):
         self._engines[loop] = engine
         return engine
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         engine = self._engine()
         return await call_with_recovery(self.recovery, lambda: self._attempt(engine, request))
 
-    async def _attempt(self, engine: Any, request: Any) -> Any:
+    async def _attempt(self, engine: Any, request: Request) -> Response:
         lm15 = lazy.dspy_lm15
         try:
             response = await engine.complete(request)

@@ -45,6 +45,7 @@ from compiler.generate.backends.faults import (
     call_with_recovery,
 )
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.protocol import Request, Response
 from compiler.generate.backends.provider_json import Reply, encode_body, read_reply
 from compiler.generate.backends.redact import shown_message
 from compiler.generate.backends.wire import (
@@ -124,7 +125,7 @@ class HttpEngine(RecoveringEngine):
             self._closer = loop.create_task(close_when_loop_ends(self._session))
         return self._session
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         lm15 = lazy.dspy_lm15
         Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
         body = encode_body(request, self.kind, self.wire_model)

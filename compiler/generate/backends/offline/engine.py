@@ -48,6 +48,7 @@ from compiler.generate.backends.offline.grade import grade_case, is_judged_case
 from compiler.generate.backends.offline.imitate import closest_draft, demo_profile
 from compiler.generate.backends.offline.read import as_mapping
 from compiler.generate.backends.offline.request import find_case, read_demos, read_inputs, read_output_fields
+from compiler.generate.backends.protocol import Request, Response
 
 OFFLINE_MODEL = "offline/procedural-v2"
 
@@ -194,7 +195,7 @@ def _request_text(request: Any) -> tuple[str, str]:
     return system, user
 
 
-def _respond(request: Any) -> Any:
+def _respond(request: Request) -> Response:
     from dspy.lm15 import Message, Response, TextPart, Usage
 
     system, user = _request_text(request)
@@ -215,7 +216,7 @@ def _respond(request: Any) -> Any:
 class OfflineEngine:
     """DSPy engine (dspy.lm15 protocol) that answers every request with `write_answer`."""
 
-    def complete(self, request: Any) -> Any:
+    def complete(self, request: Request) -> Response:
         return _respond(request)
 
     def stream(self, request: Any) -> Any:
@@ -240,7 +241,7 @@ class AsyncOfflineEngine:
     supports_response_schema = True  # it answers one JSON object whenever JSONAdapter asks for one
     supported_params = frozenset({"temperature", "max_tokens", "response_format"})
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         return _respond(request)
 
     async def stream(self, request: Any) -> Any:
