@@ -16,6 +16,11 @@ answers in the format the adapter asked for: ChatAdapter sections ending with `[
 one JSON object when JSONAdapter asked for one. Without a case (any other signature) it still answers every
 field with a value of the right type.
 
+Demos and judging. DSPy puts few-shot demos in the prompt as earlier user/assistant turns (`request.read_demos`);
+the offline LM follows them as a real LM would (`imitate`): of several drafts it keeps the one most like the
+demos in the features a judge grades. A prompt without demos is answered exactly as before. Shown a case to
+judge (dsc's plausibility judge), it scores the case from its own text (`grade`), not at random.
+
 Determinism. The answer is a function of the request text only: xxh3_64 over the system message and the
 inputs seeds a `random.Random`; no clock, no `hash()`, no global state. Same request, same bytes, in any
 process.
