@@ -1,6 +1,6 @@
 """LM fan-out: whole `dsc compile` runs through the aiohttp engine and through `lm=dspy`, beside DSPy's own batch.
 
-Run: .venv/bin/python bench/lm_fanout.py [--quick]
+Run: .venv/bin/python bench/lm_fanout.py [--quick] [--fan-out]
 
 The mock server (tests/llm_server.py) runs in its own process so it neither competes for this process's GIL
 nor shows up in its CPU time. Every request is distinct, so nothing is answered from a cache.
@@ -49,6 +49,17 @@ class Question(dspy.Signature):
     answer: str = dspy.OutputField()
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: MockLLMServer) -> float:
+    process = getattr(server, "_process", None)
+    return process_cpu(process.pid) if process is not None else 0.0
+
+
 @dataclass(frozen=True)
 class Run:
     wall: float
@@ -56,6 +67,7 @@ class Run:
     calls: int  # requests the server answered
     in_flight: int
     lost: int = 0
+    server_cpu: float = 0.0  # the mock server process's CPU seconds over the run
 
     def ratio(self, latency: float, concurrency: int) -> float:
         return self.wall / (self.calls * latency / concurrency)
@@ -120,11 +132,12 @@ def run_fan_out(server: MockLLMServer, kind: str, rows: int, concurrency: int, l
 
     server.configure(latency=latency, faults=Faults())
     with dspy.context(lm=handle.lm, adapter=LeanChatAdapter(), disable_history=True):
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall, served = time.process_time(), time.perf_counter(), server_cpu(server)
         lost = asyncio.run(run())
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        served = server_cpu(server) - served
     stats = server.stats
-    return Run(wall, cpu, stats.requests, stats.max_in_flight, lost)
+    return Run(wall, cpu, stats.requests, stats.max_in_flight, lost, served)
 
 
 def run_dspy_batch(server: MockLLMServer, rows: int, concurrency: int, latency: float) -> Run:
@@ -135,14 +148,15 @@ def run_dspy_batch(server: MockLLMServer, rows: int, concurrency: int, latency: 
     ]
     server.configure(latency=latency, faults=Faults())
     with dspy.context(lm=lm):
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall, served = time.process_time(), time.perf_counter(), server_cpu(server)
         results = dspy.Predict(Question).batch(
             examples, num_threads=concurrency, disable_progress_bar=True, max_errors=rows + 1
         )
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        served = server_cpu(server) - served
     lost = sum(1 for r in results if r is None or getattr(r, "answer", None) is None)
     stats = server.stats
-    return Run(wall, cpu, stats.requests, stats.max_in_flight, lost)
+    return Run(wall, cpu, stats.requests, stats.max_in_flight, lost, served)
 
 
 def cpu_per_call_offline(calls: int) -> tuple[float, float]:
@@ -180,9 +194,59 @@ def cpu_per_call_offline(calls: int) -> tuple[float, float]:
     return results[0], results[1]
 
 
+def fan_out_breakdown(runs: list[Run], concurrency: int, latency: float) -> list[tuple[str, ...]]:
+    """Where a fan-out's time above ideal goes. Every request costs client CPU c and server CPU s; when a
+    window of `concurrency` answers comes back together, the last of them waits for the others to be read and
+    their next requests sent, so each round trip stretches by about concurrency x (c + s) / cores-available:
+    the model below takes one core for client and server alike (the loaded 2-core case)."""
+    rows: list[tuple[str, ...]] = [
+        ("  most requests in flight at the server", *(str(r.in_flight) for r in runs)),
+        ("  rows lost", *(str(r.lost) for r in runs)),
+        ("  client CPU per request (this fan-out)", *(f"{r.cpu / r.calls * 1e3:.2f} ms" for r in runs)),
+        (
+            "  server CPU per request (loopback server)",
+            *(f"{r.server_cpu / r.calls * 1e3:.2f} ms" for r in runs),
+        ),
+        (
+            "  model: 1 + concurrency x (c + s) / latency",
+            *(f"{1 + concurrency * (r.cpu + r.server_cpu) / r.calls / latency:.2f}x" for r in runs),
+        ),
+    ]
+    return rows
+
+
+def fan_out_only(wide: int) -> None:
+    """The 1 s / 256 fan-out alone, three times in turn, with its breakdown (bench/lm_fanout.py --fan-out)."""
+    table: list[tuple[str, ...]] = []
+    with MockLLMServer(latency=0.0, subprocess=True, keep_bodies=False) as server:
+        run_fan_out(server, "openai_compatible", 100, 16, 0.0)  # warm up imports and connections
+        run_fan_out(server, "dspy", 100, 16, 0.0)
+        for attempt in range(3):
+            fan = [run_fan_out(server, kind, wide, 256, 1.0) for kind in ("openai_compatible", "dspy")]
+            batch = run_dspy_batch(server, wide, 256, 1.0)
+            table.append(
+                (
+                    f"fan-out {wide} rows @ 256, 1 s (run {attempt + 1}; load {os.getloadavg()[0]:.1f})",
+                    *(f"{r.wall:.2f} s ({r.ratio(1.0, 256):.2f}x)" for r in (*fan, batch)),
+                )
+            )
+            table.extend(fan_out_breakdown([*fan, batch], 256, 1.0))
+    print_table(table)
+
+
+def print_table(table: list[tuple[str, ...]]) -> None:
+    width = max(len(r[0]) for r in table) + 2
+    print(f"\n{'':{width}}{'aiohttp engine':>24}{'lm=dspy (lm15)':>24}{'DSPy batch, dspy.LM':>24}")
+    for label, *cells in table:
+        print(f"{label:{width}}" + "".join(f"{c:>24}" for c in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke check")
+    parser.add_argument(
+        "--fan-out", action="store_true", help="only the 1 s / 256 fan-out, 3 times, broken down"
+    )
     args = parser.parse_args()
     rows = 600 if args.quick else 3000
     wide = 512 if args.quick else 1024
@@ -191,7 +255,10 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    table: list[tuple[str, str, str, str]] = []
+    if args.fan_out:
+        fan_out_only(wide)
+        return
+    table: list[tuple[str, ...]] = []
     with MockLLMServer(latency=0.0, subprocess=True, keep_bodies=False) as server:
         run_fan_out(server, "openai_compatible", 100, 16, 0.0)  # warm up imports and connections
         run_fan_out(server, "dspy", 100, 16, 0.0)
@@ -229,8 +296,7 @@ def main() -> None:
                 *(f"{r.wall:.2f} s ({r.ratio(1.0, 256):.2f}x)" for r in (*fan, batch)),
             )
         )
-        table.append(("  most requests in flight at the server", *(str(r.in_flight) for r in (*fan, batch))))
-        table.append(("  rows lost", *(str(r.lost) for r in (*fan, batch))))
+        table.extend(fan_out_breakdown([*fan, batch], 256, 1.0))
         zero = [run_fan_out(server, kind, 2000, 64, 0.0) for kind in ("openai_compatible", "dspy")]
         zero_batch = run_dspy_batch(server, 2000, 64, 0.0)
         table.append(
@@ -242,10 +308,7 @@ def main() -> None:
     through, alone = cpu_per_call_offline(2000)
     table.append(("client CPU per Predict.acall, offline engine", f"{through:.2f} ms", "(same)", "-"))
     table.append(("  of which the offline engine itself", f"{alone:.2f} ms", "", "-"))
-    width = max(len(r[0]) for r in table) + 2
-    print(f"\n{'':{width}}{'aiohttp engine':>24}{'lm=dspy (lm15)':>24}{'DSPy batch, dspy.LM':>24}")
-    for label, *cells in table:
-        print(f"{label:{width}}" + "".join(f"{c:>24}" for c in cells))
+    print_table(table)
     print(
         "\ngoals: compile <= 1.3x ideal on both paths; fan-out at 1 s / 256 <= 1.15x; <= 1.5 ms CPU per acall"
     )

@@ -18,17 +18,18 @@ import pytest
 from compiler.cli.main import main
 from compiler.core.errors import DscError, LMError
 from compiler.generate.backends import LMHandle, open_lm
+from compiler.generate.backends.endpoint import endpoint_identity
 from compiler.generate.backends.faults import (
     AdaptiveLimit,
     LMCallFailed,
     RateLimitBreaker,
     RateLimitWatch,
     RetryPolicy,
-    parse_retry_after,
-    retry_after_from,
 )
-from compiler.generate.backends.http import endpoint_identity, open_http_engine
+from compiler.generate.backends.http import open_http_engine
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.protocol import CompletionEngine
+from compiler.generate.backends.wire import parse_retry_after, retry_after_from
 from compiler.generate.journal import Journal
 from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import LMSpec
@@ -340,6 +341,29 @@ def test_the_concurrency_asked_for_is_reached(serve: Callable[..., MockLLMServer
     handle = open_lm(lm_spec(server, "lm.concurrency=32"), Journal(tmp_path))
     assert answered(ask(handle, [f"question {i}" for i in range(64)]))
     assert server.stats.max_in_flight >= 0.8 * 32
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "route"),
+    [
+        pytest.param("openai_compatible", "mock", "aiohttp", id="aiohttp"),
+        pytest.param("dspy", "hosted_vllm/mock", "lm15", id="lm=dspy-lm15"),
+        pytest.param("dspy", "together_ai/mock", "litellm", id="lm=dspy-litellm"),
+    ],
+)
+def test_the_pool_is_sized_past_the_engines_default_cap(
+    serve: Callable[..., MockLLMServer], tmp_path: Path, kind: str, model: str, route: str
+) -> None:
+    # lm15's pool holds 100 connections unless told otherwise; HTTP/1.1 carries one request per connection at
+    # a time, so 128 requests in flight at once on the server are 128 open connections from one pool
+    server = serve(latency=1.0)
+    spec = lm_spec(server, "lm.concurrency=128", f"lm.model={model}", kind=kind)
+    handle = open_lm(spec, Journal(tmp_path))
+    assert isinstance(handle.engine.inner, CompletionEngine)
+    assert route in repr(handle.engine.inner) or route == "aiohttp"
+    assert answered(ask(handle, [f"pool question {i}" for i in range(256)]))
+    assert server.stats.max_in_flight > 100
+    assert server.stats.max_in_flight >= 0.9 * 128
 
 
 def test_the_limit_halves_on_429_and_creeps_back(serve: Callable[..., MockLLMServer], tmp_path: Path) -> None:

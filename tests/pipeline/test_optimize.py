@@ -33,6 +33,22 @@ def test_optimize_saves_a_program_that_a_rerun_rebuilds_for_free(project: Projec
     assert (again.before, again.after) == (first.before, first.after)
 
 
+def test_optimized_demos_raise_the_held_out_metric_and_poor_demos_lower_it(project: Project) -> None:
+    # the offline LM follows its demos as a real LM does (offline/imitate.py): BootstrapFewShot keeps traces the
+    # metric scored high, so the held-out cases written after them score higher than without demos ...
+    optimized = optimize_program(SMALL, project=project)
+    assert optimized.demos > 0 and optimized.after > optimized.before
+    # ... and the same demos made poor (an expected behaviour unrelated to a two-word message) drag it down
+    state = json.loads(optimized.path.read_text())
+    for demo in state["write"]["demos"]:
+        demo.update(customer_message="hello there", expected_behavior="Zzzz qqqq wwww vvvv.")
+    (project.root / "programs" / "poor.json").write_text(json.dumps(state))
+    poor = optimize_program(
+        [*SMALL, "generator.state=programs/poor.json", "optimizer.out=programs/again.json"], project=project
+    )
+    assert poor.before < optimized.before < optimized.after
+
+
 def test_a_version_compiled_with_the_program_names_it_and_its_hash(project: Project) -> None:
     optimize_program(SMALL, project=project)
     result = compile_dataset(

@@ -299,7 +299,7 @@ def test_an_error_body_echoing_the_key_is_redacted_before_it_is_cut(project: Pro
 
 
 def test_redaction_keeps_the_message_and_hides_credential_shapes() -> None:
-    from compiler.generate.backends.faults import shown_message
+    from compiler.generate.backends.redact import shown_message
 
     text = f"bad request {'x' * 180} Authorization: Bearer {SECRET} and http://u:pw@h/ api_key='k-123456'"
     shown = shown_message(text, (SECRET,))

@@ -13,6 +13,7 @@ from compiler.generate.backends.journaled import (
     SyncJournaledEngine,
 )
 from compiler.generate.backends.offline.engine import AsyncOfflineEngine
+from compiler.generate.backends.protocol import CompletionEngine
 from compiler.generate.journal import Journal
 from compiler.spec.model import Budget, LMSpec
 
@@ -32,7 +33,7 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
     if budget is not None and (budget.max_calls is not None or budget.max_usd is not None):
         limiter = BudgetGate(stats, budget.max_calls, budget.max_usd, spec)
     if spec.kind == "offline":
-        inner: Any = AsyncOfflineEngine()
+        inner: CompletionEngine = AsyncOfflineEngine()
         endpoint = "offline"
     elif spec.kind == "dspy":
         from compiler.generate.backends.dspy_engine import open_dspy_engine

@@ -3,7 +3,7 @@
 DSPy 3.4 serves `openai/ anthropic/ gemini/ groq/ openrouter/ deepseek/ xai/ ollama_chat/ hosted_vllm/ azure/`
 with its vendored lm15 engine and everything else through LiteLLM (`vertex_ai/ bedrock/ together_ai/ ...`).
 dsc picks the engine DSPy itself would pick (`select_backend`), builds one per event loop with its connection
-pool sized to `lm.concurrency` (lm15's default cap is 100), and runs every attempt through `faults.py`
+pool sized to `lm.concurrency` (lm15 caps one at 100 connections, LiteLLM one host at 500), and runs every attempt through `faults.py`
 exactly as the aiohttp engines do: lm15 errors (LiteLLM's arrive already mapped onto them) become dsc's
 fault classes, so 429 + Retry-After, backoff, the adaptive limit, the breaker and refusals behave the same.
 DSPy's own retries stay off (the outer dspy.LM has num_retries=0), and so does its cache.
@@ -20,6 +20,7 @@ from typing import Any
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends.endpoint import MISSING, endpoint_identity
 from compiler.generate.backends.faults import (
     CONNECTION,
     MALFORMED,
@@ -32,8 +33,9 @@ from compiler.generate.backends.faults import (
     RetryPolicy,
     call_with_recovery,
 )
-from compiler.generate.backends.http import MISSING, endpoint_identity
 from compiler.generate.backends.journaled import CallStats, response_text
+from compiler.generate.backends.protocol import Request, Response
+from compiler.generate.backends.wire import close_when_loop_ends
 from compiler.spec.model import LMSpec
 
 
@@ -106,17 +108,15 @@ class DSPyEngine(RecoveringEngine):
             )
             engine = AsyncLM15Engine(config, model_type="chat")
         else:
-            from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine
-
-            engine = AsyncLiteLLMEngine(model_type="chat", **self._clients)
+            engine = sized_litellm_engine(self.concurrency, self._clients)
         self._engines[loop] = engine
         return engine
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         engine = self._engine()
         return await call_with_recovery(self.recovery, lambda: self._attempt(engine, request))
 
-    async def _attempt(self, engine: Any, request: Any) -> Any:
+    async def _attempt(self, engine: Any, request: Request) -> Response:
         lm15 = lazy.dspy_lm15
         try:
             response = await engine.complete(request)
@@ -178,6 +178,41 @@ class DSPyEngine(RecoveringEngine):
         engine = self._engines.pop(loop, None)
         if engine is not None:
             await engine.aclose()
+
+
+def sized_litellm_engine(concurrency: int, clients: dict[str, Any]) -> Any:
+    """DSPy's LiteLLM engine with its own aiohttp pool of `concurrency` connections for this event loop.
+
+    LiteLLM's process-wide pool caps one host at 500 connections (AIOHTTP_CONNECTOR_LIMIT_PER_HOST, read
+    once at import); LiteLLM takes a caller's `shared_session` per call, which DSPy's engine does not pass.
+    """
+    import aiohttp
+    from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine
+
+    class SizedLiteLLMEngine(AsyncLiteLLMEngine):
+        def __init__(self) -> None:
+            super().__init__(model_type="chat", **clients)
+            self.session: aiohttp.ClientSession | None = None
+            self.closer: asyncio.Task[None] | None = None
+
+        def _arguments(self, request: Any, *, streaming: bool = False) -> dict[str, Any]:
+            data: dict[str, Any] = super()._arguments(request, streaming=streaming)
+            if self.session is None:  # made on first use, inside the loop that owns this engine
+                connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, ttl_dns_cache=300)
+                self.session = aiohttp.ClientSession(connector=connector)
+                # dsc runs one event loop per generation round: the pool closes with its loop
+                self.closer = asyncio.get_running_loop().create_task(close_when_loop_ends(self.session))
+            data["shared_session"] = self.session
+            return data
+
+        async def aclose(self) -> None:
+            await super().aclose()
+            if self.closer is not None:
+                self.closer.cancel()
+            if self.session is not None:
+                await self.session.close()
+
+    return SizedLiteLLMEngine()
 
 
 def open_dspy_engine(spec: LMSpec, stats: CallStats) -> tuple[DSPyEngine, str]:

@@ -2,19 +2,17 @@
 
 Pure asyncio, no HTTP: `http.py` turns each failed attempt into a `Fault` of one of the classes below and asks
 `Recovery` what to do next: wait and retry, fail the row (`LMCallFailed`) or stop the run (`RateLimitBreaker`,
-`LMRefused`).
+`LMRefused`). Retry-After headers are read in `wire.py`; what a provider says is redacted in `redact.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from dspy.utils.exceptions import LMError as DSPyLMError
@@ -26,33 +24,6 @@ T = TypeVar("T")
 
 # Retryable fault classes, as counted in CallStats.extra
 RATE_LIMITED, SERVER, TIMEOUT, CONNECTION, MALFORMED = "429", "5xx", "timeout", "connection", "malformed"
-
-
-# credentials a provider may echo back in an error body: bearer tokens, provider-style keys, URL userinfo
-_SECRET_SHAPES = re.compile(
-    r"(?i)(bearer\s+|x-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[^\s\"',;}]+"
-    r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_\-]{8,}"
-    r"|(?<=://)[^/@\s]+@"
-)
-MESSAGE_CHARS = 200
-
-
-def redact_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:
-    """The text with every known secret and anything shaped like a credential replaced by ***."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-
-    def hide(match: re.Match[str]) -> str:
-        prefix = match.group(1) or ""
-        return f"{prefix}***" if prefix else ("***@" if match.group(0).endswith("@") else "***")
-
-    return _SECRET_SHAPES.sub(hide, text)
-
-
-def shown_message(text: str, secrets: Sequence[str | None] = ()) -> str:
-    """A provider's message as dsc may print it: redacted first, then on one line and cut to length."""
-    return " ".join(redact_secrets(text, secrets).split())[:MESSAGE_CHARS]
 
 
 # The three exceptions below also derive from DSPy's LMError: DSPy's engine boundary passes its own errors
@@ -117,35 +88,6 @@ class RetryPolicy:
 def backoff_delay(attempt: int, policy: RetryPolicy) -> float:
     """Full-jitter exponential backoff for the n-th retry (0-based)."""
     return random.uniform(0.0, min(policy.backoff_cap, policy.backoff_base * 2.0**attempt))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def retry_after_from(headers: Any) -> float | None:
-    """Seconds to wait from a 429's headers: OpenAI's retry-after-ms (its SDK prefers it), else Retry-After."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000.0)
-        except ValueError:
-            pass
-    return parse_retry_after(headers.get("Retry-After"))
 
 
 class AdaptiveLimit:

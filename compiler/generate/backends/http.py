@@ -19,18 +19,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends.endpoint import (
+    ANTHROPIC_VERSION,
+    KIND_DEFAULTS,
+    MISSING,
+    endpoint_identity,
+    proxy_for,
+)
 from compiler.generate.backends.faults import (
     CONNECTION,
-    MALFORMED,
     RATE_LIMITED,
     SERVER,
     TIMEOUT,
@@ -39,79 +43,21 @@ from compiler.generate.backends.faults import (
     RecoveringEngine,
     RetryPolicy,
     call_with_recovery,
-    retry_after_from,
-    shown_message,
 )
 from compiler.generate.backends.journaled import CallStats
+from compiler.generate.backends.protocol import Request, Response
+from compiler.generate.backends.provider_json import Reply, encode_body, read_reply
+from compiler.generate.backends.redact import shown_message
 from compiler.generate.backends.wire import (
     MAX_ANSWER_BODY,
     MAX_ERROR_BODY,
     MAX_REDIRECTS,
+    close_when_loop_ends,
     read_bounded,
+    retry_after_from,
     same_origin_target,
 )
 from compiler.spec.model import LMSpec
-
-# kind -> (default api_base, default api_key_env)
-KIND_DEFAULTS: dict[str, tuple[str | None, str | None]] = {
-    "openai": ("https://api.openai.com/v1", "OPENAI_API_KEY"),
-    "anthropic": ("https://api.anthropic.com/v1", "ANTHROPIC_API_KEY"),
-    "ollama": ("http://127.0.0.1:11434/v1", None),
-    "openai_compatible": (None, None),
-}
-ANTHROPIC_VERSION = "2023-06-01"
-MISSING = "???"  # Hydra's mark for a value the user must give
-
-
-def endpoint_identity(kind: str, api_base: str) -> str:
-    """kind + the normalised base URL (no credentials, query or default port): part of the journal's key."""
-    parts = urlsplit(api_base.strip())
-    host = (parts.hostname or "").lower()
-    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{kind}:{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
-
-
-def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "".join(getattr(part, "text", "") or "" for part in content)
-
-
-def _chat_response_format(canonical: dict[str, Any]) -> dict[str, Any]:
-    """lm15's canonical response_format ({type, schema, name, strict}) as Chat Completions takes it."""
-    if canonical.get("type") != "json_schema":
-        return {"type": canonical.get("type", "json_object")}
-    inner = {"name": canonical.get("name") or "response", "schema": canonical["schema"]}
-    if "strict" in canonical:
-        inner["strict"] = canonical["strict"]
-    return {"type": "json_schema", "json_schema": inner}
-
-
-@dataclass(frozen=True)
-class _Reply:
-    text: str
-    input_tokens: int
-    output_tokens: int
-    finish: str
-
-
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment (HTTPS_PROXY, NO_PROXY, ...) names for this URL, if any."""
-    parts = urlsplit(url)
-    if proxy_bypass(parts.hostname or ""):
-        return None
-    return getproxies().get(parts.scheme)
-
-
-async def _close_when_loop_ends(session: aiohttp.ClientSession) -> None:
-    """Wait forever; asyncio.run cancels leftover tasks before closing its loop, and then the session closes."""
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await session.close()
 
 
 class HttpEngine(RecoveringEngine):
@@ -138,7 +84,7 @@ class HttpEngine(RecoveringEngine):
         self.policy = policy or RetryPolicy(max_retries=spec.max_retries)
         self._key_env = key_env
         self._key = key
-        self.proxy = _proxy_for(self.url)
+        self.proxy = proxy_for(self.url)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -176,42 +122,13 @@ class HttpEngine(RecoveringEngine):
             )
             self._loop = loop
             # dsc runs one event loop per generation round: close the session with its loop, not at exit
-            self._closer = loop.create_task(_close_when_loop_ends(self._session))
+            self._closer = loop.create_task(close_when_loop_ends(self._session))
         return self._session
 
-    def encode(self, request: Any) -> bytes:
-        """The provider's JSON body for a dspy.lm15 Request."""
-        config = request.config
-        system = _text_of(request.system)
-        messages = [{"role": m.role, "content": m.text or ""} for m in request.messages]
-        body: dict[str, Any] = {"model": self.wire_model}
-        if self.anthropic:
-            if system:
-                body["system"] = system
-            body["messages"] = messages
-            body["max_tokens"] = config.max_tokens or 1024  # required by the Messages API
-            if config.stop:
-                body["stop_sequences"] = list(config.stop)
-        else:
-            body["messages"] = [{"role": "system", "content": system}, *messages] if system else messages
-            if config.max_tokens is not None:
-                body["max_completion_tokens" if self.kind == "openai" else "max_tokens"] = config.max_tokens
-            if config.stop:
-                body["stop"] = list(config.stop)
-            if config.seed is not None:
-                body["seed"] = config.seed
-        if config.response_format is not None and not self.anthropic:
-            body["response_format"] = _chat_response_format(config.response_format)
-        if config.temperature is not None:
-            body["temperature"] = config.temperature
-        if config.top_p is not None:
-            body["top_p"] = config.top_p
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         lm15 = lazy.dspy_lm15
         Message, Response, TextPart, Usage = lm15.Message, lm15.Response, lm15.TextPart, lm15.Usage
-        body = self.encode(request)
+        body = encode_body(request, self.kind, self.wire_model)
         reply = await call_with_recovery(self.recovery, lambda: self._attempt(body))
         usage = Usage(
             input_tokens=reply.input_tokens,
@@ -226,7 +143,7 @@ class HttpEngine(RecoveringEngine):
             usage=usage,
         )
 
-    async def _attempt(self, body: bytes) -> _Reply:
+    async def _attempt(self, body: bytes) -> Reply:
         """One POST: a reply, a Fault (retried unless final), or LMRefused when the configuration is wrong."""
         url = self.url
         try:
@@ -253,7 +170,7 @@ class HttpEngine(RecoveringEngine):
         except (aiohttp.ClientError, OSError) as exc:
             raise Fault(CONNECTION, f"{type(exc).__name__} talking to {self.identity}") from exc
         if status < 300:
-            return self._read(raw)
+            return read_reply(raw, self.anthropic, self.identity)
         detail = f"HTTP {status} from {self.identity}: {self._provider_message(raw)}"
         if status == 429:
             if b"insufficient_quota" in raw:
@@ -281,34 +198,6 @@ class HttpEngine(RecoveringEngine):
         except (ValueError, RecursionError):
             message = raw.decode("utf-8", "replace")
         return shown_message(message, (self._key,))
-
-    def _read(self, raw: bytes) -> _Reply:
-        try:
-            payload = json.loads(raw)
-            if self.anthropic:
-                texts = [block["text"] for block in payload["content"] if block.get("type") == "text"]
-                if not texts:
-                    raise KeyError("content")
-                usage = payload.get("usage") or {}
-                return _Reply(
-                    "".join(texts),
-                    int(usage.get("input_tokens") or 0),
-                    int(usage.get("output_tokens") or 0),
-                    "length" if payload.get("stop_reason") == "max_tokens" else "stop",
-                )
-            choice = payload["choices"][0]
-            text = choice["message"]["content"]
-            if not isinstance(text, str):
-                raise TypeError("content")
-            usage = payload.get("usage") or {}
-            return _Reply(
-                text,
-                int(usage.get("prompt_tokens") or 0),
-                int(usage.get("completion_tokens") or 0),
-                "length" if choice.get("finish_reason") == "length" else "stop",
-            )
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
-            raise Fault(MALFORMED, f"unreadable answer from {self.identity} ({type(exc).__name__})") from exc
 
     def stream(self, request: Any) -> Any:
         raise NotImplementedError("dsc does not stream")

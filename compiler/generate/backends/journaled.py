@@ -14,6 +14,7 @@ from dspy.utils.exceptions import LMError as DSPyLMError
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends.protocol import CompletionEngine, Request, Response
 from compiler.generate.estimate import cost_usd
 from compiler.generate.journal import Answer, Journal, request_key
 from compiler.spec.model import LMSpec
@@ -159,7 +160,7 @@ class AsyncJournaledEngine:
 
     def __init__(
         self,
-        inner: Any,
+        inner: CompletionEngine,
         journal: Journal,
         model: str,
         endpoint: str,
@@ -206,7 +207,7 @@ class AsyncJournaledEngine:
     def key(self, request: Any) -> str:
         return request_key(self.model, self.endpoint, describe_request(request))
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         key = self.key(request)
         stored = self.journal.get(key)
         held = _HELD.get()
@@ -276,7 +277,7 @@ class SyncJournaledEngine:
     supports_function_calling = False
     supports_reasoning = False
 
-    def complete(self, request: Any) -> Any:
+    def complete(self, request: Request) -> Response:
         loop = self.engine.home_loop
         if loop is not None and loop.is_running():
             try:

@@ -1,8 +1,13 @@
 """What dsc accepts from an LM server on the wire: bounded bodies, and redirects only within the configured
-origin (a redirect elsewhere would send every prompt and the key to a server nobody configured)."""
+origin (a redirect elsewhere would send every prompt and the key to a server nobody configured); one aiohttp
+session per event loop, closed with its loop."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -44,3 +49,40 @@ def same_origin_target(configured: str, url: str, location: str, identity: str) 
             "if you trust it"
         )
     return target
+
+
+async def close_when_loop_ends(session: Any) -> None:
+    """Wait forever; asyncio.run cancels leftover tasks before closing its loop, and then the session closes."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await session.close()
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def retry_after_from(headers: Any) -> float | None:
+    """Seconds to wait from a 429's headers: OpenAI's retry-after-ms (its SDK prefers it), else Retry-After."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000.0)
+        except ValueError:
+            pass
+    return parse_retry_after(headers.get("Retry-After"))

@@ -15,10 +15,10 @@ from compiler.generate.backends.offline.answers import (
     rationale_sentence,
     reference_answer,
 )
-from compiler.generate.backends.offline.case import expected_tool_calls
 from compiler.generate.backends.offline.rules import choose_enum, decide_bool
 from compiler.generate.backends.offline.scene import Scene, partial_passage
 from compiler.generate.backends.offline.situation import dimension_kind
+from compiler.generate.backends.offline.tools import expected_tool_calls
 
 
 @dataclass(frozen=True, slots=True)

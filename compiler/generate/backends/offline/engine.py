@@ -16,6 +16,11 @@ answers in the format the adapter asked for: ChatAdapter sections ending with `[
 one JSON object when JSONAdapter asked for one. Without a case (any other signature) it still answers every
 field with a value of the right type.
 
+Demos and judging. DSPy puts few-shot demos in the prompt as earlier user/assistant turns (`request.read_demos`);
+the offline LM follows them as a real LM would (`imitate`): of several drafts it keeps the one most like the
+demos in the features a judge grades. A prompt without demos is answered exactly as before. Shown a case to
+judge (dsc's plausibility judge), it scores the case from its own text (`grade`), not at random.
+
 Determinism. The answer is a function of the request text only: xxh3_64 over the system message and the
 inputs seeds a `random.Random`; no clock, no `hash()`, no global state. Same request, same bytes, in any
 process.
@@ -33,118 +38,30 @@ repeat; a request with `sample` > 0 (a retry) gets a fresh seed and never repeat
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import re
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import xxhash
 
 from compiler.generate.backends.offline import text_words as bank
-from compiler.generate.backends.offline.case import as_mapping, read_scene, variable_role, write_inputs
+from compiler.generate.backends.offline.case import read_scene, variable_role, write_inputs
 from compiler.generate.backends.offline.columns import OutputField, write_column
+from compiler.generate.backends.offline.grade import grade_case, is_judged_case
+from compiler.generate.backends.offline.imitate import closest_draft, demo_profile
+from compiler.generate.backends.offline.read import as_mapping
+from compiler.generate.backends.offline.request import find_case, read_demos, read_inputs, read_output_fields
+from compiler.generate.backends.protocol import Request, Response
 
 OFFLINE_MODEL = "offline/procedural-v2"
 
 EXACT_REPEAT_RATE = 0.15
 NEAR_REPEAT_RATE = 0.10
 
-_OUTPUTS_HEADER = "Your output fields are:\n"
-_FIELD_LINE = re.compile(r"^\d+\. `(\w+)` \((.+?)\):(.*)$")
-_SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 _DIGITS = re.compile(r"\d+")
 _SLOT_KEYS = re.compile(r'"(?:slot|sample)":\s*-?\d+')
-
-
-def _literal_values(inner: str) -> tuple[Any, ...]:
-    """The values of `Literal[...]` as DSPy renders them: each value in the quotes it lacks, and only when it
-    has both kinds in single quotes with \\' escaped. A closing quote is one followed by ", " or the end."""
-    values: list[Any] = []
-    i, n = 0, len(inner)
-    while i < n:
-        quote = inner[i]
-        if quote in "'\"":
-            k = inner.find(quote, i + 1)
-            value: Any = None
-            while k >= 0:
-                raw = inner[i + 1 : k]
-                if k + 1 == n or inner.startswith(", ", k + 1):
-                    if quote == '"' or "'" not in raw:
-                        value = raw
-                        break
-                    if '"' in raw and "'" not in raw.replace("\\'", ""):
-                        value = raw.replace("\\'", "'")
-                        break
-                k = inner.find(quote, k + 1)
-            if value is None:  # not DSPy's rendering after all: keep the rest as one value
-                k, value = n, inner[i + 1 :]
-            values.append(value)
-            i = k + 1
-        else:
-            k = inner.find(", ", i)
-            k = n if k < 0 else k
-            try:
-                values.append(ast.literal_eval(inner[i:k]))
-            except (ValueError, SyntaxError):
-                values.append(inner[i:k])
-            i = k
-        i += 2 if inner.startswith(", ", i) else n
-    return tuple(values)
-
-
-def _field_kind(annotation: str) -> tuple[str, tuple[Any, ...]]:
-    if annotation.startswith("Literal[") and annotation.endswith("]"):
-        return "enum", _literal_values(annotation[8:-1])
-    if annotation.startswith(("list[", "List[", "tuple[")):
-        return "list", ()
-    return {"bool": "bool", "int": "int", "float": "number"}.get(annotation, "text"), ()
-
-
-@lru_cache(maxsize=256)
-def read_output_fields(system: str) -> tuple[OutputField, ...]:
-    """The output fields listed in a DSPy system message, in order, with their kinds."""
-    start = system.find(_OUTPUTS_HEADER)
-    if start < 0:
-        return ()
-    fields = []
-    for line in system[start + len(_OUTPUTS_HEADER) :].splitlines():
-        match = _FIELD_LINE.match(line)
-        if match is None:
-            if line.startswith("All interactions") or not line.strip():
-                break
-            continue
-        kind, values = _field_kind(match.group(2).strip())
-        fields.append(OutputField(match.group(1), kind, match.group(3).strip(), values))
-    return tuple(fields)
-
-
-def read_inputs(user: str) -> dict[str, str]:
-    """The `[[ ## name ## ]]` sections of a user message, without the trailing output requirements."""
-    inputs: dict[str, str] = {}
-    matches = list(_SECTION.finditer(user))
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(user)
-        body = user[match.end() : end]
-        if i + 1 == len(matches):
-            cut = body.rfind("\n\nRespond with")
-            body = body[:cut] if cut >= 0 else body
-        inputs[match.group(1)] = body.strip()
-    return inputs
-
-
-def _find_case(inputs: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
-    for name in sorted(inputs, key=lambda n: n != "case"):
-        text = inputs[name]
-        if text.startswith("{"):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return name, value
-    return None, {}
 
 
 def _as_int(value: Any) -> int | None:
@@ -185,11 +102,11 @@ def resolve_slot(key: bytes, slot: int) -> tuple[int, tuple[int, ...]]:
     return slot, tuple(reversed(near))
 
 
-def write_values(system: str, user: str) -> dict[str, Any]:
-    """Every output field's value, as Python values of the field's kind."""
+def write_values(system: str, user: str, demos: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Every output field's value, as Python values of the field's kind (following the demos, if any)."""
     fields = read_output_fields(system)
     inputs = read_inputs(user)
-    case_name, case = _find_case(inputs)
+    case_name, case = find_case(inputs)
     key = _request_key(system, inputs, case_name, case)
     slot, sample = _as_int(case.get("slot")), _as_int(case.get("sample")) or 0
     near: tuple[int, ...] = ()
@@ -200,11 +117,31 @@ def write_values(system: str, user: str) -> dict[str, Any]:
     else:
         root, near = resolve_slot(key, slot)
         seed = _hash(key, "slot", root)
-    values, main = write_fields(fields, case, inputs, random.Random(seed))
-    if main is not None:
-        for near_slot in near:
-            values[main] = bank.perturb_words(values[main], random.Random(_hash(key, "near", near_slot)))
+
+    def draft(index: int) -> dict[str, Any]:
+        rng = random.Random(seed if index == 0 else _hash(key, "draft", index, seed))
+        values, main = write_fields(fields, case, inputs, rng)
+        if main is not None:
+            for near_slot in near:
+                values[main] = bank.perturb_words(values[main], random.Random(_hash(key, "near", near_slot)))
+        return values
+
+    names = list(as_mapping(case.get("variables")))
+    profile = demo_profile(demos, names) if demos and names else None
+    values = draft(0) if profile is None else closest_draft(draft, profile, names)
+    if is_judged_case(case):
+        _grade_into(values, fields, case)
     return values
+
+
+def _grade_into(values: dict[str, Any], fields: tuple[OutputField, ...], case: dict[str, Any]) -> None:
+    """A judge's score and reason for the case it is shown, from the case's own text (`grade.py`)."""
+    score, reason = grade_case(case["inputs"], case["expected"])
+    for field in fields:
+        if field.kind == "number" and "plausib" in f"{field.name} {field.description}".lower():
+            values[field.name] = score
+        elif field.name == "reason" and field.kind == "text":
+            values[field.name] = reason
 
 
 def write_fields(
@@ -239,10 +176,11 @@ def _chat_value(value: Any, field: OutputField) -> str:
     return str(value)
 
 
-def write_answer(system: str, user: str) -> str:
-    """The answer text to a DSPy ChatAdapter (or JSONAdapter) request given as its system and user text."""
+def write_answer(system: str, user: str, demos: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The answer text to a DSPy ChatAdapter (or JSONAdapter) request given as its system and user text, and
+    the output fields of the demos before it."""
     fields = read_output_fields(system)
-    values = write_values(system, user)
+    values = write_values(system, user, demos)
     if _is_json_request(system, user):
         return json.dumps({f.name: values[f.name] for f in fields}, ensure_ascii=False)
     sections = [f"[[ ## {f.name} ## ]]\n{_chat_value(values[f.name], f)}" for f in fields]
@@ -262,11 +200,11 @@ def _request_text(request: Any) -> tuple[str, str]:
     return system, user
 
 
-def _respond(request: Any) -> Any:
+def _respond(request: Request) -> Response:
     from dspy.lm15 import Message, Response, TextPart, Usage
 
     system, user = _request_text(request)
-    text = write_answer(system, user)
+    text = write_answer(system, user, read_demos(request.messages))
     prompt_tokens = (len(system) + sum(len(m.text or "") for m in request.messages)) // 4
     usage = Usage(
         input_tokens=prompt_tokens, output_tokens=len(text) // 4, total_tokens=prompt_tokens + len(text) // 4
@@ -283,7 +221,7 @@ def _respond(request: Any) -> Any:
 class OfflineEngine:
     """DSPy engine (dspy.lm15 protocol) that answers every request with `write_answer`."""
 
-    def complete(self, request: Any) -> Any:
+    def complete(self, request: Request) -> Response:
         return _respond(request)
 
     def stream(self, request: Any) -> Any:
@@ -308,7 +246,7 @@ class AsyncOfflineEngine:
     supports_response_schema = True  # it answers one JSON object whenever JSONAdapter asks for one
     supported_params = frozenset({"temperature", "max_tokens", "response_format"})
 
-    async def complete(self, request: Any) -> Any:
+    async def complete(self, request: Request) -> Response:
         return _respond(request)
 
     async def stream(self, request: Any) -> Any:
