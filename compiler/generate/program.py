@@ -24,6 +24,7 @@ import dspy
 import xxhash
 
 from compiler.core.errors import ConfigError
+from compiler.generate.parsing import parse_chat, parse_json
 from compiler.generate.signatures import GENERATOR_INPUTS, build_signature, generator_outputs
 from compiler.spec.model import GeneratorSpec, Spec
 
@@ -57,9 +58,15 @@ class LeanChatAdapter(CachedPrompt, dspy.ChatAdapter):
     def __init__(self) -> None:
         super().__init__(use_json_adapter_fallback=False)
 
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        return parse_chat(signature, completion)
+
 
 class LeanJSONAdapter(CachedPrompt, dspy.JSONAdapter):
     """DSPy's JSONAdapter: native structured output (`response_format`) where the engine declares it."""
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        return parse_json(type(self).__name__, signature, completion)
 
 
 def make_adapter(kind: str) -> dspy.Adapter:
