@@ -44,7 +44,9 @@ async def _aexecute_once(lm: InlineLM, call: Any) -> Any:
         for _ in range(count):
             state = execution._Attempt()
             boundary = (
-                error_boundary(lm.model, provider=provider, unexpected=True) if call.managed else nullcontext()
+                error_boundary(lm.model, provider=provider, unexpected=True)
+                if call.managed
+                else nullcontext()
             )
             with boundary:
                 await execution._aattempt(lm, call, backend, request, provider, state, results)

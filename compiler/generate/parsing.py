@@ -58,7 +58,11 @@ def parse_value(value: Any, annotation: Any) -> Any:
             value = v  # coerce string forms of non-string members (e.g. "2" for Literal[1, 2, 3]) below
     if not isinstance(value, str):
         return validator(annotation).validate_python(value)
-    if origin in (Union, types.UnionType) and type(None) in get_args(annotation) and str in get_args(annotation):
+    if (
+        origin in (Union, types.UnionType)
+        and type(None) in get_args(annotation)
+        and str in get_args(annotation)
+    ):
         return validator(annotation).validate_python(value)
     candidate = json_repair.loads(value)  # "" on failure
     if candidate == "" and value != "":

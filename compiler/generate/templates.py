@@ -119,8 +119,9 @@ class _Contexts:
 
     def __init__(self, spec: Spec) -> None:
         self.dims = {d.name: d.description for d in spec.dimensions}
-        self.personas = {p.id: vars(p) for p in reversed(spec.personas)}  # the first of an id wins
-        self.tactics = {t.id: vars(t) for t in reversed(spec.tactics)}
+        # the first of an id wins, as the catalogue reads
+        self.personas: dict[str | None, dict[str, Any]] = {p.id: vars(p) for p in reversed(spec.personas)}
+        self.tactics: dict[str | None, dict[str, Any]] = {t.id: vars(t) for t in reversed(spec.tactics)}
         self.dataset = {"name": spec.name, "description": spec.description}
         self.prompt = {
             "text": spec.prompt.text,
@@ -249,11 +250,12 @@ def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
 class _PayloadBase:
     spec: Spec
     fixed: dict[str, Any]  # the payload's keys that depend only on the spec
-    personas: dict[str, dict[str, Any]]
-    tactics: dict[str, dict[str, Any]]
+    personas: dict[str | None, dict[str, Any]]
+    tactics: dict[str | None, dict[str, Any]]
 
 
-_LAST_BASE: list[_PayloadBase] = []  # one entry, matched by identity: a spec is frozen, hashing it is not cheap
+# one entry, matched by identity: a spec is frozen, and hashing it is not cheap
+_LAST_BASE: list[_PayloadBase] = []
 
 
 def _payload_base(spec: Spec) -> _PayloadBase:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.core import lazy
 from compiler.generate.backends.journaled import (
     AsyncJournaledEngine,
     BudgetGate,
