@@ -78,3 +78,33 @@ def test_the_cases_cover_successes_and_failures() -> None:
         outcome(dspy.JSONAdapter().parse, c)[0] for c in JSON
     }
     assert {"ok", "parse error"} <= kinds
+
+
+class Ask(dspy.Signature):
+    """Answer with every column type."""
+
+    question: str = dspy.InputField()
+    context: list[str] = dspy.InputField()
+    meta: dict[str, int] = dspy.InputField()
+    text: str = dspy.OutputField()
+    verdict: Literal["answer", "refuse"] = dspy.OutputField()
+
+
+INPUTS = [
+    {"question": "plain", "context": ["a", "b"], "meta": {"n": 1}},
+    {"question": ' "quoted" \n lines é ✓ ', "context": [], "meta": {}},
+    {"question": '{"looks": "like json"}', "context": ["x"], "meta": {"k": 2}},
+]
+DEMOS = [dspy.Example(question="q", context=["c"], meta={"m": 3}, text="t", verdict="answer")]
+
+
+@pytest.mark.parametrize(
+    "lean, plain", [(LeanChatAdapter, dspy.ChatAdapter), (LeanJSONAdapter, dspy.JSONAdapter)]
+)
+@pytest.mark.parametrize("demos", [[], DEMOS], ids=["no-demos", "demos"])
+def test_messages_are_formatted_byte_for_byte_as_dspy_formats_them(
+    lean: type[Any], plain: type[Any], demos: list[Any]
+) -> None:
+    for inputs in INPUTS:
+        ours = lean().format(Ask, demos, inputs)
+        assert ours == plain().format(Ask, demos, inputs)
