@@ -87,8 +87,9 @@ def run_compile(server: MockLLMServer, kind: str, rows: int, concurrency: int) -
     """One whole compile in this process, from an empty journal in a fresh project copy."""
     with tempfile.TemporaryDirectory(prefix="dsc-bench-") as tmp:
         work = Path(tmp)
-        for folder in ("conf", "templates"):
-            shutil.copytree(ROOT / folder, work / folder)
+        for folder in ("conf", "templates"):  # templates/ is optional: dsc's built-in ones serve
+            if (ROOT / folder).is_dir():
+                shutil.copytree(ROOT / folder, work / folder)
         project = Project(conf_dir=work / "conf", templates_dir=work / "templates")
         overrides = [*lm_overrides(kind, server, concurrency), f"size={rows}", "~sources", "dedupe.near=null"]
         overrides += [f"out_dir={work}/outputs", f"journal_dir={work}/.dsc"]

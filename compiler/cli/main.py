@@ -347,7 +347,7 @@ def run_compile(args: argparse.Namespace) -> int:
 
 def run_plan(args: argparse.Namespace) -> int:
     from compiler.generate.estimate import estimate_usage
-    from compiler.generate.templates import check_templates, render_case
+    from compiler.generate.templates import check_templates, render_cases
     from compiler.spec.compose import Project, load_spec
 
     project = Project.locate()
@@ -366,7 +366,7 @@ def run_plan(args: argparse.Namespace) -> int:
     warning = plan.coverage_warning()
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
-    usage = estimate_usage(spec, [render_case(spec, project.templates_dir, case) for case in plan.cases])
+    usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases))
     if args.json:
         print(
             json.dumps(

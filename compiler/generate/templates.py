@@ -111,34 +111,43 @@ def _check_prompt_renders(spec: Spec) -> None:
 
 def case_context(spec: Spec, case: CaseSpec, examples: Sequence[str] = ()) -> dict[str, Any]:
     """Everything a template may use for one case."""
-    dims = {d.name: d for d in spec.dimensions}
-    persona = (
-        next((p for p in spec.personas if p.id == case.variant), None) if case.strategy == "persona" else None
-    )
-    tactic = (
-        next((t for t in spec.tactics if t.id == case.variant), None)
-        if case.strategy == "adversarial"
-        else None
-    )
-    return {
-        "dataset": {"name": spec.name, "description": spec.description},
-        "prompt": {
+    return _Contexts(spec).context(case, examples)
+
+
+class _Contexts:
+    """The parts of every case's context that depend only on the spec, built once per render batch."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.dims = {d.name: d.description for d in spec.dimensions}
+        # the first of an id wins, as the catalogue reads
+        self.personas: dict[str | None, dict[str, Any]] = {p.id: vars(p) for p in reversed(spec.personas)}
+        self.tactics: dict[str | None, dict[str, Any]] = {t.id: vars(t) for t in reversed(spec.tactics)}
+        self.dataset = {"name": spec.name, "description": spec.description}
+        self.prompt = {
             "text": spec.prompt.text,
             "variables": [
                 {"name": v.name, "description": v.description, "required": v.required}
                 for v in spec.prompt.variables
             ],
-        },
-        "case": {"strategy": case.strategy, "variant": case.variant, "slot": case.slot},
-        "cell": [
-            {"dimension": d, "value": v, "negative": v.startswith("~"), "description": dims[d].description}
-            for d, v in case.cell
-        ],
-        "persona": None if persona is None else vars(persona),
-        "tactic": None if tactic is None else vars(tactic),
-        "columns": list(spec.columns),  # objects, not dicts: `column.values` must not be dict.values
-        "examples": list(examples),
-    }
+        }
+        self.columns = spec.columns
+
+    def context(self, case: CaseSpec, examples: Sequence[str]) -> dict[str, Any]:
+        persona = self.personas.get(case.variant) if case.strategy == "persona" else None
+        tactic = self.tactics.get(case.variant) if case.strategy == "adversarial" else None
+        return {
+            "dataset": self.dataset,
+            "prompt": self.prompt,
+            "case": {"strategy": case.strategy, "variant": case.variant, "slot": case.slot},
+            "cell": [
+                {"dimension": d, "value": v, "negative": v.startswith("~"), "description": self.dims[d]}
+                for d, v in case.cell
+            ],
+            "persona": persona,
+            "tactic": tactic,
+            "columns": list(self.columns),  # objects, not dicts: `column.values` must not be dict.values
+            "examples": list(examples),
+        }
 
 
 def render_case(
@@ -147,28 +156,49 @@ def render_case(
     case: CaseSpec,
     examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
 ) -> RenderedCase:
+    return render_cases(spec, templates_dir, [case], examples)[0]
+
+
+def render_cases(
+    spec: Spec,
+    templates_dir: Path,
+    cases: Sequence[CaseSpec],
+    examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
+) -> list[RenderedCase]:
+    """Every case's instruction, in order: each strategy's template is loaded once, then rendered per case."""
     env = template_environment(templates_dir)
-    file = f"{case.strategy}.j2"
-    shown = shown_path(template_files(templates_dir).get(file, templates_dir / file))
-    try:
-        template = env.get_template(file)
-        text = template.render(case_context(spec, case, (examples or {}).get(case.cell, ())))
-    except jinja2.UndefinedError as exc:
-        where = _template_where(exc, file)
-        raise TemplateError(
-            f"{Path(shown).parent}/{where}: {exc.message}; use a variable the context provides "
+    contexts = _Contexts(spec)
+    templates: dict[str, jinja2.Template] = {}
+    examples = examples or {}
+    out = []
+    for case in cases:
+        file = f"{case.strategy}.j2"
+        try:
+            template = templates.get(file)
+            if template is None:
+                template = templates[file] = env.get_template(file)
+            text = template.render(contexts.context(case, examples.get(case.cell, ())))
+        except Exception as exc:
+            raise _render_error(exc, templates_dir, case, file) from exc
+        out.append(RenderedCase(case, text.strip() + "\n"))
+    return out
+
+
+def _render_error(exc: Exception, templates_dir: Path, case: CaseSpec, file: str) -> TemplateError:
+    """The one-line TemplateError for a template that failed to load or render."""
+    folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+    if isinstance(exc, jinja2.UndefinedError):
+        return TemplateError(
+            f"{folder}/{_template_where(exc, file)}: {exc.message}; use a variable the context provides "
             f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"
-        ) from exc
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"{Path(shown).parent}/{exc.name or file}:{exc.lineno}: {exc.message}; fix the template"
-        ) from exc
-    except Exception as exc:  # a template runs user expressions: 1/0, a bad filter argument, the sandbox
-        raise TemplateError(
-            f"{Path(shown).parent}/{_template_where(exc, file)}: fails when rendered for strategy "
-            f"{case.strategy} ({type(exc).__name__}: {_short(exc)}); fix the expression"
-        ) from exc
-    return RenderedCase(case, text.strip() + "\n")
+        )
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(f"{folder}/{exc.name or file}:{exc.lineno}: {exc.message}; fix the template")
+    # a template runs user expressions: 1/0, a bad filter argument, the sandbox
+    return TemplateError(
+        f"{folder}/{_template_where(exc, file)}: fails when rendered for strategy "
+        f"{case.strategy} ({type(exc).__name__}: {_short(exc)}); fix the expression"
+    )
 
 
 def _short(exc: BaseException) -> str:
@@ -200,28 +230,44 @@ def _template_where(exc: BaseException, file: str) -> str:
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
     """The `case` input: everything about the case a writer needs, as canonical JSON."""
-    persona = (
-        next((vars(p) for p in spec.personas if p.id == case.variant), None)
-        if case.strategy == "persona"
-        else None
-    )
-    tactic = (
-        next((vars(t) for t in spec.tactics if t.id == case.variant), None)
-        if case.strategy == "adversarial"
-        else None
-    )
+    base = _payload_base(spec)
+    persona = base.personas.get(case.variant) if case.strategy == "persona" else None
+    tactic = base.tactics.get(case.variant) if case.strategy == "adversarial" else None
     payload = {
+        **base.fixed,
+        "strategy": case.strategy,
+        "variant": case.variant,
+        "persona": persona,
+        "tactic": tactic,
+        "cell": dict(case.cell),
+        "slot": case.slot,
+        "sample": sample,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class _PayloadBase:
+    spec: Spec
+    fixed: dict[str, Any]  # the payload's keys that depend only on the spec
+    personas: dict[str | None, dict[str, Any]]
+    tactics: dict[str | None, dict[str, Any]]
+
+
+# one entry, matched by identity: a spec is frozen, and hashing it is not cheap
+_LAST_BASE: list[_PayloadBase] = []
+
+
+def _payload_base(spec: Spec) -> _PayloadBase:
+    if _LAST_BASE and _LAST_BASE[0].spec is spec:
+        return _LAST_BASE[0]
+    fixed = {
         "dataset": spec.name,
         "description": spec.description,
         "prompt": spec.prompt.text,
         "variables": {
             v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables
         },
-        "strategy": case.strategy,
-        "variant": case.variant,
-        "persona": persona,
-        "tactic": tactic,
-        "cell": dict(case.cell),
         "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
         "columns": {
             c.name: {
@@ -231,7 +277,12 @@ def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
             }
             for c in spec.columns
         },
-        "slot": case.slot,
-        "sample": sample,
     }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    base = _PayloadBase(
+        spec,
+        fixed,
+        {p.id: vars(p) for p in reversed(spec.personas)},
+        {t.id: vars(t) for t in reversed(spec.tactics)},
+    )
+    _LAST_BASE[:] = [base]
+    return base

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compiler.core.rows import Row
 from compiler.generate.calls import label_production_rows
-from compiler.generate.templates import RenderedCase, check_templates, render_case
+from compiler.generate.templates import RenderedCase, check_templates, render_cases
 from compiler.pipeline.context import CompileContext, ProgressCallback, open_context
 from compiler.pipeline.failures import require_answers
 from compiler.pipeline.publish import previous_sourcing, publish
@@ -94,7 +94,7 @@ def compile_dataset(
 def render_plan(project: Project, plan: Plan, bundle: SourceBundle) -> list[RenderedCase]:
     """Every planned case's instruction, with representative production snippets per cell."""
     examples = bundle.snippets([c.cell for c in plan.cases])
-    return [render_case(plan.spec, project.templates_dir, case, examples) for case in plan.cases]
+    return render_cases(plan.spec, project.templates_dir, plan.cases, examples)
 
 
 def label_production(ctx: CompileContext, bundle: SourceBundle) -> list[Row]:

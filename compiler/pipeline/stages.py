@@ -12,7 +12,7 @@ import xxhash
 from compiler.core.cells import cell_label
 from compiler.core.rows import Row
 from compiler.generate.calls import Generated, generate_cases
-from compiler.generate.templates import RenderedCase, render_case
+from compiler.generate.templates import RenderedCase, render_cases
 from compiler.pipeline.context import CompileContext
 from compiler.plan.cases import CaseSpec, Plan, plan_top_up
 from compiler.screen.candidates import judge_plausibility, screen_candidates
@@ -137,7 +137,7 @@ def generate_until_full(
         extra = short_cases(plan, selection, used_slots, rounds)
         if not extra:
             break
-        batch = [render_case(spec, ctx.project.templates_dir, case) for case in extra]
+        batch = render_cases(spec, ctx.project.templates_dir, extra)
         ctx.progress.expect(len(batch))
         counts["top_up"] += len(batch)
     counts.update(stage_counts(candidates, failures, screened, selection))

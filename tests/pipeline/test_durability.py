@@ -631,3 +631,28 @@ def test_an_index_entry_from_another_build_is_rewritten_once_not_rebuilt_forever
     assert json.loads(index.read_text()) == entry
     code, out, _ = run(capsys, "compile", *SMALL)
     assert code == 0 and out.startswith(f"unchanged: {version.name}")
+
+
+def test_answers_recorded_in_a_loop_tick_reach_the_segment_by_the_next_tick(tmp_path: Path) -> None:
+    """Group commit: nothing waits for a group to fill or for close(), so a kill -9 loses no answer."""
+    from compiler.generate.journal import Answer
+
+    journal = Journal(tmp_path, flush_every=1000, flush_seconds=1e9)
+
+    def on_disk() -> int:
+        return sum(len(p.read_text().splitlines()) for p in tmp_path.glob("*.jsonl"))
+
+    async def arrive() -> list[int]:
+        seen = []
+        for burst in (3, 1):
+            for i in range(burst):
+                journal.record(f"{burst}-{i}", Answer("text", 1, 1))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            seen.append(on_disk())
+        return seen
+
+    assert asyncio.run(arrive()) == [3, 4]
+    journal.record("after", Answer("text", 1, 1))  # no loop: by group size or age, and on close
+    journal.close()
+    assert on_disk() == 5 and len(Journal(tmp_path)) == 5
