@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.screen.dedupe import Candidate, DedupeResult, Drop, compared_text
+from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, compared_text, existing_anchors
 from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
 
 EXACT_ROWS = 250_000
@@ -115,19 +115,37 @@ def drop_semantic_duplicates(
     threshold: float,
     on: Sequence[str],
     embed: Callable[[Sequence[str]], np.ndarray],
+    existing: Sequence[ExistingRow] = (),
 ) -> DedupeResult:
-    """Drop candidates whose compared inputs mean what an earlier candidate's do (cosine >= threshold)."""
-    if len(candidates) < 2:
+    """Drop candidates whose compared inputs mean what an existing row's or an earlier candidate's do.
+
+    Existing rows (curated rows, earlier versions: `existing_anchors`, as lexical dedupe has them) come first
+    and are never dropped; a candidate whose match leads to one drops with reason `existing:<label>:semantic`,
+    any other with reason `semantic`, both with the cosine of the row it matched.
+    """
+    anchors = existing_anchors(candidates, existing)
+    if len(candidates) + len(anchors) < 2 or not candidates:
         return DedupeResult(tuple(candidates), ())
-    texts = [compared_text(c.row, on) for c in candidates]
+    texts = [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates]
     found = find_semantic_duplicates(embed(texts), threshold)
+    root = np.arange(len(texts))  # existing rows are never dropped: each is its own root
+    for i in range(len(anchors), len(texts)):
+        if found.dup_of[i] >= 0:
+            root[i] = root[found.dup_of[i]]
+    ids = [e.row.id for e in anchors] + [c.row.id for c in candidates]
     survivors: list[Candidate] = []
     drops: list[Drop] = []
-    for i, candidate in enumerate(candidates):
-        matched = int(found.dup_of[i])
-        if matched < 0:
+    for offset, candidate in enumerate(candidates):
+        i = len(anchors) + offset
+        if found.dup_of[i] < 0:
             survivors.append(candidate)
+            continue
+        similarity = round(min(1.0, float(found.similarity[i])), 4)
+        origin = int(root[i])
+        if origin < len(anchors):
+            drops.append(
+                Drop(candidate.row.id, ids[origin], similarity, f"existing:{anchors[origin].label}:semantic")
+            )
         else:
-            similarity = round(min(1.0, float(found.similarity[i])), 4)
-            drops.append(Drop(candidate.row.id, candidates[matched].row.id, similarity, "semantic"))
+            drops.append(Drop(candidate.row.id, ids[int(found.dup_of[i])], similarity, "semantic"))
     return DedupeResult(tuple(survivors), tuple(drops))
