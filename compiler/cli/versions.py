@@ -145,6 +145,16 @@ def _add_dedupe_verb(verbs: Any) -> None:
         "--ngram", type=int, help="words or characters per shingle (default: 1 for word, 3 for char)"
     )
     dedupe.add_argument("--exact-only", action="store_true", help="only drop rows whose text is identical")
+    dedupe.add_argument(
+        "--semantic",
+        action="store_true",
+        help="also drop paraphrases: rows whose embedding's cosine with an earlier kept row reaches --threshold",
+    )
+    dedupe.add_argument("--threshold", type=float, help="cosine threshold of --semantic (default 0.9)")
+    dedupe.add_argument(
+        "--embedder",
+        help="--semantic's embedder: local/hashing (default, no network) or a dspy.Embedder model",
+    )
     dedupe.add_argument("--out", help="output file (default: <stem>.dedup<ext> beside the input)")
     dedupe.add_argument(
         "--annotate",
@@ -222,8 +232,16 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_dedupe(args: argparse.Namespace) -> int:
     from compiler.screen.dedupe_file import dedupe_file
+    from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
 
     columns = [c.strip() for c in args.on.split(",") if c.strip()]
+    if not args.semantic and (args.threshold is not None or args.embedder is not None):
+        flag = "--threshold" if args.threshold is not None else "--embedder"
+        raise UsageError(f"{flag}: only means something with --semantic; add --semantic or drop {flag}")
+    semantic = None
+    if args.semantic:
+        threshold = 0.9 if args.threshold is None else args.threshold
+        semantic = SemanticDedupe(embedder=args.embedder or LOCAL_EMBEDDER, threshold=threshold)
     result = dedupe_file(
         Path(args.input),
         columns,
@@ -232,10 +250,12 @@ def run_dedupe(args: argparse.Namespace) -> int:
         args.annotate,
         shingle=args.shingle,
         ngram=args.ngram,
+        semantic=semantic,
     )
+    paraphrases = f", {result.semantic} semantic" if semantic is not None else ""
     print(
-        f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near duplicates "
-        f"dropped, {result.empty} with empty text (kept) -> {result.out_path}"
+        f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near"
+        f"{paraphrases} duplicates dropped, {result.empty} with empty text (kept) -> {result.out_path}"
     )
     return 0
 

@@ -26,6 +26,8 @@ def reason_label(reason: str) -> str:
         "check": "failed check",
         "review": "review",
     }
+    if kind == "existing" and detail.endswith(":semantic"):  # a paraphrase of an existing row
+        detail = f"{detail.removesuffix(':semantic')} (semantic)"
     return f"{labels.get(kind, kind)} {detail}".strip() if kind in labels else reason
 
 
@@ -35,12 +37,14 @@ def is_duplicate(drop: Mapping[str, Any]) -> bool:
     return reason in ("exact", "near", "semantic") or reason.startswith("existing:")
 
 
-MEASURES = {"exact": "identical", "semantic": "cosine"}  # near and existing: Jaccard of the shingle sets
+# near and existing:<label>: Jaccard of the shingle sets; existing:<label>:semantic: cosine
+MEASURES = {"exact": "identical", "semantic": "cosine"}
 
 
 def _score(drop: Mapping[str, Any]) -> str:
     """The similarity with the measure it is in: `Jaccard 0.912`, `cosine 0.950`."""
-    measure = MEASURES.get(str(drop.get("reason")), "Jaccard")
+    reason = str(drop.get("reason"))
+    measure = MEASURES.get(reason.rpartition(":")[2] if reason.startswith("existing:") else reason, "Jaccard")
     return f"{measure} {float(drop.get('similarity') or 0):.3f}"
 
 

@@ -45,7 +45,9 @@ def screen_candidates(
         from compiler.screen.semantic import drop_semantic_duplicates, open_embedder
 
         embed = open_embedder(measure.semantic, handle)
-        semantic = drop_semantic_duplicates(deduped.survivors, measure.semantic.threshold, measure.on, embed)
+        semantic = drop_semantic_duplicates(
+            deduped.survivors, measure.semantic.threshold, measure.on, embed, existing
+        )
         deduped = DedupeResult(semantic.survivors, deduped.drops + semantic.drops)
     drops.extend(deduped.drops)
     collapsed = Counter(d.kept_id for d in deduped.drops)

@@ -136,21 +136,7 @@ def drop_existing_duplicates(
     Existing rows come first in priority order and are never dropped; a candidate that *is* an existing
     row (same id) continues it and is kept, so recompiling an unchanged config stays unchanged.
     """
-    if not existing or not candidates:
-        return DedupeResult(tuple(candidates), ())
-    # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
-    current = {c.row.id for c in candidates} | {
-        str(c.row.provenance.get("origin") or c.row.provenance["edited_from"])
-        for c in candidates
-        if c.row.provenance.get("origin") or c.row.provenance.get("edited_from")
-    }
-    # an earlier edit of the same generated row (same origin) is this row's past, not a duplicate of it
-    anchors = [
-        e
-        for e in existing
-        if e.row.id not in current
-        and str(e.row.provenance.get("origin") or e.row.provenance.get("edited_from") or "") not in current
-    ]
+    anchors = existing_anchors(candidates, existing)
     if not anchors:
         return DedupeResult(tuple(candidates), ())
     texts = [compared_text(e.row, on) for e in anchors] + [compared_text(c.row, on) for c in candidates]
@@ -178,6 +164,25 @@ def drop_existing_duplicates(
         else:
             survivors.append(candidate)
     return DedupeResult(tuple(survivors), tuple(drops))
+
+
+def existing_anchors(candidates: Sequence[Candidate], existing: Sequence[ExistingRow]) -> list[ExistingRow]:
+    """The existing rows candidates must not duplicate: not the rows this run regenerates or edits again."""
+    if not existing or not candidates:
+        return []
+    # rows this run regenerates (as themselves, or as their reviewed edit) continue existing rows
+    current = {c.row.id for c in candidates} | {
+        str(c.row.provenance.get("origin") or c.row.provenance["edited_from"])
+        for c in candidates
+        if c.row.provenance.get("origin") or c.row.provenance.get("edited_from")
+    }
+    # an earlier edit of the same generated row (same origin) is this row's past, not a duplicate of it
+    return [
+        e
+        for e in existing
+        if e.row.id not in current
+        and str(e.row.provenance.get("origin") or e.row.provenance.get("edited_from") or "") not in current
+    ]
 
 
 def drop_duplicates(

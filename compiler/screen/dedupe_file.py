@@ -1,6 +1,7 @@
-"""`dsc dedupe`: drop exact and near-duplicate rows of any JSONL, Parquet or CSV file.
+"""`dsc dedupe`: drop exact, near-duplicate and (with `semantic`) paraphrased rows of a JSONL, Parquet or CSV file.
 
-The file's row order is its priority order: the first row of every duplicate cluster survives.
+The file's row order is its priority order: the first row of every duplicate cluster survives. Semantic
+dedupe runs on the rows lexical dedupe keeps, with the rule of `screen.semantic` (cosine of embeddings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from polars.datatypes import DataTypeClass
 
 from compiler.core.errors import SourceError, UsageError
 from compiler.screen.near.index import find_blank_rows, find_exact_duplicates, find_near_duplicates
-from compiler.spec.model import MAX_NGRAM, SHINGLE_NGRAM, ShingleKind
+from compiler.spec.model import LOCAL_EMBEDDER, MAX_NGRAM, SHINGLE_NGRAM, SemanticDedupe, ShingleKind
 
 _DataType = pl.DataType | DataTypeClass
 
@@ -34,6 +35,7 @@ class DedupeFileResult:
     near: int
     empty: int  # null or blank compared text: kept, never merged
     out_path: Path | None
+    semantic: int = 0  # rows dropped as paraphrases of an earlier kept row
 
 
 def dedupe_file(
@@ -44,9 +46,12 @@ def dedupe_file(
     annotate: bool = False,
     shingle: str = "word",
     ngram: int | None = None,
+    semantic: SemanticDedupe | None = None,
 ) -> DedupeFileResult:
     """Write `input` without its duplicate rows (or, with `annotate`, every row plus dup_of/dup_kind)."""
     input = Path(input)
+    if semantic is not None:
+        check_semantic(semantic)
     if near is not None and not 0.0 < near <= 1.0:
         raise UsageError(f"--near {near}: the similarity threshold must be in (0, 1], e.g. --near 0.85")
     if shingle not in SHINGLE_NGRAM:
@@ -82,6 +87,8 @@ def dedupe_file(
     else:
         found = find_near_duplicates(texts, near, shingle=shingle_kind, ngram=ngram)
         kept_of, dup_kind, empty = found.kept_of, found.kind, found.empty
+    if semantic is not None:
+        kept_of, dup_kind = _drop_paraphrases(texts, kept_of, dup_kind, semantic)
     if annotate:
         found_frame = pl.DataFrame({"kept_of": kept_of, "kind": dup_kind})
         annotations = found_frame.select(
@@ -89,17 +96,55 @@ def dedupe_file(
             dup_kind=pl.when(pl.col("kind") == 1)
             .then(pl.lit("exact"))
             .when(pl.col("kind") == 2)
-            .then(pl.lit("near")),
+            .then(pl.lit("near"))
+            .when(pl.col("kind") == 3)
+            .then(pl.lit("semantic")),
         )
         result = frame.with_columns(annotations.get_columns())
     else:
         result = frame.filter(pl.Series(dup_kind == 0))
     _write_atomically(result, out, out_format)
-    counts = np.bincount(dup_kind, minlength=3)
+    counts = np.bincount(dup_kind, minlength=4)
     return DedupeFileResult(
         rows_in=frame.height, kept=int(counts[0]), exact=int(counts[1]), near=int(counts[2]), empty=empty,
-        out_path=out,
+        out_path=out, semantic=int(counts[3]),
     )  # fmt: skip
+
+
+def check_semantic(semantic: SemanticDedupe) -> None:
+    """The --semantic flags' mistakes, before any file is read."""
+    if not 0.0 < semantic.threshold <= 1.0:
+        raise UsageError(
+            f"--threshold {semantic.threshold}: the cosine threshold must be in (0, 1], e.g. --threshold 0.9"
+        )
+    if semantic.embedder != LOCAL_EMBEDDER and "/" not in semantic.embedder:
+        raise UsageError(
+            f"--embedder {semantic.embedder}: names no provider; use {LOCAL_EMBEDDER} or provider/model, "
+            "e.g. --embedder openai/text-embedding-3-small"
+        )
+
+
+def _drop_paraphrases(
+    texts: pl.Series, kept_of: np.ndarray, dup_kind: np.ndarray, semantic: SemanticDedupe
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mark rows lexical dedupe kept whose embedding's cosine with an earlier kept row reaches the threshold
+    (kind 3, kept_of that row); blank rows are never compared."""
+    from compiler.screen.semantic import find_semantic_duplicates, open_embedder
+
+    kept = np.flatnonzero((dup_kind == 0) & ~find_blank_rows(texts).astype(bool))
+    if len(kept) < 2:
+        return kept_of, dup_kind
+    vectors = open_embedder(semantic)(texts.gather(kept).to_list())
+    found = find_semantic_duplicates(vectors, semantic.threshold)
+    matched = found.dup_of >= 0
+    kept_of, dup_kind = kept_of.copy(), dup_kind.copy()
+    # A match may itself be a paraphrase: every paraphrase points at the kept row its chain ends at.
+    root = np.arange(len(kept))
+    for i in np.flatnonzero(matched).tolist():
+        root[i] = root[found.dup_of[i]]
+    kept_of[kept[matched]] = kept[root[matched]]
+    dup_kind[kept[matched]] = 3
+    return kept_of[kept_of], dup_kind  # lexical copies of a paraphrase follow it to its kept row
 
 
 def read_table(path: Path, file_format: str) -> pl.DataFrame:

@@ -186,3 +186,95 @@ def test_the_shingling_is_chosen_on_the_command_line(
     assert main(["dedupe", str(source), "--on", "prompt", *flags]) == 0
     assert f"2 rows in: {kept} kept" in capsys.readouterr().out
     assert read_table(tmp_path / "rows.dedup.jsonl").height == kept
+
+
+PARAPHRASE_ROWS = [
+    {"prompt": "Write a short poem about the sea at night"},
+    {"prompt": "explain how attention lets a transformer weigh every token of a long input"},
+    {"prompt": "write short poems about the seas at night time"},  # word-unigram Jaccard 0.5, cosine ~0.61
+    {"prompt": "Write short poems about the seas at night time!"},  # a lexical copy of row 2
+]
+
+
+def test_semantic_drops_what_lexical_dedupe_keeps_and_names_the_kept_row(tmp_path: Path) -> None:
+    from compiler.spec.model import SemanticDedupe
+
+    source = write_table(pl.DataFrame(PARAPHRASE_ROWS), tmp_path / "rows.jsonl")
+    lexical = dedupe_file(source, ["prompt"], near=0.85, annotate=True)
+    assert (lexical.kept, lexical.near, lexical.semantic) == (3, 1, 0)
+    result = dedupe_file(source, ["prompt"], near=0.85, annotate=True, semantic=SemanticDedupe(threshold=0.6))
+    assert (result.kept, result.near, result.semantic) == (2, 1, 1)
+    annotated = read_table(tmp_path / "rows.dedup.jsonl")
+    assert annotated["dup_kind"].to_list() == [None, None, "semantic", "near"]
+    assert annotated["dup_of"].to_list() == [None, None, 0, 0]  # the copy follows its paraphrase to row 0
+    strict = dedupe_file(source, ["prompt"], near=0.85, semantic=SemanticDedupe(threshold=0.95))
+    assert strict.semantic == 0  # the threshold is honoured: 0.61 < 0.95
+
+
+def test_semantic_dedupe_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.cli.main import main
+
+    source = write_table(pl.DataFrame(PARAPHRASE_ROWS), tmp_path / "rows.parquet")
+    command = ["dedupe", str(source), "--on", "prompt", "--semantic", "--threshold", "0.6"]
+    assert main([*command, "--embedder", "local/hashing"]) == 0
+    assert "4 rows in: 2 kept, 0 exact and 1 near, 1 semantic duplicates dropped" in capsys.readouterr().out
+    assert read_table(tmp_path / "rows.dedup.parquet")["prompt"].to_list() == [
+        row["prompt"] for row in PARAPHRASE_ROWS[:2]
+    ]
+    assert main(["dedupe", str(source), "--on", "prompt", "--semantic"]) == 0  # default 0.9 keeps them
+    assert "4 rows in: 3 kept, 0 exact and 1 near, 0 semantic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--threshold", "0.8"], "--threshold: only means something with --semantic"),
+        (["--embedder", "openai/text-embedding-3-small"], "--embedder: only means something with --semantic"),
+        (["--semantic", "--threshold", "1.5"], "--threshold 1.5: the cosine threshold must be in (0, 1]"),
+        (["--semantic", "--threshold", "0"], "--threshold 0.0: the cosine threshold must be in (0, 1]"),
+        (["--semantic", "--embedder", "ada"], "--embedder ada: names no provider; use local/hashing"),
+    ],
+    ids=[
+        "threshold-alone",
+        "embedder-alone",
+        "threshold-above-one",
+        "threshold-zero",
+        "embedder-no-provider",
+    ],
+)
+def test_semantic_flag_mistakes_are_one_line_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    from compiler.cli.main import main
+
+    source = rows_file(tmp_path)
+    assert main(["dedupe", str(source), "--on", "prompt", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
+
+
+def test_a_failing_embedding_provider_is_one_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    source = rows_file(tmp_path)
+    # Port 9 (discard) on loopback refuses the connection: the request fails fast, without a network.
+    command = [
+        "dedupe",
+        str(source),
+        "--on",
+        "prompt",
+        "--semantic",
+        "--embedder",
+        "openai/text-embedding-3-small",
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "sk-test")
+        patch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        patch.setenv("OPENAI_API_BASE", "http://127.0.0.1:9/v1")
+        assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "embedding request failed" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.screen.near import index as near_duplicates
+from compiler.screen.near import identical
 from compiler.screen.near.index import (
     find_blank_rows,
     find_exact_duplicates,
@@ -268,7 +268,7 @@ def test_exact_duplicates_check_bytes_not_just_hashes(monkeypatch: pytest.Monkey
     ) -> None:
         out[:] = 42
 
-    monkeypatch.setattr(near_duplicates, "_hash_rows", colliding_hashes)
+    monkeypatch.setattr(identical, "_hash_rows", colliding_hashes)
     texts = pl.Series(["alpha", "beta", "alpha", "gamma", "beta", "a much longer string than twelve bytes"])
     assert find_exact_duplicates(texts).tolist() == [0, 1, 0, 3, 1, 5]
 

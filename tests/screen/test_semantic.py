@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.core.rows import Row
-from compiler.screen.dedupe import Candidate
+from compiler.screen.dedupe import Candidate, ExistingRow
 from compiler.screen.near.hashing import embed_with_hashing
 from compiler.screen.semantic import drop_semantic_duplicates, find_semantic_duplicates
 
@@ -101,3 +101,63 @@ def test_rewordings_drop_with_reason_semantic_and_their_score() -> None:
 def test_bad_threshold_is_refused() -> None:
     with pytest.raises(ValueError):
         find_semantic_duplicates(np.eye(3, dtype=np.float32), 0.0)
+
+
+REFUND = "How do I get a refund for my order?"
+REWORDED = "Order refund: how do I get one for my order"  # cosine with REFUND >= 0.6 under the local embedder
+
+
+def existing(label: str, text: str) -> ExistingRow:
+    return ExistingRow(label, candidate(text).row)
+
+
+def test_a_paraphrase_of_an_existing_row_drops_against_it() -> None:
+    old = existing("3f2a91c0d4e5", REFUND)
+    new = [candidate("How can I change the delivery address?"), candidate(REWORDED)]
+    result = drop_semantic_duplicates(new, 0.6, ["customer_message"], embed_with_hashing, [old])
+    assert [c.row.id for c in result.survivors] == [new[0].row.id]
+    (drop,) = result.drops
+    assert (drop.id, drop.kept_id, drop.reason) == (
+        new[1].row.id,
+        old.row.id,
+        "existing:3f2a91c0d4e5:semantic",
+    )
+    assert 0.6 <= drop.similarity <= 1.0
+    # Without the existing row the same candidates are all kept; with a strict threshold too.
+    assert len(drop_semantic_duplicates(new, 0.6, ["customer_message"], embed_with_hashing).drops) == 0
+    strict = drop_semantic_duplicates(new, 0.99, ["customer_message"], embed_with_hashing, [old])
+    assert len(strict.survivors) == 2
+
+
+def test_existing_rows_are_never_dropped_and_a_chain_through_a_candidate_reaches_them() -> None:
+    golden = existing("golden", REFUND)
+    regression = existing("regression", REFUND + " Thanks")  # a paraphrase of the golden row: stays
+    first, second = candidate(REWORDED), candidate(REWORDED + " please")
+    result = drop_semantic_duplicates(
+        [first, second], 0.6, ["customer_message"], embed_with_hashing, [golden, regression]
+    )
+    assert result.survivors == ()
+    assert {d.id for d in result.drops} == {first.row.id, second.row.id}
+    assert all(d.reason.startswith("existing:") and d.reason.endswith(":semantic") for d in result.drops)
+    assert {d.kept_id for d in result.drops} <= {golden.row.id, regression.row.id}
+
+
+def test_a_candidate_that_continues_an_existing_row_is_not_its_duplicate() -> None:
+    again = candidate(REFUND)  # this run regenerates the earlier version's row: same id
+    result = drop_semantic_duplicates(
+        [again, candidate(REWORDED)], 0.6, ["customer_message"], embed_with_hashing, [existing("v1", REFUND)]
+    )
+    assert [c.row.id for c in result.survivors] == [again.row.id]
+    assert [d.reason for d in result.drops] == ["semantic"]
+
+
+def test_the_report_names_a_semantic_drop_against_existing_rows_with_its_cosine() -> None:
+    from compiler.report.examples import _score, is_duplicate, reason_label
+
+    drop = {"reason": "existing:golden:semantic", "similarity": 0.93}
+    assert (reason_label(drop["reason"]), _score(drop), is_duplicate(drop)) == (
+        "already in golden (semantic)",
+        "cosine 0.930",
+        True,
+    )
+    assert _score({"reason": "existing:golden", "similarity": 0.9}) == "Jaccard 0.900"

@@ -1,10 +1,10 @@
 """Exact and near-duplicate clustering of a text column: MinHash + LSH in numba kernels over Arrow buffers.
 
 Rows arrive in priority order, so a cluster always keeps its lowest index. Identical texts are grouped
-first (here, by a 64-bit hash checked byte for byte); the remaining distinct texts are normalised, shingled,
-hashed and sketched with `num_perm` affine permutations (`text_sketch`). LSH bands propose candidate pairs
-and a pair joins a cluster only if the exact Jaccard of its shingle sets reaches the threshold; clusters are
-the connected components of those pairs (`lsh_clusters`). Pure: no I/O.
+first (`identical`: a 64-bit hash checked byte for byte); the remaining distinct texts are normalised,
+shingled, hashed and sketched with `num_perm` affine permutations (`sketch`). LSH bands propose candidate
+pairs and a pair matches only if the exact Jaccard of its shingle sets reaches the threshold (`lsh`); a row
+is kept unless it matches an earlier row. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numba
 import numpy as np
 import polars as pl
 import xxhash
-from numba import njit, prange
 
-from compiler.screen.near.lsh import hash_table_size, link_band_buckets, match_earlier_rows, resolve_kept_rows
-from compiler.screen.near.sketch import mark_blank_rows, punctuation_chars, sketch_texts, unicode_tables
-from compiler.screen.near.views import StringViews, as_strings, row_bytes
+from compiler.screen.near.chars import punctuation_chars
+from compiler.screen.near.identical import blank_rows, identical_rows
+from compiler.screen.near.lsh import link_band_buckets, match_earlier_rows, resolve_kept_rows
+from compiler.screen.near.sketch import sketch_texts
+from compiler.screen.near.views import StringViews, as_strings
 from compiler.spec.model import SHINGLE_NGRAM, ShingleKind
 
 DEFAULT_NGRAM: dict[str, int] = SHINGLE_NGRAM
@@ -45,14 +46,14 @@ class Duplicates:
 def find_blank_rows(texts: pl.Series) -> np.ndarray:
     """Return a bool mask of null or whitespace-only rows."""
     texts = as_strings(texts)
-    return _find_blank_rows(texts, StringViews.of(texts))
+    return blank_rows(texts, StringViews.of(texts))
 
 
 def find_exact_duplicates(texts: pl.Series) -> np.ndarray:
     """Return int64 `kept_of` for identical strings: the lowest index with the same text (blank rows keep)."""
     texts = as_strings(texts)
     column = StringViews.of(texts)
-    return _find_exact_duplicates(texts, column, _find_blank_rows(texts, column))
+    return identical_rows(texts, column, blank_rows(texts, column))
 
 
 def find_near_duplicates(
@@ -81,8 +82,8 @@ def find_near_duplicates(
     n = len(texts)
     rows = np.arange(n, dtype=np.int64)
     column = StringViews.of(texts)
-    blank = _find_blank_rows(texts, column)
-    exact_of = _find_exact_duplicates(texts, column, blank)
+    blank = blank_rows(texts, column)
+    exact_of = identical_rows(texts, column, blank)
     reps = np.flatnonzero((exact_of == rows) & ~blank)
     match, kept, rep_similarity = _cluster_near_duplicates(
         texts.gather(reps), threshold, shingle == "word", ngram, num_perm, seed
@@ -163,117 +164,6 @@ def make_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     a = (rng.integers(0, 1 << 31, num_perm, dtype=np.uint64) * 2 + 1).astype(np.uint32)
     b = rng.integers(0, 1 << 32, num_perm, dtype=np.uint64).astype(np.uint32)
     return a, b
-
-
-# --- exact duplicates ------------------------------------------------------------------------------------
-
-
-def _find_blank_rows(texts: pl.Series, column: StringViews) -> np.ndarray:
-    blank = texts.is_null().to_numpy()
-    _, flags = unicode_tables()
-    mark_blank_rows(*column.kernel_args, flags, blank)
-    return blank
-
-
-def _find_exact_duplicates(texts: pl.Series, column: StringViews, blank: np.ndarray) -> np.ndarray:
-    hashes = np.empty(len(blank), dtype=np.uint64)
-    _hash_rows(*column.kernel_args, hashes)
-    kept_of = _first_with_same_hash(hashes, blank)
-    collided = np.zeros(len(blank), dtype=np.bool_)
-    _mark_hash_collisions(*column.kernel_args, kept_of, collided)
-    if collided.any():  # a 64-bit hash collision: settle the rows sharing those hashes by their bytes
-        shared = np.flatnonzero(np.isin(hashes, hashes[collided]) & ~blank)
-        first: dict[str, int] = {}
-        for i, text in zip(shared.tolist(), texts.gather(shared).to_list(), strict=True):
-            kept_of[i] = first.setdefault(text, i)
-    return kept_of
-
-
-@njit
-def _read64(src, p):
-    word = np.uint64(0)
-    for k in range(8):
-        word |= np.uint64(src[p + k]) << np.uint64(8 * k)
-    return word
-
-
-@njit
-def _mix64(h, word):
-    h = (h ^ word) * np.uint64(0xBF58476D1CE4E5B9)
-    return h ^ (h >> np.uint64(29))
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _hash_rows(views, views_address, buffer_addresses, out):
-    """A 64-bit hash of each string's bytes, four 8-byte lanes at a time (it buckets: equality is checked)."""
-    for i in prange(views.shape[0]):
-        src = row_bytes(views, views_address, buffer_addresses, i)
-        n = src.shape[0]
-        h0 = np.uint64(n) * np.uint64(0x9E3779B97F4A7C15)
-        h1, h2, h3 = h0 + np.uint64(1), h0 + np.uint64(2), h0 + np.uint64(3)
-        p = 0
-        while p + 32 <= n:  # independent lanes keep the multipliers busy
-            h0 = _mix64(h0, _read64(src, p))
-            h1 = _mix64(h1, _read64(src, p + 8))
-            h2 = _mix64(h2, _read64(src, p + 16))
-            h3 = _mix64(h3, _read64(src, p + 24))
-            p += 32
-        while p + 8 <= n:
-            h0 = _mix64(h0, _read64(src, p))
-            p += 8
-        tail = np.uint64(0)
-        for k in range(n - p):
-            tail |= np.uint64(src[p + k]) << np.uint64(8 * k)
-        h = _mix64(_mix64(_mix64(_mix64(h0, tail), h1), h2), h3)
-        out[i] = h ^ (h >> np.uint64(32))
-
-
-@njit
-def _same_bytes(a, b):
-    n = a.shape[0]
-    if n != b.shape[0]:
-        return False
-    p = 0
-    while p + 8 <= n:
-        if _read64(a, p) != _read64(b, p):
-            return False
-        p += 8
-    for k in range(p, n):  # noqa: SIM110 (numba compiles the loop, not all() over a generator)
-        if a[k] != b[k]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _first_with_same_hash(hashes, blank):
-    """kept_of[i] = the first row whose hash equals row i's (blank rows keep themselves)."""
-    n = hashes.shape[0]
-    kept_of = np.arange(n)
-    table_size = hash_table_size(n)
-    mask = np.uint64(table_size - 1)
-    table = np.zeros((table_size, 2), dtype=np.uint64)  # (hash, row + 1) side by side: one cache miss
-    for i in range(n):
-        if blank[i]:
-            continue
-        slot = hashes[i] & mask
-        while table[slot, 1] != 0 and table[slot, 0] != hashes[i]:
-            slot = (slot + np.uint64(1)) & mask
-        if table[slot, 1] == 0:
-            table[slot, 0] = hashes[i]
-            table[slot, 1] = i + 1
-        else:
-            kept_of[i] = np.int64(table[slot, 1]) - 1
-    return kept_of
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _mark_hash_collisions(views, views_address, buffer_addresses, kept_of, collided):
-    """Flag rows whose bytes differ from the row their hash matched."""
-    for i in prange(kept_of.shape[0]):
-        if kept_of[i] != i:
-            a = row_bytes(views, views_address, buffer_addresses, i)
-            b = row_bytes(views, views_address, buffer_addresses, kept_of[i])
-            collided[i] = not _same_bytes(a, b)
 
 
 # --- near duplicates -------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Rows sharing a band key are bucket-mates. A row is a near-duplicate when an earlier bucket-mate's shingle
 set reaches the threshold's Jaccard with its own; bucket-mates are first screened by how many one-byte
 MinHash values they share (cheap), then verified exactly. No transitive closure: a row far from the kept
-row of a chain A ~ B ~ C is judged by its own nearest earlier match, never merged through a chain. Kernels are cached in __pycache__; `hash_table_size` is compiled into
-`near_duplicates`' exact-pass kernels too (on cache invalidation across files, see `string_views`).
+row of a chain A ~ B ~ C is judged by its own nearest earlier match, never merged through a chain.
+Kernels are cached in __pycache__; `hash_table_size` is compiled into `identical`'s kernels too (numba's
+cache does not notice a change to a kernel another file calls: see `views`).
 """
 
 from __future__ import annotations

@@ -3,61 +3,23 @@
 A text is normalised (NFC, lowercase, whitespace collapsed, punctuation stripped at word edges), cut into
 word or character n-gram shingles, hashed with xxh32 (a word shingle hashes its words' hashes) and sketched
 with affine permutations into one LSH key per band. The kernels read polars' string views in place
-(`string_views`) and run in numba (`parallel=True`, cached in __pycache__): numpy has no vectorised form of
+(`views`) and run in numba (`parallel=True`, cached in __pycache__): numpy has no vectorised form of
 per-word hashing, and its MinHash step alone ran at ~65k rows/s.
 """
 
 from __future__ import annotations
 
-import functools
 import mmap
-import string
-import unicodedata
 
 import numpy as np
 import polars as pl
 from numba import njit, prange
 
+from compiler.screen.near.chars import NEEDS_POLARS, PUNCTUATION, WHITESPACE, unicode_tables
 from compiler.screen.near.views import StringViews, decode_utf8, encode_utf8, row_bytes
+from compiler.screen.near.xxh32 import xxh32
 
 _BLOCK_ROWS = 256  # rows per parallel task
-_WHITESPACE, _PUNCTUATION, _NEEDS_POLARS = 1, 2, 4  # flags per code point
-
-
-@functools.cache
-def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per code point: its one-code-point lowercase, and whitespace / punctuation / needs-polars flags."""
-    lower = np.arange(0x110000, dtype=np.int32)
-    flags = np.zeros(0x110000, dtype=np.uint8)
-    # Planes 3 and up hold no cased, spacing, punctuation or composing characters outside these blocks.
-    code_points = [cp for cp in [*range(0x30000), *range(0xE0000, 0xE0200)] if not 0xD800 <= cp < 0xE000]
-    composes = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul vowel and trailing jamo
-    for cp in code_points:
-        decomposition = unicodedata.decomposition(chr(cp)).split()
-        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
-            composes.add(int(decomposition[1], 16))
-    ascii_punctuation = set(string.punctuation)
-    for cp in code_points:
-        char = chr(cp)
-        lowered = char.lower()
-        if char.isspace():
-            flags[cp] |= _WHITESPACE
-        if unicodedata.category(char)[0] == "P" or char in ascii_punctuation:
-            flags[cp] |= _PUNCTUATION
-        # Characters that NFC could change, or whose lowercase is not one context-free code point.
-        unstable = unicodedata.combining(char) or cp in composes or unicodedata.normalize("NFC", char) != char
-        if unstable or len(lowered) != 1 or char == "Σ":
-            flags[cp] |= _NEEDS_POLARS
-        if len(lowered) == 1:
-            lower[cp] = ord(lowered)
-    return lower, flags
-
-
-@functools.cache
-def punctuation_chars() -> str:
-    """Return every code point the tables flag as punctuation, as one string."""
-    _, flags = unicode_tables()
-    return "".join(chr(cp) for cp in np.flatnonzero(flags & _PUNCTUATION))
 
 
 def sketch_texts(
@@ -113,70 +75,6 @@ def _shingle_room(views: np.ndarray, word_mode: bool) -> np.ndarray:
     return room
 
 
-# --- kernels: bytes -------------------------------------------------------------------------------------
-
-_U32 = np.uint64(0xFFFFFFFF)
-_P1, _P2, _P3, _P4, _P5 = (np.uint64(p) for p in (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1))
-
-
-@njit
-def _rotl32(x, r):
-    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _U32
-
-
-@njit
-def _read32(buf, p):
-    return (
-        np.uint64(buf[p])
-        | (np.uint64(buf[p + 1]) << np.uint64(8))
-        | (np.uint64(buf[p + 2]) << np.uint64(16))
-        | (np.uint64(buf[p + 3]) << np.uint64(24))
-    )
-
-
-@njit
-def _xxh32(buf, start, end):
-    """XXH32 with seed 0 of buf[start:end], as xxhash.xxh32_intdigest computes it."""
-    p = start
-    if end - start >= 16:
-        v1, v2, v3, v4 = (_P1 + _P2) & _U32, _P2, np.uint64(0), (np.uint64(1 << 32) - _P1) & _U32
-        while p + 16 <= end:
-            v1 = (_rotl32((v1 + _read32(buf, p) * _P2) & _U32, 13) * _P1) & _U32
-            v2 = (_rotl32((v2 + _read32(buf, p + 4) * _P2) & _U32, 13) * _P1) & _U32
-            v3 = (_rotl32((v3 + _read32(buf, p + 8) * _P2) & _U32, 13) * _P1) & _U32
-            v4 = (_rotl32((v4 + _read32(buf, p + 12) * _P2) & _U32, 13) * _P1) & _U32
-            p += 16
-        h = (_rotl32(v1, 1) + _rotl32(v2, 7) + _rotl32(v3, 12) + _rotl32(v4, 18)) & _U32
-    else:
-        h = _P5
-    h = (h + np.uint64(end - start)) & _U32
-    while p + 4 <= end:
-        h = (_rotl32((h + _read32(buf, p) * _P3) & _U32, 17) * _P4) & _U32
-        p += 4
-    while p < end:
-        h = (_rotl32((h + np.uint64(buf[p]) * _P5) & _U32, 11) * _P1) & _U32
-        p += 1
-    h = ((h ^ (h >> np.uint64(15))) * _P2) & _U32
-    h = ((h ^ (h >> np.uint64(13))) * _P3) & _U32
-    return np.uint32(h ^ (h >> np.uint64(16)))
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def mark_blank_rows(views, views_address, buffer_addresses, flags, blank):
-    """Set blank[i] for strings made of whitespace only (nulls are set by the caller)."""
-    for i in prange(views.shape[0]):
-        if blank[i]:
-            continue
-        src = row_bytes(views, views_address, buffer_addresses, i)
-        p = 0
-        while p < src.shape[0]:
-            cp, width = decode_utf8(src, p)
-            if not flags[cp] & _WHITESPACE:
-                break
-            p += width
-        blank[i] = p >= src.shape[0]
-
-
 # --- kernels: sketching -----------------------------------------------------------------------------------
 
 
@@ -198,11 +96,11 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
             cp, width = decode_utf8(src, p)
         # Lowercasing never changes whether a character is whitespace or punctuation: look both up at once.
         flag = flags[cp]
-        if check_polars and flag & _NEEDS_POLARS:
+        if check_polars and flag & NEEDS_POLARS:
             return -1, 0
         cp = lower[cp]
         p += width
-        if flag & _WHITESPACE:
+        if flag & WHITESPACE:
             if in_word:
                 word_end[words] = keep
                 words += 1
@@ -210,7 +108,7 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
                 in_word = False
             continue
         if not in_word:
-            if flag & _PUNCTUATION:
+            if flag & PUNCTUATION:
                 continue  # leading punctuation
             if words > 0:
                 norm[q] = 32
@@ -222,7 +120,7 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
             q += 1
         else:
             q = encode_utf8(cp, norm, q)
-        if not flag & _PUNCTUATION:
+        if not flag & PUNCTUATION:
             keep = q
     if in_word:
         word_end[words] = keep
@@ -242,11 +140,11 @@ def _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, out
     if word_mode and words > 0:
         # A word shingle is the xxh32 of its words' xxh32s: each word's bytes are hashed once.
         for w in range(words):
-            word_hash[w] = _xxh32(norm, word_start[w], word_end[w])
+            word_hash[w] = xxh32(norm, word_start[w], word_end[w])
         word_hash_bytes = word_hash.view(np.uint8)
         span = min(ngram, words)
         for w in range(words - span + 1):
-            out[at + count] = _xxh32(word_hash_bytes, 4 * w, 4 * (w + span))
+            out[at + count] = xxh32(word_hash_bytes, 4 * w, 4 * (w + span))
             count += 1
     elif not word_mode and n_bytes > 0:
         chars = 0  # word_start now holds where each code point starts
@@ -257,7 +155,7 @@ def _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, out
         word_start[chars] = n_bytes
         span = min(ngram, chars)
         for c in range(chars - span + 1):
-            out[at + count] = _xxh32(norm, word_start[c], word_start[c + span])
+            out[at + count] = xxh32(norm, word_start[c], word_start[c + span])
             count += 1
     return count
 

@@ -3,8 +3,8 @@
 `StringViews.of` hands the kernels polars' own buffers (nothing copied); `row_bytes` is one string's bytes
 inside a kernel, `decode_utf8` and `encode_utf8` step through code points.
 
-numba invalidates a cached kernel only when the file defining it changes, and kernels in `text_sketch` and
-`near_duplicates` compile these functions in: after editing this file, delete those modules' cached
+numba invalidates a cached kernel only when the file defining it changes, and kernels in `sketch`, `chars`,
+`identical` and `lsh` compile these functions in: after editing this file, delete those modules' cached
 `__pycache__/*.nbi` and `*.nbc` files.
 """
 
