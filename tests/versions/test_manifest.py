@@ -55,9 +55,7 @@ def test_manifest_keeps_no_local_paths_and_no_key_and_hashes_the_config(project:
     assert config_hash(spec) == config_hash(other)  # type: ignore[arg-type]  # local paths are not identity
 
 
-EXAMPLE = (
-    Path(__file__).resolve().parents[2] / "outputs" / "support_bot" / "8cdb5b16cab2" / "manifest.json"
-)
+EXAMPLE = Path(__file__).resolve().parents[2] / "outputs" / "support_bot" / "8cdb5b16cab2" / "manifest.json"
 
 
 def test_a_written_manifest_reads_back_typed_and_writes_the_same_dict_in_the_same_order() -> None:
