@@ -331,7 +331,7 @@ def run_compile(args: argparse.Namespace) -> int:
         print("sweep summary: " + ", ".join(str(p) for p in written))
         return 1 if any(r["status"] == "failed" for r in records) else 0
 
-    spec = load_spec(args.overrides, project)
+    spec = load_spec(args.overrides, project, remembered=True)
     progress, update = _progress_printer(spec.lm)
     if progress is not None:
         with progress:
@@ -351,7 +351,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from compiler.spec.compose import Project, load_spec
 
     project = Project.locate()
-    spec = load_spec(args.overrides, project)
+    spec = load_spec(args.overrides, project, remembered=True)
     check_templates(spec, project.templates_dir)
     evidence: dict[str, Any] = {}
     if spec.sources is not None and spec.sources.production is not None:

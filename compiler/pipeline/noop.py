@@ -14,14 +14,13 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-import compiler
 from compiler.core.atomic import write_atomic
+from compiler.core.build import dsc_build
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN, Project
 from compiler.versions.paths import INDEX, MANIFEST, Version, dataset_dir, read_index, version_id
@@ -41,17 +40,6 @@ class Unchanged:
     version: Version
     manifest: dict[str, Any]
     seconds: float
-
-
-@cache
-def dsc_build() -> str:
-    """dsc's version and the bytes of its code and built-in files: a changed dsc recompiles."""
-    package = Path(compiler.__file__).resolve().parent
-    digest = xxhash.xxh3_128(compiler.__version__.encode())
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".yaml", ".j2") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _input_files(project: Project, spec: Spec) -> list[Path]:
