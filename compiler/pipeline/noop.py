@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the compile itself (dspy and all) is imported only when the
     from compiler.pipeline.context import ProgressCallback
 
 KEEP = 32  # fingerprints remembered per dataset
+PLANS_KEEP = 8  # printed plans remembered per dataset
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,41 @@ def compile_or_reuse(
     if result.shard is None and not result.failures and "DSC_INDEX_CUTOFF" not in os.environ:
         remember(project, spec, result.version)  # the spec as loaded, before evidence adjusts weights
     return result
+
+
+def plan_key(project: Project, spec: Spec, variant: str) -> str | None:
+    """The key of `dsc plan`'s output: the compile's fingerprint (every input of the plan is an input of
+    the version) and the output form. None where the fingerprint is not trusted for a compile either."""
+    if spec.shard.count > 1 or "DSC_INDEX_CUTOFF" in os.environ:
+        return None
+    return xxhash.xxh3_128_hexdigest(f"plan-1\0{variant}\0{fingerprint(project, spec)}".encode())
+
+
+def _plans(spec: Spec) -> Path:
+    return Path(spec.journal_dir) / "plans" / f"{spec.name}.json"
+
+
+def _remembered_plans(spec: Spec) -> dict[str, Any]:
+    try:
+        data = json.loads(_plans(spec).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recall_plan(spec: Spec, key: str) -> tuple[str, str] | None:
+    """The plan printed (stdout, stderr) for exactly these inputs before, if remembered."""
+    entry = _remembered_plans(spec).get(key)
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("out", "err")):
+        return None
+    return entry["out"], entry["err"]
+
+
+def remember_plan(spec: Spec, key: str, out: str, err: str) -> None:
+    known = _remembered_plans(spec)
+    known.pop(key, None)
+    known[key] = {"out": out, "err": err}
+    try:
+        write_atomic(_plans(spec), (json.dumps(dict(list(known.items())[-PLANS_KEEP:])) + "\n").encode())
+    except OSError:
+        pass  # a read-only journal plans every time
