@@ -159,5 +159,3 @@ def run_compile(args: argparse.Namespace) -> int:
     else:
         _print_summary(result)
     return 0
-
-

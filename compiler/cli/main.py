@@ -19,6 +19,7 @@ from compiler.spec.paths import path_overrides
 if TYPE_CHECKING:
     pass
 
+
 class _Parser(argparse.ArgumentParser):
     argv: Sequence[str] = ()  # the command line being parsed, to suggest a fix for an unknown --option
 

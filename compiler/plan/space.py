@@ -10,7 +10,6 @@ import xxhash
 
 from compiler.core.cells import Cell
 from compiler.core.errors import ConfigError
-from compiler.plan.covering.array import build_covering_array
 from compiler.spec.model import Spec
 
 
@@ -118,6 +117,8 @@ def _array_for(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int,
     cover their tuples. `seeds` (valid full cells, PICT's seeding rows) are kept as they are, after the
     user's `coverage.include` rows; the array only adds rows for the tuples they leave uncovered.
     """
+
+    from compiler.plan.covering.array import build_covering_array  # numpy: only when an array is built
 
     dims = spec.dimensions
     with_negatives = any(s.negative for s in spec.strategies)
