@@ -9,6 +9,7 @@ used only when its version folder is whole and passes `dsc verify`'s checks, els
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -175,7 +176,5 @@ def remember_plan(spec: Spec, key: str, out: str, err: str) -> None:
     known = _remembered_plans(spec)
     known.pop(key, None)
     known[key] = {"out": out, "err": err}
-    try:
+    with contextlib.suppress(OSError):  # a read-only journal plans every time
         write_atomic(_plans(spec), (json.dumps(dict(list(known.items())[-PLANS_KEEP:])) + "\n").encode())
-    except OSError:
-        pass  # a read-only journal plans every time
