@@ -123,7 +123,11 @@ def test_warm_plan_prints_what_a_cold_plan_prints(
     cold = _run(capsys, "plan", *ARGS)
     assert _run(capsys, "plan", *ARGS) == cold  # composition and printed plan remembered
     shutil.rmtree(project.root / ".dsc" / "plans")
-    assert _run(capsys, "plan", *ARGS) == cold  # composition remembered, plan computed
+    assert _run(capsys, "plan", *ARGS) == cold  # composition and covering array remembered, plan computed
+    assert any((project.root / ".dsc" / "arrays").glob("*.json"))
+    shutil.rmtree(project.root / ".dsc" / "plans")
+    shutil.rmtree(project.root / ".dsc" / "arrays")
+    assert _run(capsys, "plan", *ARGS) == cold  # composition remembered, array built
     shutil.rmtree(project.root / CACHE_DIR)
     assert _run(capsys, "plan", *ARGS) == cold
     assert json.loads(_run(capsys, "plan", "--json", *ARGS))["size"] == 16

@@ -10,6 +10,7 @@ import xxhash
 
 from compiler.core.cells import Cell
 from compiler.core.errors import ConfigError
+from compiler.plan.arrays import recall_array, remember_array
 from compiler.spec.model import Spec
 
 
@@ -153,7 +154,8 @@ _ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
 
 
 def _cached_array(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int, int]:
-    """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
+    """Arrays depend on the space, not on size: a size sweep, a top-up round or the next run (from
+    `<journal_dir>/arrays/`) reuses them."""
     key = repr(
         (
             spec.dimensions,
@@ -165,7 +167,10 @@ def _cached_array(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], i
         )
     )
     if key not in _ARRAYS:
-        _ARRAYS[key] = _array_for(spec, seeds)
+        found = recall_array(spec.journal_dir, key)
+        _ARRAYS[key] = found if found is not None else _array_for(spec, seeds)
+        if found is None:
+            remember_array(spec.journal_dir, key, _ARRAYS[key])
     return _ARRAYS[key]
 
 
