@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+import compiler.plan.space
 from compiler.cli.main import main
-from compiler.spec.cache import CACHE_DIR
+from compiler.spec.cache import flush
 from compiler.spec.compose import PACKAGE_ROOT, load_spec
 from compiler.spec.project import Project
 from tests.conftest import edit
 
 ARGS = ["size=16"]
+CACHE_DIR = Path(".dsc") / "compose"  # journal_dir is .dsc in the copied conf
 NOOP = "inputs match the fingerprint"  # the line only the fingerprint no-op prints
 HEAVY = ("hydra", "omegaconf", "polars", "numpy", "dspy", "numba", "litellm")
 
@@ -120,6 +122,7 @@ def test_another_project_root_composes_afresh(
 def test_warm_plan_prints_what_a_cold_plan_prints(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    compiler.plan.space._ARRAYS.clear()  # an earlier test in this process may have built the same array
     cold = _run(capsys, "plan", *ARGS)
     assert _run(capsys, "plan", *ARGS) == cold  # composition and printed plan remembered
     shutil.rmtree(project.root / ".dsc" / "plans")
@@ -163,7 +166,9 @@ def test_a_damaged_cache_only_costs_a_composition(
 
 def test_the_remembered_composition_validates_to_the_same_spec(project: Project) -> None:
     fresh = load_spec(ARGS, project)
-    assert load_spec(ARGS, project, remembered=True) == fresh  # stores it
+    assert load_spec(ARGS, project, remembered=True) == fresh  # keeps it
+    flush()  # what the command line does once the command succeeded
+    assert any((project.root / CACHE_DIR).glob("*.json"))
     assert load_spec(ARGS, project, remembered=True) == fresh  # reads it back through JSON
     assert [d.name for d in load_spec(ARGS, project, remembered=True).dimensions] == [
         d.name for d in fresh.dimensions

@@ -160,6 +160,15 @@ COMMANDS = {
 }
 
 
+def _flush_remembered() -> None:
+    """Compositions and covering arrays this command worked out, written only once it has succeeded."""
+    from compiler.plan.arrays import flush_arrays
+    from compiler.spec.cache import flush
+
+    flush()
+    flush_arrays()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _Parser.argv = list(sys.argv[1:] if argv is None else argv)
@@ -172,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             parser.print_help()
             return 2
-        return COMMANDS[args.verb](args)
+        code = COMMANDS[args.verb](args)
+        if code == 0:
+            _flush_remembered()
+        return code
     except DscError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"dsc: error: {line}", file=sys.stderr)

@@ -38,8 +38,18 @@ def recall_array(journal_dir: str, key: str) -> Built | None:
         return None
 
 
+_PENDING: dict[Path, bytes] = {}  # written by `flush_arrays` once the command has succeeded
+
+
 def remember_array(journal_dir: str, key: str, built: Built) -> None:
     cells, required, excluded = built
     record: dict[str, Any] = {"key": key, "cells": cells, "required": required, "excluded": excluded}
-    with contextlib.suppress(OSError):  # a read-only journal builds every time
-        write_atomic(_path(journal_dir, key), json.dumps(record).encode())
+    _PENDING[_path(journal_dir, key)] = json.dumps(record).encode()
+
+
+def flush_arrays() -> None:
+    """Write the arrays this command built (it succeeded: a failed command leaves nothing behind)."""
+    while _PENDING:
+        path, content = _PENDING.popitem()
+        with contextlib.suppress(OSError):  # a read-only journal builds every time
+            write_atomic(path, content)

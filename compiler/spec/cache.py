@@ -3,7 +3,7 @@
 Composing conf/ with Hydra costs most of a `dsc plan` or an unchanged `dsc compile`. What it reads is
 known: the project's conf/ files, dsc's built-in conf (inside dsc's own build hash), the overrides, Hydra's
 and OmegaConf's code, the Hydra plugins on sys.path, and the project root and working directory (origins
-are written relative to it). `compose_key` hashes all of those as bytes; `<root>/.dsc/compose/<key>.json`
+are written relative to it). `compose_key` hashes all of those as bytes; `<journal_dir>/compose/<key>.json`
 holds the composed config and its origins. A hit is used only when that key is byte-identical; anything
 else composes again. Validation always runs on the composed config, so globs, names and templates are
 checked afresh on every run; only Hydra is skipped.
@@ -22,11 +22,12 @@ import xxhash
 
 from compiler.core.atomic import write_atomic
 from compiler.core.build import dsc_build
+from compiler.core.errors import ConfigError
 from compiler.spec.model import Origins
+from compiler.spec.paths import read_paths
 from compiler.spec.project import Project
 from compiler.spec.safety import project_plugins
 
-CACHE_DIR = Path(".dsc") / "compose"  # under the project root
 KEEP = 64  # composed configs remembered per project
 FORMAT = b"dsc-compose-1"
 
@@ -66,14 +67,21 @@ def compose_key(overrides: list[str], project: Project) -> str | None:
     return digest.hexdigest()
 
 
-def _path(project: Project, key: str) -> Path:
-    return project.root / CACHE_DIR / f"{key}.json"
+_PENDING: dict[Path, bytes] = {}  # written by `flush` once the command has succeeded
 
 
-def recall(project: Project, key: str) -> tuple[dict[str, Any], Origins] | None:
+def cache_folder(project: Project, overrides: list[str]) -> Path | None:
+    """`<journal_dir>/compose` as a plain compile with these overrides would use it (None: unreadable)."""
+    try:
+        return read_paths(project.conf_dir, overrides).journal_dir / "compose"
+    except ConfigError:
+        return None  # the composition reports the file's problem
+
+
+def recall(folder: Path, key: str) -> tuple[dict[str, Any], Origins] | None:
     """The composed config and origins stored under this key, or None (absent or damaged: compose)."""
     try:
-        data = json.loads(_path(project, key).read_bytes())
+        data = json.loads((folder / f"{key}.json").read_bytes())
         raw, origins = data["raw"], data["origins"]
         if data.get("key") != key or not isinstance(raw, dict):
             return None
@@ -87,8 +95,8 @@ def recall(project: Project, key: str) -> tuple[dict[str, Any], Origins] | None:
         return None
 
 
-def remember(project: Project, key: str, raw: dict[str, Any], origins: Origins) -> None:
-    """Store a composition for the next run; a config JSON cannot carry exactly is not stored."""
+def remember(folder: Path, key: str, raw: dict[str, Any], origins: Origins) -> None:
+    """Keep a composition for the next run (written by `flush`); one JSON cannot carry exactly is not."""
     record = {
         "key": key,
         "raw": raw,
@@ -105,11 +113,17 @@ def remember(project: Project, key: str, raw: dict[str, Any], origins: Origins) 
         return
     if json.loads(text)["raw"] != raw:
         return  # non-string keys or the like: JSON would change the config, so compose every time
-    folder = project.root / CACHE_DIR
-    try:
-        write_atomic(_path(project, key), text.encode())
-        entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEEP]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass  # a read-only project composes every time; nothing else changes
+    _PENDING[folder / f"{key}.json"] = text.encode()
+
+
+def flush() -> None:
+    """Write the compositions kept by this command (it succeeded), keeping the newest KEEP per folder."""
+    while _PENDING:
+        path, content = _PENDING.popitem()
+        try:
+            write_atomic(path, content)
+            entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+            for old in entries[:-KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only journal composes every time; nothing else changes

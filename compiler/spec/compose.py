@@ -205,15 +205,17 @@ def load_spec(overrides: Sequence[str], project: Project | None = None, *, remem
     """Compose, then validate: the single way a command turns conf/ into a Spec.
 
     `remembered` (the command line's choice) reuses the composition stored under a byte-identical
-    fingerprint of Hydra's inputs (see compiler/spec/cache.py); validation runs either way."""
+    fingerprint of Hydra's inputs (see compiler/spec/cache.py; `cache.flush` stores a new one once the
+    command has succeeded); validation runs either way."""
     from compiler.spec import cache
 
     project = project or Project.locate()
-    key = cache.compose_key(list(overrides), project) if remembered else None
-    found = cache.recall(project, key) if key is not None else None
+    folder = cache.cache_folder(project, list(overrides)) if remembered else None
+    key = cache.compose_key(list(overrides), project) if folder is not None else None
+    found = cache.recall(folder, key) if folder is not None and key is not None else None
     raw, origins = found if found is not None else compose_config(overrides, project)
     composed = copy.deepcopy(raw) if key is not None and found is None else None
     spec = validate_config(raw, origins, project.template_names(), project.root)
-    if key is not None and composed is not None:
-        cache.remember(project, key, composed, origins)  # only a composition that validates
+    if folder is not None and key is not None and composed is not None:
+        cache.remember(folder, key, composed, origins)  # written once the command succeeds
     return spec
