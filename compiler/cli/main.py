@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from compiler.cli.locate import project_paths, shown
+from compiler.cli.compile import run_compile
+from compiler.cli.locate import project_paths
 from compiler.cli.optimize import add_optimize_verb, run_optimize
+from compiler.cli.plan import OVERRIDES_HELP, run_plan
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
-from compiler.core import lazy
 from compiler.core.errors import DscError, UsageError
 from compiler.spec.paths import path_overrides
 
 if TYPE_CHECKING:
-    from compiler.spec.model import LMSpec
-
-OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
+    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,293 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
-    spec = plan.spec
-    return {
-        "estimate": {
-            "calls": usage.calls,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cost_usd": round(usage.cost(spec), 4),
-        },
-        "dataset": spec.name,
-        "size": spec.size,
-        "lm": spec.lm.model,
-        "lm_calls": len(plan.cases),
-        "strategies": dict(plan.targets),
-        "planned_per_strategy": dict(Counter(c.strategy for c in plan.cases)),
-        "coverage": {
-            "strength": plan.cells.strength,
-            "required_tuples": plan.cells.required_tuples,
-            "covered_tuples": plan.covered_tuples(),
-            "excluded_tuples": plan.cells.excluded_tuples,
-            "rows": plan.cells.array_rows,
-            "array": [dict(c) for c in plan.cells.array],
-        },
-        "cases": [
-            {
-                "strategy": c.strategy,
-                "variant": c.variant,
-                "cell": dict(c.cell),
-                "slot": c.slot,
-                "primary": c.primary,
-            }
-            for c in plan.cases
-        ],
-    }
-
-
-def _print_plan(plan: Any, usage: Any) -> None:
-    spec = plan.spec
-    primary = [c for c in plan.cases if c.primary]
-    cells = plan.cells
-    print(
-        f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
-        f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}"
-    )
-    print(
-        f"estimate: {usage.calls} calls, ~{usage.input_tokens:,} input + ~{usage.output_tokens:,} output tokens, "
-        f"~${usage.cost(spec):.4f} at ${spec.lm.price_input:g}/${spec.lm.price_output:g} per 1M tokens"
-        + (
-            f"; budget: max_calls={spec.budget.max_calls}, max_usd={spec.budget.max_usd}"
-            if spec.budget.max_calls is not None or spec.budget.max_usd is not None
-            else ""
-        )
-    )
-    print(
-        f"coverage: strength {cells.strength}, {cells.required_tuples} required tuples "
-        f"({cells.excluded_tuples} excluded by constraints), covering array of {cells.array_rows} rows, "
-        f"{plan.covered_tuples()} tuples covered by the planned rows"
-    )
-    names = [s.name for s in spec.strategies]
-    width = max(30, *(len(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
-    print()
-    print(
-        f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>7}{'share':>7}{'weight':>8}"
-    )
-    counts = Counter((c.strategy, d, v) for c in primary for d, v in c.cell)
-    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>7}")
-    for dim in spec.dimensions:
-        total_weight = sum(v.weight for v in dim.values) or 1.0
-        for value in dim.values:
-            row = [counts[(n, dim.name, value.name)] for n in names]
-            share = sum(row) / max(1, len(primary))
-            print(
-                f"  {dim.name + '=' + value.name:{width - 2}}"
-                + "".join(f"{x:>13}" for x in row)
-                + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}"
-            )
-    print()
-    print(f"covering array ({cells.array_rows} rows):")
-    widths = [max(len(d.name), *(len(v.name) for v in d.values)) for d in spec.dimensions]
-    print("  " + "  ".join(f"{d.name:{w}}" for d, w in zip(spec.dimensions, widths, strict=True)))
-    for cell in cells.array:
-        print("  " + "  ".join(f"{v:{w}}" for (_, v), w in zip(cell, widths, strict=True)))
-
-
-def _print_weights(evidence: dict[str, Any]) -> None:
-    """Base and evidence-adjusted weights side by side, with the trace statistics behind them."""
-    stats = evidence.get("evidence", {})
-    print()
-    print(
-        f"production evidence: {stats.get('usable', 0)} usable traces of {stats.get('rows', 0)}, "
-        f"cut-off {stats.get('cutoff')}; weights before and after evidence:"
-    )
-    print(f"  {'value':34}{'base':>8}{'adjusted':>10}{'traces':>8}{'share':>7}{'errors':>8}{'novel':>7}")
-    for dim, values in evidence.get("weights", {}).items():
-        per_value = stats.get("dimensions", {}).get(dim, {})
-        for value, (base, adjusted) in values.items():
-            s = per_value.get(value, {})
-            print(
-                f"  {dim + '=' + value:34}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
-                f"{s.get('share') or 0:>7.0%}{s.get('error_rate') or 0:>8.0%}{s.get('novelty') or 0:>7.0%}"
-            )
-
-
-def _print_summary(result: Any) -> None:
-    version = result.version
-    counts = result.counts
-    if result.shard is not None:
-        print(
-            f"shard {result.shard} of {result.spec.name}: {result.counts['shard_cases']} cases, "
-            f"{result.calls} LM calls ({result.replayed} replayed), {result.seconds:.1f} s; "
-            f"run `dsc compile` without shard.* once every shard is done to assemble the version"
-        )
-        return
-    if result.note:
-        print(f"repaired: {result.note}")
-    by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
-    by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
-    warning = result.plan.coverage_warning()
-    if warning:
-        print(f"dsc: warning: {warning}", file=sys.stderr)
-    if result.created:
-        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown(version.path)}")
-    else:
-        print(
-            f"unchanged: {version.version} -> {shown(version.path)} ({len(result.rows)} rows, nothing written)"
-        )
-    print(f"  strategies: {by_strategy}")
-    print(f"  sources:    {by_source}")
-    print(
-        f"  generated {counts.get('generated', 0)}, failed {counts.get('failed', 0)}, "
-        f"exact duplicates dropped {counts.get('exact_dropped', 0)}, near {counts.get('near_dropped', 0)}, "
-        f"of existing coverage {counts.get('existing_dropped', 0)}, failed checks {counts.get('check_dropped', 0)}, "
-        f"top-up rounds {result.rounds}"
-    )
-    if result.selection.missing or result.selection.short:
-        cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])
-        more = f" (+{len(result.selection.short) - 5} more)" if len(result.selection.short) > 5 else ""
-        if result.selection.missing:
-            print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
-        else:
-            print(
-                f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "
-                f"of their strategy: {cells}{more}"
-            )
-    if result.failures:
-        from compiler.pipeline.failures import describe_failures
-
-        failed = sum(result.failures.values())
-        print(
-            f"  published with {failed} failed LM calls of {counts.get('generated', 0)} "
-            f"({describe_failures(result.failures)}), within max_failure_rate={result.spec.max_failure_rate:g}; "
-            "failed calls are not journaled: a rerun asks them again (and may make a new version)"
-        )
-    pending = sum(1 for row in result.rows if row.review_status == "pending")
-    if pending:
-        print(f"  {pending} rows pending review (`dsc review list {shown(version.path)} --status pending`)")
-    print(f"  report: {shown(version.path / 'report.html')}")
-    print(
-        f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
-        f"{result.seconds:.1f} s"
-    )
-    carry = result.carry
-    if carry is not None:
-        print(
-            f"  change from {carry.parent}: kept {carry.kept} of {carry.in_space} generated rows whose cells "
-            f"still exist ({carry.share:.0%}; {carry.parent_rows - carry.in_space} left the space), "
-            f"{result.calls} new LM calls"
-        )
-
-
-def _print_unchanged(found: Any) -> None:
-    """The summary of a version found unchanged from its fingerprint, read from its manifest."""
-    manifest = found.manifest
-    strategies = ", ".join(
-        f"{k} {v.get('selected')}" for k, v in sorted(manifest.get("strategies", {}).items())
-    )
-    sources = ", ".join(f"{k} {v}" for k, v in sorted(manifest.get("sources", {}).items()))
-    print(
-        f"unchanged: {found.version.version} -> {shown(found.version.path)} "
-        f"({manifest.get('rows')} rows, nothing to do)"
-    )
-    print(f"  strategies: {strategies}")
-    print(f"  sources:    {sources}")
-    print(f"  report: {shown(found.version.path / 'report.html')}")
-    print(f"  0 LM calls; inputs match the fingerprint of this version, {found.seconds:.2f} s")
-
-
-def _progress_printer(lm: LMSpec) -> tuple[Any, Any]:
-    """A rich progress bar on a terminal; nothing when output is not a terminal (CI logs stay readable)."""
-    if not sys.stderr.isatty():
-        return None, None
-    from compiler.generate.estimate import cost_usd
-
-    rich = lazy.rich_progress
-    TextColumn = rich.TextColumn
-    progress = rich.Progress(
-        TextColumn("generating"),
-        rich.BarColumn(),
-        rich.MofNCompleteColumn(),
-        rich.TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        rich.TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=lazy.rich_console.Console(stderr=True),
-        transient=True,
-    )
-    task = progress.add_task("generate", total=None, info="", rate="")
-
-    def update(done: int, total: int, stats: Any) -> None:
-        speed = progress.tasks[0].speed
-        spend = cost_usd(lm, stats.input_tokens, stats.output_tokens)
-        progress.update(
-            task,
-            completed=done,
-            total=total,
-            rate=f"{speed:.0f}/s" if speed else "",
-            info=f"calls {stats.calls} replayed {stats.replayed} retries {stats.retries} "
-            f"failed {stats.failures} ${spend:.4f}",
-        )
-
-    return progress, update
-
-
-def run_compile(args: argparse.Namespace) -> int:
-    from compiler.pipeline.noop import Unchanged, compile_or_reuse
-    from compiler.spec.compose import Project, load_spec
-
-    project = Project.locate()
-    if args.multirun:
-        from compiler.pipeline.sweep import run_multirun, summarise_sweep
-
-        records = run_multirun(args.overrides, project)
-        text, written = summarise_sweep(records)
-        print(text)
-        print("sweep summary: " + ", ".join(str(p) for p in written))
-        return 1 if any(r["status"] == "failed" for r in records) else 0
-
-    spec = load_spec(args.overrides, project)
-    progress, update = _progress_printer(spec.lm)
-    if progress is not None:
-        with progress:
-            result = compile_or_reuse(args.overrides, project, spec, on_progress=update)
-    else:
-        result = compile_or_reuse(args.overrides, project, spec)
-    if isinstance(result, Unchanged):
-        _print_unchanged(result)
-    else:
-        _print_summary(result)
-    return 0
-
-
-def run_plan(args: argparse.Namespace) -> int:
-    from compiler.generate.estimate import estimate_usage
-    from compiler.generate.templates import check_templates, render_cases
-    from compiler.spec.compose import Project, load_spec
-
-    project = Project.locate()
-    spec = load_spec(args.overrides, project)
-    check_templates(spec, project.templates_dir)
-    evidence: dict[str, Any] = {}
-    if spec.sources is not None and spec.sources.production is not None:
-        from compiler.sources.gather import gather_sources
-
-        bundle = gather_sources(spec)
-        spec, evidence = bundle.spec, bundle.manifest
-    from compiler.plan.stable import plan_stable
-    from compiler.versions.lineage import parent_version, seed_for
-
-    plan = plan_stable(spec, seed_for(spec, parent_version(spec)))  # what `dsc compile` will plan
-    warning = plan.coverage_warning()
-    if warning:
-        print(f"dsc: warning: {warning}", file=sys.stderr)
-    usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases))
-    if args.json:
-        print(
-            json.dumps(
-                {**_plan_json(plan, usage), **({"weights": evidence["weights"]} if evidence else {})},
-                ensure_ascii=False,
-            )
-        )
-    else:
-        _print_plan(plan, usage)
-        if evidence:
-            _print_weights(evidence)
-    return 0
-
-
 def run_show(args: argparse.Namespace) -> int:
     from compiler.versions.store import read_manifest, resolve_version
     from compiler.versions.verify import require_intact
@@ -437,6 +148,15 @@ COMMANDS = {
 }
 
 
+def _flush_remembered() -> None:
+    """Compositions and covering arrays this command worked out, written only once it has succeeded."""
+    from compiler.plan.arrays import flush_arrays
+    from compiler.spec.cache import flush
+
+    flush()
+    flush_arrays()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _Parser.argv = list(sys.argv[1:] if argv is None else argv)
@@ -449,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb is None:
             parser.print_help()
             return 2
-        return COMMANDS[args.verb](args)
+        code = COMMANDS[args.verb](args)
+        if code == 0:
+            _flush_remembered()
+        return code
     except DscError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"dsc: error: {line}", file=sys.stderr)

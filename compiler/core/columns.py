@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
+from compiler.core import lazy
+
+if TYPE_CHECKING:  # polars loads when a frame is built, not when a column type is looked up
+    import polars as pl
 
 
 def _is_text(value: Any, values: Sequence[str]) -> bool:
@@ -60,21 +63,32 @@ class ColumnType:
 COLUMN_TYPES: dict[str, ColumnType] = {
     t.name: t
     for t in (
-        ColumnType("text", str, pl.String, "string", "string", _is_text, 160, "text"),
+        ColumnType("text", str, lambda: lazy.polars.String(), "string", "string", _is_text, 160, "text"),
         ColumnType(
             "list",
             list,
-            lambda: pl.List(pl.String()),
+            lambda: lazy.polars.List(lazy.polars.String()),
             "list<string>",
             "string",
             _is_list,
             110,
             "a list like [a, b]",
         ),
-        ColumnType("enum", str, pl.String, "string", "string", _is_enum, 12, "one of the column's values"),
-        ColumnType("bool", bool, pl.Boolean, "bool", "bool", _is_bool, 6, "true or false"),
-        ColumnType("int", int, pl.Int64, "int64", "int64", _is_int, 4, "a whole number"),
-        ColumnType("number", float, pl.Float64, "float64", "float64", _is_number, 6, "a number"),
+        ColumnType(
+            "enum",
+            str,
+            lambda: lazy.polars.String(),
+            "string",
+            "string",
+            _is_enum,
+            12,
+            "one of the column's values",
+        ),
+        ColumnType("bool", bool, lambda: lazy.polars.Boolean(), "bool", "bool", _is_bool, 6, "true or false"),
+        ColumnType("int", int, lambda: lazy.polars.Int64(), "int64", "int64", _is_int, 4, "a whole number"),
+        ColumnType(
+            "number", float, lambda: lazy.polars.Float64(), "float64", "float64", _is_number, 6, "a number"
+        ),
     )
 }
 

@@ -9,21 +9,23 @@ used only when its version folder is whole and passes `dsc verify`'s checks, els
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-import compiler
 from compiler.core.atomic import write_atomic
+from compiler.core.build import dsc_build
+from compiler.core.errors import StoreError
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN, Project
+from compiler.versions.manifest import Manifest
 from compiler.versions.paths import INDEX, MANIFEST, Version, dataset_dir, read_index, version_id
 
 if TYPE_CHECKING:  # the compile itself (dspy and all) is imported only when there is work to do
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # the compile itself (dspy and all) is imported only when the
     from compiler.pipeline.context import ProgressCallback
 
 KEEP = 32  # fingerprints remembered per dataset
+PLANS_KEEP = 8  # printed plans remembered per dataset
 
 
 @dataclass(frozen=True)
@@ -39,19 +42,8 @@ class Unchanged:
 
     spec: Spec
     version: Version
-    manifest: dict[str, Any]
+    manifest: Manifest
     seconds: float
-
-
-@cache
-def dsc_build() -> str:
-    """dsc's version and the bytes of its code and built-in files: a changed dsc recompiles."""
-    package = Path(compiler.__file__).resolve().parent
-    digest = xxhash.xxh3_128(compiler.__version__.encode())
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".yaml", ".j2") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _input_files(project: Project, spec: Spec) -> list[Path]:
@@ -108,23 +100,25 @@ def find_unchanged(project: Project, spec: Spec) -> Unchanged | None:
     )
 
 
-def intact_manifest(folder: Path, version: str) -> dict[str, Any] | None:
+def intact_manifest(folder: Path, version: str) -> Manifest | None:
     """The version's manifest if its files hash as the manifest and the index record them, else None."""
     try:
         manifest_bytes = (folder / version / MANIFEST).read_bytes()
-        manifest = json.loads(manifest_bytes)
+        manifest = Manifest.from_json(json.loads(manifest_bytes))
         entry = next((e for e in reversed(read_index(folder)) if e.get("version") == version), None)
         if entry is None or entry.get("manifest_hash") != xxhash.xxh3_64_hexdigest(manifest_bytes):
             return None
-        for name, expected in dict(manifest["files"]).items():
+        if not manifest.files:
+            return None
+        for name, expected in manifest.files.items():
             content = (folder / version / name).read_bytes()
             if xxhash.xxh3_64_hexdigest(content) != expected:
                 return None
             if name == "cases.jsonl" and version_id(content) != version:
                 return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, StoreError):
         return None
-    return manifest if isinstance(manifest, dict) else None
+    return manifest
 
 
 def remember(project: Project, spec: Spec, version: Version) -> None:
@@ -152,3 +146,39 @@ def compile_or_reuse(
     if result.shard is None and not result.failures and "DSC_INDEX_CUTOFF" not in os.environ:
         remember(project, spec, result.version)  # the spec as loaded, before evidence adjusts weights
     return result
+
+
+def plan_key(project: Project, spec: Spec, variant: str) -> str | None:
+    """The key of `dsc plan`'s output: the compile's fingerprint (every input of the plan is an input of
+    the version) and the output form. None where the fingerprint is not trusted for a compile either."""
+    if spec.shard.count > 1 or "DSC_INDEX_CUTOFF" in os.environ:
+        return None
+    return xxhash.xxh3_128_hexdigest(f"plan-1\0{variant}\0{fingerprint(project, spec)}".encode())
+
+
+def _plans(spec: Spec) -> Path:
+    return Path(spec.journal_dir) / "plans" / f"{spec.name}.json"
+
+
+def _remembered_plans(spec: Spec) -> dict[str, Any]:
+    try:
+        data = json.loads(_plans(spec).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recall_plan(spec: Spec, key: str) -> tuple[str, str] | None:
+    """The plan printed (stdout, stderr) for exactly these inputs before, if remembered."""
+    entry = _remembered_plans(spec).get(key)
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("out", "err")):
+        return None
+    return entry["out"], entry["err"]
+
+
+def remember_plan(spec: Spec, key: str, out: str, err: str) -> None:
+    known = _remembered_plans(spec)
+    known.pop(key, None)
+    known[key] = {"out": out, "err": err}
+    with contextlib.suppress(OSError):  # a read-only journal plans every time
+        write_atomic(_plans(spec), (json.dumps(dict(list(known.items())[-PLANS_KEEP:])) + "\n").encode())

@@ -10,7 +10,7 @@ import xxhash
 
 from compiler.core.cells import Cell
 from compiler.core.errors import ConfigError
-from compiler.plan.covering.array import build_covering_array
+from compiler.plan.arrays import recall_array, remember_array
 from compiler.spec.model import Spec
 
 
@@ -119,6 +119,8 @@ def _array_for(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int,
     user's `coverage.include` rows; the array only adds rows for the tuples they leave uncovered.
     """
 
+    from compiler.plan.covering.array import build_covering_array  # numpy: only when an array is built
+
     dims = spec.dimensions
     with_negatives = any(s.negative for s in spec.strategies)
     values = [[v for v in d.values if v.weight > 0 and (with_negatives or not v.negative)] for d in dims]
@@ -152,7 +154,8 @@ _ARRAYS: dict[str, tuple[list[Cell], int, int]] = {}
 
 
 def _cached_array(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], int, int]:
-    """Arrays depend on the space, not on size: a size sweep or a top-up round reuses them."""
+    """Arrays depend on the space, not on size: a size sweep, a top-up round or the next run (from
+    `<journal_dir>/arrays/`) reuses them."""
     key = repr(
         (
             spec.dimensions,
@@ -164,7 +167,10 @@ def _cached_array(spec: Spec, seeds: Sequence[Cell] = ()) -> tuple[list[Cell], i
         )
     )
     if key not in _ARRAYS:
-        _ARRAYS[key] = _array_for(spec, seeds)
+        found = recall_array(spec.journal_dir, key)
+        _ARRAYS[key] = found if found is not None else _array_for(spec, seeds)
+        if found is None:
+            remember_array(spec.journal_dir, key, _ARRAYS[key])
     return _ARRAYS[key]
 
 

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
+from compiler.core import lazy
 from compiler.privacy.formats import EMAIL, email_normal, find_national_phones, find_obfuscated_emails
 from compiler.privacy.validators import (
     Span,
@@ -260,9 +259,9 @@ BUILTIN_NAMES = frozenset(d.name for d in BUILTIN_DETECTORS)
 
 def _user_detector(name: str, pattern: str) -> Detector:
     try:
-        pl.Series([""]).str.contains(pattern)
+        lazy.polars.Series([""]).str.contains(pattern)
         prefilter = pattern
-    except pl.exceptions.PolarsError:
+    except lazy.polars.exceptions.PolarsError:
         prefilter = r"(?s)."  # Python-only syntax (look-arounds): every non-empty text is a candidate
     return Detector(name, name.upper(), _regex_finder(pattern), _same, prefilter)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from compiler.privacy.detectors import Detector, compile_patterns
 from compiler.privacy.formats import FOLD_PREFILTER, fold
+
+if TYPE_CHECKING:  # polars loads when a frame is scrubbed, not when a config names a mode
+    import polars as pl
 
 MODES = ("redact", "reject")
 
@@ -130,6 +131,8 @@ def scrub_frame(
     A vectorised prefilter (one regex per column in polars) picks the candidate rows; only those go
     through the Python validators (Luhn, mod-97, ...), one numbering per row across the columns.
     """
+    import polars as pl
+
     _check_mode(mode)
     if df.height == 0 or not columns:
         return df, {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Sequence
@@ -200,8 +201,21 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
     return f"{_relative(project.conf_dir)}: {message}"
 
 
-def load_spec(overrides: Sequence[str], project: Project | None = None) -> Spec:
-    """Compose, then validate: the single way a command turns conf/ into a Spec."""
+def load_spec(overrides: Sequence[str], project: Project | None = None, *, remembered: bool = False) -> Spec:
+    """Compose, then validate: the single way a command turns conf/ into a Spec.
+
+    `remembered` (the command line's choice) reuses the composition stored under a byte-identical
+    fingerprint of Hydra's inputs (see compiler/spec/cache.py; `cache.flush` stores a new one once the
+    command has succeeded); validation runs either way."""
+    from compiler.spec import cache
+
     project = project or Project.locate()
-    raw, origins = compose_config(overrides, project)
-    return validate_config(raw, origins, project.template_names(), project.root)
+    folder = cache.cache_folder(project, list(overrides)) if remembered else None
+    key = cache.compose_key(list(overrides), project) if folder is not None else None
+    found = cache.recall(folder, key) if folder is not None and key is not None else None
+    raw, origins = found if found is not None else compose_config(overrides, project)
+    composed = copy.deepcopy(raw) if key is not None and found is None else None
+    spec = validate_config(raw, origins, project.template_names(), project.root)
+    if folder is not None and key is not None and composed is not None:
+        cache.remember(folder, key, composed, origins)  # written once the command succeeds
+    return spec

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compiler.core.errors import ConfigError
 
 PATH_DEFAULTS = {
@@ -42,6 +40,8 @@ def paths_from(raw: Mapping[str, Any]) -> Paths:
 def _yaml_keys(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
+    import yaml  # only the verbs that read conf/ without Hydra need it
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -553,7 +553,7 @@ def test_every_field_of_a_curated_row_is_scrubbed_before_it_is_written(project: 
 def test_a_virtual_environment_inside_the_project_is_not_a_plugin_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from compiler.spec.safety import _project_plugins
+    from compiler.spec.safety import project_plugins
 
     venv_site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
     (venv_site / "hydra_plugins").mkdir(parents=True)  # hydra-joblib-launcher installs one
@@ -561,4 +561,4 @@ def test_a_virtual_environment_inside_the_project_is_not_a_plugin_folder(
     (planted / "hydra_plugins").mkdir(parents=True)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
     monkeypatch.setattr(sys, "path", [str(venv_site), str(planted)])
-    assert _project_plugins(tmp_path) == [str((planted / "hydra_plugins").resolve())]
+    assert project_plugins(tmp_path) == [str((planted / "hydra_plugins").resolve())]

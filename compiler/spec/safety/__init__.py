@@ -20,7 +20,7 @@ from compiler.spec.safety.rules import check_scanned, mask_override, override_pr
 # resolvers no composition may call, whichever file or override names them
 REMOVED_RESOLVERS = ("oc.env", "oc.decode")
 
-__all__ = ["check_config_safety", "mask_override"]
+__all__ = ["check_config_safety", "mask_override", "project_plugins"]
 
 
 def restrict_resolvers() -> None:
@@ -31,7 +31,7 @@ def restrict_resolvers() -> None:
             OmegaConf.clear_resolver(name)
 
 
-def _project_plugins(root: Path) -> list[str]:
+def project_plugins(root: Path) -> list[str]:
     """`hydra_plugins` folders inside the project on sys.path: Hydra would import them as code."""
     found = []
     # the environment dsc runs in (a .venv inside the project, say) holds installed packages, not project files
@@ -60,7 +60,7 @@ def check_config_safety(conf_dirs: Sequence[Path], overrides: Sequence[str], roo
                 f"{hydra_dir}: user files may not configure Hydra (launchers, callbacks, logging); "
                 "delete the folder and pick a launcher on the command line, e.g. hydra/launcher=joblib"
             )
-    for folder in _project_plugins(root):
+    for folder in project_plugins(root):
         problems.append(
             f"{folder}: a hydra_plugins folder in the project would run as code inside dsc; remove it"
         )

@@ -1,0 +1,166 @@
+"""`dsc plan`: the plan of a test space as tables or JSON, with its LM-call and token estimate.
+
+No LM is called. The printed plan is remembered under the compile's fingerprint of every input (see
+compiler/pipeline/noop.py): an unchanged space prints it again without planning (see `replay_plan`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
+
+
+def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
+    spec = plan.spec
+    return {
+        "estimate": {
+            "calls": usage.calls,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": round(usage.cost(spec), 4),
+        },
+        "dataset": spec.name,
+        "size": spec.size,
+        "lm": spec.lm.model,
+        "lm_calls": len(plan.cases),
+        "strategies": dict(plan.targets),
+        "planned_per_strategy": dict(Counter(c.strategy for c in plan.cases)),
+        "coverage": {
+            "strength": plan.cells.strength,
+            "required_tuples": plan.cells.required_tuples,
+            "covered_tuples": plan.covered_tuples(),
+            "excluded_tuples": plan.cells.excluded_tuples,
+            "rows": plan.cells.array_rows,
+            "array": [dict(c) for c in plan.cells.array],
+        },
+        "cases": [
+            {
+                "strategy": c.strategy,
+                "variant": c.variant,
+                "cell": dict(c.cell),
+                "slot": c.slot,
+                "primary": c.primary,
+            }
+            for c in plan.cases
+        ],
+    }
+
+
+def _print_plan(plan: Any, usage: Any) -> None:
+    spec = plan.spec
+    primary = [c for c in plan.cases if c.primary]
+    cells = plan.cells
+    print(
+        f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
+        f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}"
+    )
+    print(
+        f"estimate: {usage.calls} calls, ~{usage.input_tokens:,} input + ~{usage.output_tokens:,} output tokens, "
+        f"~${usage.cost(spec):.4f} at ${spec.lm.price_input:g}/${spec.lm.price_output:g} per 1M tokens"
+        + (
+            f"; budget: max_calls={spec.budget.max_calls}, max_usd={spec.budget.max_usd}"
+            if spec.budget.max_calls is not None or spec.budget.max_usd is not None
+            else ""
+        )
+    )
+    print(
+        f"coverage: strength {cells.strength}, {cells.required_tuples} required tuples "
+        f"({cells.excluded_tuples} excluded by constraints), covering array of {cells.array_rows} rows, "
+        f"{plan.covered_tuples()} tuples covered by the planned rows"
+    )
+    names = [s.name for s in spec.strategies]
+    width = max(30, *(len(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
+    print()
+    print(
+        f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>7}{'share':>7}{'weight':>8}"
+    )
+    counts = Counter((c.strategy, d, v) for c in primary for d, v in c.cell)
+    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>7}")
+    for dim in spec.dimensions:
+        total_weight = sum(v.weight for v in dim.values) or 1.0
+        for value in dim.values:
+            row = [counts[(n, dim.name, value.name)] for n in names]
+            share = sum(row) / max(1, len(primary))
+            print(
+                f"  {dim.name + '=' + value.name:{width - 2}}"
+                + "".join(f"{x:>13}" for x in row)
+                + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}"
+            )
+    print()
+    print(f"covering array ({cells.array_rows} rows):")
+    widths = [max(len(d.name), *(len(v.name) for v in d.values)) for d in spec.dimensions]
+    print("  " + "  ".join(f"{d.name:{w}}" for d, w in zip(spec.dimensions, widths, strict=True)))
+    for cell in cells.array:
+        print("  " + "  ".join(f"{v:{w}}" for (_, v), w in zip(cell, widths, strict=True)))
+
+
+def _print_weights(evidence: dict[str, Any]) -> None:
+    """Base and evidence-adjusted weights side by side, with the trace statistics behind them."""
+    stats = evidence.get("evidence", {})
+    print()
+    print(
+        f"production evidence: {stats.get('usable', 0)} usable traces of {stats.get('rows', 0)}, "
+        f"cut-off {stats.get('cutoff')}; weights before and after evidence:"
+    )
+    print(f"  {'value':34}{'base':>8}{'adjusted':>10}{'traces':>8}{'share':>7}{'errors':>8}{'novel':>7}")
+    for dim, values in evidence.get("weights", {}).items():
+        per_value = stats.get("dimensions", {}).get(dim, {})
+        for value, (base, adjusted) in values.items():
+            s = per_value.get(value, {})
+            print(
+                f"  {dim + '=' + value:34}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
+                f"{s.get('share') or 0:>7.0%}{s.get('error_rate') or 0:>8.0%}{s.get('novelty') or 0:>7.0%}"
+            )
+
+
+def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, str]:
+    """The plan as printed (stdout) and its coverage warning (stderr, may be empty)."""
+    from compiler.generate.estimate import estimate_usage
+    from compiler.generate.templates import check_templates, render_cases
+
+    check_templates(spec, project.templates_dir)
+    evidence: dict[str, Any] = {}
+    if spec.sources is not None and spec.sources.production is not None:
+        from compiler.sources.gather import gather_sources
+
+        bundle = gather_sources(spec)
+        spec, evidence = bundle.spec, bundle.manifest
+    from compiler.plan.stable import plan_stable
+    from compiler.versions.lineage import parent_version, seed_for
+
+    plan = plan_stable(spec, seed_for(spec, parent_version(spec)))  # what `dsc compile` will plan
+    warning = plan.coverage_warning()
+    usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        if args.json:
+            weights = {"weights": evidence["weights"]} if evidence else {}
+            print(json.dumps({**_plan_json(plan, usage), **weights}, ensure_ascii=False))
+        else:
+            _print_plan(plan, usage)
+            if evidence:
+                _print_weights(evidence)
+    return out.getvalue(), f"dsc: warning: {warning}\n" if warning else ""
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from compiler.pipeline.noop import plan_key, recall_plan, remember_plan
+    from compiler.spec.compose import Project, load_spec
+
+    project = Project.locate()
+    spec = load_spec(args.overrides, project, remembered=True)
+    key = plan_key(project, spec, "json" if args.json else "text")
+    found = recall_plan(spec, key) if key is not None else None
+    out, err = found if found is not None else _planned(args, project, spec)
+    sys.stderr.write(err)
+    sys.stdout.write(out)
+    if key is not None and found is None:
+        remember_plan(spec, key, out, err)
+    return 0
