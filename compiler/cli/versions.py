@@ -1,4 +1,4 @@
-"""Command-line verbs that work on versions already on disk: diff, verify, review, promote, export."""
+"""Command-line verbs that work on versions already on disk: diff, verify, repair, review, promote, export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from compiler.cli.dedupe import add_dedupe_verb, run_dedupe
 from compiler.cli.locate import open_version, project_paths, shown
 from compiler.cli.review import run_promote, run_review
 from compiler.core.errors import UsageError
@@ -22,7 +23,7 @@ def add_version_verbs(verbs: Any) -> None:
         _add_integrity_verbs,
         _add_review_verbs,
         _add_promote_verb,
-        _add_dedupe_verb,
+        add_dedupe_verb,
         _add_export_verb,
     ):
         add(verbs)
@@ -119,50 +120,6 @@ def _add_promote_verb(verbs: Any) -> None:
     )
 
 
-def _add_dedupe_verb(verbs: Any) -> None:
-    dedupe = verbs.add_parser(
-        "dedupe",
-        help="drop exact and near-duplicate rows of any JSONL, Parquet or CSV file",
-        description="Cluster exact and near-duplicate rows (MinHash + LSH over word or character "
-        "shingles, verified by their exact Jaccard similarity) and keep the first row of each cluster.",
-    )
-    dedupe.add_argument("input", help="a .jsonl/.ndjson, .parquet or .csv file")
-    dedupe.add_argument(
-        "--on", required=True, help="column(s) to compare, comma-separated; a.b reaches a field"
-    )
-    dedupe.add_argument(
-        "--near",
-        type=float,
-        default=0.85,
-        help="collapse rows whose shingle sets overlap at least this much (Jaccard); default 0.85",
-    )
-    dedupe.add_argument(
-        "--shingle",
-        default="word",
-        help="word (default) or char: compare sets of words or of character n-grams",
-    )
-    dedupe.add_argument(
-        "--ngram", type=int, help="words or characters per shingle (default: 1 for word, 3 for char)"
-    )
-    dedupe.add_argument("--exact-only", action="store_true", help="only drop rows whose text is identical")
-    dedupe.add_argument(
-        "--semantic",
-        action="store_true",
-        help="also drop paraphrases: rows whose embedding's cosine with an earlier kept row reaches --threshold",
-    )
-    dedupe.add_argument("--threshold", type=float, help="cosine threshold of --semantic (default 0.9)")
-    dedupe.add_argument(
-        "--embedder",
-        help="--semantic's embedder: local/hashing (default, no network) or a dspy.Embedder model",
-    )
-    dedupe.add_argument("--out", help="output file (default: <stem>.dedup<ext> beside the input)")
-    dedupe.add_argument(
-        "--annotate",
-        action="store_true",
-        help="write every row with dup_of (input index of the kept row) and dup_kind",
-    )
-
-
 def _add_export_verb(verbs: Any) -> None:
     export = verbs.add_parser(
         "export",
@@ -228,36 +185,6 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             print(f"ok: {shown(version.path)}")
     return 1 if failed else 0
-
-
-def run_dedupe(args: argparse.Namespace) -> int:
-    from compiler.screen.dedupe_file import dedupe_file
-    from compiler.spec.model import LOCAL_EMBEDDER, SemanticDedupe
-
-    columns = [c.strip() for c in args.on.split(",") if c.strip()]
-    if not args.semantic and (args.threshold is not None or args.embedder is not None):
-        flag = "--threshold" if args.threshold is not None else "--embedder"
-        raise UsageError(f"{flag}: only means something with --semantic; add --semantic or drop {flag}")
-    semantic = None
-    if args.semantic:
-        threshold = 0.9 if args.threshold is None else args.threshold
-        semantic = SemanticDedupe(embedder=args.embedder or LOCAL_EMBEDDER, threshold=threshold)
-    result = dedupe_file(
-        Path(args.input),
-        columns,
-        None if args.exact_only else args.near,
-        Path(args.out) if args.out else None,
-        args.annotate,
-        shingle=args.shingle,
-        ngram=args.ngram,
-        semantic=semantic,
-    )
-    paraphrases = f", {result.semantic} semantic" if semantic is not None else ""
-    print(
-        f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near"
-        f"{paraphrases} duplicates dropped, {result.empty} with empty text (kept) -> {result.out_path}"
-    )
-    return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
