@@ -8,12 +8,18 @@ own normalisation first). `mark_blank_rows` is the kernel that finds whitespace-
 from __future__ import annotations
 
 import functools
+import io
+import os
 import string
+import sys
 import unicodedata
+from pathlib import Path
 
 import numpy as np
+import xxhash
 from numba import njit, prange
 
+from compiler.core.atomic import write_atomic
 from compiler.screen.near.views import decode_utf8, row_bytes
 
 WHITESPACE, PUNCTUATION, NEEDS_POLARS = 1, 2, 4  # flags per code point
@@ -21,7 +27,54 @@ WHITESPACE, PUNCTUATION, NEEDS_POLARS = 1, 2, 4  # flags per code point
 
 @functools.cache
 def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per code point: its one-code-point lowercase, and whitespace / punctuation / needs-polars flags."""
+    """Per code point: its one-code-point lowercase, and whitespace / punctuation / needs-polars flags.
+
+    Building them walks 200k code points through unicodedata (~0.5 s), so a process reads them from a file
+    kept beside numba's kernel cache, named by this module's bytes and the Unicode and Python versions."""
+    for path in _table_files():
+        tables = _read_tables(path)
+        if tables is not None:
+            return tables
+    tables = _build_tables()
+    buffer = io.BytesIO()
+    np.savez(buffer, lower=tables[0], flags=tables[1])
+    for path in _table_files():
+        try:
+            write_atomic(path, buffer.getvalue())
+            break
+        except OSError:
+            continue  # a read-only install: try the user's cache folder, else rebuild next time
+    return tables
+
+
+def _table_files() -> list[Path]:
+    """Where the tables may be kept: this package's __pycache__, then the user's cache folder."""
+    key = xxhash.xxh3_64_hexdigest(Path(__file__).read_bytes())
+    name = (
+        f"unicode-tables-{unicodedata.unidata_version}-py{sys.version_info[0]}{sys.version_info[1]}-{key}.npz"
+    )
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dsc"
+    return [Path(__file__).resolve().parent / "__pycache__" / name, user / name]
+
+
+def _read_tables(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The kept tables, or None when missing or not what this module builds (a damaged or foreign file)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            lower, flags = data["lower"], data["flags"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    if (
+        lower.shape != (0x110000,)
+        or lower.dtype != np.int32
+        or flags.shape != (0x110000,)
+        or flags.dtype != np.uint8
+    ):
+        return None
+    return lower, flags
+
+
+def _build_tables() -> tuple[np.ndarray, np.ndarray]:
     lower = np.arange(0x110000, dtype=np.int32)
     flags = np.zeros(0x110000, dtype=np.uint8)
     # Planes 3 and up hold no cased, spacing, punctuation or composing characters outside these blocks.
