@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import Counter
@@ -39,11 +40,12 @@ class Plan:
 
     def covered_tuples(self) -> int:
         """Required tuples that the primary cases cover (what the final dataset covers if each survives)."""
-        return len(
-            count_tuples(
-                (c.cell for c in self.cases if c.primary), self.cells.strength, self.spec.coverage.groups
-            )
-        )
+        return self._covered_tuples
+
+    @functools.cached_property
+    def _covered_tuples(self) -> int:  # `dsc plan` asks three times; on 2^100 cells each count is 0.06 s
+        cells = (c.cell for c in self.cases if c.primary)
+        return len(count_tuples(cells, self.cells.strength, self.spec.coverage.groups))
 
     def coverage_warning(self) -> str | None:
         """A warning when `size` is too small for every required tuple to reach the dataset."""

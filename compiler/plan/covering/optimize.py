@@ -9,6 +9,7 @@ changed cells are tabu. All budgets count iterations, never seconds, so results 
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,6 +25,16 @@ SEARCH_COST = 700_000
 STEP_COST_FIXED, STEP_COST_PER_CELL, STEP_COST_PER_TUPLE = 50.0, 0.004, 0.0025
 MAX_SEARCH_STEPS = 40_000
 PHASE_STEPS_PER_TUPLE = 20  # steps allowed to repair one row deletion, per goal tuple
+
+
+class _TupleMove(NamedTuple):
+    """A goal tuple as `cover` writes it: its cells, the interactions they touch, its negatives."""
+
+    dims: np.ndarray
+    values: np.ndarray
+    inter: np.ndarray
+    digit_mults: np.ndarray
+    n_negative: int
 
 
 class RowSearch:
@@ -51,11 +62,24 @@ class RowSearch:
         self.n_negative = space.negative[np.arange(space.n_dims), self.rows].sum(-1)
         self.tabu = np.zeros(rows.shape, dtype=np.int64)  # step until which a cell may not change
         self._touched: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tuples: dict[int, _TupleMove] = {}  # per goal tuple: what `cover` needs, decoded once
+        # Without negatives every row holds none, and without include rows no cell is pinned: `cover`
+        # then skips those checks (they would always pass), which leaves its choices unchanged.
+        self.has_negative, self.has_fixed = bool(space.negative.any()), bool(self.fixed.any())
 
     def _recount(self, ids: np.ndarray, change: int) -> None:
         self.counts[ids] += change
         self.uncovered[ids] = self.goal[ids] & (self.counts[ids] == 0)
         self.unique[ids] = self.goal[ids] & (self.counts[ids] == 1)
+
+    def _move(self, old_ids: np.ndarray, new_ids: np.ndarray) -> None:
+        """One row leaves `old_ids` for `new_ids`: distinct ids, none in both (one per interaction)."""
+        self.counts[old_ids] -= 1
+        self.counts[new_ids] += 1
+        ids = np.concatenate((old_ids, new_ids))
+        counts, goal = self.counts[ids], self.goal[ids]
+        self.uncovered[ids] = goal & (counts == 0)
+        self.unique[ids] = goal & (counts == 1)
 
     def remove_row(self) -> None:
         """Drop the removable row that alone covers the fewest goal tuples."""
@@ -71,32 +95,46 @@ class RowSearch:
 
     def cover(self, tuple_id: int, step: int, best_uncovered: int) -> None:
         """Write the tuple into the row where it costs least (a tabu cell only if that sets a record)."""
-        dims, values, real = self.space.decode(np.array([tuple_id]))
-        dims, values = dims[0][real[0]], values[0][real[0]]
-        inter, digit_mults = self._interactions_touching(tuple_id, dims)
+        move = self._tuples.get(tuple_id)
+        if move is None:
+            move = self._tuples[tuple_id] = self._tuple_move(tuple_id)
+        dims, values, inter, digit_mults = move.dims, move.values, move.inter, move.digit_mults
         old_values = self.rows[:, dims]
-        shift = (values - old_values) @ digit_mults  # (rows, touched); mixed radix: 0 iff unchanged
-        old_ids = self.ids[:, inter]
-        new_ids = old_ids + shift
-        delta = self.uncovered[new_ids].sum(1) - (self.unique[old_ids] & (shift != 0)).sum(1)
         moved = old_values != values
-        negative = self.space.negative
-        n_negative = self.n_negative - negative[dims, old_values].sum(1) + negative[dims, values].sum()
-        ok = ~(self.fixed[:, dims] & moved).any(1) & (n_negative <= 1)
+        shift = (values - old_values) @ digit_mults  # (rows, touched); mixed radix: 0 iff unchanged
+        changes = shift != 0
+        old_ids = self.ids.take(inter, 1)  # take and sum(dtype=) are the fast forms of [:, inter] and sum
+        new_ids = old_ids + shift
+        covered_anew = self.uncovered.take(new_ids).sum(1, dtype=np.int64)
+        delta = covered_anew - (self.unique.take(old_ids) & changes).sum(1, dtype=np.int64)
+        if self.has_negative:
+            negative = self.space.negative
+            n_negative = self.n_negative - negative[dims, old_values].sum(1) + move.n_negative
+            ok = n_negative <= 1
+        else:
+            n_negative, ok = self.n_negative, np.ones(len(delta), dtype=bool)
+        if self.has_fixed:
+            ok &= ~(self.fixed[:, dims] & moved).any(1)
         tabu = ((self.tabu[:, dims] > step) & moved).any(1)
         ok &= ~tabu | (self.n_uncovered - delta < best_uncovered)
         score = np.where(ok, delta + self.rng.random(len(delta)) * 0.5, -np.inf)
         row = self._pick_row(score, dims, values)
         if row is None:
             return
-        changed = shift[row] != 0
-        self._recount(old_ids[row, changed], -1)
-        self._recount(new_ids[row, changed], +1)
+        changed = changes[row]
+        self._move(old_ids[row, changed], new_ids[row, changed])
         self.n_uncovered -= int(delta[row])
         self.ids[row, inter] = new_ids[row]
         self.rows[row, dims] = values
         self.n_negative[row] = n_negative[row]
         self.tabu[row, dims[moved[row]]] = step + TABU_TENURE
+
+    def _tuple_move(self, tuple_id: int) -> _TupleMove:
+        dims, values, real = self.space.decode(np.array([tuple_id]))
+        dims, values = dims[0][real[0]], values[0][real[0]]
+        inter, digit_mults = self._interactions_touching(tuple_id, dims)
+        n_negative = int(self.space.negative[dims, values].sum())
+        return _TupleMove(dims, values, inter, digit_mults, n_negative)
 
     def _pick_row(self, score: np.ndarray, dims: np.ndarray, values: np.ndarray) -> int | None:
         if self.allowed is None:
@@ -115,8 +153,10 @@ class RowSearch:
         """Interactions holding any of the tuple's dimensions, and each dimension's radix in them."""
         key = int(np.searchsorted(self.space.offsets, tuple_id, side="right")) - 1
         if key not in self._touched:
-            inter = np.unique(self.space.by_dim[dims].ravel())
-            inter = inter[inter < self.space.n_inter]
+            # Sorted distinct interactions without the dummy, as np.unique gives them, but cheaper.
+            member = np.zeros(self.space.n_inter + 1, dtype=bool)
+            member[self.space.by_dim[dims]] = True
+            inter = np.flatnonzero(member[:-1])
             is_dim = self.space.dims[inter][None, :, :] == dims[:, None, None]
             digit_mults = (self.space.mults[inter][None] * is_dim).sum(-1)  # (tuple dims, touched)
             self._touched[key] = (inter, digit_mults)
