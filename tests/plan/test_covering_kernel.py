@@ -26,7 +26,10 @@ def _forbid(pairs: tuple[tuple[tuple[int, int], ...], ...]):  # type: ignore[no-
 
 SPACES: dict[str, dict[str, object]] = {
     "wide two-valued": {"weights": [[1.0, 1.0]] * 40, "strength": 2, "seed": 1},
-    "mixed weights": {"weights": [[1.0, 2.0, 0.5], [1.0] * 5, [3.0, 1.0], [1.0] * 4, [1.0] * 6], "strength": 2},
+    "mixed weights": {
+        "weights": [[1.0, 2.0, 0.5], [1.0] * 5, [3.0, 1.0], [1.0] * 4, [1.0] * 6],
+        "strength": 2,
+    },
     "strength 3": {"weights": [[1.0] * 3] * 7, "strength": 3, "seed": 7},
     "negatives": {
         "weights": [[1.0] * 4, [1.0] * 3, [1.0] * 3, [1.0] * 4, [1.0] * 2],
@@ -62,7 +65,11 @@ def test_row_search_gives_the_reference_arrays(name: str, monkeypatch: pytest.Mo
     monkeypatch.setattr(covering, "fill_free_cells", reference_optimize.fill_free_cells)
     reference = _build(SPACES[name])
     assert fast.rows == reference.rows
-    assert (fast.required, fast.covered, fast.excluded) == (reference.required, reference.covered, reference.excluded)
+    assert (fast.required, fast.covered, fast.excluded) == (
+        reference.required,
+        reference.covered,
+        reference.excluded,
+    )
 
 
 def test_reference_is_not_the_kernel_under_test() -> None:

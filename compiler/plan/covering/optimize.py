@@ -99,7 +99,7 @@ class RowSearch:
         if move is None:
             move = self._tuples[tuple_id] = self._tuple_move(tuple_id)
         dims, values, inter, digit_mults = move.dims, move.values, move.inter, move.digit_mults
-        old_values = self.rows[:, dims]
+        old_values = self.rows.take(dims, 1)
         moved = old_values != values
         shift = (values - old_values) @ digit_mults  # (rows, touched); mixed radix: 0 iff unchanged
         changes = shift != 0
@@ -115,7 +115,7 @@ class RowSearch:
             n_negative, ok = self.n_negative, np.ones(len(delta), dtype=bool)
         if self.has_fixed:
             ok &= ~(self.fixed[:, dims] & moved).any(1)
-        tabu = ((self.tabu[:, dims] > step) & moved).any(1)
+        tabu = ((self.tabu.take(dims, 1) > step) & moved).any(1)
         ok &= ~tabu | (self.n_uncovered - delta < best_uncovered)
         score = np.where(ok, delta + self.rng.random(len(delta)) * 0.5, -np.inf)
         row = self._pick_row(score, dims, values)
