@@ -1,7 +1,7 @@
 """Cold `dsc plan` of this checkout beside a base commit's, alternating runs, in one scratch project.
 
 Run: python3 bench/plan_cold.py [--base ed1552b] [--runs 3]
-The base commit is exported with `git archive`; a scratch project holds a copy of conf/ plus the
+The base commit is exported with `git archive`; a scratch project holds copies of conf/, data/ and datasets/ plus the
 100-dimension space of bench/startup.py. Before every run .dsc/ is dropped (no remembered composition,
 plan or array), so each figure is what a first `dsc plan` costs. It also checks that both print the same
 bytes. Prints the best wall of --runs per side, their ratio and the load average; asserts nothing.
@@ -54,7 +54,9 @@ def main() -> None:
         archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, capture_output=True, check=True)
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(base, filter="data")
-        shutil.copytree(ROOT / "conf", project / "conf")
+        for folder in ("conf", "data", "datasets"):  # support_bot reads traces and curated rows
+            if (ROOT / folder).is_dir():
+                shutil.copytree(ROOT / folder, project / folder)
         (project / "conf" / "dataset" / "wide.yaml").write_text(wide_space())
         print(f"{'cold dsc plan':32}{'this checkout':>15}{args.base:>15}{'ratio':>8}  same bytes")
         for dataset in ("wide", "support_bot"):
