@@ -13,6 +13,7 @@ from compiler.cli.locate import project_paths
 from compiler.cli.optimize import add_optimize_verb, run_optimize
 from compiler.cli.plan import OVERRIDES_HELP, run_plan
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
+from compiler.core.atomic import write_queued
 from compiler.core.errors import DscError, UsageError
 from compiler.spec.paths import path_overrides
 
@@ -148,15 +149,6 @@ COMMANDS = {
 }
 
 
-def _flush_remembered() -> None:
-    """Compositions and covering arrays this command worked out, written only once it has succeeded."""
-    from compiler.plan.arrays import flush_arrays
-    from compiler.spec.cache import flush
-
-    flush()
-    flush_arrays()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _Parser.argv = list(sys.argv[1:] if argv is None else argv)
@@ -171,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         code = COMMANDS[args.verb](args)
         if code == 0:
-            _flush_remembered()
+            write_queued()  # compositions and covering arrays this command worked out
         return code
     except DscError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:

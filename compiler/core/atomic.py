@@ -72,10 +72,9 @@ def write_folder(target: Path, files: Mapping[str, bytes]) -> bool:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def append_lines(path: Path, lines: Iterable[str], *, sync: bool = True) -> None:
+def append_lines(path: Path, lines: Iterable[str]) -> None:
     """Append whole lines under an exclusive lock, fsynced; a file whose last line lost its newline gets one
-    first, so a new record never glues onto a torn one. `sync=False` skips the fsync (the journal: a kill
-    keeps what the OS has, only a power cut loses the last group, and the answers are paid again)."""
+    first, so a new record never glues onto a torn one."""
     text = "".join(line.rstrip("\n") + "\n" for line in lines)
     if not text:
         return
@@ -90,7 +89,56 @@ def append_lines(path: Path, lines: Iterable[str], *, sync: bool = True) -> None
                     text = "\n" + text
             handle.write(text.encode("utf-8"))
             handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
+            os.fsync(handle.fileno())
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class AppendHandle:
+    """A file kept open for appending by one process (the journal's segment), no lock and no fsync: a kill
+    keeps what the OS has, only a power cut loses the last group. Like `append_lines`, text never glues
+    onto a torn last line."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, text: str) -> None:
+        size = os.fstat(self.fd).st_size
+        # a segment torn by a kill (or cut by hand) gets a newline first, so a record never glues onto it
+        if size and os.pread(self.fd, 1, size - 1) != b"\n":
+            text = "\n" + text
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:  # a journal nobody closed (a test, a bench) does not leak its descriptor
+        self.close()
+
+
+_QUEUED: dict[Path, tuple[bytes, int | None]] = {}  # cache files a command writes only once it has succeeded
+
+
+def write_later(path: Path, content: bytes, keep: int | None = None) -> None:
+    """Queue a cache file for `write_queued`; with `keep`, its folder then keeps only the newest `keep`
+    files of its suffix. A command that fails never writes what it queued."""
+    _QUEUED[path] = (content, keep)
+
+
+def write_queued() -> None:
+    """Write the queued cache files (the command succeeded). A read-only folder only loses the cache."""
+    while _QUEUED:
+        path, (content, keep) = _QUEUED.popitem()
+        try:
+            write_atomic(path, content)
+            if keep is not None:
+                entries = sorted(path.parent.glob(f"*{path.suffix}"), key=lambda p: p.stat().st_mtime_ns)
+                for old in entries[:-keep]:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            continue

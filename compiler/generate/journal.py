@@ -32,6 +32,8 @@ from typing import Any
 
 import xxhash
 
+from compiler.core.atomic import AppendHandle
+
 MIN_ANSWER_CHARS = 65_536
 CHARS_PER_TOKEN_CAP = 16  # generous: real answers average about 4 characters per token
 
@@ -84,7 +86,7 @@ class Journal:
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
-        self._segment: _Segment | None = None
+        self._segment: AppendHandle | None = None
         self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop whose next tick flushes
         self.torn_lines = 0
         self.oversize_lines = 0
@@ -169,7 +171,7 @@ class Journal:
             return
         if self._segment is None:
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-            self._segment = _Segment(self.directory / name)
+            self._segment = AppendHandle(self.directory / name)
         self._segment.append("".join(self._pending))
         self._pending.clear()
 
@@ -179,29 +181,3 @@ class Journal:
             if self._segment is not None:
                 self._segment.close()
                 self._segment = None
-
-
-class _Segment:
-    """This process's segment, kept open for appending; no fsync (a kill keeps what the OS has, only a power
-    cut loses the last group, and those answers are paid again)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def append(self, text: str) -> None:
-        size = os.fstat(self.fd).st_size
-        # a segment torn by a kill (or cut by hand) gets a newline first, so a record never glues onto it
-        if size and os.pread(self.fd, 1, size - 1) != b"\n":
-            text = "\n" + text
-        data = text.encode("utf-8")
-        while data:
-            data = data[os.write(self.fd, data) :]
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-    def __del__(self) -> None:  # a journal nobody closed (a test, a bench) does not leak its descriptor
-        self.close()

@@ -7,18 +7,18 @@ those; any other input builds afresh. A damaged or unreadable file only costs a 
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
-from compiler.core.atomic import write_atomic
+from compiler.core.atomic import write_later
 from compiler.core.build import dsc_build
 from compiler.core.cells import Cell
 
 FORMAT = "dsc-array-1"
+KEEP = 64  # arrays remembered per journal
 Built = tuple[list[Cell], int, int]  # cells, required tuples, excluded tuples
 
 
@@ -38,18 +38,7 @@ def recall_array(journal_dir: str, key: str) -> Built | None:
         return None
 
 
-_PENDING: dict[Path, bytes] = {}  # written by `flush_arrays` once the command has succeeded
-
-
 def remember_array(journal_dir: str, key: str, built: Built) -> None:
     cells, required, excluded = built
     record: dict[str, Any] = {"key": key, "cells": cells, "required": required, "excluded": excluded}
-    _PENDING[_path(journal_dir, key)] = json.dumps(record).encode()
-
-
-def flush_arrays() -> None:
-    """Write the arrays this command built (it succeeded: a failed command leaves nothing behind)."""
-    while _PENDING:
-        path, content = _PENDING.popitem()
-        with contextlib.suppress(OSError):  # a read-only journal builds every time
-            write_atomic(path, content)
+    write_later(_path(journal_dir, key), json.dumps(record).encode(), keep=KEEP)  # once the command succeeds

@@ -20,7 +20,7 @@ from typing import Any
 
 import xxhash
 
-from compiler.core.atomic import write_atomic
+from compiler.core.atomic import write_later
 from compiler.core.build import dsc_build
 from compiler.core.errors import ConfigError
 from compiler.spec.model import Origins
@@ -67,9 +67,6 @@ def compose_key(overrides: list[str], project: Project) -> str | None:
     return digest.hexdigest()
 
 
-_PENDING: dict[Path, bytes] = {}  # written by `flush` once the command has succeeded
-
-
 def cache_folder(project: Project, overrides: list[str]) -> Path | None:
     """`<journal_dir>/compose` as a plain compile with these overrides would use it (None: unreadable)."""
     try:
@@ -96,7 +93,8 @@ def recall(folder: Path, key: str) -> tuple[dict[str, Any], Origins] | None:
 
 
 def remember(folder: Path, key: str, raw: dict[str, Any], origins: Origins) -> None:
-    """Keep a composition for the next run (written by `flush`); one JSON cannot carry exactly is not."""
+    """Keep a composition for the next run (written once the command succeeds); one JSON cannot carry
+    exactly is not kept."""
     record = {
         "key": key,
         "raw": raw,
@@ -113,17 +111,4 @@ def remember(folder: Path, key: str, raw: dict[str, Any], origins: Origins) -> N
         return
     if json.loads(text)["raw"] != raw:
         return  # non-string keys or the like: JSON would change the config, so compose every time
-    _PENDING[folder / f"{key}.json"] = text.encode()
-
-
-def flush() -> None:
-    """Write the compositions kept by this command (it succeeded), keeping the newest KEEP per folder."""
-    while _PENDING:
-        path, content = _PENDING.popitem()
-        try:
-            write_atomic(path, content)
-            entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-            for old in entries[:-KEEP]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only journal composes every time; nothing else changes
+    write_later(folder / f"{key}.json", text.encode(), keep=KEEP)

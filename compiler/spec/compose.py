@@ -205,8 +205,8 @@ def load_spec(overrides: Sequence[str], project: Project | None = None, *, remem
     """Compose, then validate: the single way a command turns conf/ into a Spec.
 
     `remembered` (the command line's choice) reuses the composition stored under a byte-identical
-    fingerprint of Hydra's inputs (see compiler/spec/cache.py; `cache.flush` stores a new one once the
-    command has succeeded); validation runs either way."""
+    fingerprint of Hydra's inputs (see compiler/spec/cache.py; a new one is written by `write_queued` once
+    the command has succeeded); validation runs either way."""
     from compiler.spec import cache
 
     project = project or Project.locate()

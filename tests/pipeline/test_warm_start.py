@@ -13,7 +13,7 @@ import pytest
 
 import compiler.plan.space
 from compiler.cli.main import main
-from compiler.spec.cache import flush
+from compiler.core.atomic import write_queued
 from compiler.spec.compose import PACKAGE_ROOT, load_spec
 from compiler.spec.project import Project
 from tests.conftest import edit
@@ -167,7 +167,7 @@ def test_a_damaged_cache_only_costs_a_composition(
 def test_the_remembered_composition_validates_to_the_same_spec(project: Project) -> None:
     fresh = load_spec(ARGS, project)
     assert load_spec(ARGS, project, remembered=True) == fresh  # keeps it
-    flush()  # what the command line does once the command succeeded
+    write_queued()  # what the command line does once the command succeeded
     assert any((project.root / CACHE_DIR).glob("*.json"))
     assert load_spec(ARGS, project, remembered=True) == fresh  # reads it back through JSON
     assert [d.name for d in load_spec(ARGS, project, remembered=True).dimensions] == [
