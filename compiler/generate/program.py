@@ -22,10 +22,8 @@ from typing import Any
 
 import dspy
 import xxhash
-from dspy.adapters.utils import format_field_value
 
 from compiler.core.errors import ConfigError
-from compiler.generate.parsing import parse_chat, parse_json
 from compiler.generate.signatures import GENERATOR_INPUTS, build_signature, generator_outputs
 from compiler.spec.model import GeneratorSpec, Spec
 
@@ -52,29 +50,6 @@ class CachedPrompt:
             self._reminder[signature] = super().user_message_output_requirements(signature)  # type: ignore[misc]
         return self._reminder[signature]
 
-    def format_user_message_content(
-        self,
-        signature: type[dspy.Signature],
-        inputs: dict[str, Any],
-        prefix: str = "",
-        suffix: str = "",
-        main_request: bool = False,
-    ) -> str:
-        """ChatAdapter's, where a plain `str` value is its own formatted value (DSPy round-trips it through
-        a fresh pydantic TypeAdapter to get the same string back)."""
-        messages = [prefix]
-        for k, v in signature.input_fields.items():
-            if k in inputs:
-                value = inputs.get(k)
-                text = value if type(value) is str else format_field_value(field_info=v, value=value)
-                messages.append(f"[[ ## {k} ## ]]\n{text}")
-        if main_request:
-            output_requirements = self.user_message_output_requirements(signature)
-            if output_requirements is not None:
-                messages.append(output_requirements)
-        messages.append(suffix)
-        return "\n\n".join(messages).strip()
-
 
 class LeanChatAdapter(CachedPrompt, dspy.ChatAdapter):
     """DSPy's ChatAdapter, byte for byte; no JSON fallback call (dsc re-asks with a new sample id instead)."""
@@ -82,15 +57,9 @@ class LeanChatAdapter(CachedPrompt, dspy.ChatAdapter):
     def __init__(self) -> None:
         super().__init__(use_json_adapter_fallback=False)
 
-    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-        return parse_chat(signature, completion)
-
 
 class LeanJSONAdapter(CachedPrompt, dspy.JSONAdapter):
     """DSPy's JSONAdapter: native structured output (`response_format`) where the engine declares it."""
-
-    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-        return parse_json(type(self).__name__, signature, completion)
 
 
 def make_adapter(kind: str) -> dspy.Adapter:

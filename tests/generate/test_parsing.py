@@ -1,5 +1,5 @@
-"""dsc's copy of DSPy's answer parsing (compiler/generate/parsing.py) returns what DSPy's own returns, and fails
-where DSPy's fails, on answers of every column type: well formed, loosely typed, missing and malformed."""
+"""dsc's adapters (DSPy's, with cached prompt parts and no JSON fallback call) parse what DSPy's own parse and
+fail where they fail, on answers of every column type, and format messages byte for byte as DSPy does."""
 
 from __future__ import annotations
 

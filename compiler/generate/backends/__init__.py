@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.core import lazy
 from compiler.generate.backends.journaled import (
     AsyncJournaledEngine,
     BudgetGate,
@@ -43,10 +44,8 @@ def open_lm(spec: LMSpec, journal: Journal, budget: Budget | None = None) -> LMH
 
         inner, endpoint = open_http_engine(spec, stats)
     engine = AsyncJournaledEngine(inner, journal, spec.model, endpoint, stats, limiter)
-    from compiler.generate.lm import InlineLM  # imports dspy: only once a compile opens its LM
-
     # dsc retries in its own engines (by fault class); DSPy's own retries would duplicate calls
-    lm = InlineLM(
+    lm = lazy.dspy.LM(
         spec.model,
         engine=SyncJournaledEngine(engine),
         async_engine=engine,
