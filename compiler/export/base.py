@@ -174,9 +174,10 @@ def split_prompt(space: Space, inputs: Mapping[str, Any]) -> tuple[str, str]:
 def _template(text: str) -> Any:
     """Compiled once per prompt text: compiling dominates rendering on large versions."""
     import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+    from compiler.core.sandbox import sandboxed_environment
+
+    env = sandboxed_environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
     return env.from_string(text)
 
 

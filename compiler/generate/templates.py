@@ -15,6 +15,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.core.errors import ConfigError, TemplateError
+from compiler.core.sandbox import reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN
@@ -46,7 +47,7 @@ def shown_path(path: Path) -> str:
 
 @lru_cache(maxsize=8)
 def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+    return sandboxed_environment(
         loader=jinja2.FileSystemLoader([str(templates_dir), str(BUILTIN_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
@@ -81,7 +82,8 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
             env.compile(source, name=file, filename=str(path))  # unknown filters and tests fail here
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
-                f"{shown_path(path)}:{exc.lineno}: syntax error: {exc.message}; fix the template"
+                f"{shown_path(path)}:{exc.lineno}: syntax error: {exc.message}{reproducibility_hint(exc.message or '')}; "
+                "fix the template"
             ) from exc
         # macros declare their own arguments; names set inside the template are not context names
         unknown = sorted(meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
@@ -89,7 +91,7 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
             name = unknown[0]
             raise TemplateError(
                 f"{shown_path(path)}:{_first_line_of(ast, name)}: unknown variable `{name}`; "
-                f"templates may use {', '.join(sorted(CONTEXT_NAMES))}"
+                f"templates may use {', '.join(sorted(CONTEXT_NAMES))}{reproducibility_hint(f'`{name}`')}"
             )
     _check_prompt_renders(spec)
 
@@ -97,7 +99,7 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
 def _check_prompt_renders(spec: Spec) -> None:
     """Exports render the prompt with each row's inputs: a prompt that cannot render fails here, not there
     (its syntax and names are checked with the spec, in spec/validate/prompt.py)."""
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    env = sandboxed_environment(undefined=jinja2.StrictUndefined)
     declared = {v.name for v in spec.prompt.variables}
     try:
         env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared})

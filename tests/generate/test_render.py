@@ -55,3 +55,21 @@ def test_unknown_attribute_fails_at_render_with_template_and_line(project: Proje
     case = next(c for c in plan_cases(spec).cases if c.strategy == "persona")
     with pytest.raises(TemplateError, match=r"templates/persona.j2:3: .*shoe_size"):
         render_case(spec, project.templates_dir, case)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("{{ ['a', 'b'] | random }}", r"direct.j2:1: syntax error: No filter named 'random'.*reproducible"),
+        ("{{ lipsum(2) }}", r"direct.j2:1: unknown variable `lipsum`.*reproducible"),
+    ],
+    ids=["random-filter", "lipsum"],
+)
+def test_jinja_randomness_is_refused_with_the_reason(project: Project, expression: str, message: str) -> None:
+    """`random` and `lipsum` would give a different dataset from the same config."""
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}' + expression + "{% endblock %}"
+    )
+    spec = load_spec([], project)
+    with pytest.raises(TemplateError, match=message):
+        check_templates(spec, project.templates_dir)

@@ -412,8 +412,10 @@ def test_a_template_problem_is_one_line_before_any_lm_call(
             "Hello {{ customer_message | uper }}",
             "prompt.text: line 1 does not compile as Jinja (No filter named 'uper'",
         ),
+        ("Hello {{ customer_message | random }}", "so that a compile is reproducible"),
+        ("Hello {{ lipsum(1) }}", "removes Jinja's `lipsum` function"),
     ],
-    ids=["sandbox", "zero-division", "filter-typo"],
+    ids=["sandbox", "zero-division", "filter-typo", "random-filter", "lipsum"],
 )
 def test_a_prompt_that_fails_to_render_is_found_by_compile(
     project: Project, server: MockLLMServer, text: str, reason: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compiler.core.sandbox import reproducibility_hint, sandboxed_environment
 from compiler.spec.model import Prompt
 from compiler.spec.validate.fields import Problems
 
@@ -14,7 +14,7 @@ def check_prompt_text(problems: Problems, prompt: Prompt) -> None:
     """One problem naming the dataset file and `prompt.text` if the text does not parse or uses an undeclared name."""
     if not prompt.text:
         return
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    env = sandboxed_environment(undefined=jinja2.StrictUndefined)
     try:
         ast = env.parse(prompt.text)
     except jinja2.TemplateSyntaxError as exc:
@@ -33,12 +33,15 @@ def check_prompt_text(problems: Problems, prompt: Prompt) -> None:
         where = f"line {line} " if line else ""
         message = getattr(exc, "message", None) or str(exc).splitlines()[0]
         problems.add(
-            "prompt.text", f"{where}does not compile as Jinja ({message}); fix the filter or test name there"
+            "prompt.text",
+            f"{where}does not compile as Jinja ({message}){reproducibility_hint(message)}; "
+            "fix the filter or test name there",
         )
         return
     if unknown:
         problems.add(
             "prompt.text",
             f"uses `{unknown[0]}`, which prompt.variables does not declare; add it under prompt.variables "
-            f"or fix the name (declared: {', '.join(sorted(declared)) or 'none'})",
+            f"or fix the name (declared: {', '.join(sorted(declared)) or 'none'})"
+            f"{reproducibility_hint(f'`{unknown[0]}`')}",
         )
