@@ -16,10 +16,18 @@ from compiler.plan.stable import plan_stable, seed_of
 from compiler.spec.compose import PACKAGE_ROOT, Project, load_spec
 from compiler.versions.store import read_rows
 
-SHARED = Path("/work/shared/spaces")
-SPACES = [p for p in sorted((PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))] + sorted(
-    SHARED.glob("*.yaml")
-)
+FIXTURES = (
+    Path(__file__).parents[1] / "fixtures" / "spaces"
+)  # copies of the shared spaces, as users wrote them
+SHARED = (
+    PACKAGE_ROOT.parent / "shared" / "spaces"
+)  # the newest copies, when the shared folder sits beside the clone
+NEWCOMER = {p.name: p for p in sorted(FIXTURES.glob("*.yaml"))} | {
+    p.name: p for p in sorted(SHARED.glob("*.yaml"))
+}
+SPACES = [p for p in sorted((PACKAGE_ROOT / "conf" / "dataset").glob("*.yaml"))] + [
+    NEWCOMER[name] for name in sorted(NEWCOMER)
+]
 ADDED = "added_value"
 
 
@@ -28,18 +36,15 @@ def _space_ids() -> list[Any]:
 
 
 def _install(project: Project, source: Path) -> Path:
-    """The space in the project's conf/dataset/. The shared spaces are plain YAML without Hydra's package
-    line; until spec/compose reads them as `_global_` (issue #12), the copy gets the line prepended."""
+    """The space in the project's conf/dataset/, copied as it is written (plain keys, no Hydra directive)."""
     target = project.conf_dir / "dataset" / source.name
     if source.parent != target.parent:
-        text = source.read_text()
-        target.write_text(text if text.startswith("# @package _global_") else "# @package _global_\n" + text)
+        shutil.copyfile(source, target)
     return target
 
 
 def _add_value(path: Path) -> str:
     """Add one value (weight 1) to the first dimension of the space; return that dimension's name."""
-    header = "# @package _global_\n"
     data = yaml.safe_load(path.read_text())
     name, raw = next(iter(data["dimensions"].items()))
     values = raw["values"] if isinstance(raw, dict) and "values" in raw else raw
@@ -47,7 +52,7 @@ def _add_value(path: Path) -> str:
         values.append(ADDED)
     else:
         values[ADDED] = 1
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return str(name)
 
 
