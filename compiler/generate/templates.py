@@ -15,7 +15,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.core.errors import ConfigError, TemplateError
-from compiler.core.sandbox import reproducibility_hint, sandboxed_environment
+from compiler.core.sandbox import check_rendered, reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN
@@ -102,7 +102,7 @@ def _check_prompt_renders(spec: Spec) -> None:
     env = sandboxed_environment(undefined=jinja2.StrictUndefined)
     declared = {v.name for v in spec.prompt.variables}
     try:
-        env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared})
+        check_rendered(env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared}))
     except Exception as exc:  # a template runs user expressions: any error is the template's
         line = _template_line(exc, "<template>")
         raise ConfigError(
@@ -179,7 +179,7 @@ def render_cases(
             template = templates.get(file)
             if template is None:
                 template = templates[file] = env.get_template(file)
-            text = template.render(contexts.context(case, examples.get(case.cell, ())))
+            text = check_rendered(template.render(contexts.context(case, examples.get(case.cell, ()))))
         except Exception as exc:
             raise _render_error(exc, templates_dir, case, file) from exc
         out.append(RenderedCase(case, text.strip() + "\n"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.core.errors import UsageError
+from compiler.core.errors import TemplateError, UsageError
 from compiler.core.rows import Row
 from compiler.export.base import (
     canonical_cell,
@@ -109,6 +109,26 @@ def test_the_prompts_fixed_lines_become_the_system_message() -> None:
     assert system.startswith("You are the support agent") and "{{" not in system
     assert row.inputs[space.primary] in user and "{{" not in user
     assert render_prompt(space, row.inputs) == f"{system}\n{user}"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "reason"),
+    [
+        ("Reply to: {{ 100 // (customer_message|length - 40) }}", "ZeroDivisionError"),
+        ("Reply to: {{ customer_message * 100000 }}", "SecurityError"),
+    ],
+    ids=["data-dependent-error", "unbounded-text"],
+)
+def test_a_prompt_that_fails_on_a_rows_inputs_is_one_line(prompt: str, reason: str) -> None:
+    """The compile renders the prompt with placeholders; a row's own inputs can still break it at export."""
+    space = replace(committed_version().space, prompt=prompt)
+    name = space.variables[0]
+    assert render_prompt(space, {name: "short"})  # fine for most rows
+    with pytest.raises(
+        TemplateError, match=r"^prompt.text fails when rendered with a row's inputs \(" + reason
+    ) as err:
+        render_prompt(space, {name: "x" * 40})
+    assert "\n" not in str(err.value)
 
 
 def test_a_file_the_export_did_not_write_is_never_overwritten_without_force(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,42 @@ def test_jinja_randomness_is_refused_with_the_reason(project: Project, expressio
     spec = load_spec([], project)
     with pytest.raises(TemplateError, match=message):
         check_templates(spec, project.templates_dir)
+
+
+@pytest.mark.parametrize(
+    ("expression", "operator"),
+    [
+        ("{{ 'ab' * 10**7 }}", "`*` would build more than"),
+        ("{{ (9 ** (9 ** 9)) % 7 }}", "`**` would build a number over"),
+        (
+            "{% set ns = namespace(s='ab') %}{% for i in range(30) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+            "`+`",
+        ),
+        ("{{ 'x' | center(10**9) }}", "`center` with a width over"),
+        ("{{ '%0999999999d' | format(1) }}", "`format` with a width over"),
+    ],
+    ids=["repeat", "power", "doubling", "center", "format"],
+)
+def test_a_template_cannot_make_dsc_allocate_without_bound(
+    project: Project, expression: str, operator: str
+) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}' + expression + "{% endblock %}"
+    )
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
+    with pytest.raises(
+        TemplateError, match=r"direct.j2:1: fails when rendered .*SecurityError: " + re.escape(operator)
+    ):
+        render_case(spec, project.templates_dir, case)
+
+
+def test_bounded_operators_still_compute_what_templates_use(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}'
+        "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ [1] * 2 + [3] }} {{ 1.5 + 2 }} {{ '%5.2f' | format(3.14159) }}"
+        "{% endblock %}"
+    )
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
+    assert "ababab 1024 [1, 1, 3] 3.5  3.14" in render_case(spec, project.templates_dir, case).instruction
