@@ -1,7 +1,10 @@
 """Offline compile throughput and `dsc plan` latency, printed beside their targets.
 
-Run: .venv/bin/python bench/compile.py [--rows 10000]
-Each figure runs in a fresh subprocess with an empty journal, so nothing is replayed.
+Run: .venv/bin/python bench/compile.py [--rows 10000] [--breakdown]
+Each figure runs in a fresh subprocess with an empty journal, so nothing is replayed. `--breakdown` then
+compiles the same rows once more in this process and splits the per-row time by stage, and the generation
+stage into the offline engine (dsc's procedural LM), the journal, and the rest: DSPy's program call
+(Predict, ChatAdapter format and parse, dspy.LM) with dsc's per-call code around it.
 """
 
 from __future__ import annotations
@@ -36,9 +39,64 @@ def run(args: list[str], cwd: Path) -> tuple[float, float, str]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stdout
 
 
+def breakdown(rows: int) -> None:
+    """Per-row milliseconds of each stage of one in-process compile (imports and start-up excluded)."""
+    import functools
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    sys.path.insert(0, str(ROOT))
+    import compiler.pipeline.compile as pc
+    import compiler.pipeline.stages as st
+    from compiler.generate import journal
+    from compiler.generate.backends.offline import engine
+    from compiler.spec.compose import Project
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: object, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(pc, "render_plan", "render templates")
+    timed(st, "generate_cases", "generate (fan-out)")
+    timed(engine, "_respond", "  offline engine")
+    timed(journal.Journal, "record", "  journal record")
+    timed(st, "to_candidates", "rows: scrub, hash")
+    timed(st, "screen_candidates", "screen: checks, dedupe")
+    timed(pc, "publish", "publish: files, report")
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project(conf_dir=ROOT / "conf", templates_dir=ROOT / "templates")
+        started = time.process_time()
+        result = pc.compile_dataset(
+            [f"size={rows}", f"out_dir={tmp}/outputs", f"journal_dir={tmp}/.dsc"], project=project
+        )
+        total = time.process_time() - started
+    inner = spent["generate (fan-out)"] - spent["  offline engine"] - spent["  journal record"]
+    print(f"\nin-process compile of {rows} rows, {result.calls} LM calls: CPU ms per row by stage")
+    spent["  DSPy program call + dsc per call"] = inner
+    order = ["render templates", "generate (fan-out)", "  offline engine", "  journal record"]
+    order += ["  DSPy program call + dsc per call", "rows: scrub, hash", "screen: checks, dedupe"]
+    for label in [*order, "publish: files, report"]:
+        print(f"  {label:44}{spent.get(label, 0.0) / rows * 1000:>10.3f}")
+    print(
+        f"  {'everything else (plan, select, manifest)':44}{(total - sum(v for k, v in spent.items() if not k.startswith('  '))) / rows * 1000:>10.3f}"
+    )
+    print(f"  {'total':44}{total / rows * 1000:>10.3f}{'<= 0.3':>12}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--breakdown", action="store_true", help="also split one in-process compile by stage")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -59,6 +117,8 @@ def main() -> None:
     print(f"{'  ms per row (cpu, all cores)':46}{cpu / args.rows * 1000:>12.3f}")
     print(f"{'  unchanged recompile, wall seconds':46}{rewall:>12.2f}")
     print(f"{'dsc plan wall seconds (best of 3, subprocess)':46}{min(plan_walls):>12.3f}{'<= 0.6':>12}")
+    if args.breakdown:
+        breakdown(args.rows)
 
 
 if __name__ == "__main__":
