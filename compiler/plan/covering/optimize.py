@@ -96,7 +96,7 @@ class RowSearch:
         covered_anew = (level.take(new_ids) == 0).sum(1, dtype=np.int64)
         delta = covered_anew - ((level.take(old_ids) == 1) & changes).sum(1, dtype=np.int64)
         tabu = ((self.tabu.take(dims, 1) > step) & moved).any(1)
-        ok = ~tabu | (self.n_uncovered - delta < best_uncovered)
+        ok = ~tabu | (delta > self.n_uncovered - best_uncovered)  # a tabu move only if it sets a record
         if self.has_negative:
             negative = self.space.negative
             n_negative = self.n_negative - negative[dims, old_values].sum(1) + move.n_negative
@@ -107,9 +107,9 @@ class RowSearch:
         row = self._pick_row(score, dims, values)
         if row is None:
             return
-        changed = changes[row]
-        level[old_ids[row, changed]] -= 1  # distinct ids (one per interaction), none both old and new
-        level[new_ids[row, changed]] += 1
+        # Distinct ids (one per interaction); where the row keeps its tuple, old == new and the two cancel.
+        level[old_ids[row]] -= 1
+        level[new_ids[row]] += 1
         self.n_uncovered -= int(delta[row])
         self.ids[row, inter] = new_ids[row]
         self.rows[row, dims] = values
@@ -154,7 +154,7 @@ class RowSearch:
             # Sorted distinct interactions without the dummy, as np.unique gives them, but cheaper.
             member = np.zeros(space.n_inter + 1, dtype=bool)
             member[space.by_dim.take(dims, 0)] = True
-            inter = np.flatnonzero(member[:-1])
+            inter = member[:-1].nonzero()[0]
             is_dim = space.dims.take(inter, 0) == dims[:, None, None]
             digit_mults = (space.mults.take(inter, 0) * is_dim).sum(-1)  # (tuple dims, touched)
             self._touched[key] = (inter, digit_mults)
@@ -188,7 +188,7 @@ class RowSearch:
         return True
 
     def random_uncovered(self) -> int:
-        uncovered = np.flatnonzero(self.level == 0)
+        uncovered = (self.level == 0).nonzero()[0]  # flatnonzero without its Python layers
         return int(uncovered[self.rng.integers(len(uncovered))])
 
 
