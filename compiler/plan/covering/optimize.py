@@ -226,7 +226,9 @@ def shrink_rows(
 
 def _step_cost(space: TupleSpace, n_rows: int) -> float:
     first = space.dims[0][space.mults[0] > 0]
-    touched = len(np.unique(space.by_dim[first]))
+    # Distinct interactions (the dummy included), as len(np.unique(...)) counts them; np.unique would
+    # import numpy.ma, 5-10 ms of a cold `dsc plan`.
+    touched = int(np.count_nonzero(np.bincount(space.by_dim[first].ravel())))
     cells = n_rows * touched * len(first)
     return STEP_COST_FIXED + STEP_COST_PER_CELL * cells + STEP_COST_PER_TUPLE * space.n_tuples
 
