@@ -141,18 +141,18 @@ class GreedyBuilder:
         n_cand, n_dims = values.shape
         flat = (np.arange(n_cand) * n_dims)[:, None]
         flat_values, flat_assigned = values.ravel(), assigned.ravel()
-        base = self.base_offsets[dim]  # (cand, degree)
+        base = self.base_offsets.take(dim, 0)  # (cand, degree); take is the fast form of [dim]
         complete = np.ones(base.shape, dtype=bool)
         for pos in range(self.partner_dims.shape[-1]):
             cells = flat + self.partner_dims[dim, :, pos]
             mults = self.partner_mults[dim, :, pos]
-            complete &= flat_assigned[cells] | (mults == 0)
-            base = base + flat_values[cells] * mults
+            complete &= flat_assigned.take(cells) | (mults == 0)
+            base = base + flat_values.take(cells) * mults
         base = np.where(complete, base, self.space.n_tuples)
-        own_mults = np.where(complete, self.own_mults[dim], 0)
+        own_mults = np.where(complete, self.own_mults.take(dim, 0), 0)
         value_range = np.arange(self.log_weights.shape[1])[None, :, None]
         ids = np.minimum(base[:, None, :] + own_mults[:, None, :] * value_range, self.space.n_tuples)
-        gains = self.open[ids].sum(-1)  # (cand, value); the contiguous axis sums fastest
+        gains = self.open.take(ids).sum(-1)  # (cand, value); the contiguous axis sums fastest
         banned = self.space.negative[dim] & has_negative[:, None]
         noise = self.rng.gumbel(size=gains.shape)
         return np.where(banned, -np.inf, gains * 1e4 + self.log_weights[dim] + noise)

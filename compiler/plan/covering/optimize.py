@@ -55,10 +55,11 @@ class RowSearch:
         self.fixed = fixed.copy()  # (n_rows, n_dims) cells an include row pins
         self.removable = np.arange(len(rows)) >= n_included
         self.ids = space.ids_of(self.rows)
-        self.counts = np.bincount(self.ids.ravel(), minlength=space.n_tuples + 1)
-        self.uncovered = goal & (self.counts == 0)  # goal tuples no row covers
-        self.unique = goal & (self.counts == 1)  # goal tuples exactly one row covers
-        self.n_uncovered = int(self.uncovered.sum())
+        # Rows covering each tuple, plus 2 for tuples outside the goal: 0 marks a goal tuple no row covers,
+        # 1 one that exactly one row covers. A move then updates one array, not three.
+        self.level = np.bincount(self.ids.ravel(), minlength=space.n_tuples + 1).astype(np.int32)
+        self.level[~goal] += 2
+        self.n_uncovered = int(np.count_nonzero(self.level == 0))
         self.n_negative = space.negative[np.arange(space.n_dims), self.rows].sum(-1)
         self.tabu = np.zeros(rows.shape, dtype=np.int64)  # step until which a cell may not change
         self._touched: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -67,26 +68,12 @@ class RowSearch:
         # then skips those checks (they would always pass), which leaves its choices unchanged.
         self.has_negative, self.has_fixed = bool(space.negative.any()), bool(self.fixed.any())
 
-    def _recount(self, ids: np.ndarray, change: int) -> None:
-        self.counts[ids] += change
-        self.uncovered[ids] = self.goal[ids] & (self.counts[ids] == 0)
-        self.unique[ids] = self.goal[ids] & (self.counts[ids] == 1)
-
-    def _move(self, old_ids: np.ndarray, new_ids: np.ndarray) -> None:
-        """One row leaves `old_ids` for `new_ids`: distinct ids, none in both (one per interaction)."""
-        self.counts[old_ids] -= 1
-        self.counts[new_ids] += 1
-        ids = np.concatenate((old_ids, new_ids))
-        counts, goal = self.counts[ids], self.goal[ids]
-        self.uncovered[ids] = goal & (counts == 0)
-        self.unique[ids] = goal & (counts == 1)
-
     def remove_row(self) -> None:
         """Drop the removable row that alone covers the fewest goal tuples."""
-        alone = self.unique[self.ids].sum(1)
+        alone = (self.level[self.ids] == 1).sum(1)
         score = np.where(self.removable, alone + self.rng.random(len(alone)) * 0.5, np.inf)
         row = int(np.argmin(score))
-        self._recount(self.ids[row], -1)
+        self.level[self.ids[row]] -= 1
         self.n_uncovered += int(alone[row])
         keep = np.arange(len(self.rows)) != row
         self.rows, self.ids, self.fixed = self.rows[keep], self.ids[keep], self.fixed[keep]
@@ -105,35 +92,45 @@ class RowSearch:
         changes = shift != 0
         old_ids = self.ids.take(inter, 1)  # take and sum(dtype=) are the fast forms of [:, inter] and sum
         new_ids = old_ids + shift
-        covered_anew = self.uncovered.take(new_ids).sum(1, dtype=np.int64)
-        delta = covered_anew - (self.unique.take(old_ids) & changes).sum(1, dtype=np.int64)
+        level = self.level
+        covered_anew = (level.take(new_ids) == 0).sum(1, dtype=np.int64)
+        delta = covered_anew - ((level.take(old_ids) == 1) & changes).sum(1, dtype=np.int64)
+        tabu = ((self.tabu.take(dims, 1) > step) & moved).any(1)
+        ok = ~tabu | (delta > self.n_uncovered - best_uncovered)  # a tabu move only if it sets a record
         if self.has_negative:
             negative = self.space.negative
             n_negative = self.n_negative - negative[dims, old_values].sum(1) + move.n_negative
-            ok = n_negative <= 1
-        else:
-            n_negative, ok = self.n_negative, np.ones(len(delta), dtype=bool)
+            ok &= n_negative <= 1
         if self.has_fixed:
             ok &= ~(self.fixed[:, dims] & moved).any(1)
-        tabu = ((self.tabu.take(dims, 1) > step) & moved).any(1)
-        ok &= ~tabu | (self.n_uncovered - delta < best_uncovered)
         score = np.where(ok, delta + self.rng.random(len(delta)) * 0.5, -np.inf)
         row = self._pick_row(score, dims, values)
         if row is None:
             return
-        changed = changes[row]
-        self._move(old_ids[row, changed], new_ids[row, changed])
+        # Distinct ids (one per interaction); where the row keeps its tuple, old == new and the two cancel.
+        level[old_ids[row]] -= 1
+        level[new_ids[row]] += 1
         self.n_uncovered -= int(delta[row])
         self.ids[row, inter] = new_ids[row]
         self.rows[row, dims] = values
-        self.n_negative[row] = n_negative[row]
+        if self.has_negative:
+            self.n_negative[row] = n_negative[row]
         self.tabu[row, dims[moved[row]]] = step + TABU_TENURE
 
     def _tuple_move(self, tuple_id: int) -> _TupleMove:
-        dims, values, real = self.space.decode(np.array([tuple_id]))
-        dims, values = dims[0][real[0]], values[0][real[0]]
-        inter, digit_mults = self._interactions_touching(tuple_id, dims)
-        n_negative = int(self.space.negative[dims, values].sum())
+        # Decoded with scalars: `space.decode` is vectorised for many ids and costs more for one.
+        space = self.space
+        key = int(space.offsets.searchsorted(tuple_id, "right")) - 1
+        local = tuple_id - int(space.offsets[key])
+        cells = [
+            (dim, local // mult % int(space.levels[dim]))
+            for dim, mult in zip(space.dims[key].tolist(), space.mults[key].tolist(), strict=True)
+            if mult > 0
+        ]
+        dims = np.array([d for d, _ in cells], dtype=np.int64)
+        values = np.array([v for _, v in cells], dtype=np.int64)
+        inter, digit_mults = self._interactions_touching(key, dims)
+        n_negative = sum(bool(space.negative[d, v]) for d, v in cells) if self.has_negative else 0
         return _TupleMove(dims, values, inter, digit_mults, n_negative)
 
     def _pick_row(self, score: np.ndarray, dims: np.ndarray, values: np.ndarray) -> int | None:
@@ -149,23 +146,24 @@ class RowSearch:
                 return int(row)
         return None
 
-    def _interactions_touching(self, tuple_id: int, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Interactions holding any of the tuple's dimensions, and each dimension's radix in them."""
-        key = int(np.searchsorted(self.space.offsets, tuple_id, side="right")) - 1
+    def _interactions_touching(self, key: int, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Interactions holding any of the tuple's dimensions (interaction `key`'s), and each dimension's
+        radix in them."""
         if key not in self._touched:
+            space = self.space
             # Sorted distinct interactions without the dummy, as np.unique gives them, but cheaper.
-            member = np.zeros(self.space.n_inter + 1, dtype=bool)
-            member[self.space.by_dim[dims]] = True
-            inter = np.flatnonzero(member[:-1])
-            is_dim = self.space.dims[inter][None, :, :] == dims[:, None, None]
-            digit_mults = (self.space.mults[inter][None] * is_dim).sum(-1)  # (tuple dims, touched)
+            member = np.zeros(space.n_inter + 1, dtype=bool)
+            member[space.by_dim.take(dims, 0)] = True
+            inter = member[:-1].nonzero()[0]
+            is_dim = space.dims.take(inter, 0) == dims[:, None, None]
+            digit_mults = (space.mults.take(inter, 0) * is_dim).sum(-1)  # (tuple dims, touched)
             self._touched[key] = (inter, digit_mults)
         return self._touched[key]
 
     def is_free(self, row: int, dim: int) -> bool:
         """True when no goal tuple through this cell depends on this row alone."""
         inter = self.space.by_dim[dim]
-        return not self.unique[self.ids[row, inter[inter < self.space.n_inter]]].any()
+        return not (self.level[self.ids[row, inter[inter < self.space.n_inter]]] == 1).any()
 
     def set_cell(self, row: int, dim: int, value: int) -> bool:
         """Change one cell if the row stays valid (True), leaving coverage counts consistent."""
@@ -180,16 +178,17 @@ class RowSearch:
         inter = inter[inter < self.space.n_inter]
         shift = (value - old) * (self.space.mults[inter] * (self.space.dims[inter] == dim)).sum(1)
         old_ids, new_ids = self.ids[row, inter], self.ids[row, inter] + shift
-        self.n_uncovered += int(self.unique[old_ids].sum()) - int(self.uncovered[new_ids].sum())
-        self._recount(old_ids, -1)
-        self._recount(new_ids, +1)
+        level = self.level
+        self.n_uncovered += int((level[old_ids] == 1).sum()) - int((level[new_ids] == 0).sum())
+        level[old_ids] -= 1
+        level[new_ids] += 1
         self.ids[row, inter] = new_ids
         self.rows[row] = candidate
         self.n_negative[row] += int(negative[dim, value]) - int(negative[dim, old])
         return True
 
     def random_uncovered(self) -> int:
-        uncovered = np.flatnonzero(self.uncovered)
+        uncovered = (self.level == 0).nonzero()[0]  # flatnonzero without its Python layers
         return int(uncovered[self.rng.integers(len(uncovered))])
 
 
@@ -227,7 +226,9 @@ def shrink_rows(
 
 def _step_cost(space: TupleSpace, n_rows: int) -> float:
     first = space.dims[0][space.mults[0] > 0]
-    touched = len(np.unique(space.by_dim[first]))
+    # Distinct interactions (the dummy included), as len(np.unique(...)) counts them; np.unique would
+    # import numpy.ma, 5-10 ms of a cold `dsc plan`.
+    touched = int(np.count_nonzero(np.bincount(space.by_dim[first].ravel())))
     cells = n_rows * touched * len(first)
     return STEP_COST_FIXED + STEP_COST_PER_CELL * cells + STEP_COST_PER_TUPLE * space.n_tuples
 
