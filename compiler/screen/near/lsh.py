@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+import compiler.screen.near.jit  # noqa: F401  (before any kernel loads: numba without scipy)
+
 
 @njit
 def hash_table_size(m):
@@ -119,7 +121,6 @@ def _walk_candidates(
     return -1, 0.0, stamp
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def match_earlier_rows(
     prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, workers
 ):
@@ -128,13 +129,27 @@ def match_earlier_rows(
     A row is a near-duplicate when some earlier row is; it is matched to an earlier row that is itself
     kept when its candidates hold one, so a drop names the row that stays whenever it can.
     """
-    bands, m = prev.shape
+    m = prev.shape[1]
     match = np.full(m, -1, dtype=np.int64)
     similarity = np.zeros(m, dtype=np.float32)
+    walk = (shingles, starts, counts, bits, least, threshold, max_checks, max_steps)
+    # Whether a row is a duplicate does not depend on other rows' fate, so both passes split rows across
+    # workers: the first finds every row's first match, then rows whose match was itself dropped look
+    # again for a match that is kept (`dropped` is fixed by then).
+    _match_rows(prev, *walk, np.zeros(m, dtype=np.bool_), False, match, similarity, workers)
+    _match_rows(prev, *walk, match >= 0, True, match, similarity, workers)
+    return match, similarity
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _match_rows(
+    prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, again, match,
+    similarity, workers,
+):  # fmt: skip
+    """Walk every row's candidates (`again`: only dropped rows whose match is dropped, for a kept match)."""
+    m = prev.shape[1]
     size = _jaccard_table_size(counts)
     blocks = (m + 1023) // 1024
-    no_drops = np.zeros(0, dtype=np.bool_)
-    # Whether a row is a duplicate does not depend on other rows' fate: rows split across workers.
     for worker in prange(workers):
         table_key = np.empty(size, dtype=np.uint32)
         table_stamp = np.zeros(size, dtype=np.int64)
@@ -142,28 +157,15 @@ def match_earlier_rows(
         stamp = 1
         for block in range(worker, blocks, workers):
             for i in range(block * 1024, min(m, (block + 1) * 1024)):
+                if again and not (dropped[i] and dropped[match[i]]):
+                    continue
                 j, similar, stamp = _walk_candidates(
                     i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps,
-                    no_drops, False, seen, table_key, table_stamp, stamp,
+                    dropped, again, seen, table_key, table_stamp, stamp,
                 )  # fmt: skip
-                match[i] = j
-                similarity[i] = similar
-    # Rows whose match was itself dropped look again, in order, for a match that is kept.
-    dropped = match >= 0
-    table_key = np.empty(size, dtype=np.uint32)
-    table_stamp = np.zeros(size, dtype=np.int64)
-    seen = np.full(m, -1, dtype=np.int64)
-    stamp = 1
-    for i in range(m):
-        if dropped[i] and dropped[match[i]]:
-            j, similar, stamp = _walk_candidates(
-                i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped,
-                True, seen, table_key, table_stamp, stamp,
-            )  # fmt: skip
-            if j >= 0:
-                match[i] = j
-                similarity[i] = similar
-    return match, similarity
+                if j >= 0 or not again:
+                    match[i] = j
+                    similarity[i] = similar
 
 
 @njit

@@ -19,6 +19,8 @@ import pyarrow as pa
 from numba import njit, types
 from numba.extending import intrinsic
 
+import compiler.screen.near.jit  # noqa: F401  (before any kernel loads: numba without scipy)
+
 
 def as_strings(texts: pl.Series) -> pl.Series:
     """Return the column as polars strings (cast when it holds another type)."""
