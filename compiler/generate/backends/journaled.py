@@ -177,6 +177,7 @@ class AsyncJournaledEngine:
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
         self.max_chars = max_chars if max_chars is not None else journal.max_chars
         self._home_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest call
         # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
         # optimizer that would otherwise count it as one failed example and go on
         self.stopped: LMError | None = None
@@ -188,10 +189,16 @@ class AsyncJournaledEngine:
 
     @home_loop.setter
     def home_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        if loop is not None and loop is not self._home_loop:
-            hops.adopt(loop)  # before the first call, so DSPy's per-call hops never start a thread pool
-            hops.freeze_during(loop)
+        if loop is not None:
+            self._enter(loop)  # before the first call, so DSPy's per-call hops never start a thread pool
         self._home_loop = loop
+
+    def _enter(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The first call on a loop (dsc runs one per generation round, judge or labelling pass)."""
+        if loop is not self._loop:
+            self._loop = loop
+            hops.adopt(loop)
+            hops.freeze_during(loop)
 
     @contextmanager
     def hold(self) -> Iterator[Held]:
@@ -221,7 +228,7 @@ class AsyncJournaledEngine:
         return request_key(self.model, self.endpoint, describe_request(request))
 
     async def complete(self, request: Request) -> Response:
-        hops.adopt(asyncio.get_running_loop())  # the judge's and labeller's loops too
+        self._enter(asyncio.get_running_loop())  # the judge's and labeller's loops too
         key = self.key(request)
         stored = self.journal.get(key)
         held = _HELD.get()
