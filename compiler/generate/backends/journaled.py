@@ -14,6 +14,7 @@ from dspy.utils.exceptions import LMError as DSPyLMError
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.generate.backends import hops
 from compiler.generate.backends.protocol import CompletionEngine, Request, Response
 from compiler.generate.estimate import cost_usd
 from compiler.generate.journal import Answer, Journal, request_key
@@ -175,10 +176,29 @@ class AsyncJournaledEngine:
         self.stats = stats
         self.limiter = limiter  # optional budget gate with async acquire(key) / release(answer)
         self.max_chars = max_chars if max_chars is not None else journal.max_chars
-        self.home_loop: asyncio.AbstractEventLoop | None = None  # the fan-out's loop, for sync programs
+        self._home_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest call
         # the first error that stops the run (budget, breaker, refusal), kept for callers such as an
         # optimizer that would otherwise count it as one failed example and go on
         self.stopped: LMError | None = None
+
+    @property
+    def home_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The fan-out's loop: a sync program's calls hop back onto it (SyncJournaledEngine)."""
+        return self._home_loop
+
+    @home_loop.setter
+    def home_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            self._enter(loop)  # before the first call, so DSPy's per-call hops never start a thread pool
+        self._home_loop = loop
+
+    def _enter(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The first call on a loop (dsc runs one per generation round, judge or labelling pass)."""
+        if loop is not self._loop:
+            self._loop = loop
+            hops.adopt(loop)
+            hops.freeze_during(loop)
 
     @contextmanager
     def hold(self) -> Iterator[Held]:
@@ -208,6 +228,7 @@ class AsyncJournaledEngine:
         return request_key(self.model, self.endpoint, describe_request(request))
 
     async def complete(self, request: Request) -> Response:
+        self._enter(asyncio.get_running_loop())  # the judge's and labeller's loops too
         key = self.key(request)
         stored = self.journal.get(key)
         held = _HELD.get()
