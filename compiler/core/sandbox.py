@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from jinja2 import Template
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -55,10 +56,21 @@ def _power_bits(base: Any, exponent: Any) -> float:
     return 0.0
 
 
+class BoundedTemplate(Template):
+    """A template whose rendered text is at most MAX_TEXT characters."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        text = super().render(*args, **kwargs)
+        if len(text) > MAX_TEXT:
+            raise SecurityError(f"the rendered text is {len(text):,} characters, over {MAX_TEXT:,}")
+        return text
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox with `*` and `**` bounded and every rendered text at most MAX_TEXT long."""
+    """Jinja's immutable sandbox with `*`, `+` and `**` bounded and every rendered text at most MAX_TEXT long."""
 
     intercepted_binops = frozenset(_OPERATORS)
+    template_class = BoundedTemplate
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if max(_repeat_size(left, right), _joined_size(left, right)) > MAX_TEXT:
@@ -94,11 +106,9 @@ def sandboxed_environment(**options: Any) -> BoundedSandbox:
     return env
 
 
-def check_rendered(text: str) -> str:
-    """A rendered text, or SecurityError when it is over MAX_TEXT characters."""
-    if len(text) > MAX_TEXT:
-        raise SecurityError(f"the rendered text is {len(text):,} characters, over {MAX_TEXT:,}")
-    return text
+def one_line(exc: BaseException) -> str:
+    """An error raised while rendering user text, as a short single line for a dsc message."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
 
 
 def reproducibility_hint(message: str) -> str:

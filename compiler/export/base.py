@@ -156,15 +156,15 @@ def render_prompt(space: Space, inputs: Mapping[str, Any]) -> str:
     """The prompt under test with this case's inputs filled in: exactly what the model under test reads."""
     if not space.prompt:
         return "\n".join(f"{k}: {v}" for k, v in inputs.items() if v not in (None, ""))
-    from compiler.core.sandbox import check_rendered
+    from compiler.core.sandbox import one_line
 
     values = {name: "" for name in space.variables} | dict(inputs)
     try:
-        return check_rendered(str(_template(space.prompt).render(values))).strip()
+        return str(_template(space.prompt).render(values)).strip()
     except Exception as exc:  # the prompt runs user expressions on this row's inputs
         raise TemplateError(
-            f"prompt.text fails when rendered with a row's inputs ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:160]}); fix the expression in the dataset file and recompile"
+            f"prompt.text fails when rendered with a row's inputs ({one_line(exc)}); "
+            "fix the expression in the dataset file and recompile"
         ) from exc
 
 

@@ -15,7 +15,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.core.errors import ConfigError, TemplateError
-from compiler.core.sandbox import check_rendered, reproducibility_hint, sandboxed_environment
+from compiler.core.sandbox import one_line, reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
 from compiler.spec.project import BUILTIN
@@ -102,12 +102,12 @@ def _check_prompt_renders(spec: Spec) -> None:
     env = sandboxed_environment(undefined=jinja2.StrictUndefined)
     declared = {v.name for v in spec.prompt.variables}
     try:
-        check_rendered(env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared}))
+        env.from_string(spec.prompt.text).render({name: f"<{name}>" for name in declared})
     except Exception as exc:  # a template runs user expressions: any error is the template's
         line = _template_line(exc, "<template>")
         raise ConfigError(
             f"prompt.text:{line}: the prompt under test fails when rendered "
-            f"({type(exc).__name__}: {_short(exc)}); fix the expression"
+            f"({one_line(exc)}); fix the expression"
         ) from exc
 
 
@@ -179,7 +179,7 @@ def render_cases(
             template = templates.get(file)
             if template is None:
                 template = templates[file] = env.get_template(file)
-            text = check_rendered(template.render(contexts.context(case, examples.get(case.cell, ()))))
+            text = template.render(contexts.context(case, examples.get(case.cell, ())))
         except Exception as exc:
             raise _render_error(exc, templates_dir, case, file) from exc
         out.append(RenderedCase(case, text.strip() + "\n"))
@@ -199,12 +199,8 @@ def _render_error(exc: Exception, templates_dir: Path, case: CaseSpec, file: str
     # a template runs user expressions: 1/0, a bad filter argument, the sandbox
     return TemplateError(
         f"{folder}/{_template_where(exc, file)}: fails when rendered for strategy "
-        f"{case.strategy} ({type(exc).__name__}: {_short(exc)}); fix the expression"
+        f"{case.strategy} ({one_line(exc)}); fix the expression"
     )
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:160]
 
 
 def _template_line(exc: BaseException, suffix: str) -> int | str:
