@@ -1,108 +1,151 @@
 """The one Jinja environment dsc renders user text with: sandboxed, immutable, bounded and reproducible.
 
 Templates and the prompt under test are user input, so they render in Jinja's immutable sandbox. On top of
-what the sandbox refuses (attributes of internals, ranges over 100,000 items), a template cannot make dsc
-allocate without bound: `*` and `+` may not build a text or list over `MAX_TEXT` items, nor `*` and `**` a
-number over `MAX_POWER_BITS` bits, the width filters (`center`, `indent`, `format`) take widths up to
-`MAX_TEXT`, and a rendered text over `MAX_TEXT` characters is refused. Jinja also ships two sources of
-randomness, the `random` filter and the `lipsum` global; either would make the same config give different
-datasets, so neither is available (a template picks with `case.slot` instead).
+what the sandbox refuses (attributes of internals, ranges over 100,000 items), a template can neither make
+dsc allocate without bound nor run without end (`render_limits`): `*`, `+`, `~`, `%`, `str.format`, the str
+methods and filters that grow a text (`center`, `indent`, `replace`, `join`, `format`, ...) and every
+printed value are sized before they are built and refused over `MAX_TEXT` characters, `*` and `**` may not
+build a number over `MAX_POWER_BITS` bits, and loop iterations, calls and filtered items share a budget of
+`MAX_STEPS` per render. Jinja also ships two sources of randomness, the `random` filter and the `lipsum`
+global; either would make the same config give different datasets, so neither is available (a template
+picks with `case.slot` instead).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
-from jinja2 import Template
+from jinja2 import Template, nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+
+from compiler.core.render_limits import (
+    MAX_TEXT,
+    PRINT_STEPS,
+    bounded_concat,
+    check_call,
+    check_size,
+    counted,
+    printf_size,
+    render_budget,
+    size_filter_input,
+    text_size,
+)
 
 NOT_REPRODUCIBLE = {"random": "filter", "lipsum": "function"}
-MAX_TEXT = 1_000_000  # characters of one rendered text, items of one repeated list
 MAX_POWER_BITS = 1 << 16  # ~20,000 decimal digits
-_OPERATORS = {"*": operator.mul, "**": operator.pow, "+": operator.add}
-_WIDTH = re.compile(r"%[-+ #0]*(\d+)?(?:\.(\d+))?")
+_OPERATORS = {"*": operator.mul, "**": operator.pow, "+": operator.add, "%": operator.mod}
+_COUNTED, _CONCAT = "dsc_counted", "dsc_concat"  # the filters the metered code calls
 
 
-def _repeat_size(left: Any, right: Any) -> int:
-    for seq, count in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(count, int):
-            return len(seq) * max(count, 0)
+def _operation_size(name: str, left: Any, right: Any) -> int:
+    """Characters of the text `left <name> right` builds (0 for numbers)."""
+    if name == "%" and isinstance(left, str):
+        return printf_size(left, right)
+    if name == "+" and isinstance(left, str | list | tuple) and type(left) is type(right):
+        return text_size(left) + text_size(right)
+    if name == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                return text_size(seq) * max(count, 0)
     return 0
 
 
-def _joined_size(left: Any, right: Any) -> int:
-    both = (left, right)
-    if all(isinstance(x, str) for x in both) or all(isinstance(x, list | tuple) for x in both):
-        return len(left) + len(right)
-    return 0
-
-
-def _product_bits(left: Any, right: Any) -> int:
-    if isinstance(left, int) and isinstance(right, int):
-        return left.bit_length() + right.bit_length()
-    return 0
-
-
-def _power_bits(base: Any, exponent: Any) -> float:
-    if isinstance(base, bool) or isinstance(exponent, bool):
+def _number_bits(name: str, left: Any, right: Any) -> float:
+    if type(left) is not int or type(right) is not int:  # bools and other numbers never grow without bound
         return 0.0
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
-        return exponent * math.log2(abs(base))
+    if name == "*":
+        return left.bit_length() + right.bit_length()
+    if name == "**" and right > 0 and abs(left) > 1:
+        return right * math.log2(abs(left))
     return 0.0
 
 
 class BoundedTemplate(Template):
-    """A template whose rendered text is at most MAX_TEXT characters."""
+    """A template rendered within one render's step budget, its text at most MAX_TEXT characters."""
 
     def render(self, *args: Any, **kwargs: Any) -> str:
-        text = super().render(*args, **kwargs)
+        with render_budget():
+            text = super().render(*args, **kwargs)
         if len(text) > MAX_TEXT:
             raise SecurityError(f"the rendered text is {len(text):,} characters, over {MAX_TEXT:,}")
         return text
 
 
+class _Meter(NodeTransformer):
+    """Every for loop's items counted, every `~` sized before it joins."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, _COUNTED, [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        parts = nodes.List(node.nodes, lineno=node.lineno)
+        return nodes.Filter(parts, _CONCAT, [], [], None, None, lineno=node.lineno)
+
+
+class _MeteredCodeGenerator(CodeGenerator):
+    def visit_Template(self, node: nodes.Template, frame: Any = None) -> None:
+        _Meter().visit(node)
+        node.set_environment(self.environment)
+        super().visit_Template(node, frame)
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox with `*`, `+` and `**` bounded and every rendered text at most MAX_TEXT long."""
+    """Jinja's immutable sandbox within `render_limits`' bounds (see the module's docstring)."""
 
     intercepted_binops = frozenset(_OPERATORS)
     template_class = BoundedTemplate
+    code_generator_class = _MeteredCodeGenerator
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if max(_repeat_size(left, right), _joined_size(left, right)) > MAX_TEXT:
-            raise SecurityError(
-                f"`{operator_name}` would build more than {MAX_TEXT:,} items; a template may not"
-            )
-        bits = _power_bits(left, right) if operator_name == "**" else _product_bits(left, right)
-        if bits > MAX_POWER_BITS:
+        check_size(f"`{operator_name}`", _operation_size(operator_name, left, right))
+        if _number_bits(operator_name, left, right) > MAX_POWER_BITS:
             raise SecurityError(
                 f"`{operator_name}` would build a number over {MAX_POWER_BITS:,} bits; a template may not"
             )
         return _OPERATORS[operator_name](left, right)
 
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        args = check_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
 
-def _bounded_width(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
-        widths = [a for a in (*args, *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
-        if name == "format" and isinstance(value, str):
-            widths += [int(w) for match in _WIDTH.finditer(value) for w in match.groups() if w]
-        if any(abs(w) > MAX_TEXT for w in widths):
-            raise SecurityError(f"`{name}` with a width over {MAX_TEXT:,}; a template may not")
-        return function(value, *args, **kwargs)
 
-    return bounded
+def _metered(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that pays for its input and has its output sized before it runs."""
+    skip = 0 if getattr(function, "jinja_pass_arg", None) is None else 1  # context / environment first
+
+    @functools.wraps(function)
+    def metered(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > skip:
+            value = size_filter_input(name, args[skip], args[skip + 1 :], kwargs)
+            args = (*args[:skip], value, *args[skip + 1 :])
+        return function(*args, **kwargs)
+
+    return metered
+
+
+def _printed(value: Any) -> Any:
+    """Every value a template prints: sized (a list repeated a million times is not turned into text)."""
+    check_size("printing a value", len(value) if type(value) is str else text_size(value), PRINT_STEPS)
+    return value
 
 
 def sandboxed_environment(**options: Any) -> BoundedSandbox:
-    env = BoundedSandbox(**options)
+    env = BoundedSandbox(finalize=options.pop("finalize", _printed), **options)
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
-    for name in ("center", "indent", "format"):
-        env.filters[name] = _bounded_width(name, env.filters[name])
+    env.filters = {name: _metered(name, function) for name, function in env.filters.items()}
+    env.filters[_COUNTED] = counted
+    env.filters[_CONCAT] = bounded_concat
     return env
 
 

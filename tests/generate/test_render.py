@@ -79,17 +79,44 @@ def test_jinja_randomness_is_refused_with_the_reason(project: Project, expressio
 @pytest.mark.parametrize(
     ("expression", "operator"),
     [
-        ("{{ 'ab' * 10**7 }}", "`*` would build more than"),
+        ("{{ 'ab' * 10**7 }}", "`*` would build"),
         ("{{ (9 ** (9 ** 9)) % 7 }}", "`**` would build a number over"),
         (
             "{% set ns = namespace(s='ab') %}{% for i in range(30) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
             "`+`",
         ),
-        ("{{ 'x' | center(10**9) }}", "`center` with a width over"),
-        ("{{ '%0999999999d' | format(1) }}", "`format` with a width over"),
+        ("{{ 'x' | center(10**9) }}", "`center` would build"),
+        ("{{ '%0999999999d' | format(1) }}", "`format` would build"),
+        # texts built and thrown away: the rendered text stays short while gigabytes are allocated
+        ("{% set a = 'x' * 999999 %}{% set b = a ~ a %}{% set c = b ~ b %}{{ c | length }}", "`~` would build"),
+        (
+            "{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% endif %}{% endmacro %}{{ d('ab', 40) }}",
+            "`~` would build",
+        ),
+        ("{{ '{:>9999999999}'.format(1) | length }}", "str.format would build"),
+        ("{{ '{:>{}}'.format(1, 9999999999) | length }}", "str.format would build"),
+        ("{{ ('%9999999999s' % 1) | length }}", "`%` would build"),
+        ("{{ ('x' * 999999) | replace('x', 'xx') | length }}", "`replace` would build"),
+        ("{{ ('\\n' * 999999) | indent(999) | length }}", "`indent` would build"),
+        ("{{ 'a'.ljust(10**10) | length }}", "str.ljust would build"),
+        ("{{ (('x' * 999,) * 999999) | length }}", "`*` would build"),
+        ("{{ range(100000) | map('center', 999999) | join | length }}", "the template takes over"),
+        # work without end: nested loops, a macro that calls itself twice
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "the template takes over",
+        ),
+        (
+            "{% macro f(n) %}{% if n < 60 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}",
+            "the template takes over",
+        ),
     ],
-    ids=["repeat", "power", "doubling", "center", "format"],
-)
+    ids=[
+        "repeat", "power", "doubling", "center", "format", "concat-chain", "concat-macro", "str-format",
+        "str-format-nested-width", "percent", "replace", "indent", "ljust", "printed-tuple", "join-of-map",
+        "nested-loops", "macro-fork",
+    ],
+)  # fmt: skip
 def test_a_template_cannot_make_dsc_allocate_without_bound(
     project: Project, expression: str, operator: str
 ) -> None:
@@ -108,8 +135,13 @@ def test_bounded_operators_still_compute_what_templates_use(project: Project) ->
     (project.templates_dir / "direct.j2").write_text(
         '{% extends "_base.j2" %}{% block task %}'
         "{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ [1] * 2 + [3] }} {{ 1.5 + 2 }} {{ '%5.2f' | format(3.14159) }}"
+        " {{ 'a' ~ 1 ~ [2] }} {% for x in 'abc' %}{{ loop.index }}{{ x }}{% if loop.last %}!{% endif %}"
+        "{% endfor %} {% for x in [] %}{{ x }}{% else %}none{% endfor %} {{ '{}-{:>3}'.format(1, 'b') }}"
+        " {{ '%s=%d' % ('a', 3) }} {{ 7 % 3 }} {{ ['x', 'y'] | join(',') }} {{ 'a-b'.replace('-', '+') }}"
         "{% endblock %}"
     )
     spec = load_spec([], project)
     case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
-    assert "ababab 1024 [1, 1, 3] 3.5  3.14" in render_case(spec, project.templates_dir, case).instruction
+    assert "ababab 1024 [1, 1, 3] 3.5  3.14 a1[2] 1a2b3c! none 1-  b a=3 1 x,y a+b" in (
+        render_case(spec, project.templates_dir, case).instruction
+    )
