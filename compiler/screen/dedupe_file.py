@@ -158,10 +158,20 @@ def read_table(path: Path, file_format: str) -> pl.DataFrame:
             return pl.read_csv(path, infer_schema=False)  # every cell stays the text it was
         return pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if file_format == "jsonl" and not isinstance(exc, OSError):
+            _raise_at_damaged_line(path)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(
             f"{path}: cannot read it as {file_format} ({reason}); fix or convert the file"
         ) from exc
+
+
+def _raise_at_damaged_line(path: Path) -> None:
+    """Name the first line of a JSONL polars could not read that is not a JSON object (`path:line: ...`)."""
+    from compiler.core.jsonl import iter_records
+
+    for _ in iter_records(path, SourceError, "a JSON object", "fix the line or convert the file"):
+        pass
 
 
 def _is_blank_file(path: Path) -> bool:

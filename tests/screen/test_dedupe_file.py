@@ -120,7 +120,8 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
     [
         (lambda d: d / "missing.jsonl", {}, SourceError, "no such file"),
         (lambda d: write_text(d / "rows.txt", "x"), {}, SourceError, "unknown format '.txt'; use .jsonl"),
-        (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n{"prompt": \n'), {}, SourceError, "cannot read"),
+        (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n{"prompt": \n'), {}, SourceError, "rows.jsonl:2: not valid JSON"),
+        (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n[1]\n'), {}, SourceError, "rows.jsonl:2: not a JSON object"),
         (lambda d: rows_file(d), {"on": ["promt"]}, UsageError, "columns are: id, prompt, lang"),
         (lambda d: rows_file(d), {"on": ["prompt.text"]}, UsageError, "no such column"),
         (lambda d: rows_file(d), {"on": []}, UsageError, "name at least one column"),
@@ -133,7 +134,7 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
         (lambda d: rows_file(d), {"ngram": 0}, UsageError, "--ngram 0: must be a whole number from 1"),
     ],
     ids=[
-        "missing-file", "unknown-format", "bad-jsonl", "missing-column", "missing-field", "no-columns",
+        "missing-file", "unknown-format", "bad-jsonl", "jsonl-list-line", "missing-column", "missing-field", "no-columns",
         "threshold-zero", "threshold-above-one", "unknown-output-format", "output-is-input", "missing-output-dir",
         "unknown-shingle", "zero-ngram",
     ],
