@@ -307,6 +307,25 @@ def test_dsc_compile_without_the_key_is_one_line_and_exit_2(
     assert not (Path.cwd() / "outputs").exists()
 
 
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [("openai/gpt-4o-mini", "OPENAI_API_KEY"), ("anthropic/claude-x", "ANTHROPIC_API_KEY")],
+)
+def test_lm_dspy_without_the_provider_key_names_it_in_one_line(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    variable: str,
+) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    assert main(["compile", "lm=dspy", f"lm.model={model}", "size=4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"found no API key (DSPy reads {variable}); export it, or set lm.api_key_env" in err
+    assert not (Path.cwd() / "outputs").exists()
+
+
 @pytest.mark.parametrize("kind", ["openai_compatible", "anthropic"])
 def test_the_key_travels_only_in_its_header(
     serve: Callable[..., MockLLMServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str

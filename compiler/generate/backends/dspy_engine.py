@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 from compiler.core import lazy
@@ -157,6 +158,13 @@ class DSPyEngine(RecoveringEngine):
             return Fault(CONNECTION, detail)
         if isinstance(exc, lm15.ContextLengthError):
             return Fault("context_length", detail, final=True)
+        if type(exc).__name__ == "MissingCredentialError":
+            wanted = re.search(r"\bSet ([A-Z][A-Z0-9_]*) in the environment", str(exc))
+            usual = f" (DSPy reads {wanted.group(1)})" if wanted else ""
+            return LMRefused(
+                f"lm: dspy.LM({self.model!r}) found no API key{usual}; export it, or set lm.api_key_env to "
+                "the variable that holds the key, or lm.api_base for a self-hosted server"
+            )
         if isinstance(exc, lm15.ConfigurationError | lm15.CapabilityError):
             return LMRefused(
                 f"lm: dspy.LM({self.model!r}) is not configured ({detail[:160]}); set lm.api_key_env to the "
