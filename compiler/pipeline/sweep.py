@@ -16,7 +16,13 @@ from compiler.core import lazy
 from compiler.core.atomic import write_atomic
 from compiler.core.errors import ConfigError, DscError
 from compiler.pipeline.compile import compile_dataset
-from compiler.spec.compose import Project, explain_hydra_error, hydra_overrides, spec_from_job
+from compiler.spec.compose import (
+    Project,
+    explain_hydra_error,
+    hydra_overrides,
+    spec_from_job,
+    with_missing_key_added,
+)
 from compiler.spec.paths import read_paths
 from compiler.spec.safety import check_config_safety
 from compiler.versions.store import MANIFEST, read_index, read_manifest_file
@@ -65,20 +71,16 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     out = read_paths(project.conf_dir, overrides).out_dir
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
-    try:
-        with lazy.hydra.initialize_config_dir(
-            config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"
-        ):
-            hydra = lazy.hydra_global.GlobalHydra.instance().hydra
-            assert hydra is not None
-            batches = hydra.multirun(
-                config_name="config",
-                task_function=run_sweep_job,
-                overrides=hydra_overrides(overrides, project),
-                with_log_configuration=False,
-            )
-    except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
-        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
+    attempt: list[str] | None = list(overrides)
+    while attempt is not None:
+        try:
+            batches = _sweep(attempt, project)
+            break
+        except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
+            # a key the files do not hold yet is set with ++ (as a single compile does); validation judges it
+            attempt = with_missing_key_added(exc, attempt)
+            if attempt is None:
+                raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
         if job.status == lazy.hydra_utils.JobStatus.COMPLETED:
@@ -95,6 +97,20 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
             )
             print(f"dsc: job {len(records) - 1} crashed: {type(error).__name__}: {error}", file=sys.stderr)
     return sorted(records, key=lambda r: r["job"])
+
+
+def _sweep(overrides: list[str], project: Project) -> Any:
+    with lazy.hydra.initialize_config_dir(
+        config_dir=str(project.conf_dir), version_base="1.3", job_name="dsc"
+    ):
+        hydra = lazy.hydra_global.GlobalHydra.instance().hydra
+        assert hydra is not None
+        return hydra.multirun(
+            config_name="config",
+            task_function=run_sweep_job,
+            overrides=hydra_overrides(overrides, project),
+            with_log_configuration=False,
+        )
 
 
 def _version_facts(path: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from compiler.spec.validate.fields import closest_name
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # dsc's own checkout (tests and benchmarks use it)
 BUILTIN_SEARCHPATH = "pkg://compiler.builtin.conf"
 GLOBAL_GROUPS = ("dataset", "experiment")  # groups whose keys sit at the top level of the spec
+_MISSING_KEY = re.compile(r"Could not override '([^']+)'")
 _OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[A-Za-z_][\w.]*)(?P<rest>=.*)?$", re.S)
 
 
@@ -64,31 +65,55 @@ def _relative(path: Path) -> str:
 
 
 def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str, Any], Origins]:
-    """Compose conf/config.yaml with Hydra overrides into a plain dict plus where each part came from."""
-    OmegaConf = lazy.omegaconf.OmegaConf
+    """Compose conf/config.yaml with Hydra overrides into a plain dict plus where each part came from.
+
+    `key=value` sets a key whether or not the composed files hold it (`dedupe.shingle=char` on a dataset
+    that writes only `dedupe: {near: 0.85}`): Hydra refuses to override a missing key, so that override is
+    retried as `++key=value`, and the spec's validation says whether the key exists (with a did-you-mean).
+    """
     check_config_safety([project.conf_dir], overrides, project.root)
-    try:
-        with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
-            cfg = lazy.hydra.compose(
-                "config", overrides=hydra_overrides(overrides, project), return_hydra_config=True
-            )
-            choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
-            OmegaConf.set_struct(cfg, False)
-            cfg.pop("hydra")
-            raw = OmegaConf.to_container(cfg, resolve=True)
-    except (
-        lazy.hydra_errors.HydraException,
-        lazy.omegaconf_errors.OmegaConfBaseException,
-        ValueError,
-    ) as exc:
-        raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
-    except Exception as exc:  # the YAML parser's errors surface as several third-party types
-        if type(exc).__module__.startswith("yaml"):
+    attempt = list(overrides)
+    while True:
+        try:
+            raw, choices = _compose_once(hydra_overrides(attempt, project), project)
+        except (
+            lazy.hydra_errors.HydraException,
+            lazy.omegaconf_errors.OmegaConfBaseException,
+            ValueError,
+        ) as exc:
+            retry = with_missing_key_added(exc, attempt)
+            if retry is not None:
+                attempt = retry
+                continue
             raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
-        raise
+        except Exception as exc:  # the YAML parser's errors surface as several third-party types
+            if type(exc).__module__.startswith("yaml"):
+                raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
+            raise
+        return raw, origins_for(choices, overrides, project)
+
+
+def _compose_once(overrides: list[str], project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
+    OmegaConf = lazy.omegaconf.OmegaConf
+    with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
+        cfg = lazy.hydra.compose("config", overrides=overrides, return_hydra_config=True)
+        choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+        OmegaConf.set_struct(cfg, False)
+        cfg.pop("hydra")
+        raw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(raw, dict) and isinstance(choices, dict)
-    plain_choices = {str(k): v for k, v in choices.items()}
-    return {str(k): v for k, v in raw.items()}, origins_for(plain_choices, overrides, project)
+    return {str(k): v for k, v in raw.items()}, {str(k): v for k, v in choices.items()}
+
+
+def with_missing_key_added(exc: BaseException, overrides: Sequence[str]) -> list[str] | None:
+    """The overrides with the plain `key=value` Hydra could not apply (no such key yet) as `++key=value`."""
+    missing = _MISSING_KEY.search(" ".join(str(exc).split()))
+    if missing is None:
+        return None
+    for i, text in enumerate(overrides):
+        if "=" in text and text.split("=", 1)[0] == missing[1]:
+            return [*overrides[:i], f"++{text}", *overrides[i + 1 :]]
+    return None
 
 
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
@@ -167,9 +192,9 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
     appendable = re.search(r"Could not override '([^']+)'.*use \+(\S+)", message)
     if appendable and not project.is_group(appendable[1].split(".")[0]):
         key = appendable[1]
-        close = difflib.get_close_matches(
-            key.split(".")[0], [*DATASET_KEYS, "lm", "budget", "checks", "dedupe"], n=1
-        )
+        top = key.split(".")[0]
+        known = [k for k in (*DATASET_KEYS, "lm", "budget", "checks", "dedupe") if k != top]
+        close = difflib.get_close_matches(top, known, n=1)
         hint = (
             f"; did you mean `{close[0]}`?"
             if close

@@ -118,3 +118,13 @@ def test_experiments_compose(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     assert plan["size"] == 200 and plan["coverage"]["strength"] == 3
+
+
+def test_a_sweep_sets_keys_the_dataset_file_does_not_hold(tmp_path: Path) -> None:
+    """`dedupe.shingle` is not in support_bot.yaml: swept as typed, without Hydra's `+`, and validated."""
+    done = _dsc(["compile", "-m", "size=8", "dedupe.shingle=char,line"], tmp_path)
+    assert done.returncode == 1
+    assert "dedupe.shingle: unknown shingle 'line'; use word or char" in done.stderr
+    assert "Traceback" not in done.stderr
+    summary = json.loads(next((tmp_path / "outputs/support_bot/sweeps").glob("*.json")).read_text())
+    assert [job["status"] for job in summary["jobs"]] == ["ok", "failed"]

@@ -50,10 +50,10 @@ def test_catalogues_are_rich_enough() -> None:
     ("overrides", "expected"),
     [
         ([], ("word", 1, None)),
-        (["+dedupe.shingle=char"], ("char", 3, None)),
-        (["+dedupe.shingle=char", "+dedupe.ngram=5"], ("char", 5, None)),
+        (["dedupe.shingle=char"], ("char", 3, None)),
+        (["dedupe.shingle=char", "dedupe.ngram=5"], ("char", 5, None)),
         (["+dedupe.ngram=3"], ("word", 3, None)),
-        (["+dedupe.semantic=true"], ("word", 1, ("local/hashing", 0.9))),
+        (["dedupe.semantic=true"], ("word", 1, ("local/hashing", 0.9))),
         (["+dedupe.semantic={embedder: openai/text-embedding-3-small, threshold: 0.8}"],
          ("word", 1, ("openai/text-embedding-3-small", 0.8))),
     ],
@@ -66,9 +66,13 @@ def test_dedupe_measure_reaches_the_spec(overrides: list[str], expected: tuple) 
 
 
 def test_overrides_reach_the_spec() -> None:
+    # max_rounds and dedupe.shingle are not in agent_tools.yaml: documented keys are set as typed, no `+`
     spec = load_spec(
-        ["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5"], Project.locate()
+        ["dataset=agent_tools", "size=60", "seed=3", "strategies.adversarial=5", "max_rounds=7"]
+        + ["dedupe.shingle=char"],
+        Project.locate(),
     )
+    assert (spec.max_rounds, spec.dedupe.shingle) == (7, "char")
     assert (spec.size, spec.seed, dict((s.name, s.weight) for s in spec.strategies)["adversarial"]) == (
         60,
         3,
@@ -98,8 +102,15 @@ BAD_OVERRIDES = [
     ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
+    pytest.param(["sise=3"], "sise: unknown key; did you mean `size`?", id="typo-in-override-key"),
     pytest.param(
-        ["sise=3"], "`sise` is not a known config key; did you mean `size`", id="typo-in-override-key"
+        ["strategies.personaa=1"],
+        "strategies.personaa: unknown strategy with no template; add templates/"
+        "personaa.j2 or did you mean `persona`?",
+        id="typo-in-nested-override-key",
+    ),
+    pytest.param(
+        ["dedupe.shingle=words"], "dedupe.shingle: unknown shingle 'words'", id="shingle-not-in-file"
     ),
     pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
     pytest.param(
