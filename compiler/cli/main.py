@@ -154,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _Parser.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         words = list(sys.argv[1:] if argv is None else argv)
-        # verbs without Hydra overrides still take the path keys (out_dir=..., reviews_dir=...)
-        ours, words = path_overrides(words) if words[:1] not in (["compile"], ["plan"]) else ([], words)
+        # verbs without Hydra overrides still take the path keys (out_dir=..., reviews_dir=..., dataset=...)
+        ours, words = (
+            path_overrides(words) if words[:1] not in (["compile"], ["plan"], ["optimize"]) else ([], words)
+        )
         args = parser.parse_args(words)
         args.path_overrides = ours
         if args.verb is None:

@@ -35,5 +35,5 @@ def run_optimize(args: argparse.Namespace) -> int:
     print(
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), {result.seconds:.1f} s"
     )
-    print(f"  compile with it: dsc compile generator.state={shown}")
+    print(f"  compile with it: dsc compile dataset={result.dataset} generator.state={shown}")
     return 0

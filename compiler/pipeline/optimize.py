@@ -35,6 +35,7 @@ from compiler.spec.model import Spec
 
 @dataclass(frozen=True)
 class OptimizeResult:
+    dataset: str
     path: Path
     optimizer: str
     train: int
@@ -58,7 +59,8 @@ def split_cases(
     if len(primary) < wanted:
         raise ConfigError(
             f"{spec.generator.where}: optimizer.trainset + optimizer.valset: {wanted} cases asked for but the "
-            f"plan has {len(primary)}; raise size or lower them"
+            f"plan has {len(primary)} (one per planned cell); raise size or lower them, e.g. "
+            f"optimizer.trainset={len(primary) // 2} optimizer.valset={len(primary) - len(primary) // 2}"
         )
     chosen = [primary[i] for i in order[:wanted]]
     return chosen[: spec.optimizer.trainset], chosen[spec.optimizer.trainset :]
@@ -174,6 +176,6 @@ def optimize_program(overrides: Sequence[str], *, project: Project | None = None
     demos = sum(len(p.demos) for _, p in optimized.named_predictors())
     stats = ctx.lm.stats
     return OptimizeResult(
-        target, spec.optimizer.kind, len(trainset), len(held_out), before, after, demos,
+        spec.name, target, spec.optimizer.kind, len(trainset), len(held_out), before, after, demos,
         stats.calls, stats.replayed, time.perf_counter() - started,
     )  # fmt: skip

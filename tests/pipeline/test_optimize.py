@@ -70,10 +70,22 @@ def test_optimize_stops_cleanly_at_the_budget_and_resumes(
     assert "optimized (bootstrap): programs/support_bot.json" in capsys.readouterr().out
 
 
+def test_optimize_from_the_command_line_optimizes_the_dataset_named(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the default dataset is support_bot: `dataset=` on the command line must reach the spec
+    assert main(["optimize", "dataset=agent_tools", *SMALL[1:], "optimizer=gepa"]) == 0
+    out = capsys.readouterr().out
+    assert "optimized (gepa): programs/agent_tools.json" in out
+    assert "dsc compile dataset=agent_tools generator.state=programs/agent_tools.json" in out
+    assert not (project.root / "programs" / "support_bot.json").exists()
+
+
 def test_too_few_planned_cases_is_one_line(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["optimize", "~sources", "size=6", "optimizer.trainset=20", "optimizer.valset=20"]) == 2
     err = capsys.readouterr().err.strip()
     assert "optimizer.trainset + optimizer.valset: 40 cases" in err and len(err.splitlines()) == 1
+    assert "e.g. optimizer.trainset=" in err
 
 
 def _metric(project: Project, tmp_path: Path, judge: bool = False) -> CaseMetric:
