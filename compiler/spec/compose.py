@@ -182,6 +182,10 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
+    undeletable = re.search(r"Could not delete from config\. '([^']+)' does not exist", message)
+    if undeletable:
+        key = undeletable[1]
+        return f"command line: `~{key}`: the composed config sets no `{key}`, so there is nothing to delete; drop `~{key}`"
     absent = re.search(r"config group '([^']+)' does not exist", message)
     if absent:
         group = absent[1]

@@ -102,6 +102,9 @@ BAD_OVERRIDES = [
     ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
+    pytest.param(
+        ["~sources", "~sources"], "`~sources`: the composed config sets no `sources`", id="delete-absent"
+    ),
     pytest.param(["sise=3"], "sise: unknown key; did you mean `size`?", id="typo-in-override-key"),
     pytest.param(
         ["strategies.personaa=1"],
