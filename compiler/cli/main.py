@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -39,6 +40,14 @@ class _Parser(argparse.ArgumentParser):
             if close:
                 raise UsageError(f"`{flag}` is not an option of dsc; did you mean `{close[0]}`?")
             raise UsageError(f"`{flag}` is not an option of dsc; {_as_override(flag, _Parser.argv)}")
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            import difflib
+
+            options = re.findall(r"'([^']*)'", choice[2])
+            close = difflib.get_close_matches(choice[1], options, n=1, cutoff=0.6)
+            if close:
+                raise UsageError(f"{self.prog}: {message}; did you mean `{close[0]}`?")
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
 
 

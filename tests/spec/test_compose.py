@@ -96,6 +96,11 @@ NEWCOMER_MISTAKES = [
     pytest.param(["plan", "+experiment=nope"], "no conf/experiment/ folder", id="no-experiment-folder"),
     pytest.param(["plan", "lm=opnai"], "did you mean `lm=openai`?", id="lm-typo"),
     pytest.param(["plan", "--jsn"], "did you mean `--json`?", id="option-typo"),
+    pytest.param(["compil", "size=3"], "did you mean `compile`?", id="verb-typo"),
+    pytest.param(["review", "aprove", "x"], "did you mean `approve`?", id="review-action-typo"),
+    pytest.param(
+        ["plan", "overgenerate=two"], "overgenerate: must be a number", id="documented-key-bad-value"
+    ),
 ]
 
 
