@@ -148,6 +148,13 @@ def test_bad_overrides_print_one_line_and_exit_2(
 
 BAD_FILES = [
     pytest.param(
+        "values: [easy, medium, hard]",
+        "values: [easy, yes, no]",
+        "dimensions.difficulty.values: YAML reads unquoted true/false/yes/no/on/off as booleans and null as "
+        "nothing (2 booleans here), not value names; quote them, e.g. ['yes', 'no']",
+        id="unquoted-yaml-booleans",
+    ),
+    pytest.param(
         "description: What the customer wants.",
         "descripton: What the customer wants.",
         "dimensions.intent.descripton: unknown key; did you mean `description`?",

@@ -38,8 +38,18 @@ def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, f
         problems.add(path, f"expected a list of values or a mapping value: weight, got {raw!r}")
         return []
     result: list[tuple[str, float]] = []
+    unquoted = [name for name, _ in pairs if isinstance(name, bool) or name is None]
+    if unquoted:  # YAML reads true/false/yes/no/on/off as booleans and null/~ as nothing
+        what = "null" if None in unquoted else "booleans"
+        problems.add(
+            path,
+            f"YAML reads unquoted true/false/yes/no/on/off as booleans and null as nothing ({len(unquoted)} "
+            f"{what} here), not value names; quote them, e.g. ['yes', 'no']",
+        )
     for name, weight in pairs:
-        if not isinstance(name, str | int) or isinstance(name, bool) or str(name).strip() in ("", "~"):
+        if isinstance(name, bool) or name is None:
+            continue
+        if not isinstance(name, str | int) or str(name).strip() in ("", "~"):
             problems.add(path, f"value names must be non-empty strings, got {name!r}")
             continue
         w = parse_number(problems, f"{path}.{name}", weight, within=Range(low=0))
