@@ -155,6 +155,13 @@ BAD_FILES = [
         id="unquoted-yaml-booleans",
     ),
     pytest.param(
+        "values: [answer, refuse, escalate]",
+        "values: [answer, no, escalate]",
+        "columns.verdict.values: YAML reads unquoted true/false/yes/no/on/off as booleans and null as "
+        "nothing (1 booleans here)",
+        id="unquoted-yaml-boolean-in-enum",
+    ),
+    pytest.param(
         "description: What the customer wants.",
         "descripton: What the customer wants.",
         "dimensions.intent.descripton: unknown key; did you mean `description`?",

@@ -50,6 +50,7 @@ from compiler.spec.validate.space import (
     parse_constraints,
     parse_dimensions,
     parse_weighted,
+    yaml_non_names,
 )
 
 
@@ -105,6 +106,9 @@ def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]
             raw_values = spec.get("values")
             if not isinstance(raw_values, list | tuple) or not raw_values:
                 problems.add(f"{path}.values", "an enum column needs a non-empty list of values")
+                continue
+            if yaml_non_names(list(raw_values)):
+                problems.add(f"{path}.values", yaml_non_names(list(raw_values)))
                 continue
             values = tuple(str(v) for v in raw_values)
         elif "values" in spec:

@@ -28,6 +28,18 @@ from compiler.spec.validate.fields import (
 )
 
 
+def yaml_non_names(names: list[Any]) -> str:
+    """Why names YAML read as booleans or null are refused (true/yes/on unquoted), or "" when none are."""
+    unquoted = [n for n in names if isinstance(n, bool) or n is None]
+    if not unquoted:
+        return ""
+    what = "null" if None in unquoted else "booleans"
+    return (
+        f"YAML reads unquoted true/false/yes/no/on/off as booleans and null as nothing ({len(unquoted)} "
+        f"{what} here), not value names; quote them, e.g. ['yes', 'no']"
+    )
+
+
 def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, float]]:
     """`[a, b]` (equal weights) or `{a: 3, b: 1}` -> [(name, weight)]."""
     if isinstance(raw, list | tuple):
@@ -38,14 +50,9 @@ def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, f
         problems.add(path, f"expected a list of values or a mapping value: weight, got {raw!r}")
         return []
     result: list[tuple[str, float]] = []
-    unquoted = [name for name, _ in pairs if isinstance(name, bool) or name is None]
-    if unquoted:  # YAML reads true/false/yes/no/on/off as booleans and null/~ as nothing
-        what = "null" if None in unquoted else "booleans"
-        problems.add(
-            path,
-            f"YAML reads unquoted true/false/yes/no/on/off as booleans and null as nothing ({len(unquoted)} "
-            f"{what} here), not value names; quote them, e.g. ['yes', 'no']",
-        )
+    unquoted = yaml_non_names([name for name, _ in pairs])
+    if unquoted:
+        problems.add(path, unquoted)
     for name, weight in pairs:
         if isinstance(name, bool) or name is None:
             continue
