@@ -21,6 +21,7 @@ from dspy.utils.exceptions import AdapterParseError
 HEADER = re.compile(r"\[\[ ## (\w+) ## \]\]")  # ChatAdapter's field marker
 JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,3})?")
+PLAIN_BOOLS = {"true": True, "false": False, "True": True, "False": False}  # JSON and Python spellings
 UNSURE = object()  # a fast reader's "not plainly a value of this type": DSPy's parse_value decides
 
 
@@ -91,7 +92,7 @@ def read_value(text: str, annotation: Any) -> Any:
 def _read_plain(text: str, annotation: Any) -> Any:
     """The value when `text` is a JSON literal of exactly `annotation`'s kind, else UNSURE."""
     if annotation is bool:
-        return {"true": True, "false": False}.get(text, UNSURE)
+        return PLAIN_BOOLS.get(text, UNSURE)
     if annotation is int:
         return json.loads(text) if JSON_INT.fullmatch(text) else UNSURE
     if annotation is float:  # through the JSON value, as DSPy reads it: "-0" is 0.0, not -0.0

@@ -91,7 +91,23 @@ def test_json_answers_parse_as_dspy_parses_them(completion: str) -> None:
     assert outcome(adapter.parse, completion) == theirs
 
 
-TOKENS = ["true", "false", "1", "-0", "2.5", "1e2", "[]", '["a", "b"]', "[1]", "answer", "'refuse'", "x", " "]
+TOKENS = [
+    "true",
+    "false",
+    "True",
+    "False",
+    "1",
+    "-0",
+    "2.5",
+    "1e2",
+    "[]",
+    '["a", "b"]',
+    "[1]",
+    "answer",
+    "'refuse'",
+    "x",
+    " ",
+]
 ANSWER = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=2).map("".join)
 
 
