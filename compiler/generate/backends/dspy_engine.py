@@ -15,6 +15,7 @@ the provider's usual variable); it is redacted from every message and never part
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,7 +125,8 @@ class DSPyEngine(RecoveringEngine):
         """
         if not self.api_base or proxied(self.api_base):
             return {"timeouts": timeouts, "max_connections": self.concurrency}
-        from dspy._vendor.lm15.transports import StdlibAsyncTransport
+        # by name at run time: a static import makes mypy read dspy's untyped sources
+        transports = importlib.import_module("dspy._vendor.lm15.transports")
 
         waits: dict[str, Any] = {}
         if timeouts is not None:
@@ -134,7 +136,9 @@ class DSPyEngine(RecoveringEngine):
                 "write_timeout": timeouts.write,
                 "pool_timeout": timeouts.pool,
             }
-        transport = StdlibAsyncTransport(max_connections=self.concurrency, trust_env=False, **waits)
+        transport = transports.StdlibAsyncTransport(
+            max_connections=self.concurrency, trust_env=False, **waits
+        )
         return {"transport": transport}
 
     async def complete(self, request: Request) -> Response:
