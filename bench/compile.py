@@ -44,7 +44,8 @@ def breakdown(rows: int) -> None:
     import functools
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    sys.path.insert(0, str(ROOT))
+    # bench/ itself must not shadow packages (bench/coverage.py would hide `coverage` from numba)
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     import compiler.pipeline.compile as pc
     import compiler.pipeline.stages as st
     from compiler.generate import journal
@@ -70,7 +71,7 @@ def breakdown(rows: int) -> None:
     timed(st, "generate_cases", "generate (fan-out)")
     timed(engine, "_respond", "  offline engine")
     timed(journal.Journal, "record", "  journal record")
-    timed(st, "to_candidates", "rows: scrub, hash")
+    timed(st.CandidateRows, "_build", "rows: scrub, hash")
     timed(st, "screen_candidates", "screen: checks, dedupe")
     timed(pc, "publish", "publish: files, report")
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,9 +31,9 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import dspy  # noqa: E402
 
+from compiler.generate.adapters import LeanChatAdapter  # noqa: E402
 from compiler.generate.backends import LMHandle, open_lm  # noqa: E402
 from compiler.generate.journal import Journal  # noqa: E402
-from compiler.generate.program import LeanChatAdapter  # noqa: E402
 from compiler.pipeline.compile import compile_dataset  # noqa: E402
 from compiler.spec.compose import Project  # noqa: E402
 from compiler.spec.model import LMSpec  # noqa: E402

@@ -13,8 +13,9 @@ from typing import Any
 import dspy
 
 from compiler.core.rows import Row
+from compiler.generate.adapters import make_adapter
 from compiler.generate.backends import LMHandle
-from compiler.generate.program import Generator, build_generator, make_adapter
+from compiler.generate.program import Generator, build_generator
 from compiler.generate.signatures import LABEL_INSTRUCTION, build_judge_signature, build_label_signature
 from compiler.generate.templates import RenderedCase, case_payload
 from compiler.plan.cases import CaseSpec

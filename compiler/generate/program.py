@@ -28,44 +28,6 @@ from compiler.generate.signatures import GENERATOR_INPUTS, build_signature, gene
 from compiler.spec.model import GeneratorSpec, Spec
 
 
-class CachedPrompt:
-    """An adapter mixin: the per-signature parts of the prompt, computed once.
-
-    The system message and the output reminder depend only on the signature, yet DSPy rebuilds them (with
-    fresh pydantic TypeAdapters) on every call: a third of dsc's client CPU per call. Bytes are unchanged.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._system: dict[Any, str] = {}
-        self._reminder: dict[Any, str | None] = {}
-
-    def format_system_message(self, signature: type[dspy.Signature]) -> str:
-        if signature not in self._system:
-            self._system[signature] = super().format_system_message(signature)  # type: ignore[misc]
-        return self._system[signature]
-
-    def user_message_output_requirements(self, signature: type[dspy.Signature]) -> str | None:
-        if signature not in self._reminder:
-            self._reminder[signature] = super().user_message_output_requirements(signature)  # type: ignore[misc]
-        return self._reminder[signature]
-
-
-class LeanChatAdapter(CachedPrompt, dspy.ChatAdapter):
-    """DSPy's ChatAdapter, byte for byte; no JSON fallback call (dsc re-asks with a new sample id instead)."""
-
-    def __init__(self) -> None:
-        super().__init__(use_json_adapter_fallback=False)
-
-
-class LeanJSONAdapter(CachedPrompt, dspy.JSONAdapter):
-    """DSPy's JSONAdapter: native structured output (`response_format`) where the engine declares it."""
-
-
-def make_adapter(kind: str) -> dspy.Adapter:
-    return LeanJSONAdapter() if kind == "json" else LeanChatAdapter()
-
-
 class WriteCase(dspy.Module):
     """dsc's built-in generator: one predictor (Predict or ChainOfThought) of the test space's signature."""
 

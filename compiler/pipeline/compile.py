@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from compiler.core import heap
 from compiler.core.rows import Row
 from compiler.generate.calls import label_production_rows
 from compiler.generate.templates import RenderedCase, check_templates, render_cases
@@ -61,6 +62,13 @@ def compile_dataset(
     spec: Spec | None = None,
 ) -> CompileResult:
     """Compile a test space into a version on disk (or find it unchanged)."""
+    with heap.held():  # the collector off the heap that existed before, young objects in batches
+        return _compile(overrides, project, on_progress, spec)
+
+
+def _compile(
+    overrides: Sequence[str], project: Project | None, on_progress: ProgressCallback | None, spec: Spec | None
+) -> CompileResult:
     started = time.perf_counter()
     project = project or Project.locate()
     spec = spec or load_spec(overrides, project)

@@ -21,7 +21,8 @@ from typing import Any
 from compiler.core import lazy
 from compiler.core.atomic import write_atomic
 from compiler.core.errors import ConfigError
-from compiler.generate.program import Generator, make_adapter
+from compiler.generate.adapters import make_adapter
+from compiler.generate.program import Generator
 from compiler.generate.templates import RenderedCase, case_payload, check_templates
 from compiler.pipeline.compile import render_plan
 from compiler.pipeline.context import CompileContext, open_context

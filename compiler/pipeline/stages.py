@@ -47,28 +47,51 @@ def prompt_hash(text: str) -> str:
     return xxhash.xxh3_64_hexdigest(text.encode("utf-8"))
 
 
-def to_candidates(
-    ctx: CompileContext, generated: Sequence[Generated], privacy: Counter[str]
-) -> tuple[list[Candidate], Counter[str]]:
-    """Answered cases become scrubbed synthetic rows; failed ones are counted by error class."""
-    failures: Counter[str] = Counter(item.error or "unknown" for item in generated if item.inputs is None)
-    answered = [item for item in generated if item.inputs is not None]
-    pairs = [(dict(item.inputs or {}), dict(item.expected or {})) for item in answered]
-    scrubbed = scrub_generated(ctx.spec, pairs, privacy)
-    candidates = []
-    for item, (inputs, expected) in zip(answered, scrubbed, strict=True):
-        provenance = {"trace_id": None, "prompt_hash": prompt_hash(item.instruction), "lm": ctx.lm.identity}
-        row = Row.build(
-            "synthetic",
-            item.case.strategy,
-            item.case.variant,
-            dict(item.case.cell),
-            inputs,
-            expected,
-            provenance,
-        )
-        candidates.append(Candidate(row, item.case))
-    return candidates, failures
+class CandidateRows:
+    """Rows built from answers as they arrive during the fan-out (`add`, in batches), in plan order at the
+    end (`finish`): the scrubbing and hashing run while requests are in flight, not after the last one.
+
+    Each row is scrubbed and hashed on its own, so batching by arrival changes no byte of any row.
+    """
+
+    BATCH = 64
+
+    def __init__(self, ctx: CompileContext, privacy: Counter[str]) -> None:
+        self.ctx = ctx
+        self.privacy = privacy
+        self.waiting: list[Generated] = []
+        self.built: dict[int, Candidate] = {}  # by id() of the Generated, which the fan-out's results keep
+
+    def add(self, item: Generated) -> None:
+        if item.inputs is None:
+            return
+        self.waiting.append(item)
+        if len(self.waiting) >= self.BATCH:
+            self._build()
+
+    def finish(self, generated: Sequence[Generated]) -> tuple[list[Candidate], Counter[str]]:
+        failures: Counter[str] = Counter(item.error or "unknown" for item in generated if item.inputs is None)
+        answered = [item for item in generated if item.inputs is not None]
+        self.waiting = [item for item in answered if id(item) not in self.built]
+        self._build()
+        candidates = [self.built[id(item)] for item in answered]
+        self.built.clear()
+        return candidates, failures
+
+    def _build(self) -> None:
+        items, self.waiting = self.waiting, []
+        if not items:
+            return
+        pairs = [(dict(item.inputs or {}), dict(item.expected or {})) for item in items]
+        scrubbed = scrub_generated(self.ctx.spec, pairs, self.privacy)
+        identity = self.ctx.lm.identity
+        for item, (inputs, expected) in zip(items, scrubbed, strict=True):
+            provenance = {"trace_id": None, "prompt_hash": prompt_hash(item.instruction), "lm": identity}
+            case = item.case
+            row = Row.build(
+                "synthetic", case.strategy, case.variant, dict(case.cell), inputs, expected, provenance
+            )
+            self.built[id(item)] = Candidate(row, case)
 
 
 def short_cases(
@@ -123,8 +146,14 @@ def generate_until_full(
     ctx.progress.expect(len(batch))
     rounds = 0
     while True:
-        generated = generate_cases(spec, ctx.lm, batch, on_done=ctx.progress.advance, program=ctx.generator)
-        new, new_failures = to_candidates(ctx, generated, privacy)
+        rows = CandidateRows(ctx, privacy)
+
+        def on_done(item: Generated, rows: CandidateRows = rows) -> None:
+            ctx.progress.advance(item)
+            rows.add(item)
+
+        generated = generate_cases(spec, ctx.lm, batch, on_done=on_done, program=ctx.generator)
+        new, new_failures = rows.finish(generated)
         failures += new_failures
         candidates.extend(new)
         screened = screen_candidates(spec, candidates, screening.decisions, screening.existing, ctx.lm)

@@ -7,6 +7,7 @@ makes it; nothing in the client is patched.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -609,3 +610,22 @@ def test_lm_dspy_reaches_each_provider_shape_with_its_key_in_its_header(
     assert shape in body and SECRET.encode() not in server.stats.bodies[0]
     sent = {k.lower(): v for k, v in server.stats.headers[0].items()}
     assert SECRET in sent[header] and SECRET not in repr(handle.engine.inner)
+
+
+@pytest.mark.parametrize("exempt", [False, True], ids=["through-the-proxy", "no-proxy-exempts"])
+def test_lm_dspy_sends_through_the_proxy_the_environment_names(
+    serve: Callable[..., MockLLMServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exempt: bool
+) -> None:
+    server = serve()
+    with socket.socket() as closed:  # a port nothing listens on: a request through it never arrives
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    if exempt:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    handle = open_lm(lm_spec(server, "lm.max_retries=0", kind="dspy"), Journal(tmp_path))
+    results = ask(handle, ["via the proxy?"])
+    assert answered(results) == exempt
+    assert server.stats.requests == (1 if exempt else 0)

@@ -8,8 +8,10 @@ from typing import Any, Literal
 import dspy
 import pytest
 from dspy.utils.exceptions import AdapterParseError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from compiler.generate.program import LeanChatAdapter, LeanJSONAdapter
+from compiler.generate.adapters import LeanChatAdapter, LeanJSONAdapter
 
 
 class Every(dspy.Signature):
@@ -38,6 +40,22 @@ CHAT = [
     chat(text="missing the rest"),
     "no headers at all",
     chat(text="first", items="[]", verdict="answer", flag="1", count="1", score="0") + chat(text="second"),
+    chat(text="x", items='["a", 1]', verdict="refuse", flag="false", count="1", score="0"),
+    chat(text="x", items='["a"]', verdict="refuse", flag="false", count="-0", score="-0"),
+    chat(text="x", items='["\\u00e9", "\\ud800"]', verdict="answer", flag="True", count="007", score="-0.0"),
+    chat(
+        text="x",
+        items='["a"] trailing',
+        verdict=" answer ",
+        flag="no",
+        count="1e2",
+        score="12345678901234567890",
+    ),
+    chat(
+        text="x", items="[]", verdict='"escalate"', flag="true", count="123456789012345678901", score="1.5E+3"
+    ),
+    '  [[ ## text ## ]] same line\n[[ ## items ## ]]   ["inline"]\n'
+    + chat(verdict="answer", flag="true", count="1", score="2"),
 ]
 JSON = [
     '{"text": "hi", "items": ["a"], "verdict": "refuse", "flag": true, "count": 3, "score": 0.5}',
@@ -52,7 +70,7 @@ JSON = [
 
 def outcome(parse: Any, completion: str) -> tuple[str, Any]:
     try:
-        return "ok", parse(Every, completion)
+        return "ok", repr(parse(Every, completion))  # repr: -0.0 and 0.0, True and 1 differ
     except AdapterParseError as exc:
         return "parse error", str(exc)
     except (ValueError, TypeError) as exc:
@@ -70,6 +88,36 @@ def test_chat_answers_parse_as_dspy_parses_them(completion: str) -> None:
 def test_json_answers_parse_as_dspy_parses_them(completion: str) -> None:
     adapter = LeanJSONAdapter()
     theirs = outcome(lambda s, c: dspy.JSONAdapter.parse(adapter, s, c), completion)
+    assert outcome(adapter.parse, completion) == theirs
+
+
+TOKENS = [
+    "true",
+    "false",
+    "True",
+    "False",
+    "1",
+    "-0",
+    "2.5",
+    "1e2",
+    "[]",
+    '["a", "b"]',
+    "[1]",
+    "answer",
+    "'refuse'",
+    "x",
+    " ",
+]
+ANSWER = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=2).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({name: ANSWER for name in Every.output_fields}), st.booleans())
+def test_generated_chat_answers_parse_as_dspy_parses_them(values: dict[str, str], shuffled: bool) -> None:
+    names = list(values)[::-1] if shuffled else list(values)
+    completion = chat(**{name: values[name] for name in names})
+    adapter = LeanChatAdapter()
+    theirs = outcome(lambda s, c: dspy.ChatAdapter.parse(adapter, s, c), completion)
     assert outcome(adapter.parse, completion) == theirs
 
 

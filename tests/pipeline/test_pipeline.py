@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -53,6 +54,13 @@ def test_every_dataset_compiles_to_a_whole_version(project: Project, dataset: st
     assert manifest["counts"]["selected"] == len(synthetic)
     index = (path.parent / "versions.jsonl").read_text().splitlines()
     assert json.loads(index[-1])["version"] == path.name
+
+
+def test_a_compile_leaves_the_garbage_collector_as_it_found_it(project: Project) -> None:
+    """dsc embedded in a user's process: the collector's thresholds and frozen heap come back as they were."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    compile_dataset(["size=12"], project=project)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 def test_recompiling_unchanged_config_makes_no_call_and_writes_nothing(

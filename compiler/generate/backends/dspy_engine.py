@@ -15,9 +15,12 @@ the provider's usual variable); it is redacted from every message and never part
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import re
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
@@ -105,8 +108,7 @@ class DSPyEngine(RecoveringEngine):
             config = RouterConfig(
                 api_keys={provider: self._key} if self._key else None,
                 base_urls={provider: self.api_base} if self.api_base else None,
-                timeouts=timeouts_for(self.timeout),
-                max_connections=self.concurrency,
+                **self._connections(timeouts_for(self.timeout)),
             )
             engine = AsyncLM15Engine(config, model_type="chat")
             hops.trust(engine)  # its key is a plain string (or lm15's own environment variable)
@@ -114,6 +116,31 @@ class DSPyEngine(RecoveringEngine):
             engine = sized_litellm_engine(self.concurrency, self._clients)
         self._engines[loop] = engine
         return engine
+
+    def _connections(self, timeouts: Any) -> dict[str, Any]:
+        """lm15's connection settings: its own transport, or one that skips the proxy lookup per request.
+
+        lm15 reads the proxy environment again for every request (~50 us of `getproxies()`); when
+        `lm.api_base` is known and the environment sends it direct (no proxy, or NO_PROXY names it), a
+        transport without that lookup connects the same way.
+        """
+        if not self.api_base or proxied(self.api_base):
+            return {"timeouts": timeouts, "max_connections": self.concurrency}
+        # by name at run time: a static import makes mypy read dspy's untyped sources
+        transports = importlib.import_module("dspy._vendor.lm15.transports")
+
+        waits: dict[str, Any] = {}
+        if timeouts is not None:
+            waits = {
+                "connect_timeout": timeouts.connect,
+                "read_timeout": timeouts.read,
+                "write_timeout": timeouts.write,
+                "pool_timeout": timeouts.pool,
+            }
+        transport = transports.StdlibAsyncTransport(
+            max_connections=self.concurrency, trust_env=False, **waits
+        )
+        return {"transport": transport}
 
     async def complete(self, request: Request) -> Response:
         engine = self._engine()
@@ -188,6 +215,19 @@ class DSPyEngine(RecoveringEngine):
         engine = self._engines.pop(loop, None)
         if engine is not None:
             await engine.aclose()
+
+
+def proxied(url: str) -> bool:
+    """Whether the environment routes `url` through a proxy, by lm15's rule (scheme's proxy, else
+    ALL_PROXY; NO_PROXY exempts hosts)."""
+    parts = urlsplit(url)
+    proxies = getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    try:
+        return not proxy_bypass(parts.hostname or "")
+    except Exception:  # a platform lookup quirk: lm15 then uses the proxy too
+        return True
 
 
 def sized_litellm_engine(concurrency: int, clients: dict[str, Any]) -> Any:

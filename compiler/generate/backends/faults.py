@@ -121,16 +121,20 @@ class AdaptiveLimit:
                 self._waiters.remove(waiter)
             raise
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Free a slot; True when it passed straight to a waiting request."""
         self.in_flight -= 1
-        self._wake()
+        return self._wake()
 
-    def _wake(self) -> None:
+    def _wake(self) -> bool:
+        woke = False
         while self._waiters and self.in_flight < self.limit:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self.in_flight += 1  # the slot passes to the waiter directly, so nobody can jump the queue
                 waiter.set_result(None)
+                woke = True
+        return woke
 
     def on_success(self) -> None:
         self._calm += 1
@@ -266,9 +270,13 @@ async def call_with_recovery(recovery: Recovery, attempt: Callable[[], Awaitable
         else:
             failure = None
         finally:
-            limit.release()
+            handed_over = limit.release()
         if failure is None:
             recovery.note_success()
+            if handed_over:
+                # the request that took this slot leaves before this answer is parsed: in a burst of answers
+                # the next requests go out as each answer is read, not after every answer was parsed
+                await asyncio.sleep(0)
             return reply
         delay = recovery.delay_after(failure, attempts, errors, limited)
         if failure.kind == RATE_LIMITED:
