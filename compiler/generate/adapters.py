@@ -133,8 +133,7 @@ class FastChatParse:
                     adapter_name="ChatAdapter",
                     signature=signature,
                     lm_response=completion,
-                    message=f"Failed to parse field {name} with value {text} from the LM response. "
-                    f"Error message: {exc}",
+                    message=f"the answer's `{name}` ({text[:80]!r}) is not a {outputs[name].annotation}: {exc}",
                 ) from exc
         fields = apply_output_field_defaults(signature, fields)
         if fields.keys() != outputs.keys():

@@ -71,8 +71,8 @@ JSON = [
 def outcome(parse: Any, completion: str) -> tuple[str, Any]:
     try:
         return "ok", repr(parse(Every, completion))  # repr: -0.0 and 0.0, True and 1 differ
-    except AdapterParseError as exc:
-        return "parse error", str(exc)
+    except AdapterParseError as exc:  # dsc words its messages itself: the fields it did read must agree
+        return "parse error", repr(exc.parsed_result)
     except (ValueError, TypeError) as exc:
         return type(exc).__name__, None
 
