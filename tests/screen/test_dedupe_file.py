@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -279,3 +281,14 @@ def test_a_failing_embedding_provider_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "embedding request failed" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
+
+
+def test_dedupe_process_prints_its_summary_and_writes_the_file(tmp_path: Path) -> None:
+    # The process ends without interpreter teardown: its summary and output file must still be whole.
+    source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.jsonl")
+    out = tmp_path / "kept.jsonl"
+    args = [sys.executable, "-m", "compiler.cli", "dedupe", str(source), "--on", "prompt", "--out", str(out)]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("6 rows in: 4 kept, 1 exact and 1 near duplicates dropped")
+    assert read_table(out)["id"].to_list() == [1, 4, 5, 6]
