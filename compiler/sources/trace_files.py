@@ -173,6 +173,12 @@ def _flat_json(path: Path, fields: Sequence[str]) -> tuple[pl.LazyFrame, list[st
             wrong.append(bad)
             if isinstance(obj, dict) and len(seen) < 1000:
                 seen.update(dict.fromkeys(_json_paths(obj)))
+    if invalid and all(invalid) and _starts_an_array(path):
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        raise SourceError(
+            f"{shown}: is one JSON array, not JSONL; write one trace object per line "
+            f"(e.g. jq -c '.[]' {path.name} > {path.stem}.jsonl)"
+        )
     frame = pl.DataFrame(
         {
             **{f: pl.Series(v, dtype=pl.String) for f, v in columns.items()},
@@ -182,6 +188,11 @@ def _flat_json(path: Path, fields: Sequence[str]) -> tuple[pl.LazyFrame, list[st
         }
     )
     return frame.lazy(), list(seen)
+
+
+def _starts_an_array(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip().startswith(b"[")
 
 
 def scan_trace_file(

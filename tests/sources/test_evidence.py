@@ -186,6 +186,19 @@ def test_broken_json_lines_are_counted_not_fatal(tmp_path: Path, dims: tuple[Dim
     assert loaded.rows == 301 and loaded.malformed["invalid_json"] == 1
 
 
+@pytest.mark.parametrize("layout", ["one line", "pretty"])
+def test_a_json_array_file_is_told_to_be_jsonl(
+    tmp_path: Path, dims: tuple[Dimension, ...], layout: str
+) -> None:
+    rows = [{"request": {"text": "hi"}, "id": str(i)} for i in range(3)]
+    text = json.dumps(rows) if layout == "one line" else json.dumps(rows, indent=2)
+    (tmp_path / "t.jsonl").write_text(text + "\n")
+    with pytest.raises(
+        SourceError, match=r"t.jsonl: is one JSON array, not JSONL; write one trace object per line"
+    ):
+        load_traces(_source(dims, tmp_path, fields={"input": "request.text"}, map={}, weight_by=[]), dims)
+
+
 def test_too_many_malformed_rows_are_fatal(tmp_path: Path, dims: tuple[Dimension, ...]) -> None:
     _write_jsonl(
         tmp_path / "t.jsonl", [{"request": {"text": "hi" if i % 3 else ""}, "id": str(i)} for i in range(30)]
