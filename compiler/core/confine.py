@@ -6,6 +6,14 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
+def shown_path(path: Path) -> str:
+    """A path as a message shows it: relative to the working directory when inside it, else as given."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def relative_path_problem(text: str) -> str | None:
     """Why a path written in a config cannot be used (absolute, home, drive, `..`), or None."""
     if not text.strip():

@@ -3,9 +3,9 @@
 A template is user input: without limits, nested loops or a macro calling itself twice run for hours, and
 `a ~ a` in a chain of `set`s, `"{:>9999999999}".format(x)`, `big|replace("x", big)` or printing a list
 repeated a million times each allocate gigabytes while the rendered text stays short. So one render gets
-`MAX_STEPS` steps (a loop iteration is one, a call or a filter more, a filter over n items n / 8 more), and each operation that
-can make a text larger than its inputs first estimates the size it would build, from its inputs, and
-refuses one over `MAX_TEXT` characters. The sandbox (`sandbox.BoundedSandbox`) calls these checks.
+`MAX_STEPS` steps (a loop iteration is one, a call or a filter more, a filter over n items n / 8 more), and
+each operation that can make a text larger than its inputs first estimates the size it would build, from
+its inputs, and refuses one over `MAX_TEXT` characters. The sandbox (`sandbox.BoundedSandbox`) calls these checks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.utils import pass_eval_context
 
-MAX_TEXT = 1_000_000  # characters of one text, items of one repeated list
+MAX_TEXT = 1_000_000  # characters of one text (a list counts the characters it prints as)
 MAX_STEPS = 10_000_000  # steps of one render: about a second of work
 # A loop iteration is a step; a call (a macro's costs ~40 loop iterations) and a filter cost more.
 CALL_STEPS, FILTER_STEPS, PRINT_STEPS = 32, 8, 4

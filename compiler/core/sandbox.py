@@ -144,7 +144,7 @@ def _printed(value: Any) -> Any:
 
 
 def sandboxed_environment(**options: Any) -> BoundedSandbox:
-    env = BoundedSandbox(finalize=options.pop("finalize", _printed), **options)
+    env = BoundedSandbox(finalize=_printed, **options)
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
     env.filters = {name: _metered(name, function) for name, function in env.filters.items()}

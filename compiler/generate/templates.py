@@ -14,6 +14,7 @@ import xxhash
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError, TemplateError
 from compiler.core.sandbox import one_line, reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
@@ -35,14 +36,6 @@ def template_files(templates_dir: Path) -> dict[str, Path]:
     files = {p.name: p for p in sorted(BUILTIN_TEMPLATES.glob("*.j2"))}
     files.update({p.name: p for p in sorted(templates_dir.glob("*.j2"))})
     return files
-
-
-def shown_path(path: Path) -> str:
-    """A template's path as the user should read it: relative to the working directory when inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @lru_cache(maxsize=8)

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from compiler.core.confine import shown_path
 from compiler.core.errors import SourceError
 from compiler.core.limits import NestingError, load_json
 from compiler.spec.validate.production import FIELD_KEYS, ProductionSource
@@ -174,9 +175,8 @@ def _flat_json(path: Path, fields: Sequence[str]) -> tuple[pl.LazyFrame, list[st
             if isinstance(obj, dict) and len(seen) < 1000:
                 seen.update(dict.fromkeys(_json_paths(obj)))
     if invalid and all(invalid) and _starts_an_array(path):
-        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
         raise SourceError(
-            f"{shown}: is one JSON array, not JSONL; write one trace object per line "
+            f"{shown_path(path)}: is one JSON array, not JSONL; write one trace object per line "
             f"(e.g. jq -c '.[]' {path.name} > {path.stem}.jsonl)"
         )
     frame = pl.DataFrame(

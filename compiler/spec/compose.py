@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core import lazy
+from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.project import Project
@@ -55,13 +56,6 @@ def _override_keys(overrides: Sequence[str], project: Project) -> dict[str, str]
         if key and "/" not in key and "@" not in key and not project.is_group(key):
             keys[key] = mask_override(text)  # errors quote overrides: never a key's value
     return keys
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str, Any], Origins]:
@@ -119,12 +113,12 @@ def with_missing_key_added(exc: BaseException, overrides: Sequence[str]) -> list
 def origins_for(choices: dict[str, Any], overrides: Sequence[str], project: Project) -> Origins:
     """Which file each top-level key came from, given Hydra's group choices."""
     files = {
-        group: _relative(project.group_file(group, str(choices.get(group))))
+        group: shown_path(project.group_file(group, str(choices.get(group))))
         for group in ("lm", "personas", "tactics", "optimizer")
     }
-    files["generator"] = _relative(project.conf_dir / "config.yaml")
+    files["generator"] = shown_path(project.conf_dir / "config.yaml")
     dataset = choices.get("dataset@_global_", choices.get("dataset"))
-    dataset_file = _relative(project.conf_dir / "dataset" / f"{dataset}.yaml")
+    dataset_file = shown_path(project.conf_dir / "dataset" / f"{dataset}.yaml")
 
     files.update({key: dataset_file for key in DATASET_KEYS})
     # unknown top-level keys most likely come from the dataset file (its keys are global)
@@ -224,10 +218,10 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         )
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
-        where = _relative(Path(getattr(mark, "name", "?")))
+        where = shown_path(Path(getattr(mark, "name", "?")))
         problem = getattr(exc, "problem", "") or message
         return f"{where}:{mark.line + 1}:{mark.column + 1}: YAML does not parse ({problem}); fix the syntax there"
-    return f"{_relative(project.conf_dir)}: {message}"
+    return f"{shown_path(project.conf_dir)}: {message}"
 
 
 def load_spec(overrides: Sequence[str], project: Project | None = None, *, remembered: bool = False) -> Spec:

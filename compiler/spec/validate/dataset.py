@@ -107,8 +107,9 @@ def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]
             if not isinstance(raw_values, list | tuple) or not raw_values:
                 problems.add(f"{path}.values", "an enum column needs a non-empty list of values")
                 continue
-            if yaml_non_names(list(raw_values)):
-                problems.add(f"{path}.values", yaml_non_names(list(raw_values)))
+            unquoted = yaml_non_names(list(raw_values))
+            if unquoted:
+                problems.add(f"{path}.values", unquoted)
                 continue
             values = tuple(str(v) for v in raw_values)
         elif "values" in spec:
