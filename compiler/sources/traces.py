@@ -203,8 +203,8 @@ def load_traces(
         detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(malformed.items()))
         raise SourceError(
             f"sources.production: {bad} of {rows} rows ({bad / rows:.1%}) in {source.path} are malformed "
-            f"({detail}), above max_malformed {source.max_malformed:g}; fix the rows or raise "
-            "sources.production.max_malformed"
+            f"({detail}), above max_malformed {source.max_malformed:g}, the first at "
+            f"{_first_malformed(source, frame)}; fix the rows or raise sources.production.max_malformed"
         )
     frame = frame.filter(pl.col("_malformed").is_null()).drop("_malformed")
     texts = [f"_text_{c}" for c in TEXT_COLUMNS[1:]]
@@ -220,6 +220,16 @@ def load_traces(
         pool, ["input", "output", "behavior", "trace_id"], source.pii, dict(source.patterns)
     )
     return TraceSet(source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height)
+
+
+def _first_malformed(source: ProductionSource, frame: pl.DataFrame) -> str:
+    """Where the first malformed row is: `file:line` for JSONL, `file row n` for CSV and Parquet."""
+    row = int(frame.filter(pl.col("_malformed").is_not_null())["row"].min())  # type: ignore[arg-type]
+    path = source.files[row // 2**32]
+    where = row % 2**32
+    if path.suffix.lower() in (".csv", ".parquet", ".pq"):
+        return f"{path.name} row {where}"
+    return f"{path.name}:{where}"
 
 
 def _pool(

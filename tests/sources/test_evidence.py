@@ -201,9 +201,13 @@ def test_a_json_array_file_is_told_to_be_jsonl(
 
 def test_too_many_malformed_rows_are_fatal(tmp_path: Path, dims: tuple[Dimension, ...]) -> None:
     _write_jsonl(
-        tmp_path / "t.jsonl", [{"request": {"text": "hi" if i % 3 else ""}, "id": str(i)} for i in range(30)]
+        tmp_path / "t.jsonl",
+        [{"request": {"text": "hi" if i % 3 != 1 else ""}, "id": str(i)} for i in range(30)],
     )
-    with pytest.raises(SourceError, match=r"10 of 30 rows \(33.3%\).*missing input 10.*max_malformed 0.05"):
+    with pytest.raises(
+        SourceError,
+        match=r"10 of 30 rows \(33.3%\).*missing input 10.*max_malformed 0.05, the first at t.jsonl:2;",
+    ):
         load_traces(_source(dims, tmp_path, fields={"input": "request.text"}, map={}, weight_by=[]), dims)
 
 
