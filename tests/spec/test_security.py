@@ -416,8 +416,9 @@ def test_a_template_problem_is_one_line_before_any_lm_call(
         ),
         ("Hello {{ customer_message | random }}", "so that a compile is reproducible"),
         ("Hello {{ lipsum(1) }}", "removes Jinja's `lipsum` function"),
+        ("Hello {% include '/etc/passwd' %}", "line 1 includes, imports or extends another template"),
     ],
-    ids=["sandbox", "zero-division", "filter-typo", "random-filter", "lipsum"],
+    ids=["sandbox", "zero-division", "filter-typo", "random-filter", "lipsum", "include"],
 )
 def test_a_prompt_that_fails_to_render_is_found_by_compile(
     project: Project, server: MockLLMServer, text: str, reason: str

@@ -23,6 +23,15 @@ def check_prompt_text(problems: Problems, prompt: Prompt) -> None:
             f"line {exc.lineno} does not parse as Jinja ({exc.message}); fix the {{{{ ... }}}} there",
         )
         return
+    loads = (jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport, jinja2.nodes.Extends)
+    node = next(ast.find_all(loads), None)
+    if node is not None:
+        problems.add(
+            "prompt.text",
+            f"line {node.lineno} includes, imports or extends another template; the prompt under test is "
+            "one text with no loader, so write that text inline",
+        )
+        return
     declared = {v.name for v in prompt.variables}
     try:
         unknown = sorted(
