@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 from compiler.cli.compile import run_compile
 from compiler.cli.locate import project_paths
 from compiler.cli.optimize import add_optimize_verb, run_optimize
-from compiler.cli.plan import OVERRIDES_HELP, run_plan
+from compiler.cli.plan import CFG_HELP, OVERRIDES_HELP, print_config, run_plan
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.atomic import write_queued
 from compiler.core.errors import DscError, UsageError
@@ -61,6 +61,17 @@ def _as_override(flag: str, argv: Sequence[str]) -> str:
     return f"settings are Hydra overrides: write `{key.replace('-', '_')}={value}` (see `dsc --help`)"
 
 
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """Parse, letting Hydra overrides sit on both sides of an option (`dsc plan size=5 --json seed=3`):
+    argparse hands a `nargs="*"` positional only the words before the first option."""
+    args, extra = parser.parse_known_args(words)
+    if extra and (any(e.startswith("-") for e in extra) or not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dsc",
@@ -76,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     compile_.add_argument("-m", "--multirun", action="store_true", help="Hydra multirun: one version per job")
+    compile_.add_argument("-c", "--cfg", choices=["job"], help=CFG_HELP)
     plan = verbs.add_parser(
         "plan",
         help="show the plan: cells, strategy mix, LM calls (no LM is called)",
@@ -84,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    plan.add_argument("-c", "--cfg", choices=["job"], help=CFG_HELP)
     show = verbs.add_parser(
         "show",
         help="summarise a version",
@@ -181,12 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours, words = (
             path_overrides(words) if words[:1] not in (["compile"], ["plan"], ["optimize"]) else ([], words)
         )
-        args = parser.parse_args(words)
+        args = _parse(parser, words)
         args.path_overrides = ours
         if args.verb is None:
             parser.print_help()
             return 2
-        code = COMMANDS[args.verb](args)
+        code = print_config(args) if getattr(args, "cfg", None) else COMMANDS[args.verb](args)
         if code == 0:
             write_queued()  # compositions and covering arrays this command worked out
         if argv is None and args.verb in _LEAVE_AT_ONCE and not getattr(args, "semantic", False):

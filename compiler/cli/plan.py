@@ -150,6 +150,22 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
     return out.getvalue(), f"dsc: warning: {warning}\n" if warning else ""
 
 
+CFG_HELP = "print the composed config (Hydra's `--cfg job`, interpolations resolved) and exit"
+
+
+def print_config(args: argparse.Namespace) -> int:
+    """`--cfg job`: the config this command would run with, as YAML, before any checks of its values."""
+    from compiler.core import lazy
+    from compiler.core.errors import UsageError
+    from compiler.spec.compose import Project, compose_config
+
+    if getattr(args, "multirun", False):
+        raise UsageError("--cfg job prints one job's config; drop -m and give one value per key")
+    raw, _ = compose_config(args.overrides, Project.locate())
+    sys.stdout.write(lazy.omegaconf.OmegaConf.to_yaml(raw))
+    return 0
+
+
 def run_plan(args: argparse.Namespace) -> int:
     from compiler.pipeline.noop import plan_key, recall_plan, remember_plan
     from compiler.spec.compose import Project, load_spec

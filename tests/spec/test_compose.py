@@ -85,6 +85,25 @@ def test_an_old_config_picking_the_dataset_without_global_still_works(
     assert json.loads(capsys.readouterr().out)["size"] == 12
 
 
+def test_overrides_may_sit_on_both_sides_of_an_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "size=12", "--json", "seed=3", "size=14"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["size"] == 14  # later overrides win, as in Hydra
+
+
+def test_cfg_job_prints_the_composed_config_and_runs_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    before = sorted(p for p in repo.rglob("*") if ".dsc" not in p.parts)
+    assert main(["compile", "dataset=example", "--cfg", "job", "size=5", "dedupe.near=0.7"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["name"] == "example" and printed["size"] == 5 and printed["dedupe"]["near"] == 0.7
+    assert "hydra" not in printed and not (repo / "outputs" / "example").exists()
+    assert sorted(p for p in repo.rglob("*") if ".dsc" not in p.parts) == before
+
+
 NEWCOMER_MISTAKES = [
     pytest.param(["plan", "dataset=hr_polcy"], "did you mean `dataset=hr_policy`?", id="dataset-typo"),
     pytest.param(["plan", "size:60"], "write `size=60`", id="colon-instead-of-equals"),
@@ -96,6 +115,8 @@ NEWCOMER_MISTAKES = [
     pytest.param(["plan", "+experiment=nope"], "no conf/experiment/ folder", id="no-experiment-folder"),
     pytest.param(["plan", "lm=opnai"], "did you mean `lm=openai`?", id="lm-typo"),
     pytest.param(["plan", "--jsn"], "did you mean `--json`?", id="option-typo"),
+    pytest.param(["compile", "-m", "--cfg", "job", "size=3,4"], "drop -m", id="cfg-with-multirun"),
+    pytest.param(["plan", "--cfg", "hydra"], "invalid choice: 'hydra'", id="cfg-hydra"),
     pytest.param(["compil", "size=3"], "did you mean `compile`?", id="verb-typo"),
     pytest.param(["review", "aprove", "x"], "did you mean `approve`?", id="review-action-typo"),
     pytest.param(
