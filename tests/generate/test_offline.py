@@ -589,6 +589,43 @@ def test_a_variable_that_enumerates_its_values_gets_one_of_them(lm: dspy.LM) -> 
     assert len(seen) >= 3
 
 
+TRAVEL = {
+    "dataset": "intl_travel",
+    "description": "A travel assistant answering travellers in their own language.",
+    "prompt": "Reply to: {{ question }} (locale {{ locale }})",
+    "variables": {
+        "question": {"description": "The traveller's question.", "required": True},
+        "locale": {"description": "The traveller's locale."},
+    },
+    "dimensions": {"locale": {"description": ""}, "topic": {"description": ""}},
+    "columns": {
+        "expected_behavior": {"type": "text", "description": "What a good reply does."},
+        "reply_language": {"type": "enum", "values": ["en", "fr", "de"]},
+    },
+}
+
+
+@pytest.mark.parametrize(("locale", "language"), [("fr-FR", "fr"), ("de-DE", "de"), ("en-GB", "en")])
+def test_a_variable_named_after_a_dimension_and_a_language_column_follow_the_cell(
+    lm: dspy.LM, locale: str, language: str
+) -> None:
+    signature = dspy.Signature(
+        {
+            "instruction": (str, dspy.InputField()),
+            "case": (str, dspy.InputField()),
+            "question": (str, dspy.OutputField()),
+            "locale": (str, dspy.OutputField()),
+            "expected_behavior": (str, dspy.OutputField()),
+            "reply_language": (Literal["en", "fr", "de"], dspy.OutputField()),
+        }
+    )
+    for slot in range(4):
+        case = _space_case(**TRAVEL, cell={"locale": locale, "topic": "trains"}, slot=slot)
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            result = dspy.Predict(signature)(instruction=instruction_for("direct", slot), case=case)
+        assert result.locale == locale and result.reply_language == language
+
+
 @pytest.mark.parametrize(
     ("cell", "tactic", "allowed"),
     [

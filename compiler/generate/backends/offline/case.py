@@ -92,6 +92,10 @@ def _rules_text(sc: Scene, name: str) -> str:
 
 def _other_value(sc: Scene, name: str, spec: dict[str, Any]) -> str:
     f, low = sc.facts, name.lower()
+    same = next((v for d, v, _ in sc.cell if d == name), None)
+    if same is not None:  # a variable named after a dimension carries the cell's value (`locale: ja-JP`)
+        sc.given.append((name, same))
+        return same
     description = str(spec.get("description", ""))
     options = enumerated_values(description)
     if options:

@@ -15,7 +15,7 @@ from compiler.generate.backends.offline.answers import (
     rationale_sentence,
     reference_answer,
 )
-from compiler.generate.backends.offline.rules import choose_enum, decide_bool
+from compiler.generate.backends.offline.rules import choose_enum, decide_bool, language_value
 from compiler.generate.backends.offline.scene import Scene, partial_passage
 from compiler.generate.backends.offline.situation import dimension_kind
 from compiler.generate.backends.offline.tools import expected_tool_calls
@@ -197,7 +197,10 @@ def write_column(sc: Scene, field: OutputField, spec: dict[str, Any]) -> Any:
     description = f"{field.description} {spec.get('description', '')}"
     text = f"{field.name.replace('_', ' ')} {description}".lower()
     if field.kind == "enum":
-        return choose_enum(sc, field.values, text) if field.values else ""
+        if not field.values:
+            return ""
+        language = language_value(sc, field.values, field.name)
+        return language if language is not None else choose_enum(sc, field.values, text)
     if field.kind == "bool":
         return decide_bool(sc, field.name, text, bool(expected_tool_calls(sc)))
     if field.kind == "int":

@@ -17,7 +17,8 @@ Stance (what a good answer does), first rule that applies:
   8. a failing or missing tool -> error;
   9. a request at the edge of the policy -> escalate or comply, evenly;
  10. otherwise -> comply.
-Enum columns: a value that names a cell value wins (`window` for `window_function`; a verdict column of a
+Enum columns: a language column (`lang` or `locale` in its name) takes the value naming the language the
+user writes in, when it has one; else a value that names a cell value wins (`window` for `window_function`; a verdict column of a
 pressed case never takes a compliant one); else a value whose words carry the stance (or the nearest
 fallback stance); ordinal scales (low/medium/high) follow difficulty and pressure; an answered case's verdict
 column takes a value that neither refuses nor hands off (further along the column's order the harder or
@@ -184,6 +185,14 @@ def choose_enum(sc: Scene, values: tuple[Any, ...], text: str) -> Any:
     if verdict_like:
         sc.verdict = stance_of(chosen) or "other"
     return chosen
+
+
+def language_value(sc: Scene, values: tuple[Any, ...], name: str) -> Any:
+    """A language column's value (`reply_language`): the one naming the user's language (`fr`, `French`)."""
+    if not _has(name.lower(), "lang", "locale"):
+        return None
+    names = (sc.lang, bank.LANGUAGE_NAMES.get(sc.lang, sc.lang).lower())
+    return next((v for v in values if str(v).lower().split("-")[0].split("_")[0] in names), None)
 
 
 def _has(text: str, *words: str) -> bool:
