@@ -30,8 +30,16 @@ def run_review(args: argparse.Namespace) -> int:
         return _list_rows(args)
     if args.action == "serve":
         return _serve(args)
+    ids = list(args.ids)
+    if len(ids) > 1 and "/" in ids[0]:  # `dsc review approve outputs/x/<v> ID`, as `review list` is written
+        if args.in_version:
+            raise UsageError(f"{ids[0]}: give the version once, as the first word or with --version")
+        args.in_version = ids.pop(0)
+    if args.action == "edit" and len(ids) != 1:
+        raise UsageError(
+            f"review edit takes one row id, got {len(ids)}: dsc review edit [VERSION] ID --set ..."
+        )
     in_version = open_version(args.in_version, args) if args.in_version else None
-    ids = args.ids if args.action != "edit" else [args.id]
     found = locate_rows(ids, project_paths(args).out_dir, in_version)
     _refuse_inapplicable(found, args.action)
     assignments: dict[str, str] = {}

@@ -75,13 +75,17 @@ def _add_review_verbs(verbs: Any) -> None:
     for name, text in (("approve", "approve rows"), ("reject", "reject rows")):
         action = actions.add_parser(name, help=text)
         action.add_argument(
-            "ids", nargs="+", help="row ids: unique prefixes (8+ characters without --version)"
+            "ids",
+            nargs="+",
+            metavar="[VERSION] ID",
+            help="row ids: unique prefixes (8+ characters without a version); a first word with a `/` "
+            "names the version, as --version does",
         )
         action.add_argument("--version", dest="in_version", help=version_help)
         action.add_argument("--reason", default="", required=name == "reject")
         action.add_argument("--reviewer", help=reviewer_help)
     edit = actions.add_parser("edit", help="edit fields of a row (approves it with the edit)")
-    edit.add_argument("id")
+    edit.add_argument("ids", nargs="+", metavar="[VERSION] ID", help="one row id, after its version if given")
     edit.add_argument("--version", dest="in_version", help=version_help)
     edit.add_argument(
         "--set",

@@ -77,3 +77,24 @@ def test_assignments_are_typed_by_their_column(text: str, expected: tuple[str, o
 def test_bad_assignments_say_how_to_fix_them(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_assignment(text, ["customer_message"], COLUMNS)
+
+
+def test_the_version_may_come_first_as_in_review_list(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    assert main(["compile", "size=12", "strategies.adversarial=0"]) == 0
+    version = next((project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json")).parent
+    row_id = (version / "cases.jsonl").read_text().split('"id": "', 1)[1][:8]
+    capsys.readouterr()
+    assert main(["review", "approve", str(version), row_id]) == 0
+    assert main(["review", "edit", str(version), row_id, "--set", "expected.expected_behavior=ok"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(f"rows of support_bot/{version.name}") == 2
+    statuses = [d.status for d in load_decisions("support_bot", project.conf_dir.parent / "reviews").values()]
+    assert statuses == ["edited"]
+    assert main(["review", "edit", str(version), row_id, row_id, "--set", "expected.x=1"]) == 2
+    assert main(["review", "approve", str(version), row_id, "--version", str(version)]) == 2
+    err = capsys.readouterr().err
+    assert "review edit takes one row id, got 2" in err and "give the version once" in err
