@@ -167,12 +167,17 @@ def add_to_index(
 
 
 def resolve_version(ref: str, out_dir: str | Path) -> Version:
-    """A version from a path (outputs/<dataset>/<version>) or `<dataset>/<version>` or a bare version id."""
+    """A version from a path (outputs/<dataset>/<version>) or `<dataset>/<version>` or a bare version id;
+    a dataset (`support_bot`, `outputs/support_bot`) names its newest version."""
     path = Path(ref)
     candidates = [path, Path(out_dir) / ref]
     for candidate in candidates:
         if (candidate / MANIFEST).is_file():
             return Version(candidate.parent.name, candidate.name, candidate)
+    for candidate in candidates:
+        newest = latest_version(candidate) if (candidate / INDEX).is_file() else None
+        if newest is not None and (candidate / newest / MANIFEST).is_file():
+            return Version(candidate.name, newest, candidate / newest)
     root = Path(out_dir)
     matches = sorted(root.glob(f"*/{ref}*/{MANIFEST}")) if root.is_dir() and "/" not in ref else []
     if len(matches) == 1:

@@ -120,6 +120,18 @@ def test_diff_of_a_version_with_itself_is_empty(version: Version, capsys: pytest
     assert "0 added, 0 removed, 0 review changes" in capsys.readouterr().out
 
 
+def test_a_dataset_name_stands_for_its_newest_version(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = compile_dataset(["size=17", "dedupe.near=null"], project=project).version
+    assert newer.version != version.version
+    for ref in ("support_bot", "outputs/support_bot", "outputs/support_bot/"):
+        assert main(["show", ref]) == 0
+        assert capsys.readouterr().out.startswith(f"support_bot {newer.version}  ")
+    assert main(["diff", str(version.path), "support_bot"]) == 0
+    assert f"support_bot/{version.version} -> support_bot/{newer.version}" in capsys.readouterr().out
+
+
 def test_diff_counts_changes_per_strategy_and_cell(
     project: Project, version: Version, capsys: pytest.CaptureFixture[str]
 ) -> None:
