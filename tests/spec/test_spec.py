@@ -193,6 +193,12 @@ BAD_FILES = [
     ),
     pytest.param(
         "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
+        "\"intent == 'acount_access' -> policy_boundary != 'edge_of_policy'\"",
+        "has no value `acount_access`; did you mean `account_access`?",
+        id="constraint-misspelt-value",
+    ),
+    pytest.param(
+        "\"intent == 'account_access' -> policy_boundary != 'edge_of_policy'\"",
         "\"intent = 'account_access' ->\"",
         "does not parse",
         id="constraint-does-not-parse",

@@ -143,10 +143,13 @@ def parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> li
                 continue
             for value in compare.values:
                 if resolve_value_name(dim, value) is None:
+                    names = [v.name for v in dim.values]
+                    close = closest_name(value, names)
                     problems.add(
                         path,
-                        f"dimension `{dim.name}` has no value `{value}`; its values are "
-                        + ", ".join(v.name for v in dim.values),
+                        f"dimension `{dim.name}` has no value `{value}`; "
+                        + (f"did you mean `{close}`? " if close else "")
+                        + f"its values are {', '.join(names)}",
                     )
                     ok = False
         if ok:
