@@ -76,8 +76,10 @@ def run_dedupe(args: argparse.Namespace) -> int:
         semantic=semantic,
     )
     paraphrases = f", {result.semantic} semantic" if semantic is not None else ""
+    done = "marked (dup_of, dup_kind), every row written" if args.annotate else "dropped"
+    kept = f"{result.kept} unique" if args.annotate else f"{result.kept} kept"
     print(
-        f"{result.rows_in} rows in: {result.kept} kept, {result.exact} exact and {result.near} near"
-        f"{paraphrases} duplicates dropped, {result.empty} with empty text (kept) -> {result.out_path}"
+        f"{result.rows_in} rows in: {kept}, {result.exact} exact and {result.near} near"
+        f"{paraphrases} duplicates {done}, {result.empty} with empty text (kept) -> {result.out_path}"
     )
     return 0

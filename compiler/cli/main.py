@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="summarise a version",
         description="Summarise a version: counts, strategy and source mix, drops, shortfall, usage.",
     )
-    show.add_argument("version", help="outputs/<dataset>/<version>, <dataset>/<version>, a version id, or a dataset (its newest version)")
+    show.add_argument(
+        "version",
+        help="outputs/<dataset>/<version>, <dataset>/<version>, a version id, or a dataset (its newest version)",
+    )
     show.add_argument("--json", action="store_true", help="print the manifest")
     init = verbs.add_parser(
         "init",

@@ -292,3 +292,17 @@ def test_dedupe_process_prints_its_summary_and_writes_the_file(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("6 rows in: 4 kept, 1 exact and 1 near duplicates dropped")
     assert read_table(out)["id"].to_list() == [1, 4, 5, 6]
+
+
+def test_annotate_says_it_marked_rather_than_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.jsonl")
+    assert main(["dedupe", str(source), "--on", "prompt", "--annotate"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "6 rows in: 4 unique, 1 exact and 1 near duplicates marked (dup_of, dup_kind), every"
+    )
+    assert len(read_table(tmp_path / "rows.dedup.jsonl")) == 6
