@@ -154,6 +154,22 @@ FILE_MISTAKES = [
         "put that value in double quotes",
         id="comma-in-flow-mapping",
     ),
+    pytest.param(
+        "columns:\n  expected_behavior: {type: text}\n  handbook_sections: {type: list, description: "
+        '"Handbook sections a correct answer cites."}\n  route_to_hr: {type: bool}\n  confidence_floor: '
+        '{type: int, description: "Lowest acceptable grader score, 1-5."}\n',
+        "columns: [expected_behavior, route_to_hr]\n",
+        "columns: expected a mapping of evaluator column names, got list",
+        id="columns-as-a-list",
+    ),
+    pytest.param(
+        "prompt:\n  text: |\n    Answer from the employee handbook only. Country: {{ country }}.\n"
+        "    Employee: {{ question }}\n  variables:\n    question: {description: \"The employee's question.\"}\n"
+        '    country: {description: "Where the employee works."}\n',
+        'prompt: "Answer from the employee handbook only. Employee: {{ question }}"\n',
+        "prompt: is a mapping: put the text under `prompt.text`",
+        id="prompt-as-a-string",
+    ),
 ]
 
 

@@ -55,7 +55,15 @@ from compiler.spec.validate.space import (
 
 
 def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
+    if isinstance(raw, str):  # `prompt: "..."`: the text alone, one line rather than three
+        problems.add(
+            "prompt",
+            "is a mapping: put the text under `prompt.text` and its variables under `prompt.variables`",
+        )
+        return Prompt(text="", variables=())
     data = parse_mapping(problems, "prompt", raw, "a mapping with `text` and `variables`")
+    if raw is not None and not data:
+        return Prompt(text="", variables=())
     check_keys(problems, "prompt", data, ("text", "variables"))
     text = parse_text(problems, "prompt.text", data.get("text"))
     variables: list[Variable] = []
@@ -83,7 +91,7 @@ def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
 def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> list[Column]:
     columns: list[Column] = []
     data = parse_mapping(problems, "columns", raw, "a mapping of evaluator column names")
-    if not data:
+    if not data and (raw is None or isinstance(raw, Mapping)):  # a list was already refused above
         problems.add("columns", "declare at least one evaluator column")
     taken = {v.name for v in variables}
     for name, spec in data.items():
