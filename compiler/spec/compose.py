@@ -210,6 +210,14 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             f"command line: {message}: {cause or 'the value does not fit the existing key'}; "
             f"give a value of the same shape as the key in the config"
         )
+    in_file = re.search(r"In '([^']+)': Could not override '([^']+)'", message)
+    if in_file and in_file[1] != "config":  # `defaults: [override /personas: x]` in a dataset file
+        group = in_file[2]
+        return (
+            f"{shown_path(project.conf_dir / in_file[1])}.yaml: `override /{group}` needs `{group}` in the "
+            f"defaults list of {shown_path(project.conf_dir / 'config.yaml')} above the `dataset@_global_` line; "
+            "move the dataset line to the end of that list"
+        )
     if "could not override" in lowered or "not in struct" in lowered:
         key = message.split("'")[1] if "'" in message else "?"
         return (

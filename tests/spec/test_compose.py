@@ -85,6 +85,35 @@ def test_an_old_config_picking_the_dataset_without_global_still_works(
     assert json.loads(capsys.readouterr().out)["size"] == 12
 
 
+PERSONAS = "pat:\n  expertise: novice\n  style: terse\n  goal: a quick fix\n  locale: fr-FR\n  description: Impatient.\n"
+
+
+def test_a_dataset_file_of_an_init_repository_picks_its_own_personas(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = repo / "conf" / "dataset" / "example.yaml"
+    example.write_text("defaults: [override /personas: mine]\n" + example.read_text())
+    (repo / "conf" / "personas").mkdir()
+    (repo / "conf" / "personas" / "mine.yaml").write_text(PERSONAS)
+    assert main(["compile"]) == 0
+    cases = next((repo / "outputs" / "example").glob("*/cases.jsonl")).read_text()
+    assert '"variant": "pat"' in cases and '"variant": "busy_parent"' not in cases
+    # a config whose dataset line comes before the catalogues cannot let the file override them
+    config = repo / "conf" / "config.yaml"
+    lines = config.read_text().splitlines()
+    dataset = next(line for line in lines if "dataset@_global_" in line and line.lstrip().startswith("-"))
+    lines.remove(dataset)
+    lines.insert(lines.index("  - _self_") + 1, dataset)
+    config.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["plan", "size=12"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(
+        "dsc: error: conf/dataset/example.yaml: `override /personas`"
+    )
+    assert "move the dataset line to the end of that list" in err
+
+
 def test_overrides_may_sit_on_both_sides_of_an_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "size=12", "--json", "seed=3", "size=14"]) == 0
     plan = json.loads(capsys.readouterr().out)
@@ -164,7 +193,7 @@ FILE_MISTAKES = [
     ),
     pytest.param(
         "prompt:\n  text: |\n    Answer from the employee handbook only. Country: {{ country }}.\n"
-        "    Employee: {{ question }}\n  variables:\n    question: {description: \"The employee's question.\"}\n"
+        '    Employee: {{ question }}\n  variables:\n    question: {description: "The employee\'s question."}\n'
         '    country: {description: "Where the employee works."}\n',
         'prompt: "Answer from the employee handbook only. Employee: {{ question }}"\n',
         "prompt: is a mapping: put the text under `prompt.text`",
