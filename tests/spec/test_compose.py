@@ -114,6 +114,30 @@ def test_a_dataset_file_of_an_init_repository_picks_its_own_personas(
     assert "move the dataset line to the end of that list" in err
 
 
+@pytest.mark.parametrize(
+    ("catalogue", "message"),
+    [
+        pytest.param("- pat\n- sam\n", "personas: expected a mapping of ids, got list", id="list"),
+        pytest.param(
+            "pat: {locale: fr-FR}\n",
+            "personas.pat: has no expertise, style, goal, description; every entry of personas sets",
+            id="fields-missing",
+        ),
+    ],
+)
+def test_a_persona_catalogue_mistake_is_one_line(
+    repo: Path, catalogue: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = repo / "conf" / "dataset" / "example.yaml"
+    example.write_text("defaults: [override /personas: mine]\n" + example.read_text())
+    (repo / "conf" / "personas").mkdir()
+    (repo / "conf" / "personas" / "mine.yaml").write_text(catalogue)
+    assert main(["plan"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("dsc: error: conf/personas/mine.yaml: ") and message in err
+
+
 def test_overrides_may_sit_on_both_sides_of_an_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "size=12", "--json", "seed=3", "size=14"]) == 0
     plan = json.loads(capsys.readouterr().out)

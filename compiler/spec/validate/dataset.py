@@ -186,9 +186,10 @@ def validate_config(
         problems, "personas", raw.get("personas"), ("expertise", "style", "goal", "locale", "description")
     )
     tactics = parse_catalogue(problems, "tactics", raw.get("tactics"), ("description",))
-    if any(s.name == "persona" for s in strategies) and not personas:
+    catalogue_ok = {k: isinstance(raw.get(k), Mapping | None) for k in ("personas", "tactics")}
+    if any(s.name == "persona" for s in strategies) and not personas and catalogue_ok["personas"]:
         problems.add("personas", "the persona strategy needs at least one persona; pick personas=default")
-    if any(s.name == "adversarial" for s in strategies) and not tactics:
+    if any(s.name == "adversarial" for s in strategies) and not tactics and catalogue_ok["tactics"]:
         problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
     budget = parse_budget(problems, raw.get("budget"))
     for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):

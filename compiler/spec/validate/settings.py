@@ -19,6 +19,7 @@ from compiler.spec.validate.fields import (
     Problems,
     Range,
     check_keys,
+    closest_name,
     parse_mapping,
     parse_number,
     parse_text,
@@ -181,11 +182,22 @@ def parse_catalogue(problems: Problems, path: str, raw: Any, fields: tuple[str, 
     data = parse_mapping(problems, path, raw if raw is not None else {}, "a mapping of ids")
     entries: list[dict[str, str]] = []
     for entry_id, spec in data.items():
-        spec = parse_mapping(problems, f"{path}.{entry_id}", spec, "a mapping")
-        check_keys(problems, f"{path}.{entry_id}", spec, fields)
+        where = f"{path}.{entry_id}"
+        spec = parse_mapping(problems, where, spec, "a mapping")
+        check_keys(problems, where, spec, fields)
+        typos = {closest_name(str(k), fields) for k in spec if k not in fields}
+        missing = [k for k in fields if spec.get(k) is None and k not in typos]
+        if missing:
+            problems.add(
+                where,
+                f"has no {', '.join(missing)}; every entry of {path} sets {', '.join(fields)} "
+                f"(see dsc's built-in conf/{path}/default.yaml)",
+            )
         entry = {"id": str(entry_id)}
         for key in fields:
-            entry[key] = parse_text(problems, f"{path}.{entry_id}.{key}", spec.get(key))
+            entry[key] = (
+                parse_text(problems, f"{where}.{key}", spec.get(key)) if spec.get(key) is not None else ""
+            )
         entries.append(entry)
     return entries
 
