@@ -19,7 +19,7 @@ def relative_path_problem(text: str) -> str | None:
     if not text.strip():
         return "is empty; give a folder relative to the project"
     if text.startswith(("~", "/", "\\")) or PureWindowsPath(text).drive or PurePosixPath(text).is_absolute():
-        return f"`{text}` is absolute; give a path relative to the project (or set it on the command line)"
+        return f"`{text}` is absolute; give a path relative to the project"
     if ".." in PurePosixPath(text.replace("\\", "/")).parts:
         return f"`{text}` climbs out with `..`; give a path inside the project"
     return None

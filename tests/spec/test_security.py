@@ -454,7 +454,8 @@ def test_a_prompt_that_fails_to_render_is_found_by_compile(
         (
             "    path: data/traces/*.jsonl\n",
             "    path: /etc/hostname\n",
-            "sources.production.path: `/etc/hostname` is absolute",
+            "sources.production.path: `/etc/hostname` is absolute; give a path relative to the project; "
+            "sources are files inside the project",
         ),
         (
             "    path: data/traces/*.jsonl\n",
