@@ -10,6 +10,7 @@ through the privacy gate (`pii: redact` by default; `reject` refuses a file with
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +19,13 @@ from typing import Any
 
 import polars as pl
 
+from compiler.core.columns import column_type
+from compiler.core.confine import shown_path
 from compiler.core.errors import SourceError
 from compiler.core.jsonl import iter_records
 from compiler.core.rows import ROW_KEYS
 from compiler.privacy.gate import scrub_row
+from compiler.spec.model import Column
 from compiler.spec.validate.sources import CuratedSource
 
 # What `dsc promote` writes (a row of cases.jsonl plus `outcome`) and a few fields for hand-written rows.
@@ -122,6 +126,53 @@ def _row_problems(
     return problems
 
 
+def _from_text(text: str, kind: str) -> Any:
+    """A CSV cell (always text) as the column's type when it reads as one, else the text unchanged."""
+    low = text.strip().lower()
+    if kind == "bool" and low in ("true", "false"):
+        return low == "true"
+    if kind in ("int", "number"):
+        for parse in (int, float) if kind == "number" else (int,):
+            try:
+                return parse(text.strip())
+            except ValueError:
+                pass
+    if kind == "list" and low.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    return text
+
+
+def _typed_values(row: Any, typed: Sequence[Column], from_csv: bool) -> tuple[Any, list[str]]:
+    """The row with CSV cells read as their columns' types, and one problem per evaluator value of the wrong
+    type (the value is not echoed: it may be private)."""
+    if not isinstance(row, Mapping):
+        return row, []
+    row = dict(row)
+    nested = dict(row["expected"]) if isinstance(row.get("expected"), Mapping) else None
+    problems = []
+    for column in typed:
+        holder = nested if nested is not None and column.name in nested else row
+        value = holder.get(column.name)
+        if from_csv and value == "" and column.type != "text":  # an empty CSV cell: no value given
+            holder[column.name] = value = None
+        if value is None:
+            continue
+        if from_csv and isinstance(value, str):
+            value = holder[column.name] = _from_text(value, column.type)
+        kind = column_type(column.type)
+        if not kind.accepts(value, column.values):
+            shown = f"one of {', '.join(column.values)}" if column.type == "enum" else kind.expected_form
+            problems.append(
+                f"has an `expected.{column.name}` that is not {shown} (the column is {column.type})"
+            )
+    if nested is not None:
+        row["expected"] = nested
+    return row, problems
+
+
 def load_curated(
     source: CuratedSource,
     name: str,
@@ -129,18 +180,22 @@ def load_curated(
     columns: Sequence[str],
     *,
     optional: Sequence[str] = (),
+    typed: Sequence[Column] = (),
 ) -> CuratedSet:
     """Read a curated source; every row needs a non-empty value for each of `input_columns` (the prompt's
-    required variables) at the top level or under `inputs`; `optional` input columns may be left out."""
+    required variables) at the top level or under `inputs`; `optional` input columns may be left out.
+    Evaluator values must have their column's type (`typed`); CSV cells are read as that type first."""
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     counts: dict[str, int] = {}
     for path in source.files:
         missing: dict[tuple[str, ...], list[int]] = {}
         problems: list[str] = []
-        for number, row in _read_rows(path):
-            found = _row_problems(source, row, [*input_columns, *optional], columns)
-            problems += [f"{path}:{number}: {name} row {p}" for p in found]
+        from_csv = path.suffix.lower() == ".csv"
+        for number, written in _read_rows(path):
+            row, found = _typed_values(written, typed, from_csv)
+            found = _row_problems(source, row, [*input_columns, *optional], columns) + found
+            problems += [f"{shown_path(path)}:{number}: {name} row {p}" for p in found]
             if found:
                 continue
             nested = row.get("inputs") if isinstance(row.get("inputs"), Mapping) else {}

@@ -102,7 +102,7 @@ def gather_sources(spec: Spec, previous: Mapping[str, Any] | None = None) -> Sou
     columns = [c.name for c in spec.columns]
     curated_manifest: dict[str, Any] = {}
     for source in curated_sources(spec):
-        loaded = load_curated(source, source.name, variables, columns, optional=optional)
+        loaded = load_curated(source, source.name, variables, columns, optional=optional, typed=spec.columns)
         rows = [_curated_row(spec, source.name, raw) for raw in loaded.rows]
         bundle.existing.extend((source.name, row) for row in rows)
         take = round(spec.size * source.quota)

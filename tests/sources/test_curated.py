@@ -203,3 +203,60 @@ def test_sources_block_parses_all_three(spec: Spec) -> None:
     assert sources.quotas == {"production": 0.2, "regression": 0.1, "golden": 0.1}
     assert all(c.patterns == (("employee_id", r"EMP-\d{6}"),) for c in sources.curated)
     assert Sources.from_config({}, spec.dimensions, PACKAGE_ROOT) == Sources(None, ())
+
+
+def _load_typed(spec: Spec, path: Path) -> Any:
+    source = CuratedSource.from_config({"path": path.name}, spec.dimensions, path.parent, name="golden")
+    return load_curated(
+        source,
+        "golden",
+        ["customer_message"],
+        [c.name for c in spec.columns],
+        optional=["order_context"],
+        typed=spec.columns,
+    )
+
+
+def test_an_evaluator_value_of_the_wrong_type_is_one_line_per_value(
+    spec: Spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    row = {"inputs": {"customer_message": "Where is my parcel?"}}
+    _write(
+        tmp_path / "golden.jsonl",
+        [
+            {**row, "expected": {"verdict": "answer", "needs_human": False, "must_include": ["tracking"]}},
+            {**row, "expected": {"verdict": "maybe", "needs_human": "no"}},
+            {**row, "must_include": "tracking"},
+        ],
+    )
+    with pytest.raises(SourceError) as err:
+        _load_typed(spec, tmp_path / "golden.jsonl")
+    assert str(err.value).splitlines() == [
+        "golden.jsonl:2: golden row has an `expected.verdict` that is not one of answer, refuse, escalate "
+        "(the column is enum)",
+        "golden.jsonl:2: golden row has an `expected.needs_human` that is not true or false (the column is bool)",
+        "golden.jsonl:3: golden row has an `expected.must_include` that is not a list like [a, b] "
+        "(the column is list)",
+    ]
+
+
+def test_csv_cells_are_read_as_their_columns_types(
+    spec: Spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "golden.csv").write_text(
+        "customer_message,verdict,needs_human,must_include\n"
+        'Where is my parcel?,answer,true,"[""tracking""]"\n'
+        "Cancel it,refuse,,\n"
+    )
+    loaded = _load_typed(spec, tmp_path / "golden.csv")
+    assert [(r["needs_human"], r["must_include"]) for r in loaded.rows] == [
+        (True, ["tracking"]),
+        (None, None),
+    ]
+    (tmp_path / "golden.csv").write_text("customer_message,needs_human\nWhere is my parcel?,perhaps\n")
+    with pytest.raises(
+        SourceError, match=r"^golden.csv:2: golden row has an `expected.needs_human` that is not"
+    ):
+        _load_typed(spec, tmp_path / "golden.csv")
