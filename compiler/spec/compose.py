@@ -157,6 +157,19 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
     """Hydra's and OmegaConf's errors as one line: which override or file, what is wrong, how to fix it."""
     message = " ".join(str(exc).split())
     lowered = message.lower()
+    plugin = re.search(r"Could not find 'hydra/(launcher|sweeper)/([^']+)'", message)
+    if plugin:
+        kind, name = plugin[1], plugin[2]
+        known = (
+            "`pip install hydra-joblib-launcher` (dsc's extra `dsc[joblib]`) adds `joblib`, "
+            "`hydra-submitit-launcher` (`dsc[submitit]`) adds `submitit_local` and `submitit_slurm`"
+            if kind == "launcher"
+            else "e.g. `pip install hydra-optuna-sweeper` adds `optuna`"
+        )
+        return (
+            f"command line: `hydra/{kind}={name}`: no Hydra {kind} `{name}` is installed; {kind}s are "
+            f"Hydra plugins: {known}"
+        )
     missing = re.search(r"Could not find '([^'/]+)/([^']+)'", message)
     if missing:
         group, option = missing[1].split("@")[0], missing[2]
