@@ -12,6 +12,7 @@ from typing import Any
 from compiler.core import lazy
 from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError
+from compiler.spec.libyaml import libyaml_while_composing
 from compiler.spec.model import DATASET_KEYS, Origins, Spec
 from compiler.spec.project import Project
 from compiler.spec.safety import check_config_safety, mask_override
@@ -89,7 +90,10 @@ def compose_config(overrides: Sequence[str], project: Project) -> tuple[dict[str
 
 def _compose_once(overrides: list[str], project: Project) -> tuple[dict[str, Any], dict[str, Any]]:
     OmegaConf = lazy.omegaconf.OmegaConf
-    with lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"):
+    with (
+        libyaml_while_composing(),
+        lazy.hydra.initialize_config_dir(config_dir=str(project.conf_dir), version_base="1.3"),
+    ):
         cfg = lazy.hydra.compose("config", overrides=overrides, return_hydra_config=True)
         choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
         OmegaConf.set_struct(cfg, False)

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -568,3 +568,32 @@ def test_a_virtual_environment_inside_the_project_is_not_a_plugin_folder(
     monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
     monkeypatch.setattr(sys, "path", [str(venv_site), str(planted)])
     assert project_plugins(tmp_path) == [str((planted / "hydra_plugins").resolve())]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: b: c\n",  # libyaml: "mapping values are not allowed in this context"
+        "a:\n  - b\n - c\n",
+        "a: @x\n",
+        "key: 1\n\tb: 2\n",  # libyaml reads tabs PyYAML refuses
+        "a:\t1\n",
+        "name: x\nlist: [1, {b: &y 2}, *y]\nq: 'it''s'\nblock: |\n  one\n  two\n",
+    ],
+    ids=["mapping-value", "bad-indent", "reserved-char", "tab-indent", "tab-value", "valid"],
+)
+def test_the_scan_reads_and_words_yaml_as_pyyaml_does(text: str) -> None:
+    import yaml
+
+    from compiler.core.errors import ConfigError
+    from compiler.spec.safety import yaml_scan
+
+    def outcome(scan: Callable[[], object]) -> object:
+        try:
+            return scan()
+        except ConfigError as exc:
+            return str(exc)
+
+    assert outcome(lambda: yaml_scan.scan_yaml_text(text, "f.yaml")) == outcome(
+        lambda: yaml_scan._scan_events(text, "f.yaml", yaml.SafeLoader)
+    )

@@ -88,7 +88,24 @@ def scan_yaml_file(path: Path, display: str) -> ScannedFile:
     return scan_yaml_text(text, display)
 
 
+# libyaml's parser yields the same events about 8x faster than PyYAML's. It words errors differently, so
+# a failure is re-read with PyYAML's, which words it as before; and it accepts tabs where PyYAML refuses
+# them, so a text with a tab goes to PyYAML's directly (checked on ~5,900 YAML files: same events).
+_FAST_LOADER: type | None = getattr(yaml, "CSafeLoader", None)
+
+
 def scan_yaml_text(text: str, display: str) -> ScannedFile:
+    """Every key and scalar of `text` with its path and line; ConfigError when it does not parse or a
+    limit is passed (worded by PyYAML's parser, as before libyaml read it)."""
+    if _FAST_LOADER is not None and "\t" not in text:
+        try:
+            return _scan_events(text, display, _FAST_LOADER)
+        except Exception:  # noqa: BLE001 (whatever it was, PyYAML's parser says it as before)
+            pass
+    return _scan_events(text, display, yaml.SafeLoader)
+
+
+def _scan_events(text: str, display: str, loader: type) -> ScannedFile:
     scanned = ScannedFile(display, package_header(text))
     stack: list[_Frame] = []
     anchors: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, depth below it)
@@ -124,7 +141,7 @@ def scan_yaml_text(text: str, display: str) -> ScannedFile:
             top.index += 1
 
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.AliasEvent):
                 path, is_key = place()
