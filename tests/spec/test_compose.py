@@ -157,6 +157,20 @@ def test_cfg_job_prints_the_composed_config_and_runs_nothing(
     assert sorted(p for p in repo.rglob("*") if ".dsc" not in p.parts) == before
 
 
+def test_cfg_job_never_prints_a_secret(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "sk-" + "q7" * 12
+    overrides = [
+        "lm=openai",
+        f"lm.api_key_env={secret}",
+        "++lm.token=hunter22",
+        "++lm.api_base=https://u:pw@x.io/v1",
+    ]
+    assert main(["plan", "--cfg", "job", *overrides]) == 0
+    out = capsys.readouterr().out
+    assert secret not in out and "hunter22" not in out and "u:pw" not in out
+    assert "token: '***'" in out and "max_tokens: 1024" in out
+
+
 NEWCOMER_MISTAKES = [
     pytest.param(["plan", "dataset=hr_polcy"], "did you mean `dataset=hr_policy`?", id="dataset-typo"),
     pytest.param(["plan", "size:60"], "write `size=60`", id="colon-instead-of-equals"),

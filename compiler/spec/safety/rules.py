@@ -24,7 +24,10 @@ PRIMARY_HYDRA_KEYS = {
 RUN_DIR_NODES = frozenset({"hydra.job.num", "hydra.job.id", "hydra.job.name"})
 CLI_HYDRA_GROUPS = frozenset({"hydra/launcher", "hydra/sweeper"})
 CLI_HYDRA_PREFIXES = ("hydra.launcher.", "hydra.sweeper.")
-SECRET_KEY = re.compile(r"(api_?key|token|secret|password|passwd|credential)s?$", re.IGNORECASE)
+# the last word of a key that holds a secret (`api_key`, `lm.token`, `client_secret`), not `max_tokens`
+SECRET_KEY = re.compile(
+    r"(?:^|[._-])(?:api_?key|[a-z]*_?token|secret|password|passwd|credentials?)$", re.IGNORECASE
+)
 CREDENTIALS_IN_URL = re.compile(r"(?<=://)[^/@\s]*@")
 FIX_HYDRA = (
     "user files may not configure Hydra; remove it (pick a launcher or sweeper on the command line, "
