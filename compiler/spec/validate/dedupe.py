@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.spec.model import LOCAL_EMBEDDER, MAX_NGRAM, SHINGLE_NGRAM, Dedupe, SemanticDedupe, Variable
-from compiler.spec.validate.fields import Problems, Range, check_keys, parse_mapping, parse_number, parse_text
+from compiler.spec.validate.fields import (
+    Problems,
+    Range,
+    check_keys,
+    closest_name,
+    parse_mapping,
+    parse_number,
+    parse_text,
+)
 
 
 def parse_dedupe(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> Dedupe:
@@ -22,7 +30,9 @@ def parse_dedupe(problems: Problems, raw: Any, variables: tuple[Variable, ...]) 
         near = parse_number(problems, "dedupe.near", near, within=Range(low=0, high=1, low_open=True))
     shingle = data.get("shingle", "word")
     if shingle not in SHINGLE_NGRAM:
-        problems.add("dedupe.shingle", f"unknown shingle {shingle!r}; use word or char")
+        close = closest_name(str(shingle), SHINGLE_NGRAM)
+        hint = f"did you mean `{close}`? " if close else ""
+        problems.add("dedupe.shingle", f"unknown shingle {shingle!r}; {hint}use word or char")
         shingle = "word"
     ngram = data.get("ngram", SHINGLE_NGRAM[shingle])
     ngram = parse_number(problems, "dedupe.ngram", ngram, integer=True, within=Range(low=1, high=MAX_NGRAM))
