@@ -113,7 +113,9 @@ BAD_OVERRIDES = [
         id="typo-in-nested-override-key",
     ),
     pytest.param(
-        ["dedupe.shingle=words"], "dedupe.shingle: unknown shingle 'words'; did you mean `word`?", id="shingle-not-in-file"
+        ["dedupe.shingle=words"],
+        "dedupe.shingle: unknown shingle 'words'; did you mean `word`?",
+        id="shingle-not-in-file",
     ),
     pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
     pytest.param(
