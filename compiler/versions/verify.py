@@ -110,12 +110,17 @@ def require_intact(version: Version) -> Version:
 
 
 def versions_of_paths(paths: list[Path]) -> list[Path]:
-    """Version folders containing the given files (for the pre-commit hook), in order, once each."""
+    """Version folders containing the given files (for the pre-commit hook), or under the given folders
+    (`outputs/`, `outputs/<dataset>/`: every version in them), in order, once each."""
     found: list[Path] = []
     for path in paths:
-        for candidate in [path, *path.parents]:
-            if (candidate / MANIFEST).is_file():
-                if candidate not in found:
-                    found.append(candidate)
-                break
+        holder = next((c for c in [path, *path.parents] if (c / MANIFEST).is_file()), None)
+        inside = [holder] if holder is not None else []
+        if holder is None and path.is_dir():
+            manifests = [m for pattern in (f"*/{MANIFEST}", f"*/*/{MANIFEST}") for m in path.glob(pattern)]
+            # staging folders (`.tmp-*`) are not versions yet: `dsc repair` handles them
+            inside = sorted(
+                m.parent for m in manifests if not any(p.startswith(".") for p in m.relative_to(path).parts)
+            )
+        found += [folder for folder in inside if folder not in found]
     return found

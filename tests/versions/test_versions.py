@@ -167,6 +167,23 @@ def test_verify_accepts_files_for_pre_commit(version: Version) -> None:
     assert "dsc verify" in hooks.read_text()
 
 
+def test_verify_of_a_folder_checks_every_version_in_it(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = compile_dataset(["size=17", "dedupe.near=null"], project=project).version
+    staging = version.path.parent / ".tmp-x"
+    staging.mkdir()
+    (staging / "manifest.json").write_text("{}")  # a publish that died half-way is not a version
+    for folder in ("outputs", "outputs/support_bot"):
+        assert main(["verify", folder]) == 0
+        shown = sorted(line.split("/")[-1] for line in capsys.readouterr().out.splitlines())
+        assert shown == sorted([version.version, newer.version])
+    (newer.path / "cases.jsonl").write_text("")
+    assert main(["verify", "outputs"]) == 1
+    out, err = capsys.readouterr()
+    assert f"ok: outputs/support_bot/{version.version}" in out and newer.version in err
+
+
 def test_rows_duplicating_curated_rows_are_dropped_with_the_reason(
     project: Project, version: Version
 ) -> None:
