@@ -243,9 +243,13 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         )
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
+        from compiler.spec.safety.yaml_scan import yaml_fix
+
         where = shown_path(Path(getattr(mark, "name", "?")))
         problem = getattr(exc, "problem", "") or message
-        return f"{where}:{mark.line + 1}:{mark.column + 1}: YAML does not parse ({problem}); fix the syntax there"
+        return (
+            f"{where}:{mark.line + 1}:{mark.column + 1}: YAML does not parse ({problem}); {yaml_fix(problem)}"
+        )
     return f"{shown_path(project.conf_dir)}: {message}"
 
 

@@ -227,6 +227,12 @@ FILE_MISTAKES = [
         id="comma-in-flow-mapping",
     ),
     pytest.param(
+        "columns:\n  expected_behavior:",
+        "columns:\n\texpected_behavior:",
+        "YAML does not parse (found character '\\t' that cannot start any token); indent with spaces",
+        id="tab-indent",
+    ),
+    pytest.param(
         "columns:\n  expected_behavior: {type: text}\n  handbook_sections: {type: list, description: "
         '"Handbook sections a correct answer cites."}\n  route_to_hr: {type: bool}\n  confidence_floor: '
         '{type: int, description: "Lowest acceptable grader score, 1-5."}\n',

@@ -181,7 +181,14 @@ def _scan_events(text: str, display: str, loader: type) -> ScannedFile:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
-        raise ConfigError(f"{where}: YAML does not parse ({exc.problem}); fix the syntax there") from None
+        raise ConfigError(f"{where}: YAML does not parse ({exc.problem}); {yaml_fix(exc.problem)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{display}: YAML does not parse ({exc}); fix the syntax") from None
     return scanned
+
+
+def yaml_fix(problem: str | None) -> str:
+    """How to fix a YAML parse error: a tab gets its own advice (editors hide them)."""
+    if problem and "'\\t'" in problem:
+        return "indent with spaces: YAML does not allow tabs there"
+    return "fix the syntax there"
