@@ -261,5 +261,5 @@ def test_a_newcomer_mistake_in_the_file_is_one_line_naming_file_and_key(
     assert main(["compile", "dataset=hr_policy"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
-    assert err.startswith("dsc: error: conf/dataset/hr_policy.yaml: ") and message in err
+    assert err.startswith("dsc: error: conf/dataset/hr_policy.yaml:") and message in err
     assert not (repo / "outputs").exists()
