@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from compiler.screen.near.bytehash import hash_bytes
 from compiler.spec.model import SHINGLE_NGRAM
 

@@ -115,8 +115,6 @@ def hash_span(buf, start, end):
     return np.uint32((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
 
 
-
-
 @njit
 def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
     """Write the row's normalised words into norm, one space apart; return (bytes, words).
