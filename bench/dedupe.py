@@ -117,11 +117,12 @@ def report_semantic(rows: int, threshold: float) -> str:
     """One line: lexical dedupe (word unigrams at 0.85) beside lexical + semantic, rows/s of each."""
     lexical, semantic = measure_semantic(corpus_path(rows), threshold)
     drops = semantic["drops"]
+    compared = rows - drops.get("exact", 0) - drops.get("near", 0)
     return (
         f"semantic dedupe at {rows:,} rows (dsc dedupe --semantic, local hashing embedder, cosine >= {threshold}, "
         f"defaults otherwise): {semantic['seconds']:.1f} s ({semantic['cpu']:.1f} CPU s) {rows / semantic['seconds']:,.0f} "
         f"rows/s, peak {semantic['peak_mb']:,.0f} MB, drops exact {drops.get('exact', 0):,} near {drops.get('near', 0):,} "
-        f"semantic {drops.get('semantic', 0):,} | lexical only: {lexical['seconds']:.1f} s ({lexical['cpu']:.1f} CPU s) "
+        f"semantic {drops.get('semantic', 0):,} (embedded and compared: the {compared:,} rows lexical dedupe kept) | lexical only: {lexical['seconds']:.1f} s ({lexical['cpu']:.1f} CPU s) "
         f"{rows / lexical['seconds']:,.0f} rows/s"
     )  # fmt: skip
 
