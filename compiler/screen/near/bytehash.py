@@ -4,7 +4,8 @@ Built for short inputs (a word, a few characters): the length and eight bytes at
 multiply-xorshift mix, the last one to eight bytes are read as one masked 64-bit word, and a splitmix64-style
 finaliser spreads them over the 32 bits kept. A word of up to eight bytes costs one load and three
 multiplies, with no loop or branch on its length (xxh32's per-byte tail mispredicted on every word).
-Pure Python without numba, so the small-input path (`exact`) loads no kernel.
+Pure Python without numba, so the small-input path (`exact`) loads no kernel. numba compiles K0-K2 into
+`sketch`'s cached kernels as constants: after changing them, delete sketch's `__pycache__/*.nbi` and `*.nbc`.
 """
 
 from __future__ import annotations
