@@ -1,7 +1,7 @@
 """Benchmark `dsc dedupe` against datasketch, whole processes, on a corpus defined by edits (not by Jaccard).
 
     .venv/bin/python bench/dedupe.py [--rows 100000,1000000] [--shinglings word:1,word:3,char:5]
-                                     [--baseline-rows 100000] [--threshold 0.8]
+                                     [--baseline-rows 100000] [--threshold 0.8] [--semantic-rows 100000]
 
 The corpus (bench/near_corpus.py) is short requests of 20-80 words with planted near-duplicates: word
 edits, typos, swapped sentences, case/punctuation/spacing noise, exact copies, and hard negatives; each
@@ -16,6 +16,8 @@ loads the numba kernels, so the first timed run after a kernel edit does not pay
 --baseline-rows datasketch runs on whole clusters (every k-th) and its rows/s is extrapolated; say so when quoting it. Precision and recall are pairwise, against the planted clusters;
 R(J) is recall against the pairs of planted clusters whose exact Jaccard, in that shingling, reaches the
 threshold (what the shingling can see: two word edits put word 3-grams below 0.8 by definition).
+Last, on the --semantic-rows corpus, `dsc dedupe --semantic` (local hashing embedder) and the same command
+without --semantic run as whole processes, and one line prints the rows/s of both.
 """
 
 from __future__ import annotations
@@ -97,6 +99,32 @@ def measure_dsc(path: Path, shingle: str, ngram: int, threshold: float) -> dict:
     dup_of = pl.read_parquet(out, columns=["dup_of"])["dup_of"]
     result["labels"] = dup_of.fill_null(pl.Series(np.arange(len(dup_of)))).to_numpy()
     return result
+
+
+def measure_semantic(path: Path, threshold: float) -> tuple[dict, dict]:
+    """`dsc dedupe --semantic` (local embedder) and the same command without it, as whole processes."""
+    results = []
+    for semantic in ([], ["--semantic", "--threshold", str(threshold)]):
+        out = CACHE / f"dsc-{path.stem}-semantic{len(semantic)}.parquet"
+        args = [sys.executable, "-m", "compiler.cli", "dedupe", str(path), "--on", "text", "--annotate"]
+        results.append(run_process(args + ["--out", str(out), *semantic]))
+        kinds = pl.read_parquet(out, columns=["dup_kind"])["dup_kind"].value_counts()
+        results[-1]["drops"] = dict(zip(kinds["dup_kind"].to_list(), kinds["count"].to_list(), strict=True))
+    return results[0], results[1]
+
+
+def report_semantic(rows: int, threshold: float) -> str:
+    """One line: lexical dedupe (word unigrams at 0.85) beside lexical + semantic, rows/s of each."""
+    lexical, semantic = measure_semantic(corpus_path(rows), threshold)
+    drops = semantic["drops"]
+    compared = rows - drops.get("exact", 0) - drops.get("near", 0)
+    return (
+        f"semantic dedupe at {rows:,} rows (dsc dedupe --semantic, local hashing embedder, cosine >= {threshold}, "
+        f"defaults otherwise): {semantic['seconds']:.1f} s ({semantic['cpu']:.1f} CPU s) {rows / semantic['seconds']:,.0f} "
+        f"rows/s, peak {semantic['peak_mb']:,.0f} MB, drops exact {drops.get('exact', 0):,} near {drops.get('near', 0):,} "
+        f"semantic {drops.get('semantic', 0):,} (embedded and compared: the {compared:,} rows lexical dedupe kept) | lexical only: {lexical['seconds']:.1f} s ({lexical['cpu']:.1f} CPU s) "
+        f"{rows / lexical['seconds']:,.0f} rows/s"
+    )  # fmt: skip
 
 
 def measure_datasketch(path: Path, shingle: str, ngram: int, threshold: float) -> dict:
@@ -216,6 +244,10 @@ def main() -> None:
     parser.add_argument(
         "--baseline-rows", type=int, default=100_000, help="datasketch on about this many rows"
     )
+    parser.add_argument(
+        "--semantic-rows", type=int, default=100_000, help="rows of the semantic dedupe figure (0: skip it)"
+    )
+    parser.add_argument("--semantic-threshold", type=float, default=0.9)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--labels", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -264,6 +296,11 @@ def main() -> None:
             note = f"  ({rows:,} rows: datasketch on every {stride}th cluster, {len(sample_truth):,} rows, extrapolated)"
             lines.append(note)
             print(note, flush=True)
+    if args.semantic_rows:
+        line = report_semantic(args.semantic_rows, args.semantic_threshold)
+        lines.append(line)
+        print(line, flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at end", flush=True)
     print(json.dumps({"rows": args.rows, "shinglings": args.shinglings}), file=sys.stderr)
 
 

@@ -17,6 +17,7 @@ from compiler.cli.plan import CFG_HELP, OVERRIDES_HELP, print_config, run_plan
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.atomic import write_queued
 from compiler.core.errors import DscError, UsageError
+from compiler.spec.model import LOCAL_EMBEDDER
 from compiler.spec.paths import path_overrides
 
 if TYPE_CHECKING:
@@ -177,8 +178,15 @@ COMMANDS = {
 
 # Verbs whose process ends holding a gigabyte of frames and kernel buffers, with nothing left to flush but
 # stdio: tearing the interpreter down (numba's and polars' threads, every module) cost ~0.4 s of a 1M-row
-# `dsc dedupe` (~10% of it). Not with --semantic: an LM client may still have work queued at exit.
+# `dsc dedupe` (~10% of it). Not with a provider's --embedder: its client may still have work queued at exit.
 _LEAVE_AT_ONCE = frozenset({"dedupe"})
+
+
+def _leaves_at_once(args: argparse.Namespace) -> bool:
+    """Whether the finished verb may end the process without interpreter teardown."""
+    if args.verb not in _LEAVE_AT_ONCE:
+        return False
+    return not getattr(args, "semantic", False) or getattr(args, "embedder", None) in (None, LOCAL_EMBEDDER)
 
 
 def _leave(code: int) -> NoReturn:
@@ -205,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = print_config(args) if getattr(args, "cfg", None) else COMMANDS[args.verb](args)
         if code == 0:
             write_queued()  # compositions and covering arrays this command worked out
-        if argv is None and args.verb in _LEAVE_AT_ONCE and not getattr(args, "semantic", False):
+        if argv is None and _leaves_at_once(args):
             _leave(code)
         return code
     except DscError as exc:

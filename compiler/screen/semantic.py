@@ -53,11 +53,21 @@ def _exact_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.
     for start in range(0, len(vectors), step):
         block = vectors[start : start + step]
         scores = block @ vectors[: start + len(block)].T
-        later, earlier = np.nonzero(scores >= threshold)
-        keep = earlier < later + start
-        rows.append(later[keep] + start)
-        cols.append(earlier[keep])
-        sims.append(scores[later[keep], earlier[keep]])
+        # The block against itself: pairs below the diagonal (a row with an earlier row of the block).
+        later, earlier = np.nonzero(np.tril(scores[:, start:] >= threshold, -1))
+        rows.append(later + start)
+        cols.append(earlier + start)
+        sims.append(scores[later, earlier + start])
+        if start == 0:
+            continue
+        # Against every earlier block: most rows match none, and a row's maximum (one vectorised pass)
+        # says so, where comparing and collecting every score took ~30% of the products' time.
+        hit = np.flatnonzero(scores[:, :start].max(axis=1) >= threshold)
+        hit_scores = scores[hit, :start]
+        later, earlier = np.nonzero(hit_scores >= threshold)
+        rows.append(hit[later] + start)
+        cols.append(earlier)
+        sims.append(hit_scores[later, earlier])
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims).astype(np.float32)
 
 

@@ -283,14 +283,23 @@ def test_a_failing_embedding_provider_is_one_line_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.jsonl"]
 
 
-def test_dedupe_process_prints_its_summary_and_writes_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "summary"),
+    [([], "1 near duplicates dropped"), (["--semantic"], "1 near, 0 semantic duplicates dropped")],
+    ids=["lexical", "local-semantic"],
+)
+def test_dedupe_process_prints_its_summary_and_writes_the_file(
+    tmp_path: Path, flags: list[str], summary: str
+) -> None:
     # The process ends without interpreter teardown: its summary and output file must still be whole.
     source = write_table(pl.DataFrame(ROWS), tmp_path / "rows.jsonl")
     out = tmp_path / "kept.jsonl"
     args = [sys.executable, "-m", "compiler.cli", "dedupe", str(source), "--on", "prompt", "--out", str(out)]
-    done = subprocess.run(args, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        args + flags, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("6 rows in: 4 kept, 1 exact and 1 near duplicates dropped")
+    assert done.stdout.startswith("6 rows in: 4 kept, 1 exact and ") and summary in done.stdout
     assert read_table(out)["id"].to_list() == [1, 4, 5, 6]
 
 

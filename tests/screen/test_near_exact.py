@@ -75,3 +75,35 @@ def test_a_small_compile_never_imports_numba(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.strip() == "False", done.stderr
+
+
+_WORDS = [
+    "a",
+    "to",
+    "the",
+    "ünï",
+    "straße",
+    "eightbyt",
+    "ninebytes",
+    "sixteen-letters!",
+    "x" * 17,
+    "日本語の文",
+]
+
+
+@pytest.mark.parametrize(
+    ("shingle", "ngram"), [("word", 1), ("word", 3), ("char", 5), ("char", 9)], ids=["w1", "w3", "c5", "c9"]
+)
+def test_the_kernel_hashes_every_shingle_as_the_reference_does(shingle: str, ngram: int) -> None:
+    # Words and windows of 1 to 17+ bytes: the kernel reads 8 bytes at a time and masks the last read.
+    from compiler.screen.near.sketch import sketch_texts
+
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(_WORDS, size=int(rng.integers(1, 12)))) for _ in range(300)]
+    one = np.ones(1, dtype=np.uint32)
+    _, _, hashes, starts, counts = sketch_texts(
+        pl.Series(texts), shingle == "word", ngram, one, one, np.ones(1, dtype=np.uint64), 1, 1
+    )
+    for i, text in enumerate(texts):
+        kernel = set(hashes[starts[i] : starts[i] + counts[i]].tolist())
+        assert kernel == shingle_hashes(text, shingle, ngram), text

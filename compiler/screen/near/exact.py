@@ -10,6 +10,7 @@ numba.
 
 from __future__ import annotations
 
+import functools
 import string
 import struct
 import unicodedata
@@ -18,12 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
+from compiler.screen.near.bytehash import hash_bytes
 from compiler.spec.model import SHINGLE_NGRAM
 
 SMALL_ROWS = 2000  # texts; above this the MinHash + LSH kernels are cheaper than counting shared shingles
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
+# Words and character n-grams repeat across rows: remembered, a hash costs a lookup (the pure-Python hash ~1 us).
+_hash_bytes = functools.lru_cache(maxsize=1 << 16)(hash_bytes)
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,13 @@ def shingle_hashes(text: str, shingle: str = "word", ngram: int | None = None) -
     if shingle == "char":
         joined = " ".join(words)
         span = min(ngram, len(joined))
-        return frozenset(
-            xxhash.xxh32_intdigest(joined[i : i + span].encode()) for i in range(len(joined) - span + 1)
-        )
-    word_hashes = [xxhash.xxh32_intdigest(w.encode()) for w in words]
+        return frozenset(_hash_bytes(joined[i : i + span].encode()) for i in range(len(joined) - span + 1))
+    word_hashes = [_hash_bytes(w.encode()) for w in words]
     span = min(ngram, len(words))
+    if span == 1:  # a unigram is its word's hash
+        return frozenset(word_hashes)
     return frozenset(
-        xxhash.xxh32_intdigest(struct.pack(f"<{span}I", *word_hashes[i : i + span]))
-        for i in range(len(words) - span + 1)
+        hash_bytes(struct.pack(f"<{span}I", *word_hashes[i : i + span])) for i in range(len(words) - span + 1)
     )
 
 

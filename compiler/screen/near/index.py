@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import polars as pl
-import xxhash
 
+from compiler.screen.near.bytehash import hash_bytes
 from compiler.screen.near.chars import punctuation_chars
 from compiler.screen.near.identical import blank_rows, identical_rows
 from compiler.screen.near.lsh import link_band_buckets, match_earlier_rows, resolve_kept_rows
@@ -150,10 +150,11 @@ def shingle_text(text: str, shingle: ShingleKind = "word", ngram: int | None = N
 def hash_shingle(shingle: str, kind: ShingleKind = "word") -> int:
     """Return the 32-bit hash the kernel gives one shingle (reference definition, slow)."""
     if kind == "char":
-        return xxhash.xxh32_intdigest(shingle.encode())
-    # A word shingle hashes its words' hashes, so each word's bytes are hashed once, not ngram times.
-    words = [xxhash.xxh32_intdigest(word.encode()) for word in shingle.split(" ")]
-    return xxhash.xxh32_intdigest(struct.pack(f"<{len(words)}I", *words))
+        return hash_bytes(shingle.encode())
+    # A unigram is its word's hash; a longer word shingle hashes its words' hashes, so each word's bytes
+    # are hashed once, not ngram times.
+    words = [hash_bytes(word.encode()) for word in shingle.split(" ")]
+    return words[0] if len(words) == 1 else hash_bytes(struct.pack(f"<{len(words)}I", *words))
 
 
 def make_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
-"""Text sketches for near-duplicate search: normalised words, xxh32 shingle hashes and MinHash band keys.
+"""Text sketches for near-duplicate search: normalised words, shingle hashes and MinHash band keys.
 
 A text is normalised (NFC, lowercase, whitespace collapsed, punctuation stripped at word edges), cut into
-word or character n-gram shingles, hashed with xxh32 (a word shingle hashes its words' hashes) and sketched
+word or character n-gram shingles, hashed by `bytehash` (a unigram is its word's hash, a longer
+word shingle hashes its words' hashes) and sketched
 with affine permutations into one LSH key per band. The kernels read polars' string views in place
 (`views`) and run in numba (`parallel=True`, cached in __pycache__): numpy has no vectorised form of
 per-word hashing, and its MinHash step alone ran at ~65k rows/s.
@@ -15,11 +16,13 @@ import numpy as np
 import polars as pl
 from numba import njit, prange
 
+from compiler.screen.near.bytehash import K0, K1, K2
 from compiler.screen.near.chars import NEEDS_POLARS, PUNCTUATION, WHITESPACE, unicode_tables
 from compiler.screen.near.views import StringViews, decode_utf8, encode_utf8, row_bytes
-from compiler.screen.near.xxh32 import xxh32
 
 _BLOCK_ROWS = 256  # rows per parallel task
+_K0, _K1, _K2 = np.uint64(K0), np.uint64(K1), np.uint64(K2)
+_ALL_BITS = np.uint64((1 << 64) - 1)
 
 
 def sketch_texts(
@@ -76,6 +79,40 @@ def _shingle_room(views: np.ndarray, word_mode: bool) -> np.ndarray:
 
 
 # --- kernels: sketching -----------------------------------------------------------------------------------
+
+
+@njit
+def _load64(buf, p):
+    """Eight bytes from buf[p] as a little-endian word (LLVM folds the byte loads into one)."""
+    return (
+        np.uint64(buf[p])
+        | (np.uint64(buf[p + 1]) << np.uint64(8))
+        | (np.uint64(buf[p + 2]) << np.uint64(16))
+        | (np.uint64(buf[p + 3]) << np.uint64(24))
+        | (np.uint64(buf[p + 4]) << np.uint64(32))
+        | (np.uint64(buf[p + 5]) << np.uint64(40))
+        | (np.uint64(buf[p + 6]) << np.uint64(48))
+        | (np.uint64(buf[p + 7]) << np.uint64(56))
+    )
+
+
+@njit
+def hash_span(buf, start, end):
+    """The 32-bit hash of buf[start:end] (uint8), equal to `bytehash.hash_bytes`; reads up to 7 bytes past end
+    (its buffers keep eight bytes of slack)."""
+    n = end - start
+    h = np.uint64(n) * _K0
+    p = start
+    while end - p > 8:
+        h = (h ^ _load64(buf, p)) * _K1
+        h ^= h >> np.uint64(31)
+        p += 8
+    left = end - p  # 0..8 bytes, read as one word with the bytes past `end` masked off
+    mask = (_ALL_BITS >> np.uint64(64 - 8 * left)) if left > 0 else np.uint64(0)
+    h = (h ^ (_load64(buf, p) & mask)) * _K2
+    h ^= h >> np.uint64(29)
+    h *= _K1
+    return np.uint32((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
 
 
 @njit
@@ -138,13 +175,17 @@ def _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, out
         return -1
     count = 0
     if word_mode and words > 0:
-        # A word shingle is the xxh32 of its words' xxh32s: each word's bytes are hashed once.
-        for w in range(words):
-            word_hash[w] = xxh32(norm, word_start[w], word_end[w])
-        word_hash_bytes = word_hash.view(np.uint8)
+        # A word is hashed once: a unigram is its word's hash, a longer shingle the hash of its words' hashes.
         span = min(ngram, words)
+        if span == 1:
+            for w in range(words):
+                out[at + w] = hash_span(norm, word_start[w], word_end[w])
+            return words
+        for w in range(words):
+            word_hash[w] = hash_span(norm, word_start[w], word_end[w])
+        word_hash_bytes = word_hash.view(np.uint8)
         for w in range(words - span + 1):
-            out[at + count] = xxh32(word_hash_bytes, 4 * w, 4 * (w + span))
+            out[at + count] = hash_span(word_hash_bytes, 4 * w, 4 * (w + span))
             count += 1
     elif not word_mode and n_bytes > 0:
         chars = 0  # word_start now holds where each code point starts
@@ -155,7 +196,7 @@ def _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, out
         word_start[chars] = n_bytes
         span = min(ngram, chars)
         for c in range(chars - span + 1):
-            out[at + count] = xxh32(norm, word_start[c], word_start[c + span])
+            out[at + count] = hash_span(norm, word_start[c], word_start[c + span])
             count += 1
     return count
 
@@ -166,11 +207,12 @@ def _block_scratch(views, first, last):
     longest = 1
     for i in range(first, last):
         longest = max(longest, views[i, 0] + 1)
+    # eight bytes of slack after the normalised text and the word hashes: `hash_span` reads a word at a time
     return (
-        np.empty(4 * longest, dtype=np.uint8),
+        np.empty(4 * longest + 8, dtype=np.uint8),
         np.empty(longest, dtype=np.int64),
         np.empty(longest, dtype=np.int64),
-        np.empty(longest, dtype=np.uint32),
+        np.empty(longest + 2, dtype=np.uint32),
     )
 
 
