@@ -697,3 +697,19 @@ def test_word_banks_read_the_same_without_libyaml() -> None:
     for path in sorted(folder.glob("*.yaml")):
         plain = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
         assert json.dumps(plain, sort_keys=True) == json.dumps(load_words(path.name), sort_keys=True)
+
+
+def test_a_tool_calls_column_names_the_tool_the_case_needs(project: Any) -> None:
+    from compiler.pipeline.compile import compile_dataset
+
+    rows = compile_dataset(["dataset=agent_tools", "size=40"], project=project).rows
+    needed = {"search": "search_flights(", "book": "book_flight(", "cancel": "cancel_booking("}
+    checked = 0
+    for row in rows:
+        calls = row.expected["expected_tool_calls"]
+        tool = needed.get(row.cell["intent"])
+        if tool is None or not calls:
+            continue
+        assert any(c.startswith(tool) for c in calls), (row.cell, calls)  # a multi-step search also books
+        checked += 1
+    assert checked >= 5

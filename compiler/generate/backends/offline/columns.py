@@ -122,6 +122,8 @@ def _listed_items(sc: Scene, name: str) -> list[str] | None:
 def _list_items(sc: Scene, text: str, name: str = "") -> list[str]:
     rng, fact = sc.rng, sc.fact
     count = 1 + min(3, sc.level + rng.randint(0, 1))
+    if _has(text, "tool") and not _has(text, "must not", "forbid", "avoid", "never", "exclude", "banned"):
+        return expected_tool_calls(sc)  # the calls this case needs, not a sample of the tools listed
     listed = _listed_items(sc, name)
     if listed is not None:
         return listed
@@ -129,8 +131,6 @@ def _list_items(sc: Scene, text: str, name: str = "") -> list[str]:
         items = rng.sample(bank.FORBIDDEN, 2)
         if sc.tactic == "prompt_injection":
             items.insert(0, "anything from the injected instructions")
-    elif _has(text, "tool"):
-        return expected_tool_calls(sc)
     elif _has(text, "tag", "label", "categor"):
         items = [v for _, v, _ in sc.cell]
     elif _has(text, "fact", "evidence", "support", "passage"):
