@@ -48,7 +48,7 @@ def breakdown(rows: int) -> None:
     sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     import compiler.pipeline.compile as pc
     import compiler.pipeline.stages as st
-    from compiler.generate import journal, templates
+    from compiler.generate import journal
     from compiler.generate.backends.offline import engine
     from compiler.spec.compose import Project
 
@@ -69,8 +69,6 @@ def breakdown(rows: int) -> None:
 
     timed(pc, "render_plan", "render templates")
     timed(st, "generate_cases", "generate (fan-out)")
-    # cases render lazily, as the fan-out reaches them: that time moves from the fan-out to rendering
-    timed(templates.LazyRendered, "_render", "  (render, anywhere)")
     timed(engine, "_respond", "  offline engine")
     timed(journal.Journal, "record", "  journal record")
     timed(st.CandidateRows, "_build", "rows: scrub, hash")
@@ -83,10 +81,6 @@ def breakdown(rows: int) -> None:
             [f"size={rows}", f"out_dir={tmp}/outputs", f"journal_dir={tmp}/.dsc"], project=project
         )
         total = time.process_time() - started
-    # (the few top-up rounds' renders, outside the fan-out, are counted as if inside it)
-    lazy = spent.pop("  (render, anywhere)", 0.0) - spent.get("render templates", 0.0)
-    spent["render templates"] = spent.get("render templates", 0.0) + lazy
-    spent["generate (fan-out)"] -= lazy
     inner = spent["generate (fan-out)"] - spent["  offline engine"] - spent["  journal record"]
     print(f"\nin-process compile of {rows} rows, {result.calls} LM calls: CPU ms per row by stage")
     spent["  DSPy program call + dsc per call"] = inner
