@@ -202,21 +202,20 @@ async def _fan_out(
 
     stopped: list[BaseException] = []
 
-    async def run(index: int) -> None:
+    async def run(index: int, item: RenderedCase) -> None:
         async with semaphore:
             if stopped:  # the run is stopping: start nothing new
                 return
             try:
-                item = items[index]  # a lazily rendered case renders here, as its turn comes
                 result = await _generate_one(spec, program, handle, item)
-            except Exception as exc:  # budget, breaker, refusal, a template or a bug: stop, let requests land
+            except Exception as exc:  # budget, breaker, refusal or a bug: stop, let requests in flight land
                 stopped.append(exc)
                 return
         results[index] = result
         if on_done is not None:
             on_done(result)
 
-    tasks = [asyncio.ensure_future(run(i)) for i in range(len(items))]
+    tasks = [asyncio.ensure_future(run(i, item)) for i, item in enumerate(items)]
     try:
         await asyncio.gather(*tasks)
     finally:

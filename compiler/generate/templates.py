@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import jinja2
 import xxhash
@@ -161,66 +161,22 @@ def render_cases(
     examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
 ) -> list[RenderedCase]:
     """Every case's instruction, in order: each strategy's template is loaded once, then rendered per case."""
-    return list(LazyRendered(spec, templates_dir, cases, examples))
-
-
-class LazyRendered(Sequence[RenderedCase]):
-    """The cases' instructions, each rendered the first time it is read (then kept), so a fan-out renders a
-    case just before asking for it, while earlier requests are in flight, instead of all of them first.
-
-    `check_first()` renders each strategy's first case at once: a template that fails whatever the case
-    fails there, before any LM call. Rendering depends only on the case, so when it runs changes no byte.
-    """
-
-    def __init__(
-        self,
-        spec: Spec,
-        templates_dir: Path,
-        cases: Sequence[CaseSpec],
-        examples: Mapping[tuple[tuple[str, str], ...], Sequence[str]] | None = None,
-    ) -> None:
-        self.templates_dir = templates_dir
-        self.cases = list(cases)
-        self.examples = examples or {}
-        self._env = template_environment(templates_dir)
-        self._contexts = _Contexts(spec)
-        self._templates: dict[str, jinja2.Template] = {}
-        self._done: list[RenderedCase | None] = [None] * len(self.cases)
-
-    def __len__(self) -> int:
-        return len(self.cases)
-
-    @overload
-    def __getitem__(self, index: int) -> RenderedCase: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[RenderedCase]: ...
-    def __getitem__(self, index: int | slice) -> RenderedCase | list[RenderedCase]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        done = self._done[index]
-        if done is None:
-            done = self._done[index] = self._render(self.cases[index])
-        return done
-
-    def check_first(self) -> LazyRendered:
-        """Render the first case of every strategy now (see the class docstring)."""
-        seen: set[str] = set()
-        for index, case in enumerate(self.cases):
-            if case.strategy not in seen:
-                seen.add(case.strategy)
-                self[index]
-        return self
-
-    def _render(self, case: CaseSpec) -> RenderedCase:
+    env = template_environment(templates_dir)
+    contexts = _Contexts(spec)
+    templates: dict[str, jinja2.Template] = {}
+    examples = examples or {}
+    out = []
+    for case in cases:
         file = f"{case.strategy}.j2"
         try:
-            template = self._templates.get(file)
+            template = templates.get(file)
             if template is None:
-                template = self._templates[file] = self._env.get_template(file)
-            text = template.render(self._contexts.context(case, self.examples.get(case.cell, ())))
+                template = templates[file] = env.get_template(file)
+            text = template.render(contexts.context(case, examples.get(case.cell, ())))
         except Exception as exc:
-            raise _render_error(exc, self.templates_dir, case, file) from exc
-        return RenderedCase(case, text.strip() + "\n")
+            raise _render_error(exc, templates_dir, case, file) from exc
+        out.append(RenderedCase(case, text.strip() + "\n"))
+    return out
 
 
 def _render_error(exc: Exception, templates_dir: Path, case: CaseSpec, file: str) -> TemplateError:

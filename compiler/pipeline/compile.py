@@ -11,7 +11,7 @@ from pathlib import Path
 from compiler.core import heap
 from compiler.core.rows import Row
 from compiler.generate.calls import label_production_rows
-from compiler.generate.templates import LazyRendered, check_templates
+from compiler.generate.templates import RenderedCase, check_templates, render_cases
 from compiler.pipeline.context import CompileContext, ProgressCallback, open_context
 from compiler.pipeline.failures import require_answers
 from compiler.pipeline.publish import previous_sourcing, publish
@@ -99,11 +99,10 @@ def _compile(
     )  # fmt: skip
 
 
-def render_plan(project: Project, plan: Plan, bundle: SourceBundle) -> LazyRendered:
-    """Every planned case's instruction, with representative production snippets per cell: rendered as the
-    fan-out reaches each case, each strategy's first case at once (a broken template stops the run here)."""
+def render_plan(project: Project, plan: Plan, bundle: SourceBundle) -> list[RenderedCase]:
+    """Every planned case's instruction, with representative production snippets per cell."""
     examples = bundle.snippets([c.cell for c in plan.cases])
-    return LazyRendered(plan.spec, project.templates_dir, plan.cases, examples).check_first()
+    return render_cases(plan.spec, project.templates_dir, plan.cases, examples)
 
 
 def label_production(ctx: CompileContext, bundle: SourceBundle) -> list[Row]:

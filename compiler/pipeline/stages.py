@@ -142,7 +142,7 @@ def generate_until_full(
     for case in plan.cases:
         key = (case.strategy, case.variant, case.cell)
         used_slots[key] = max(used_slots[key], case.slot + 1)
-    batch: Sequence[RenderedCase] = rendered  # rendered lazily, as the fan-out reaches each case
+    batch = list(rendered)
     ctx.progress.expect(len(batch))
     rounds = 0
     while True:
