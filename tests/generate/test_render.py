@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.core.errors import TemplateError
-from compiler.generate.templates import LazyRendered, check_templates, render_case, render_cases
+from compiler.generate.templates import check_templates, render_case
 from compiler.pipeline.compile import compile_dataset
 from compiler.plan.cases import plan_cases
 from compiler.spec.compose import Project, load_spec
@@ -148,17 +148,6 @@ def test_bounded_operators_still_compute_what_templates_use(project: Project) ->
     )
 
 
-def test_lazily_rendered_cases_are_the_eagerly_rendered_ones() -> None:
-    """The fan-out renders each case as it reaches it: the same text as rendering them all first."""
-    spec = load_spec(["dataset=support_bot", "size=120"], PROJECT)
-    cases = plan_cases(spec).cases
-    lazy = LazyRendered(spec, PROJECT.templates_dir, cases).check_first()
-    eager = render_cases(spec, PROJECT.templates_dir, cases)
-    assert len(lazy) == len(eager)
-    assert [lazy[i] for i in reversed(range(len(lazy)))][::-1] == eager  # any order of reading
-    assert lazy[:3] == eager[:3]
-
-
 def _failing_template(project: Project, condition: str) -> None:
     (project.templates_dir / "direct.j2").write_text(
         '{% extends "_base.j2" %}{% block task %}{% if '
@@ -175,14 +164,14 @@ def test_a_template_failing_for_every_case_stops_before_any_lm_call(project: Pro
     assert not (project.conf_dir.parent / "outputs").exists()
 
 
-def test_a_template_failing_for_a_later_case_stops_the_compile_in_one_line(project: Project) -> None:
+def test_a_template_failing_for_a_later_case_stops_before_any_lm_call(project: Project) -> None:
     _failing_template(project, "case.slot == 2")
     with pytest.raises(
         TemplateError, match=r"^\S*direct.j2:1: fails when rendered for strategy direct"
     ) as err:
         compile_dataset(["size=60", "~sources"], project=project)
     assert "\n" not in str(err.value)
-    assert list((project.conf_dir.parent / ".dsc").rglob("*.jsonl"))  # the earlier cases' answers are kept
+    assert not list((project.conf_dir.parent / ".dsc").rglob("*.jsonl"))  # every case renders first
     assert not (project.conf_dir.parent / "outputs").exists()
 
 
