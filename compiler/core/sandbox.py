@@ -43,6 +43,8 @@ NOT_REPRODUCIBLE = {"random": "filter", "lipsum": "function"}
 MAX_POWER_BITS = 1 << 16  # ~20,000 decimal digits
 _OPERATORS = {"*": operator.mul, "**": operator.pow, "+": operator.add, "%": operator.mod}
 _COUNTED, _CONCAT = "dsc_counted", "dsc_concat"  # the filters the metered code calls
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # a plain dict has no attributes of its own beyond its class's
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None), tuple, list, dict})  # never a str.format
 
 
 def _operation_size(name: str, left: Any, right: Any) -> int:
@@ -114,6 +116,32 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 f"`{operator_name}` would build a number over {MAX_POWER_BITS:,} bits; a template may not"
             )
         return _OPERATORS[operator_name](left, right)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`x.name` as the sandbox resolves it; on a plain dict, a name that is not an attribute of `dict`
+        can only be an item (the sandbox tries the attribute first, finds none, then the item)."""
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        if self._safe.get((type(obj), attribute)):  # an attribute found safe before: its value if plain
+            value = getattr(obj, attribute, _PLAIN_VALUES)
+            if type(value) in _PLAIN_VALUES:
+                return value
+        return super().getattr(obj, attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """The sandbox's verdict, which depends only on the object's type and the attribute's name, kept."""
+        key = (type(obj), attr)
+        safe = self._safe.get(key)
+        if safe is None:
+            safe = self._safe[key] = super().is_safe_attribute(obj, attr, value)
+        return safe
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         args = check_call(__obj, args, kwargs)

@@ -9,6 +9,7 @@ import pytest
 
 from compiler.core.errors import TemplateError
 from compiler.generate.templates import check_templates, render_case
+from compiler.pipeline.compile import compile_dataset
 from compiler.plan.cases import plan_cases
 from compiler.spec.compose import Project, load_spec
 
@@ -145,3 +146,67 @@ def test_bounded_operators_still_compute_what_templates_use(project: Project) ->
     assert "ababab 1024 [1, 1, 3] 3.5  3.14 a1[2] 1a2b3c! none 1-  b a=3 1 x,y a+b" in (
         render_case(spec, project.templates_dir, case).instruction
     )
+
+
+def _failing_template(project: Project, condition: str) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}{% block task %}{% if '
+        + condition
+        + " %}{{ 1 / 0 }}{% endif %}{% endblock %}"
+    )
+
+
+def test_a_template_failing_for_every_case_stops_before_any_lm_call(project: Project) -> None:
+    _failing_template(project, "true")
+    with pytest.raises(TemplateError, match=r"direct.j2:1: fails when rendered for strategy direct"):
+        compile_dataset(["size=60", "~sources"], project=project)
+    assert not list((project.conf_dir.parent / ".dsc").rglob("*.jsonl"))  # no journal: no call was made
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
+def test_a_template_failing_for_a_later_case_stops_before_any_lm_call(project: Project) -> None:
+    _failing_template(project, "case.slot == 2")
+    with pytest.raises(
+        TemplateError, match=r"^\S*direct.j2:1: fails when rendered for strategy direct"
+    ) as err:
+        compile_dataset(["size=60", "~sources"], project=project)
+    assert "\n" not in str(err.value)
+    assert not list((project.conf_dir.parent / ".dsc").rglob("*.jsonl"))  # every case renders first
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("{{ d.a }}", "1"),
+        ("{{ d.items is callable }}", "True"),  # a dict's method still wins over its item
+        ("{{ d.items is callable }}{{ d.items is callable }}", "TrueTrue"),
+        ("{{ c.name }}{{ c.name }}", "xx"),
+    ],
+)
+def test_sandbox_lookups_read_as_jinja_reads_them(text: str, shown: str) -> None:
+    import dataclasses
+
+    import jinja2
+
+    from compiler.core.sandbox import sandboxed_environment
+
+    column = dataclasses.make_dataclass("Col", ["name"])("x")
+    env = sandboxed_environment(undefined=jinja2.StrictUndefined)
+    assert env.from_string(text).render(d={"a": 1, "items": 2}, c=column) == shown
+
+
+@pytest.mark.parametrize("text", ["{{ d.missing }}", "{{ d.pop }}", "{{ c.__class__ }}", "{{ c.__dict__ }}"])
+def test_sandbox_still_refuses_what_it_refused(text: str) -> None:
+    import dataclasses
+
+    import jinja2
+
+    from compiler.core.sandbox import sandboxed_environment
+
+    column = dataclasses.make_dataclass("Col", ["name"])("x")
+    env = sandboxed_environment(undefined=jinja2.StrictUndefined)
+    template = env.from_string(text)
+    for _ in range(2):  # the second render reads the kept verdict
+        with pytest.raises((jinja2.UndefinedError, jinja2.exceptions.SecurityError)):
+            template.render(d={"a": 1}, c=column)
