@@ -138,6 +138,30 @@ def test_a_persona_catalogue_mistake_is_one_line(
     assert err.startswith("dsc: error: conf/personas/mine.yaml: ") and message in err
 
 
+TINY = """name: tiny
+description: A calculator bot.
+prompt:
+  text: "Compute: {{ expression }}"
+  variables:
+    expression: {description: An arithmetic expression.}
+dimensions:
+  operation: [add, divide]
+columns:
+  answer: {type: number}
+strategies: {direct: 1}
+size: 4
+"""
+
+
+def test_a_space_of_one_dimension_needs_no_coverage_key(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "conf" / "dataset" / "tiny.yaml").write_text(TINY)
+    assert _compile(repo, "tiny", capsys)["rows"] == 4
+    assert main(["plan", "dataset=tiny", "coverage=2"]) == 2
+    assert "coverage.strength: is 2 but there is only 1 dimension; use coverage: 1" in capsys.readouterr().err
+
+
 def test_overrides_may_sit_on_both_sides_of_an_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "size=12", "--json", "seed=3", "size=14"]) == 0
     plan = json.loads(capsys.readouterr().out)

@@ -28,8 +28,8 @@ from compiler.spec.validate.fields import (
 
 
 def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Coverage:
-    if raw is None:
-        raw = 2
+    if raw is None:  # unwritten: pairwise, or all of them when a space has a single dimension
+        raw = min(2, len(dims)) if dims else 2
     if not isinstance(raw, Mapping):
         raw = {"strength": raw}
     check_keys(problems, "coverage", raw, ("strength", "groups", "include"))
@@ -40,8 +40,9 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
     if strength is not None and dims and strength > len(dims):
         problems.add(
             "coverage.strength",
-            f"is {strength} but there are only {len(dims)} dimensions; "
-            f"use a strength between 1 and {len(dims)}",
+            f"is {strength} but there {'is' if len(dims) == 1 else 'are'} only {len(dims)} "
+            f"dimension{'' if len(dims) == 1 else 's'}; "
+            + ("use coverage: 1" if len(dims) == 1 else f"use a strength between 1 and {len(dims)}"),
         )
         strength = None
     groups: list[tuple[tuple[str, ...], int]] = []
