@@ -54,10 +54,19 @@ class Plan:
             return None
         enough = size_that_covers(self.spec)
         fix = f"size={enough} covers them all" if enough else "raise the weight of the adversarial strategy"
+        why = f"the covering array has {self.cells.array_rows} rows"
+        negative = [s.name for s in self.spec.strategies if s.negative]
+        if enough and enough > self.cells.array_rows and negative and self.cells.negative:
+            share = sum(s.weight for s in self.spec.strategies if s.negative) / sum(
+                s.weight for s in self.spec.strategies
+            )
+            why += (
+                f"; its {len(self.cells.negative)} rows with a negative value go only to {', '.join(negative)}, "
+                f"{share:.0%} of size"
+            )
         return (
             f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
-            f"{self.cells.strength}-wise tuples uncovered; {fix} "
-            f"(the covering array has {self.cells.array_rows} rows)"
+            f"{self.cells.strength}-wise tuples uncovered; {fix} ({why})"
         )
 
 

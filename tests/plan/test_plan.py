@@ -157,3 +157,15 @@ def test_a_small_size_warns_with_the_size_that_covers() -> None:
     wanted = int(warning.split("size=")[1].split()[0])
     raw["size"] = wanted
     assert plan_cases(validate_config(raw, ORIGINS, TEMPLATES)).coverage_warning() is None
+
+
+def test_a_size_above_the_array_is_explained_by_the_negative_rows_share() -> None:
+    raw = copy.deepcopy(BASE)
+    raw["size"], raw["strategies"] = 6, {"direct": 9, "adversarial": 1}
+    plan = plan_cases(validate_config(raw, ORIGINS, TEMPLATES))
+    warning = plan.coverage_warning()
+    assert warning is not None and int(warning.split("size=")[1].split()[0]) > plan.cells.array_rows
+    assert (
+        f"its {len(plan.cells.negative)} rows with a negative value go only to adversarial, 10% of size"
+        in warning
+    )
