@@ -116,6 +116,26 @@ def test_a_dead_endpoint_publishes_nothing_and_exits_3_then_resumes(
     assert [e["version"] for e in read_index(Path("outputs", DATASET))] == [p.name for p in versions_of()]
 
 
+def test_an_endpoint_nobody_listens_on_is_named(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1"
+    code, out, err = run(
+        capsys,
+        "compile",
+        "lm=openai_compatible",
+        f"lm.api_base={base}",
+        "lm.model=m",
+        "lm.max_retries=0",
+        *SMALL,
+    )
+    assert code == 3 and "(connection " in err, err
+    assert f"nothing answers at lm.api_base={base} (is the server running?)" in err and versions_of() == []
+
+
 def _evaluator_aligned(server: MockLLMServer) -> Faults:
     return Faults(force={'\\"strategy\\": \\"evaluator_aligned\\"': ["500"] * 1000})
 
