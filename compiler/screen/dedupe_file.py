@@ -17,7 +17,7 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from compiler.core.errors import SourceError, UsageError
-from compiler.screen.near.index import find_blank_rows, find_exact_duplicates, find_near_duplicates
+from compiler.screen.near.warm import kernels_loading
 from compiler.spec.model import LOCAL_EMBEDDER, MAX_NGRAM, SHINGLE_NGRAM, SemanticDedupe, ShingleKind
 
 _DataType = pl.DataType | DataTypeClass
@@ -75,11 +75,14 @@ def dedupe_file(
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
 
-    frame = read_table(input, in_format)
+    with kernels_loading(near, shingle_kind, ngram):  # numba's start-up runs beside polars' reading
+        frame = read_table(input, in_format)
     if frame.width == 0:  # an empty file: nothing to compare, an empty file out
         _write_atomically(frame, out, out_format)
         return DedupeFileResult(rows_in=0, kept=0, exact=0, near=0, empty=0, out_path=out)
     texts = compared_texts(frame, on, input)
+    from compiler.screen.near.index import find_blank_rows, find_exact_duplicates, find_near_duplicates
+
     if near is None:
         kept_of = find_exact_duplicates(texts)
         dup_kind = (kept_of != np.arange(len(kept_of))).astype(np.uint8)
@@ -129,6 +132,7 @@ def _drop_paraphrases(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mark rows lexical dedupe kept whose embedding's cosine with an earlier kept row reaches the threshold
     (kind 3, kept_of that row); blank rows are never compared."""
+    from compiler.screen.near.index import find_blank_rows
     from compiler.screen.semantic import find_semantic_duplicates, open_embedder
 
     kept = np.flatnonzero((dup_kind == 0) & ~find_blank_rows(texts).astype(bool))

@@ -27,8 +27,10 @@ def test_kept_tables_equal_freshly_built_ones_and_a_damaged_file_is_rebuilt(
         again = chars.unicode_tables()
         assert all(np.array_equal(a, b) for a, b in zip(built, again, strict=True))
         assert chars._read_tables(kept) is not None  # rewritten whole
-        lower, flags = built
+        lower, flags, compose_keys, composed = built
         assert lower[ord("Ä")] == ord("ä") and flags[ord(" ")] & chars.WHITESPACE
         assert flags[ord("!")] & chars.PUNCTUATION and flags[ord("Σ")] & chars.NEEDS_POLARS
+        e_acute = np.searchsorted(compose_keys, ord("E") << 21 | 0x301)
+        assert composed[e_acute] == ord("é")  # E + combining acute is É, lowercased
     finally:
         chars.unicode_tables.cache_clear()

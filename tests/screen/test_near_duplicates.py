@@ -29,6 +29,8 @@ VOCABULARY = [f"w{i}" for i in range(300)] + ["café", "naïve", "über", "“qu
 TRICKY_WORDS = [
     "Café", "cafe\u0301", "CAFÉ!", "ΟΔΟΣ", "Σοφία", "İstanbul", "ǅemal", "ß", "“quote”", "don't", "—",
     "...", "x\u00a0y", "tab\tsep", "e\u0301\u0300", "한국어", "\u1100\u1161", "Ⅻ", "ﬁne", "🙂", "a.b", "",
+    "E\u0301", "NAI\u0308VE", "q\u0301", "e\u0301!", "'\u0301", "e\u0323\u0301", "\u0301x", "I\u0307",
+    "A\u030a", "\u212b", "u\u0308\u0304", "o\u0301\u00e9",
 ]  # fmt: skip
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHINGLINGS = [("word", 1), ("char", 3), ("word", 3)]

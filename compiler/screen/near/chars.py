@@ -25,9 +25,14 @@ from compiler.screen.near.views import decode_utf8, row_bytes
 WHITESPACE, PUNCTUATION, NEEDS_POLARS = 1, 2, 4  # flags per code point
 
 
+Tables = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 @functools.cache
-def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per code point: its one-code-point lowercase, and whitespace / punctuation / needs-polars flags.
+def unicode_tables() -> Tables:
+    """Per code point: its one-code-point lowercase, and whitespace / punctuation / needs-polars flags; then
+    the canonical pairs NFC composes (`compose_keys`, base << 21 | mark, sorted) with the lowercase of what
+    each composes to (`composed`, -1 when that character itself needs polars).
 
     Building them walks 200k code points through unicodedata (~0.5 s), so a process reads them from a file
     kept beside numba's kernel cache, named by this module's bytes and the Unicode and Python versions."""
@@ -37,7 +42,7 @@ def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
             return tables
     tables = _build_tables()
     buffer = io.BytesIO()
-    np.savez(buffer, lower=tables[0], flags=tables[1])
+    np.savez(buffer, lower=tables[0], flags=tables[1], compose_keys=tables[2], composed=tables[3])
     for path in _table_files():
         try:
             write_atomic(path, buffer.getvalue())
@@ -57,11 +62,12 @@ def _table_files() -> list[Path]:
     return [Path(__file__).resolve().parent / "__pycache__" / name, user / name]
 
 
-def _read_tables(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_tables(path: Path) -> Tables | None:
     """The kept tables, or None when missing or not what this module builds (a damaged or foreign file)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             lower, flags = data["lower"], data["flags"]
+            compose_keys, composed = data["compose_keys"], data["composed"]
     except (OSError, ValueError, KeyError, EOFError):
         return None
     if (
@@ -69,12 +75,15 @@ def _read_tables(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         or lower.dtype != np.int32
         or flags.shape != (0x110000,)
         or flags.dtype != np.uint8
+        or compose_keys.dtype != np.int64
+        or composed.dtype != np.int32
+        or compose_keys.shape != composed.shape
     ):
         return None
-    return lower, flags
+    return lower, flags, compose_keys, composed
 
 
-def _build_tables() -> tuple[np.ndarray, np.ndarray]:
+def _build_tables() -> Tables:
     lower = np.arange(0x110000, dtype=np.int32)
     flags = np.zeros(0x110000, dtype=np.uint8)
     # Planes 3 and up hold no cased, spacing, punctuation or composing characters outside these blocks.
@@ -98,13 +107,31 @@ def _build_tables() -> tuple[np.ndarray, np.ndarray]:
             flags[cp] |= NEEDS_POLARS
         if len(lowered) == 1:
             lower[cp] = ord(lowered)
-    return lower, flags
+    return (lower, flags, *_compositions(code_points, lower, flags))
+
+
+def _compositions(
+    code_points: list[int], lower: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The base + mark pairs NFC turns into one character, keyed base << 21 | mark, with that character's
+    lowercase (-1 when it needs polars, whitespace or punctuation: the kernel leaves those rows to polars)."""
+    pairs: dict[int, int] = {}
+    for cp in code_points:
+        decomposition = unicodedata.decomposition(chr(cp)).split()
+        if len(decomposition) != 2 or decomposition[0].startswith("<"):
+            continue
+        base, mark = (int(part, 16) for part in decomposition)
+        if unicodedata.normalize("NFC", chr(base) + chr(mark)) != chr(cp):
+            continue  # a composition exclusion: NFC keeps the pair apart
+        pairs[base << 21 | mark] = -1 if flags[cp] else int(lower[cp])
+    keys = np.array(sorted(pairs), dtype=np.int64)
+    return keys, np.array([pairs[key] for key in keys.tolist()], dtype=np.int32)
 
 
 @functools.cache
 def punctuation_chars() -> str:
     """Return every code point the tables flag as punctuation, as one string."""
-    _, flags = unicode_tables()
+    flags = unicode_tables()[1]
     return "".join(chr(cp) for cp in np.flatnonzero(flags & PUNCTUATION))
 
 

@@ -16,7 +16,7 @@ from compiler.screen.near.views import StringViews, row_bytes
 def blank_rows(texts: pl.Series, column: StringViews) -> np.ndarray:
     """A bool mask of the column's null or whitespace-only strings."""
     blank = texts.is_null().to_numpy()
-    _, flags = unicode_tables()
+    flags = unicode_tables()[1]
     mark_blank_rows(*column.kernel_args, flags, blank)
     return blank
 

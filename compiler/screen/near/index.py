@@ -89,24 +89,36 @@ def find_near_duplicates(
         texts.gather(reps), threshold, shingle == "word", ngram, num_perm, seed
     )
 
-    rep_pos = np.full(n, -1, dtype=np.int64)
-    rep_pos[reps] = np.arange(len(reps))
-    pos = rep_pos[exact_of]  # -1 only for blank rows
-    kept_of = rows.copy()
-    kept_of[pos >= 0] = reps[kept[pos[pos >= 0]]]
-    merged = kept_of != rows
-    kind = np.zeros(n, dtype=np.uint8)
-    kind[merged & (exact_of == kept_of)] = 1
-    kind[merged & (exact_of != kept_of)] = 2
-    dup_of = np.full(n, -1, dtype=np.int64)
-    dup_of[kind == 1] = exact_of[kind == 1]
-    dup_of[kind == 2] = reps[match[pos[kind == 2]]]
-    similarity = np.zeros(n, dtype=np.float32)
-    similarity[kind == 1] = 1.0
-    similarity[kind == 2] = rep_similarity[pos[kind == 2]]
+    kept_of, kind, dup_of, similarity = _spread_to_rows(exact_of, reps, match, kept, rep_similarity)
     return Duplicates(
         kept_of=kept_of, kind=kind, dup_of=dup_of, similarity=similarity, empty=int(blank.sum())
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _spread_to_rows(exact_of, reps, match, kept, rep_similarity):
+    """Every row's kept row, kind (0 kept, 1 exact, 2 near), matched row and similarity, from its distinct
+    text's (reps[k] is the first row of distinct text k; blank rows have no distinct text and keep)."""
+    n = exact_of.shape[0]
+    rep_pos = np.full(n, -1, dtype=np.int64)
+    for k in range(reps.shape[0]):
+        rep_pos[reps[k]] = k
+    kept_of = np.arange(n, dtype=np.int64)
+    kind = np.zeros(n, dtype=np.uint8)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    similarity = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        pos = rep_pos[exact_of[i]]
+        if pos < 0:
+            continue  # a blank row
+        kept_of[i] = reps[kept[pos]]
+        if kept_of[i] == i:
+            continue
+        if exact_of[i] == kept_of[i]:
+            kind[i], dup_of[i], similarity[i] = 1, exact_of[i], 1.0
+        else:
+            kind[i], dup_of[i], similarity[i] = 2, reps[match[pos]], rep_similarity[pos]
+    return kept_of, kind, dup_of, similarity
 
 
 @functools.cache

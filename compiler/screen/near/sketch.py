@@ -38,7 +38,7 @@ def sketch_texts(
     """Return (keys, bits, shingles, starts, counts): each text's band keys, the low byte of each of its
     MinHash values, and where its shingle hashes sit."""
     m = len(texts)
-    lower, flags = unicode_tables()
+    tables = unicode_tables()
     keys = np.empty((bands, m), dtype=np.uint32)
     bits = np.zeros((m, len(a)), dtype=np.uint8)
     starts = np.zeros(m, dtype=np.int64)
@@ -49,7 +49,7 @@ def sketch_texts(
     # Room for every row's shingles at an upper bound of their count, then as much again for the rows polars
     # normalises: pages never written cost nothing, so the bound is free.
     shingles = _lazy_array(2 * room[-1], np.uint32)
-    shape = (lower, flags, word_mode, ngram, a, b, mix, band_rows)
+    shape = (tables, word_mode, ngram, a, b, mix, band_rows)
     outputs = (needs_polars, keys, bits, shingles, starts, counts)
     _sketch_rows(*main.kernel_args, np.arange(m), True, *shape, room, 0, *outputs)
     # Rows with decomposed, combining or context-cased characters get polars' NFC and lowercase first.
@@ -116,15 +116,18 @@ def hash_span(buf, start, end):
 
 
 @njit
-def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
+def _normalise_row(src, check_polars, tables, norm, word_start, word_end):
     """Write the row's normalised words into norm, one space apart; return (bytes, words).
 
-    Returns (-1, 0) when check_polars is set and the row holds a character only polars normalises.
+    Returns (-1, 0) when check_polars is set and the row holds a character only polars normalises; a letter
+    followed by one combining mark NFC composes with it is composed here instead.
     """
+    lower, flags, compose_keys, composed = tables
     q = 0
     words = 0
     in_word = False
     keep = 0  # norm length up to the current word's last non-punctuation character
+    last_cp, last_q = -1, 0  # the word's last character as read, and where its lowercase was written
     p = 0
     while p < src.shape[0]:
         if src[p] < 0x80:
@@ -134,10 +137,19 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
         # Lowercasing never changes whether a character is whitespace or punctuation: look both up at once.
         flag = flags[cp]
         if check_polars and flag & NEEDS_POLARS:
-            return -1, 0
+            folded = _compose_pair(src, p + width, last_cp, cp, flags, compose_keys, composed)
+            if folded < 0:
+                return -1, 0
+            q = encode_utf8(folded, norm, last_q)  # the base's lowercase becomes the composed one's
+            keep = q
+            last_cp = -1
+            p += width
+            continue
+        original = cp
         cp = lower[cp]
         p += width
         if flag & WHITESPACE:
+            last_cp = -1
             if in_word:
                 word_end[words] = keep
                 words += 1
@@ -146,19 +158,24 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
             continue
         if not in_word:
             if flag & PUNCTUATION:
+                last_cp = -1
                 continue  # leading punctuation
             if words > 0:
                 norm[q] = 32
                 q += 1
             word_start[words] = q
             in_word = True
+        last_q = q
         if cp < 0x80:
             norm[q] = cp
             q += 1
         else:
             q = encode_utf8(cp, norm, q)
-        if not flag & PUNCTUATION:
+        if flag & PUNCTUATION:
+            last_cp = -1
+        else:
             keep = q
+            last_cp = original
     if in_word:
         word_end[words] = keep
         words += 1
@@ -167,10 +184,27 @@ def _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end):
 
 
 @njit
-def _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, out, at):
+def _compose_pair(src, after, base, mark, flags, compose_keys, composed):
+    """The lowercase of what NFC makes of base + mark, or -1: no base, no composition, or the character after
+    the mark (at src[after]) is one NFC could compose or reorder further."""
+    if base < 0:
+        return -1
+    if after < src.shape[0]:
+        following, _ = decode_utf8(src, after)
+        if flags[following] & NEEDS_POLARS:
+            return -1
+    key = (np.int64(base) << np.int64(21)) | np.int64(mark)
+    at = np.searchsorted(compose_keys, key)
+    if at >= compose_keys.shape[0] or compose_keys[at] != key:
+        return -1
+    return composed[at]
+
+
+@njit
+def _shingle_row(src, check_polars, tables, word_mode, ngram, scratch, out, at):
     """Write the row's shingle hashes to out[at:]; return how many (-1: the row needs polars first)."""
     norm, word_start, word_end, word_hash = scratch
-    n_bytes, words = _normalise_row(src, check_polars, lower, flags, norm, word_start, word_end)
+    n_bytes, words = _normalise_row(src, check_polars, tables, norm, word_start, word_end)
     if n_bytes < 0:
         return -1
     count = 0
@@ -236,7 +270,7 @@ def _minhash(hashes, start, count, a, b, sig):
 
 @njit(parallel=True, cache=True, nogil=True)
 def _sketch_rows(
-    views, views_address, buffer_addresses, rows, check_polars, lower, flags, word_mode, ngram,
+    views, views_address, buffer_addresses, rows, check_polars, tables, word_mode, ngram,
     a, b, mix, band_rows, room, area, needs_polars, keys, bits, shingles, starts, counts,
 ):  # fmt: skip
     """Shingle and MinHash each string into LSH band keys (string i is row rows[i] of the outputs).
@@ -253,7 +287,7 @@ def _sketch_rows(
         for i in range(first, last):
             row = rows[i]
             src = row_bytes(views, views_address, buffer_addresses, i)
-            count = _shingle_row(src, check_polars, lower, flags, word_mode, ngram, scratch, shingles, at)
+            count = _shingle_row(src, check_polars, tables, word_mode, ngram, scratch, shingles, at)
             if count < 0:
                 needs_polars[row] = True
                 continue
