@@ -164,7 +164,7 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
     plugin = re.search(r"Could not find 'hydra/(launcher|sweeper)/([^']+)'", message)
     if plugin:
         kind, name = plugin[1], plugin[2]
-        known = (
+        plugins = (
             "`pip install hydra-joblib-launcher` (dsc's extra `dsc[joblib]`) adds `joblib`, "
             "`hydra-submitit-launcher` (`dsc[submitit]`) adds `submitit_local` and `submitit_slurm`"
             if kind == "launcher"
@@ -172,7 +172,7 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         )
         return (
             f"command line: `hydra/{kind}={name}`: no Hydra {kind} `{name}` is installed; {kind}s are "
-            f"Hydra plugins: {known}"
+            f"Hydra plugins: {plugins}"
         )
     missing = re.search(r"Could not find '([^'/]+)/([^']+)'", message)
     if missing:
