@@ -163,7 +163,10 @@ def main() -> None:
             f"out_dir={work}/big",
             f"journal_dir={work}/big-journal",
         ]
-        big, _ = timed(big_args, clone, env, "big")
+        big_cold, _ = timed(big_args, clone, env, "big_cold")  # numba compiles the kernels it needs first
+        shutil.rmtree(work / "big")
+        shutil.rmtree(work / "big-journal")
+        big, _ = timed(big_args, clone, env, "big")  # the kernels are in numba's cache now
     print(first_out.strip().splitlines()[-1] if first_out.strip() else "")
     print(noop_out.strip().splitlines()[0])
     rows = [
@@ -202,6 +205,11 @@ def main() -> None:
         print(f"{name:56}{wall:>9.2f}{goal_text:>8}{cpu_text:>9}  {ratio}")
     per_row, cpu_row = big / args.rows * 1000, CPU["big"] / args.rows * 1000
     print(f"{f'offline compile, {args.rows} rows, ms per row':56}{per_row:>9.3f}{'<= 0.3':>8}{cpu_row:>9.3f}")
+    cold_row, cold_cpu = big_cold / args.rows * 1000, CPU["big_cold"] / args.rows * 1000
+    print(
+        f"{'  peer: the same, kernels not yet in numba cache':56}{cold_row:>9.3f}{'':>8}{cold_cpu:>9.3f}"
+        f"  {cold_row / per_row:.1f}x"
+    )
 
 
 if __name__ == "__main__":
