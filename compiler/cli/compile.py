@@ -48,7 +48,11 @@ def _print_summary(result: Any) -> None:
         cells = "; ".join(f"{s.strategy} [{s.cell}] {s.got}/{s.wanted}" for s in result.selection.short[:5])
         more = f" (+{len(result.selection.short) - 5} more)" if len(result.selection.short) > 5 else ""
         if result.selection.missing:
-            print(f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}")
+            print(
+                f"  shortfall: {result.selection.missing} rows missing; short cells: {cells}{more}. The space "
+                f"gave fewer distinct rows than size={result.spec.size} after {result.rounds} top-up rounds: "
+                "add dimensions or values, lower size, raise max_rounds, or raise dedupe.near"
+            )
         else:
             print(
                 f"  {len(result.selection.short)} cells got fewer rows than planned, filled from other cells "

@@ -162,6 +162,16 @@ def test_a_space_of_one_dimension_needs_no_coverage_key(
     assert "coverage.strength: is 2 but there is only 1 dimension; use coverage: 1" in capsys.readouterr().err
 
 
+def test_a_space_too_small_for_its_size_says_how_to_get_the_rows(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "conf" / "dataset" / "tiny.yaml").write_text(TINY.replace("[add, divide]", "[add]"))
+    assert main(["compile", "dataset=tiny", "size=300"]) == 0
+    out = capsys.readouterr().out
+    assert "rows missing; short cells: direct [operation=add]" in out
+    assert "add dimensions or values, lower size, raise max_rounds, or raise dedupe.near" in out
+
+
 def test_overrides_may_sit_on_both_sides_of_an_option(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "size=12", "--json", "seed=3", "size=14"]) == 0
     plan = json.loads(capsys.readouterr().out)
