@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from compiler.cli.locate import shown
 from compiler.core import lazy
+from compiler.core.confine import shown_path
 
 if TYPE_CHECKING:
     from compiler.spec.model import LMSpec
@@ -31,10 +31,10 @@ def _print_summary(result: Any) -> None:
     if warning:
         print(f"dsc: warning: {warning}", file=sys.stderr)
     if result.created:
-        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown(version.path)}")
+        print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown_path(version.path)}")
     else:
         print(
-            f"unchanged: {version.version} -> {shown(version.path)} ({len(result.rows)} rows, nothing written)"
+            f"unchanged: {version.version} -> {shown_path(version.path)} ({len(result.rows)} rows, nothing written)"
         )
     print(f"  strategies: {by_strategy}")
     print(f"  sources:    {by_source}")
@@ -69,8 +69,10 @@ def _print_summary(result: Any) -> None:
         )
     pending = sum(1 for row in result.rows if row.review_status == "pending")
     if pending:
-        print(f"  {pending} rows pending review (`dsc review list {shown(version.path)} --status pending`)")
-    print(f"  report: {shown(version.path / 'report.html')}")
+        print(
+            f"  {pending} rows pending review (`dsc review list {shown_path(version.path)} --status pending`)"
+        )
+    print(f"  report: {shown_path(version.path / 'report.html')}")
     print(
         f"  {result.calls} LM calls ({result.replayed} answers replayed from the journal), "
         f"{result.seconds:.1f} s"
@@ -90,12 +92,12 @@ def _print_unchanged(found: Any) -> None:
     strategies = ", ".join(f"{k} {v.selected}" for k, v in sorted(manifest.strategies.items()))
     sources = ", ".join(f"{k} {v}" for k, v in sorted(manifest.sources.items()))
     print(
-        f"unchanged: {found.version.version} -> {shown(found.version.path)} "
+        f"unchanged: {found.version.version} -> {shown_path(found.version.path)} "
         f"({manifest.rows} rows, nothing to do)"
     )
     print(f"  strategies: {strategies}")
     print(f"  sources:    {sources}")
-    print(f"  report: {shown(found.version.path / 'report.html')}")
+    print(f"  report: {shown_path(found.version.path / 'report.html')}")
     print(f"  0 LM calls; inputs match the fingerprint of this version, {found.seconds:.2f} s")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from compiler.spec.paths import Paths, read_paths
@@ -21,11 +20,3 @@ def open_version(ref: str, args: argparse.Namespace) -> Any:
     from compiler.versions.verify import require_intact
 
     return require_intact(resolve_version(ref, project_paths(args).out_dir))
-
-
-def shown(path: Any) -> str:
-    """A path as the user reads it: relative to the working directory when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

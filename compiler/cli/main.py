@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from compiler.cli.compile import run_compile
-from compiler.cli.locate import project_paths, shown
+from compiler.cli.locate import project_paths
 from compiler.cli.optimize import add_optimize_verb, run_optimize
 from compiler.cli.plan import CFG_HELP, OVERRIDES_HELP, print_config, run_plan
 from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.atomic import write_queued
+from compiler.core.confine import shown_path
 from compiler.core.errors import DscError, UsageError
 from compiler.spec.model import LOCAL_EMBEDDER
 from compiler.spec.paths import path_overrides
@@ -129,7 +130,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
         return 0
-    print(f"{manifest.dataset} {manifest.version}  ({shown(version.path)})")
+    print(f"{manifest.dataset} {manifest.version}  ({shown_path(version.path)})")
     print(f"  parent: {manifest.parent or '-'}   lm: {manifest.lm.identity}   seed: {manifest.seed}")
     print(f"  rows: {manifest.rows}   sources: " + ", ".join(f"{k} {v}" for k, v in manifest.sources.items()))
     print(

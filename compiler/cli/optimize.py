@@ -20,13 +20,11 @@ def add_optimize_verb(verbs: Any) -> None:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
+    from compiler.core.confine import shown_path
     from compiler.pipeline.optimize import optimize_program
 
     result = optimize_program(args.overrides)
-    try:
-        shown = result.path.relative_to(result.path.cwd())
-    except ValueError:
-        shown = result.path
+    shown = shown_path(result.path)
     print(f"optimized ({result.optimizer}): {shown}, {result.demos} demos")
     print(
         f"  held-out metric on {result.held_out} planned cases: {result.before:.3f} -> {result.after:.3f} "

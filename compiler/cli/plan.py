@@ -160,26 +160,14 @@ def print_config(args: argparse.Namespace) -> int:
     from compiler.core.errors import UsageError
     from compiler.generate.backends.redact import redact_secrets
     from compiler.spec.compose import Project, compose_config
+    from compiler.spec.safety.rules import mask_config
 
     if getattr(args, "multirun", False):
         raise UsageError("--cfg job prints one job's config; drop -m and give one value per key")
     raw, _ = compose_config(args.overrides, Project.locate())
-    text = lazy.omegaconf.OmegaConf.to_yaml(_masked(raw))
+    text = lazy.omegaconf.OmegaConf.to_yaml(mask_config(raw))
     sys.stdout.write(redact_secrets(text))  # a key pasted into the config or an override stays out of logs
     return 0
-
-
-def _masked(node: Any) -> Any:
-    """The config with the value of every secret-named key (api_key, token, password, ...) as ***."""
-    from compiler.spec.safety.rules import SECRET_KEY
-
-    if isinstance(node, dict):
-        return {
-            k: "***" if SECRET_KEY.search(str(k)) and v is not None else _masked(v) for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_masked(v) for v in node]
-    return node
 
 
 def run_plan(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from compiler.cli.locate import open_version, project_paths
-from compiler.cli.locate import shown as shown_path
+from compiler.core.confine import shown_path
 from compiler.core.errors import UsageError
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from compiler.cli.dedupe import add_dedupe_verb, run_dedupe
-from compiler.cli.locate import open_version, project_paths, shown
+from compiler.cli.locate import open_version, project_paths
 from compiler.cli.review import run_promote, run_review
+from compiler.core.confine import shown_path
 from compiler.core.errors import UsageError
 from compiler.spec.model import CURATED_NAMES
 
@@ -183,11 +184,11 @@ def run_verify(args: argparse.Namespace) -> int:
     for version in versions:
         findings = verify_version(version)
         for finding in findings:
-            print(f"{shown(finding.path)}: {finding.problem}", file=sys.stderr)
+            print(f"{shown_path(finding.path)}: {finding.problem}", file=sys.stderr)
         if findings:
             failed += 1
         else:
-            print(f"ok: {shown(version.path)}")
+            print(f"ok: {shown_path(version.path)}")
     return 1 if failed else 0
 
 
@@ -207,7 +208,7 @@ def run_export(args: argparse.Namespace) -> int:
     path = export_version(rows, read_manifest(version), args.fmt, Path(args.out), force=args.force)
     print(
         f"exported {len(rows)} {'/'.join(statuses)} rows of {version.dataset}/{version.version} as {args.fmt}: "
-        f"{shown(path)} (how to run it: {shown(path / 'README.md')})"
+        f"{shown_path(path)} (how to run it: {shown_path(path / 'README.md')})"
     )
     return 0
 
@@ -235,9 +236,9 @@ def run_repair(args: argparse.Namespace) -> int:
         if report.staging_removed:
             done.append(f"removed {len(report.staging_removed)} stale staging folders")
         print(
-            f"repaired {shown(folder)}: " + "; ".join(done)
+            f"repaired {shown_path(folder)}: " + "; ".join(done)
             if done
-            else f"ok: {shown(folder)} ({report.versions} versions)"
+            else f"ok: {shown_path(folder)} ({report.versions} versions)"
         )
         for version, finding in report.damaged_versions:
             damaged += 1
@@ -246,7 +247,7 @@ def run_repair(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     if not folders:
-        print(f"nothing to repair: no datasets under {shown(out_dir)}/")
+        print(f"nothing to repair: no datasets under {shown_path(out_dir)}/")
     return 1 if damaged else 0
 
 

@@ -18,6 +18,9 @@ from compiler.core.errors import SourceError
 from compiler.core.limits import NestingError, load_json
 from compiler.spec.validate.production import FIELD_KEYS, ProductionSource
 
+FILE_STRIDE = (
+    2**32
+)  # a row's `row` is file number x FILE_STRIDE + its line (JSONL) or row number (CSV, Parquet)
 ERROR_TRUE = ("true", "1", "yes", "y", "fail", "failed", "failure", "error", "wrong", "incorrect", "bad")
 ERROR_FALSE = ("false", "0", "no", "n", "pass", "passed", "ok", "success", "correct", "good")
 
@@ -280,7 +283,7 @@ def scan_trace_file(
             else pl.lit(False)
         ).alias("_bad_timestamp"),
         exprs.get("_timestamp_raw", pl.lit(None)).cast(pl.String).alias("_timestamp_raw"),
-        (pl.lit(file_no, dtype=pl.UInt64) * 2**32 + pl.col("_line").cast(pl.UInt64)).alias("row"),
+        (pl.lit(file_no, dtype=pl.UInt64) * FILE_STRIDE + pl.col("_line").cast(pl.UInt64)).alias("row"),
     ]
     columns += [
         exprs[f"_map_{m.dimension}"].cast(pl.String).cast(pl.Categorical).alias(f"_map_{m.dimension}")

@@ -18,7 +18,7 @@ import polars as pl
 
 from compiler.core.errors import SourceError
 from compiler.privacy.gate import scrub_frame, scrub_text
-from compiler.sources.trace_files import UnreadableTraceFile, scan_trace_file
+from compiler.sources.trace_files import FILE_STRIDE, UnreadableTraceFile, scan_trace_file
 from compiler.spec.model import Dimension
 from compiler.spec.validate.production import ProductionSource
 
@@ -225,8 +225,8 @@ def load_traces(
 def _first_malformed(source: ProductionSource, frame: pl.DataFrame) -> str:
     """Where the first malformed row is: `file:line` for JSONL, `file row n` for CSV and Parquet."""
     row = int(frame.filter(pl.col("_malformed").is_not_null())["row"].min())  # type: ignore[arg-type]
-    path = source.files[row // 2**32]
-    where = row % 2**32
+    path = source.files[row // FILE_STRIDE]
+    where = row % FILE_STRIDE
     if path.suffix.lower() in (".csv", ".parquet", ".pq"):
         return f"{path.name} row {where}"
     return f"{path.name}:{where}"

@@ -88,13 +88,18 @@ def test_an_old_config_picking_the_dataset_without_global_still_works(
 PERSONAS = "pat:\n  expertise: novice\n  style: terse\n  goal: a quick fix\n  locale: fr-FR\n  description: Impatient.\n"
 
 
-def test_a_dataset_file_of_an_init_repository_picks_its_own_personas(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _use_own_personas(repo: Path, catalogue: str) -> None:
+    """The example space picks conf/personas/mine.yaml, holding `catalogue`, as the README shows."""
     example = repo / "conf" / "dataset" / "example.yaml"
     example.write_text("defaults: [override /personas: mine]\n" + example.read_text())
     (repo / "conf" / "personas").mkdir()
-    (repo / "conf" / "personas" / "mine.yaml").write_text(PERSONAS)
+    (repo / "conf" / "personas" / "mine.yaml").write_text(catalogue)
+
+
+def test_a_dataset_file_of_an_init_repository_picks_its_own_personas(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _use_own_personas(repo, PERSONAS)
     assert main(["compile"]) == 0
     cases = next((repo / "outputs" / "example").glob("*/cases.jsonl")).read_text()
     assert '"variant": "pat"' in cases and '"variant": "busy_parent"' not in cases
@@ -128,10 +133,7 @@ def test_a_dataset_file_of_an_init_repository_picks_its_own_personas(
 def test_a_persona_catalogue_mistake_is_one_line(
     repo: Path, catalogue: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    example = repo / "conf" / "dataset" / "example.yaml"
-    example.write_text("defaults: [override /personas: mine]\n" + example.read_text())
-    (repo / "conf" / "personas").mkdir()
-    (repo / "conf" / "personas" / "mine.yaml").write_text(catalogue)
+    _use_own_personas(repo, catalogue)
     assert main(["plan"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err

@@ -28,11 +28,9 @@ def path_problems(raw: Mapping[str, Any], explicit: Mapping[str, str], root: Pat
             if reason is None and not any(is_inside(r, Path(text)) for r in roots):
                 reason = f"`{text}` resolves to {Path(text).resolve()}, outside the project (a symlink?)"
             if reason is not None:
+                where = "paths in config files stay inside the project"
                 problems.append(
-                    (
-                        key,
-                        f"{reason}; paths in config files stay inside the project (a folder set on the command line may be anywhere)",
-                    )
+                    (key, f"{reason}; {where} (a folder set on the command line may be anywhere)")
                 )
                 continue
         if isinstance(name, str) and name and "\x00" not in name:  # NUL: the name check says so

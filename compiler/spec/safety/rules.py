@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from compiler.core import lazy
 from compiler.spec.safety.yaml_scan import Scalar, ScannedFile
@@ -179,6 +180,18 @@ def override_problem(text: str, *, from_cli: bool = True) -> str | None:
         )
     reasons = interpolation_problems(value)
     return reasons[0] if reasons else None
+
+
+def mask_config(node: Any) -> Any:
+    """A composed config with the value of every secret-named key (api_key, token, password, ...) as ***."""
+    if isinstance(node, dict):
+        return {
+            k: "***" if SECRET_KEY.search(str(k)) and v is not None else mask_config(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [mask_config(v) for v in node]
+    return node
 
 
 def mask_override(text: str) -> str:
