@@ -16,6 +16,7 @@ from compiler.generate.templates import RenderedCase, render_cases
 from compiler.pipeline.context import CompileContext
 from compiler.plan.cases import CaseSpec, Plan, plan_top_up
 from compiler.screen.candidates import judge_plausibility, screen_candidates
+from compiler.screen.checks import row_checks
 from compiler.screen.decisions import Decision
 from compiler.screen.dedupe import Candidate, DedupeResult, ExistingRow, compared_text
 from compiler.screen.select import Selection, select_rows
@@ -54,7 +55,7 @@ class CandidateRows:
     Each row is scrubbed and hashed on its own, so batching by arrival changes no byte of any row.
     """
 
-    BATCH = 64
+    BATCH = 512  # one privacy prefilter per batch: polars compiles its regex on every call
 
     def __init__(self, ctx: CompileContext, privacy: Counter[str]) -> None:
         self.ctx = ctx
@@ -91,7 +92,7 @@ class CandidateRows:
             row = Row.build(
                 "synthetic", case.strategy, case.variant, dict(case.cell), inputs, expected, provenance
             )
-            self.built[id(item)] = Candidate(row, case)
+            self.built[id(item)] = Candidate(row, case, row_checks(self.ctx.spec, row))
 
 
 def short_cases(

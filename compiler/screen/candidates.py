@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from compiler.generate.calls import judge_cases
-from compiler.screen.checks import CheckResult, hard_failure, run_checks
+from compiler.screen.checks import CheckResult, hard_failure, row_checks, with_duplicates
 from compiler.screen.decisions import Decision, apply_decisions
 from compiler.screen.dedupe import Candidate, DedupeResult, Drop, ExistingRow, drop_duplicates
 from compiler.spec.model import Spec
@@ -36,7 +36,7 @@ def screen_candidates(
         if row is None:
             drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, "review:rejected"))
             continue
-        reviewed.append(Candidate(row, candidate.case))
+        reviewed.append(candidate if row is candidate.row else Candidate(row, candidate.case))
     measure = spec.dedupe
     deduped = drop_duplicates(
         reviewed, measure.near, measure.on, existing, shingle=measure.shingle, ngram=measure.ngram
@@ -53,7 +53,8 @@ def screen_candidates(
     collapsed = Counter(d.kept_id for d in deduped.drops)
     survivors: list[Candidate] = []
     for candidate in deduped.survivors:
-        results = run_checks(spec, candidate.row, collapsed[candidate.row.id])
+        checks = candidate.checks if candidate.checks is not None else row_checks(spec, candidate.row)
+        results = with_duplicates(checks, collapsed[candidate.row.id])
         failed = hard_failure(results)
         if failed is not None:
             drops.append(Drop(candidate.row.id, candidate.row.id, 0.0, f"check:{failed.name}"))

@@ -70,13 +70,20 @@ def run_checks(
     spec: Spec, row: Row, duplicates: int = 0, extra: Sequence[CheckResult] = ()
 ) -> tuple[CheckResult, ...]:
     """All checks of one row in a fixed order; `duplicates` is how many rows collapsed into it."""
-    results = [
-        check_schema(spec, row),
-        check_expected(spec, row),
-        check_context(spec, row),
-        CheckResult("duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique"),
-    ]
-    return (*results, *extra)
+    return with_duplicates(row_checks(spec, row), duplicates, extra)
+
+
+def row_checks(spec: Spec, row: Row) -> tuple[CheckResult, ...]:
+    """The checks that depend on the row alone (run as answers arrive, before dedupe is known)."""
+    return (check_schema(spec, row), check_expected(spec, row), check_context(spec, row))
+
+
+def with_duplicates(
+    checks: Sequence[CheckResult], duplicates: int, extra: Sequence[CheckResult] = ()
+) -> tuple[CheckResult, ...]:
+    """`row_checks`' results followed by the duplicate count and any extra results: `run_checks`' order."""
+    duplicate = CheckResult("duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique")
+    return (*checks, duplicate, *extra)
 
 
 def hard_failure(results: Sequence[CheckResult]) -> CheckResult | None:

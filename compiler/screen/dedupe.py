@@ -14,6 +14,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from compiler.screen.checks import CheckResult
 else:  # polars costs 0.3 s to import; `dsc plan` reaches this module but needs no frame
     from compiler.core.lazy import polars as pl
 
@@ -35,6 +37,7 @@ from compiler.spec.model import ShingleKind
 class Candidate:
     row: Row
     case: CaseSpec | None  # None for rows that did not come from the plan (curated, production)
+    checks: tuple[CheckResult, ...] | None = None  # `row_checks` of this very row, when already run
 
 
 @dataclass(frozen=True)
