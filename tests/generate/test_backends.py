@@ -7,6 +7,7 @@ makes it; nothing in the client is patched.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,11 +22,16 @@ from compiler.core.errors import DscError, LMError
 from compiler.generate.backends import LMHandle, open_lm
 from compiler.generate.backends.endpoint import endpoint_identity
 from compiler.generate.backends.faults import (
+    CONNECTION,
+    SERVER,
     AdaptiveLimit,
+    Fault,
     LMCallFailed,
     RateLimitBreaker,
     RateLimitWatch,
+    Recovery,
     RetryPolicy,
+    call_with_recovery,
 )
 from compiler.generate.backends.http import open_http_engine
 from compiler.generate.backends.journaled import CallStats
@@ -214,6 +220,51 @@ def test_a_cancelled_wait_gives_its_slot_back() -> None:
         return limit.in_flight, len(limit._waiters)
 
     assert asyncio.run(scenario()) == (1, 0)
+
+
+def _failing_run(kind: str, requests: int, succeed_first: bool = False) -> tuple[int, int, list[Any]]:
+    """`requests` concurrent calls (concurrency 4, no backoff) whose attempts all fail with `kind`, after one
+    success when `succeed_first`: the attempts made, those made after some request used up its retries,
+    and each call's outcome."""
+    policy = RetryPolicy(max_retries=3, backoff_base=0.0)
+    recovery = Recovery(policy, 4, CallStats())
+    attempts = late = 0
+    faults: Counter[int] = Counter()  # by call
+
+    async def call(number: int) -> str:
+        async def attempt() -> str:
+            nonlocal attempts, late
+            attempts += 1
+            late += any(n == policy.max_retries + 1 for n in faults.values())
+            faults[number] += 1
+            first = attempts == 1
+            await asyncio.sleep(0)
+            if succeed_first and first:
+                return "answer"
+            raise Fault(kind, f"{kind} talking to http://127.0.0.1:9")
+
+        return await call_with_recovery(recovery, attempt)
+
+    async def scenario() -> list[Any]:
+        return list(await asyncio.gather(*(call(n) for n in range(requests)), return_exceptions=True))
+
+    outcomes = asyncio.run(scenario())
+    return attempts, late, outcomes
+
+
+def test_an_endpoint_that_never_answered_fails_the_queued_requests_at_once() -> None:
+    attempts, late, outcomes = _failing_run(CONNECTION, 100)
+    assert all(isinstance(o, LMCallFailed) and o.error_class == CONNECTION for o in outcomes)
+    # once one request used up its 4 attempts, only those already in flight (concurrency 4) go out: the
+    # others fail without their last attempt and without waiting out their backoff
+    assert late <= 4 and attempts < 100 * 4, (late, attempts)
+
+
+def test_connection_faults_after_a_success_and_server_faults_keep_every_retry() -> None:
+    attempts, _, outcomes = _failing_run(CONNECTION, 20, succeed_first=True)
+    assert outcomes[0] == "answer" and attempts == 1 + 19 * 4
+    attempts, _, outcomes = _failing_run(SERVER, 20)
+    assert all(isinstance(o, LMCallFailed) for o in outcomes) and attempts == 20 * 4
 
 
 def test_rate_limiting_for_too_long_trips_the_breaker() -> None:

@@ -204,6 +204,9 @@ class Recovery:
         self.stats = stats
         self.succeeded = False
         self.rejected = 0
+        # set when a request used up its retries failing to connect before any request succeeded: nothing
+        # listens there, so the requests still queued fail at once instead of each waiting out its retries
+        self.unreachable: str | None = None
 
     def note_success(self) -> None:
         self.limit.on_success()
@@ -227,9 +230,16 @@ class Recovery:
             if fault.retry_after is None:
                 return backoff_delay(limited, self.policy)
             return fault.retry_after * (1.0 + 0.1 * random.random())  # spread a burst's retries a little
-        if errors >= self.policy.max_retries:
+        if errors >= self.policy.max_retries or (fault.kind == CONNECTION and self.unreachable is not None):
+            if fault.kind == CONNECTION and not self.succeeded:
+                self.unreachable = fault.detail
             raise LMCallFailed(fault.kind, attempts, fault.detail)
         return backoff_delay(errors, self.policy)
+
+    def check_reachable(self, attempts: int) -> None:
+        """Fail a request at once when the endpoint never answered and one request gave up connecting."""
+        if self.unreachable is not None and not self.succeeded:
+            raise LMCallFailed(CONNECTION, attempts, self.unreachable)
 
     def refuse(self, status: int, detail: str, endpoint: str, key_env: str | None, model: str) -> None:
         """Stop the run on an answer that means the configuration is wrong, not this one request."""
@@ -261,9 +271,11 @@ async def call_with_recovery(recovery: Recovery, attempt: Callable[[], Awaitable
     recovery.watch.check()
     attempts = errors = limited = 0
     while True:
+        recovery.check_reachable(attempts)
         attempts += 1
         await limit.acquire()
         try:
+            recovery.check_reachable(attempts)  # another request may have given up while this one queued
             reply = await attempt()
         except Fault as fault:
             failure: Fault | None = fault
