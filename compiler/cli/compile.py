@@ -83,6 +83,11 @@ def _print_summary(result: Any) -> None:
             f"  change from {carry.parent}: kept {carry.kept} of {carry.in_space} generated rows whose cells "
             f"still exist ({carry.share:.0%}; {carry.parent_rows - carry.in_space} left the space), "
             f"{result.calls} new LM calls"
+            + (
+                f"; {', '.join(carry.asked_anew)} changed, so the LM was asked anew"
+                if carry.asked_anew and carry.kept < carry.in_space
+                else ""
+            )
         )
 
 

@@ -91,7 +91,7 @@ def _compile(
     rows = [*fixed, *(c.row for c in generation.selection.rows)]
     version, created, note = publish(ctx, plan, bundle, generation, rows)
     stats = ctx.lm.stats
-    carry = carry_over(ctx.spec, parent, rows) if parent is not None and created else None
+    carry = carry_over(ctx.spec, parent, rows, version) if parent is not None and created else None
     return CompileResult(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),

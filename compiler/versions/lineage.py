@@ -20,7 +20,7 @@ from compiler.plan.stable import PlanSeed, SeedCase, seed_of
 from compiler.screen.decisions import origin_id
 from compiler.spec.model import Spec
 from compiler.versions.manifest import Manifest
-from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_rows
+from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_manifest_file, read_rows
 
 PLAN = "plan.json"
 
@@ -107,15 +107,37 @@ class CarryOver:
     parent_rows: int  # the parent's synthetic rows
     in_space: int  # of those, rows whose cell the new space still holds
     kept: int  # of those, rows the new version holds (same id, or an edit of the same origin)
+    # what changed in the requests themselves (program, templates, lm), so every case was asked anew
+    asked_anew: tuple[str, ...] = ()
 
     @property
     def share(self) -> float:
         return self.kept / self.in_space if self.in_space else 1.0
 
 
-def carry_over(spec: Spec, parent: Version, rows: Sequence[Row]) -> CarryOver:
+def carry_over(spec: Spec, parent: Version, rows: Sequence[Row], child: Version) -> CarryOver:
     old = [r for r in read_rows(parent) if r.source == "synthetic"]
     present = {r.id for r in rows} | {origin_id(r) for r in rows}
     in_space = [r for r in old if seed_cell(spec, r.cell.items()) is not None]
     kept = sum(1 for r in in_space if r.id in present or origin_id(r) in present)
-    return CarryOver(parent.version, len(old), len(in_space), kept)
+    return CarryOver(parent.version, len(old), len(in_space), kept, request_changes(parent, child))
+
+
+def request_changes(parent: Version, child: Version) -> tuple[str, ...]:
+    """What differs between two versions' requests to the LM, from their manifests: the generator program,
+    each template, the model and its sampling settings. A version whose manifest cannot be read names none."""
+    try:
+        before, after = read_manifest_file(parent.path / MANIFEST), read_manifest_file(child.path / MANIFEST)
+    except StoreError:
+        return ()
+    changed = ["the generator program"] if before.program_hash != after.program_hash else []
+    templates = sorted(
+        name for name in {*before.templates, *after.templates}
+        if before.templates.get(name) != after.templates.get(name)
+    )  # fmt: skip
+    changed += [f"template {name}" for name in templates]
+    changed += [
+        f"lm.{key}" for key in ("model", "api_base", "temperature", "max_tokens")
+        if getattr(before.lm, key) != getattr(after.lm, key)
+    ]  # fmt: skip
+    return tuple(changed)

@@ -132,3 +132,14 @@ def test_the_summary_prints_what_the_change_cost(
     assert main(["compile", "dataset=rag_qa", "size=24"]) == 0
     out = capsys.readouterr().out
     assert "change from " in out and "generated rows whose cells still exist" in out and "new LM calls" in out
+    assert "asked anew" not in out  # the space changed, not the requests
+
+
+def test_the_summary_says_what_changed_in_the_requests(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile", "size=12"]) == 0
+    capsys.readouterr()
+    assert main(["compile", "size=12", "generator.module=chain_of_thought"]) == 0
+    out = capsys.readouterr().out
+    assert "kept 0 of " in out and "the generator program changed, so the LM was asked anew" in out, out
