@@ -38,8 +38,24 @@ def template_files(templates_dir: Path) -> dict[str, Path]:
     return files
 
 
-@lru_cache(maxsize=8)
 def template_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
+    """The sandboxed environment over the project's templates/ and the built-in ones, reused while the
+    project's templates stay as they are: a template added, removed or edited in templates/ gets a fresh
+    environment (Jinja's own reload check watches only the file it loaded, so a new override of a
+    built-in template would go unseen by a process that compiles again, as a sweep does)."""
+    try:
+        listing = tuple(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(templates_dir.glob("*.j2"))
+        )
+    except OSError:
+        listing = None
+    return _environment(templates_dir, listing)
+
+
+@lru_cache(maxsize=8)
+def _environment(
+    templates_dir: Path, listing: tuple[tuple[str, int, int], ...] | None
+) -> ImmutableSandboxedEnvironment:
     return sandboxed_environment(
         loader=jinja2.FileSystemLoader([str(templates_dir), str(BUILTIN_TEMPLATES)]),
         undefined=jinja2.StrictUndefined,

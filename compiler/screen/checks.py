@@ -82,7 +82,9 @@ def with_duplicates(
     checks: Sequence[CheckResult], duplicates: int, extra: Sequence[CheckResult] = ()
 ) -> tuple[CheckResult, ...]:
     """`row_checks`' results followed by the duplicate count and any extra results: `run_checks`' order."""
-    duplicate = CheckResult("duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique")
+    duplicate = CheckResult(
+        "duplicate", True, f"kept over {duplicates} duplicates" if duplicates else "unique"
+    )
     return (*checks, duplicate, *extra)
 
 

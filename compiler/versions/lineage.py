@@ -131,9 +131,9 @@ def request_changes(parent: Version, child: Version) -> tuple[str, ...]:
     except StoreError:
         return ()
     changed = ["the generator program"] if before.program_hash != after.program_hash else []
-    templates = sorted(
-        name for name in {*before.templates, *after.templates}
-        if before.templates.get(name) != after.templates.get(name)
+    templates = sorted(  # a template only one of them uses (a strategy added or dropped) changed no request
+        name for name in set(before.templates) & set(after.templates)
+        if before.templates[name] != after.templates[name]
     )  # fmt: skip
     changed += [f"template {name}" for name in templates]
     changed += [

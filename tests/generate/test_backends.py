@@ -7,9 +7,9 @@ makes it; nothing in the client is patched.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any

@@ -143,3 +143,26 @@ def test_the_summary_says_what_changed_in_the_requests(
     assert main(["compile", "size=12", "generator.module=chain_of_thought"]) == 0
     out = capsys.readouterr().out
     assert "kept 0 of " in out and "the generator program changed, so the LM was asked anew" in out, out
+
+
+def test_the_summary_names_an_edited_template_but_not_a_strategy_added(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.generate.templates import BUILTIN_TEMPLATES
+
+    without = ["strategies.persona=0", "strategies.evaluator_aligned=0"]
+    assert main(["compile", "size=12", *without, "strategies.adversarial=0"]) == 0
+    capsys.readouterr()
+    assert main(["compile", "size=12", *without]) == 0
+    out = capsys.readouterr().out
+    assert "change from " in out and "asked anew" not in out, out  # adversarial.j2 is new to this version
+    project.templates_dir.mkdir(parents=True, exist_ok=True)
+    edited = (
+        (BUILTIN_TEMPLATES / "direct.j2")
+        .read_text()
+        .replace("{% endblock %}", " Keep the request under 40 words.{% endblock %}")
+    )
+    (project.templates_dir / "direct.j2").write_text(edited)
+    assert main(["compile", "size=12", *without]) == 0
+    out = capsys.readouterr().out
+    assert "; template direct.j2 changed, so the LM was asked anew" in out, out

@@ -36,7 +36,11 @@ TRICKY_WORDS = [
 # 0.6, which 24 bands of 4 rows allow about once in 10,000 such pairs), so the properties hold for the corpora
 # a fixed seed draws, not for every one a random draw may find: derandomized, as Hypothesis' CI profile is
 SLOW = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True, database=None
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
 )
 SHINGLINGS = [("word", 1), ("char", 3), ("word", 3)]
 SHINGLING_IDS = ["word-1", "char-3", "word-3"]

@@ -187,7 +187,9 @@ class DSPyEngine(RecoveringEngine):
             return Fault("context_length", detail, final=True)
         if type(exc).__name__ == "MissingCredentialError":
             # "Set ANTHROPIC_API_KEY in the environment" or "Set GEMINI_API_KEY or GOOGLE_API_KEY in ..."
-            wanted = re.search(r"\bSet ([A-Z][A-Z0-9_]*(?: or [A-Z][A-Z0-9_]*)*) in the environment", str(exc))
+            wanted = re.search(
+                r"\bSet ([A-Z][A-Z0-9_]*(?: or [A-Z][A-Z0-9_]*)*) in the environment", str(exc)
+            )
             usual = f" (DSPy reads {wanted.group(1)})" if wanted else ""
             return LMRefused(
                 f"lm: dspy.LM({self.model!r}) found no API key{usual}; export it, or set lm.api_key_env to "
