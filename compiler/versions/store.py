@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -179,7 +180,10 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
         if newest is not None and (candidate / newest / MANIFEST).is_file():
             return Version(candidate.name, newest, candidate / newest)
     root = Path(out_dir)
-    matches = sorted(root.glob(f"*/{ref}*/{MANIFEST}")) if root.is_dir() and "/" not in ref else []
+    # a version id's prefix, bare (`962c85`) or under its dataset (`bank/962c`), as git takes a short hash
+    dataset, _, prefix = ref.rpartition("/") if ref.count("/") <= 1 else ("", "", "")
+    pattern = f"{glob.escape(dataset) if dataset else '*'}/{glob.escape(prefix)}*/{MANIFEST}"
+    matches = sorted(root.glob(pattern)) if root.is_dir() and prefix and ".." not in ref else []
     if len(matches) == 1:
         found = matches[0].parent
         return Version(found.parent.name, found.name, found)
@@ -195,13 +199,25 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
         f"; did you mean {close[0]}?"
         if close
         else (
-            f"; known versions: {', '.join(known[:5])}"
+            f"; newest versions: {', '.join(newest_first(root)[:5])}"
             if known
             else f"; no versions under {root}/ yet, run `dsc compile`"
         )
     )
     what = "is ambiguous" if len(matches) > 1 else "is not a version"
     raise StoreError(f"{ref}: {what}{hint}")
+
+
+def newest_first(root: Path) -> list[str]:
+    """`<dataset>/<version>` of every version under root, the most recently written first."""
+    manifests = root.glob(f"*/*/{MANIFEST}") if root.is_dir() else []
+    dated = []
+    for path in manifests:
+        try:
+            dated.append((-path.stat().st_mtime_ns, f"{path.parent.parent.name}/{path.parent.name}"))
+        except OSError:
+            continue
+    return [name for _, name in sorted(dated)]
 
 
 def read_manifest(version: Version) -> Manifest:

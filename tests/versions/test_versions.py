@@ -87,6 +87,20 @@ def test_bad_edits_print_one_line(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_version_prefix_names_it_under_its_dataset_too(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = version.version[:4]
+    for ref in (short, f"support_bot/{short}"):  # as git takes a short hash
+        assert main(["show", ref]) == 0, ref
+        assert capsys.readouterr().out.startswith(f"support_bot {version.version}")
+    for ref in ("support_bot/*", "support_bot/[0-9a-f]", "*"):  # a glob character is a character
+        assert main(["show", ref]) == 2
+        assert "is not a version" in capsys.readouterr().err
+    assert main(["show", "support_bot/zz"]) == 2
+    assert f"newest versions: support_bot/{version.version}" in capsys.readouterr().err
+
+
 def test_unknown_row_and_version_suggest_the_closest(
     version: Version, capsys: pytest.CaptureFixture[str]
 ) -> None:
