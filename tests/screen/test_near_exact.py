@@ -107,3 +107,50 @@ def test_the_kernel_hashes_every_shingle_as_the_reference_does(shingle: str, ngr
     for i, text in enumerate(texts):
         kernel = set(hashes[starts[i] : starts[i] + counts[i]].tolist())
         assert kernel == shingle_hashes(text, shingle, ngram), text
+
+
+def _all_pairs(texts: list[str | None], threshold: float, shingle: str, ngram: int) -> list[int]:
+    """The definition, pair by pair: each distinct text's match among the earlier ones (-1: none), a kept
+    one when any is alike (the most alike, then the earliest), else the earliest alike."""
+    seen: dict[str, int] = {}
+    reps = []
+    for text in texts:
+        if text is not None and text.strip() and text not in seen:
+            seen[text] = len(reps)
+            reps.append(shingle_hashes(text, shingle, ngram))
+    match = [-1] * len(reps)
+    for j, x in enumerate(reps):
+        hits = []
+        for i in range(j):
+            shared = len(x & reps[i])
+            jaccard = shared / (len(x) + len(reps[i]) - shared) if shared else 0.0
+            if shared and jaccard >= threshold:
+                hits.append((jaccard, i))
+        kept = [h for h in hits if match[h[1]] == -1]
+        if hits:
+            match[j] = (max(kept, key=lambda h: (h[0], -h[1])) if kept else hits[0])[1]
+    return match
+
+
+@pytest.mark.parametrize(("shingle", "ngram"), [("word", 1), ("word", 3), ("char", 5)])
+@given(
+    words=st.lists(
+        st.sampled_from(["the", "a", "refund", "order", "late", "my", "card", "x", "?"]), max_size=9
+    ),
+    edits=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 8)), min_size=1, max_size=30),
+    threshold=st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.85, 1.0]),
+)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+def test_the_prefix_filter_join_finds_every_pair_the_definition_does(
+    shingle: str, ngram: int, words: list[str], edits: list[tuple[int, int]], threshold: float
+) -> None:
+    texts: list[str | None] = [" ".join(words)]
+    for source, cut in edits:  # each text an edit of an earlier one: many look-alikes, common words
+        base = (texts[source % len(texts)] or "").split()
+        texts.append(" ".join(base[:cut] + ["the", f"w{source}"] + base[cut + 1 :]))
+    texts.append(None)
+    found = find_near_duplicates_small(texts, threshold, shingle, ngram)
+    expected = _all_pairs(texts, threshold, shingle, ngram)
+    distinct = [i for i, t in enumerate(texts) if t is not None and t.strip() and texts.index(t) == i]
+    near = [int(found.dup_of[i]) if found.kind[i] == 2 else -1 for i in distinct]
+    assert near == [distinct[m] if m >= 0 else -1 for m in expected]

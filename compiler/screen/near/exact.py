@@ -11,11 +11,12 @@ numba.
 from __future__ import annotations
 
 import functools
+import math
 import string
 import struct
 import unicodedata
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,38 @@ def find_exact_duplicates_small(texts: Sequence[str | None]) -> np.ndarray:
     return kept_of
 
 
+def _similar_earlier(sets: Sequence[frozenset[int]], threshold: float) -> Iterator[dict[int, float]]:
+    """For each set in turn, every earlier set whose Jaccard with it reaches the threshold, with that Jaccard.
+
+    A prefix-filter join: with every set's shingles ordered rarest first, two sets at Jaccard >= t share
+    one of the first |x| - ceil(t |x|) + 1 shingles of each, so only those prefixes are indexed and probed,
+    and the length filter (t |x| <= |y| <= |x| / t) drops the rest before the exact count. The common
+    shingles (a unigram such as "the") sit at the end of every set and are never probed, which keeps a
+    corpus that shares them linear where counting every shared shingle was quadratic.
+    """
+    frequency: Counter[int] = Counter(h for shingles in sets for h in shingles)
+    index: dict[int, list[int]] = defaultdict(list)
+    for j, shingles in enumerate(sets):
+        size = len(shingles)
+        ordered = sorted(shingles, key=lambda h: (frequency[h], h))
+        # the overlap a match needs at least, rounded down a hair so float error never shortens the prefix
+        prefix = size - max(1, math.ceil(threshold * size - 1e-9)) + 1 if size else 0
+        candidates: set[int] = set()
+        for h in ordered[:prefix]:
+            candidates.update(index[h])
+            index[h].append(j)
+        found: dict[int, float] = {}
+        for i in candidates:
+            other = len(sets[i])
+            if other < threshold * size - 1e-9 or size < threshold * other - 1e-9:
+                continue  # too short or too long to reach the threshold
+            shared = len(shingles & sets[i])
+            jaccard = shared / (other + size - shared)
+            if jaccard >= threshold:
+                found[i] = jaccard
+        yield found
+
+
 def find_near_duplicates_small(
     texts: Sequence[str | None], threshold: float, shingle: str = "word", ngram: int | None = None
 ) -> SmallDuplicates:
@@ -103,15 +136,8 @@ def find_near_duplicates_small(
     sets = [shingle_hashes(str(texts[i]), shingle, ngram) for i in reps]
     match = [-1] * len(reps)
     score = [0.0] * len(reps)
-    postings: dict[int, list[int]] = defaultdict(list)
-    for j, shingles in enumerate(sets):
-        shared: dict[int, int] = defaultdict(int)
-        for h in shingles:
-            for i in postings[h]:
-                shared[i] += 1
-            postings[h].append(j)
-        hits = [(shared[i] / (len(sets[i]) + len(shingles) - shared[i]), i) for i in sorted(shared)]
-        hits = [(jaccard, i) for jaccard, i in hits if jaccard >= threshold]
+    for j, earlier in enumerate(_similar_earlier(sets, threshold)):
+        hits = [(earlier[i], i) for i in sorted(earlier)]
         if hits:
             kept = [(jaccard, i) for jaccard, i in hits if match[i] == -1]
             jaccard, i = max(kept, key=lambda h: (h[0], -h[1])) if kept else hits[0]
