@@ -49,6 +49,18 @@ class Question(dspy.Signature):
     answer: str = dspy.OutputField()
 
 
+def reference_loop() -> float:
+    """CPU seconds of a pure-Python loop of 10 million additions, best of 3: the compile is CPU-bound at this
+    latency and concurrency, so its ratio to ideal moves with this figure from one machine to the next."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -253,7 +265,7 @@ def main() -> None:
     wide = 512 if args.quick else 1024
     print(
         f"python {sys.version.split()[0]}, dspy {dspy.__version__}, {os.cpu_count()} CPUs; "
-        f"load average {os.getloadavg()[0]:.2f}",
+        f"load average {os.getloadavg()[0]:.2f}; CPU reference: {reference_loop():.2f} s",
         flush=True,
     )
     if args.fan_out:
