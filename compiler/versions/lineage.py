@@ -107,7 +107,7 @@ class CarryOver:
     parent_rows: int  # the parent's synthetic rows
     in_space: int  # of those, rows whose cell the new space still holds
     kept: int  # of those, rows the new version holds (same id, or an edit of the same origin)
-    # what changed in the requests themselves (program, templates, lm), so every case was asked anew
+    # what changed in the requests themselves (program, templates, lm): the cases they reach were asked anew
     asked_anew: tuple[str, ...] = ()
 
     @property

@@ -187,11 +187,7 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
     if len(matches) == 1:
         found = matches[0].parent
         return Version(found.parent.name, found.name, found)
-    known = (
-        sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in root.glob(f"*/*/{MANIFEST}"))
-        if root.is_dir()
-        else []
-    )
+    known = newest_first(root)  # (get_close_matches ranks by score, then text: the order is not used)
     import difflib
 
     close = difflib.get_close_matches(ref.rstrip("/").split("/")[-1], [k.split("/")[1] for k in known], n=1)
@@ -199,7 +195,7 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
         f"; did you mean {close[0]}?"
         if close
         else (
-            f"; newest versions: {', '.join(newest_first(root)[:5])}"
+            f"; newest versions: {', '.join(known[:5])}"
             if known
             else f"; no versions under {root}/ yet, run `dsc compile`"
         )

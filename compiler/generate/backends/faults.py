@@ -230,16 +230,20 @@ class Recovery:
             if fault.retry_after is None:
                 return backoff_delay(limited, self.policy)
             return fault.retry_after * (1.0 + 0.1 * random.random())  # spread a burst's retries a little
-        if errors >= self.policy.max_retries or (fault.kind == CONNECTION and self.unreachable is not None):
+        if errors >= self.policy.max_retries or (fault.kind == CONNECTION and self._nothing_answers()):
             if fault.kind == CONNECTION and not self.succeeded:
                 self.unreachable = fault.detail
             raise LMCallFailed(fault.kind, attempts, fault.detail)
         return backoff_delay(errors, self.policy)
 
+    def _nothing_answers(self) -> bool:
+        """One request gave up connecting and none has ever succeeded (a late success lifts this)."""
+        return self.unreachable is not None and not self.succeeded
+
     def check_reachable(self, attempts: int) -> None:
         """Fail a request at once when the endpoint never answered and one request gave up connecting."""
-        if self.unreachable is not None and not self.succeeded:
-            raise LMCallFailed(CONNECTION, attempts, self.unreachable)
+        if self._nothing_answers():
+            raise LMCallFailed(CONNECTION, attempts, str(self.unreachable))
 
     def refuse(self, status: int, detail: str, endpoint: str, key_env: str | None, model: str) -> None:
         """Stop the run on an answer that means the configuration is wrong, not this one request."""
