@@ -135,18 +135,22 @@ def match_earlier_rows(
     walk = (shingles, starts, counts, bits, least, threshold, max_checks, max_steps)
     # Whether a row is a duplicate does not depend on other rows' fate, so both passes split rows across
     # workers: the first finds every row's first match, then rows whose match was itself dropped look
-    # again for a match that is kept (`dropped` is fixed by then).
-    _match_rows(prev, *walk, np.zeros(m, dtype=np.bool_), False, match, similarity, workers)
-    _match_rows(prev, *walk, match >= 0, True, match, similarity, workers)
+    # again for a match that is kept (`dropped` is fixed by then). The kept row their chain of matches ends
+    # at is tried first: it is usually a look-alike too (half the dropped rows of a 1M-row corpus take the
+    # second pass, and walking their buckets again cost about as much as the first pass's checks).
+    nowhere = np.empty(0, dtype=np.int64)
+    _match_rows(prev, *walk, np.zeros(m, dtype=np.bool_), False, nowhere, match, similarity, workers)
+    _match_rows(prev, *walk, match >= 0, True, resolve_kept_rows(match), match, similarity, workers)
     return match, similarity
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _match_rows(
-    prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, again, match,
+    prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, again, root, match,
     similarity, workers,
 ):  # fmt: skip
-    """Walk every row's candidates (`again`: only dropped rows whose match is dropped, for a kept match)."""
+    """Walk every row's candidates (`again`: only dropped rows whose match is dropped, for a kept match,
+    trying first the kept row `root` names)."""
     m = prev.shape[1]
     size = _jaccard_table_size(counts)
     blocks = (m + 1023) // 1024
@@ -159,6 +163,16 @@ def _match_rows(
             for i in range(block * 1024, min(m, (block + 1) * 1024)):
                 if again and not (dropped[i] and dropped[match[i]]):
                     continue
+                if again:
+                    k = root[i]
+                    if _estimate_agrees(bits, i, k, least):
+                        similar = _jaccard(shingles, starts, counts, i, k, table_key, table_stamp, stamp)
+                        stamp += 3
+                        if similar >= threshold:
+                            match[i] = k
+                            similarity[i] = similar
+                            continue
+                    seen[k] = i  # checked: the walk passes it over
                 j, similar, stamp = _walk_candidates(
                     i, prev, shingles, starts, counts, bits, least, threshold, max_checks, max_steps,
                     dropped, again, seen, table_key, table_stamp, stamp,
