@@ -191,6 +191,13 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         if bad is not None and ":" in bad:
             key, _, value = bad.partition(":")
             return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
+        spaces = project.group_options("dataset") if bad is not None else []
+        space = bad if bad in spaces else closest_name(bad, spaces) if bad is not None else None
+        if space:
+            return (
+                f"command line: `{bad}` is not an override (they are key=value); "
+                f"to pick a test space write `dataset={space}`"
+            )
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
     undeletable = re.search(r"Could not delete from config\. '([^']+)' does not exist", message)

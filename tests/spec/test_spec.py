@@ -98,7 +98,10 @@ BAD_OVERRIDES = [
     pytest.param(["dimensions.intent.values.refund=-1"], "must be >= 0", id="negative-weight"),
     pytest.param(["dataset=nope"], "Could not find 'dataset/nope'", id="dataset-naming-no-file"),
     pytest.param(
-        ["+strategies.haiku=2"], "strategies.haiku: unknown strategy with no template", id="unknown-strategy"
+        ["+strategies.haiku=2"],
+        "strategies.haiku: unknown strategy with no template; add templates/haiku.j2 or use one of: "
+        "adversarial, direct, evaluator_aligned, persona",
+        id="unknown-strategy",
     ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
@@ -118,6 +121,28 @@ BAD_OVERRIDES = [
         id="shingle-not-in-file",
     ),
     pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
+    pytest.param(
+        ["datset=agent_tools"],
+        "datset: unknown key; did you mean `dataset=agent_tools` (the config group dataset/)?",
+        id="misspelt-group",
+    ),
+    pytest.param(
+        ["experimnt=x"],
+        "experimnt: unknown key; did you mean `+experiment=x` (the config group experiment/)?",
+        id="misspelt-experiment",
+    ),
+    pytest.param(
+        ["agent_tools"],
+        "`agent_tools` is not an override (they are key=value); to pick a test space write "
+        "`dataset=agent_tools`",
+        id="bare-dataset-name",
+    ),
+    pytest.param(
+        ["agent_tool"],
+        "`agent_tool` is not an override (they are key=value); to pick a test space write "
+        "`dataset=agent_tools`",
+        id="bare-misspelt-dataset-name",
+    ),
     pytest.param(
         ["+dedupe.shingle=line"], "dedupe.shingle: unknown shingle 'line'; use word or char", id="shingle"
     ),

@@ -136,7 +136,11 @@ def _parse_strategies(problems: Problems, raw: Any, templates: frozenset[str]) -
             problems.add(
                 f"strategies.{name}",
                 f"unknown strategy with no template; add templates/{name}.j2"
-                + (f" or did you mean `{hint}`?" if hint else ""),
+                + (
+                    f" or did you mean `{hint}`?"
+                    if hint
+                    else f" or use one of: {', '.join(sorted(templates))}"
+                ),
             )
             continue
         if weight > 0:
@@ -149,7 +153,12 @@ def validate_config(
 ) -> Spec:
     """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
     problems = Problems(origins)
-    check_keys(problems, "", raw, ROOT_KEYS)
+    picks = _misspelt_groups(raw)
+    for key, group in picks.items():
+        value = raw[key]
+        pick = f"{'+' if group == 'experiment' else ''}{group}={value}" if isinstance(value, str) else group
+        problems.add(key, f"unknown key; did you mean `{pick}` (the config group {group}/)?")
+    check_keys(problems, "", {k: v for k, v in raw.items() if k not in picks}, ROOT_KEYS)
     misspelt = [line for line in problems.lines if _misspells_required(line, raw)]
     if misspelt:  # a misspelt top-level key: say that alone, not the cascade of what is then missing
         raise ConfigError("\n".join(misspelt))
@@ -245,6 +254,21 @@ def validate_config(
         resolved=raw,
         root=str(base_dir) if base_dir is not None else ".",
     )
+
+
+_PICKED_GROUPS = ("dataset", "experiment")  # config groups a command line picks an option of, not keys
+
+
+def _misspelt_groups(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Unknown top-level keys nearer to a config group's name than to any key (`datset=x`: `dataset=x`)."""
+    found: dict[str, str] = {}
+    for key in raw:
+        if key in ROOT_KEYS:
+            continue
+        near = closest_name(str(key), (*ROOT_KEYS, *_PICKED_GROUPS))
+        if near in _PICKED_GROUPS and near != key:
+            found[str(key)] = near
+    return found
 
 
 REQUIRED_KEYS = ("name", "description", "prompt", "dimensions", "columns", "strategies", "size")
