@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 import compiler.screen.near.jit  # noqa: F401  (before any kernel loads: numba without scipy)
+from compiler.screen.near.prefetch import AHEAD, prefetch
 
 
 @njit
@@ -38,6 +39,8 @@ def link_band_buckets(keys, counts, workers, prev):
         for band in range(worker, bands, workers):
             table[:] = 0
             for i in range(m):
+                if i + AHEAD < m:
+                    prefetch(table, np.int64(keys[band, i + AHEAD] & mask))
                 prev[band, i] = -1
                 if counts[i] == 0:
                     continue
