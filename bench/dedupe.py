@@ -199,7 +199,7 @@ def jaccard_recall(path: Path, predicted: np.ndarray, shingle: str, ngram: int, 
     from compiler.screen.near.sketch import sketch_texts
 
     frame = pl.read_parquet(path, columns=["text", "cluster"])
-    one = np.ones(1, dtype=np.uint32)
+    one = np.ones(1, dtype=np.uint16)
     _, _, shingles, starts, counts = sketch_texts(
         frame["text"], shingle == "word", ngram, one, one, np.ones(1, dtype=np.uint64), 1, 1
     )

@@ -100,7 +100,7 @@ def test_the_kernel_hashes_every_shingle_as_the_reference_does(shingle: str, ngr
 
     rng = np.random.default_rng(3)
     texts = [" ".join(rng.choice(_WORDS, size=int(rng.integers(1, 12)))) for _ in range(300)]
-    one = np.ones(1, dtype=np.uint32)
+    one = np.ones(1, dtype=np.uint16)
     _, _, hashes, starts, counts = sketch_texts(
         pl.Series(texts), shingle == "word", ngram, one, one, np.ones(1, dtype=np.uint64), 1, 1
     )

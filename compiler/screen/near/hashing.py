@@ -26,7 +26,7 @@ def embed_with_hashing(texts: Sequence[str] | pl.Series, dimensions: int = LOCAL
     series = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     series = series.fill_null("")
     out = np.zeros((len(series), dimensions), dtype=np.float32)
-    one = np.ones(1, dtype=np.uint32)
+    one = np.ones(1, dtype=np.uint16)
     mix = np.ones(1, dtype=np.uint64)
     for word_mode, ngram, weight in _FEATURES:
         _, _, shingles, starts, counts = sketch_texts(series, word_mode, ngram, one, one, mix, 1, 1)

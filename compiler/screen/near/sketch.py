@@ -252,19 +252,22 @@ def _block_scratch(views, first, last):
 
 @njit
 def _minhash(hashes, start, count, a, b, sig):
-    """sig[p] = min over hashes[start : start + count] of a[p]*x + b[p] mod 2**32 (four hashes a pass)."""
-    sig[:] = np.uint32(0xFFFFFFFF)
+    """sig[p] = min over hashes[start : start + count] of a[p]*x + b[p] mod 2**16, x a hash's low 16 bits
+    (four hashes a pass; 16-bit lanes hold twice the permutations of 32-bit ones per SIMD step)."""
+    sig[:] = np.uint16(0xFFFF)
     s, end = start, start + count
     while s + 4 <= end:
-        x0, x1, x2, x3 = hashes[s], hashes[s + 1], hashes[s + 2], hashes[s + 3]
+        x0, x1 = np.uint16(hashes[s]), np.uint16(hashes[s + 1])
+        x2, x3 = np.uint16(hashes[s + 2]), np.uint16(hashes[s + 3])
         for p in range(sig.shape[0]):
-            low = min(np.uint32(np.uint32(a[p] * x0) + b[p]), np.uint32(np.uint32(a[p] * x1) + b[p]))
-            high = min(np.uint32(np.uint32(a[p] * x2) + b[p]), np.uint32(np.uint32(a[p] * x3) + b[p]))
+            low = min(np.uint16(np.uint16(a[p] * x0) + b[p]), np.uint16(np.uint16(a[p] * x1) + b[p]))
+            high = min(np.uint16(np.uint16(a[p] * x2) + b[p]), np.uint16(np.uint16(a[p] * x3) + b[p]))
             sig[p] = min(sig[p], min(low, high))
         s += 4
     while s < end:
+        x = np.uint16(hashes[s])
         for p in range(sig.shape[0]):
-            sig[p] = min(sig[p], np.uint32(np.uint32(a[p] * hashes[s]) + b[p]))
+            sig[p] = min(sig[p], np.uint16(np.uint16(a[p] * x) + b[p]))
         s += 1
 
 
@@ -282,7 +285,7 @@ def _sketch_rows(
     for block in prange((n + _BLOCK_ROWS - 1) // _BLOCK_ROWS):
         first, last = block * _BLOCK_ROWS, min(n, (block + 1) * _BLOCK_ROWS)
         scratch = _block_scratch(views, first, last)
-        sig = np.empty(a.shape[0], dtype=np.uint32)
+        sig = np.empty(a.shape[0], dtype=np.uint16)
         at = area + room[block]
         for i in range(first, last):
             row = rows[i]
@@ -295,7 +298,7 @@ def _sketch_rows(
             _minhash(shingles, at, count, a, b, sig)
             at += count
             for p in range(sig.shape[0]):
-                bits[row, p] = np.uint8(sig[p] & np.uint32(0xFF))
+                bits[row, p] = np.uint8(sig[p] & np.uint16(0xFF))
             for band in range(bands):
                 key = np.uint64(0)
                 for r in range(band * band_rows, (band + 1) * band_rows):
