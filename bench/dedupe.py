@@ -13,8 +13,9 @@ same file, gets the same normalised shingles (dsc's reference `shingle_text`, xx
 MinHash sketches (128 permutations) and MinHashLSH at the same threshold, and keeps an LSH candidate when
 its MinHash estimate reaches the threshold. Wall seconds, CPU seconds and peak RSS come from `wait4` on
 each child; dsc runs --repeat times (3) and the run with the median wall time is reported, beside all
-of them, while the slower datasketch process runs once. Before timing, one untimed dsc run on 5,000 rows (above the small path's 2,000) compiles or
-loads the numba kernels, so the first timed run after a kernel edit does not pay ~15 s of JIT. Above
+of them, while the slower datasketch process runs once. Before timing, one untimed dsc run on 5,000 rows
+(above the small path's 2,000) compiles or loads the numba kernels, so the first timed run after a kernel
+edit does not pay ~15 s of JIT. Above
 --baseline-rows datasketch runs on whole clusters (every k-th) and its rows/s is extrapolated; say so when quoting it. Precision and recall are pairwise, against the planted clusters;
 R(J) is recall against the pairs of planted clusters whose exact Jaccard, in that shingling, reaches the
 threshold (what the shingling can see: two word edits put word 3-grams below 0.8 by definition).

@@ -191,8 +191,9 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         if bad is not None and ":" in bad:
             key, _, value = bad.partition(":")
             return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
-        spaces = project.group_options("dataset") if bad is not None else []
-        space = bad if bad in spaces else closest_name(bad, spaces) if bad is not None else None
+        space = (
+            closest_name(bad, project.group_options("dataset")) if bad is not None else None
+        )  # exact first
         if space:
             return (
                 f"command line: `{bad}` is not an override (they are key=value); "
