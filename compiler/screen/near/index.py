@@ -196,12 +196,13 @@ def _cluster_near_duplicates(
     mix = (np.random.default_rng(seed).integers(0, 1 << 63, num_perm, dtype=np.uint64) << np.uint64(1)) | 1
     keys, bits, shingles, starts, counts = sketch_texts(texts, word_mode, ngram, a, b, mix, bands, band_rows)
     prev = np.empty((bands, m), dtype=np.int32)
+    head = np.empty((bands, m), dtype=np.int32)
     workers = numba.get_num_threads()
-    link_band_buckets(keys, counts, min(bands, workers), prev)
+    link_band_buckets(keys, counts, min(bands, workers), prev, head)
     del keys
     least = agreement_needed(threshold, num_perm)
     match, similarity = match_earlier_rows(
-        prev, shingles, starts, counts, bits, least, threshold, _MAX_CHECKS, _MAX_STEPS, workers
+        prev, head, shingles, starts, counts, bits, least, threshold, _MAX_CHECKS, _MAX_STEPS, workers
     )
     return match, resolve_kept_rows(match), similarity
 
