@@ -95,6 +95,11 @@ BAD_OVERRIDES = [
     pytest.param(["size=-4"], "size: must be >= 1", id="size-negative"),
     pytest.param(["size=2.5"], "size: must be a whole number", id="size-not-integer"),
     pytest.param(["size=many"], "size: must be a whole number", id="size-string"),
+    pytest.param(
+        ["size='40'"],
+        "size: must be a whole number, got the quoted text '40'; drop the quotes: size: 40",
+        id="size-quoted",
+    ),
     pytest.param(["dimensions.intent.values.refund=-1"], "must be >= 0", id="negative-weight"),
     pytest.param(["dataset=nope"], "Could not find 'dataset/nope'", id="dataset-naming-no-file"),
     pytest.param(

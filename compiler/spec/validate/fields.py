@@ -59,6 +59,12 @@ def parse_number(
     """The number at `path` if it is one and within range, else None with the problem recorded."""
     kind = "a whole number" if integer else "a number"
     low, high, low_open = within.low, within.high, within.low_open
+    if isinstance(raw, str) and _reads_as_number(raw, integer):
+        key = path.rsplit(".", 1)[-1]
+        problems.add(
+            path, f"must be {kind}, got the quoted text {raw!r}; drop the quotes: {key}: {raw.strip()}"
+        )
+        return None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or (integer and not isinstance(raw, int)):
         problems.add(path, f"must be {kind}, got {raw!r}")
         return None
@@ -72,6 +78,17 @@ def parse_number(
         problems.add(path, f"must be <= {high:g}, got {raw!r}")
         return None
     return raw
+
+
+def _reads_as_number(text: str, integer: bool) -> bool:
+    """Whether quoted YAML text is a number written in quotes (`size: "40"`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and (
+        not integer or value.is_integer() and "." not in text and "e" not in text.lower()
+    )
 
 
 def parse_text(problems: Problems, path: str, raw: Any, *, required: bool = True) -> str:
