@@ -61,6 +61,9 @@ def _environment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
+        # The listing above already gives an edited templates/ a fresh environment, so Jinja need not stat
+        # every template a render extends or imports (7% of rendering 4,500 cases).
+        auto_reload=False,
     )
 
 
