@@ -18,7 +18,7 @@ from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.atomic import write_queued
 from compiler.core.confine import shown_path
 from compiler.core.errors import DscError, UsageError
-from compiler.spec.model import LOCAL_EMBEDDER
+from compiler.spec.model import LOCAL_EMBEDDER, ROOT_KEYS
 from compiler.spec.paths import path_overrides
 
 if TYPE_CHECKING:
@@ -60,7 +60,13 @@ def _as_override(flag: str, argv: Sequence[str]) -> str:
     if not value:
         following = list(argv)[list(argv).index(flag) + 1 :] if flag in argv else []
         value = following[0] if following and not following[0].startswith("-") else "<value>"
-    return f"settings are Hydra overrides: write `{key.replace('-', '_')}={value}` (see `dsc --help`)"
+    key = key.replace("-", "_")
+    head, dot, rest = key.partition(".")
+    if head not in ROOT_KEYS:  # `--sizee 3`: the override of the closest setting
+        import difflib
+
+        head = next(iter(difflib.get_close_matches(head, ROOT_KEYS, n=1, cutoff=0.75)), head)
+    return f"settings are Hydra overrides: write `{head}{dot}{rest}={value}` (see `dsc --help`)"
 
 
 def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:

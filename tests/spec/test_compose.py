@@ -212,6 +212,8 @@ NEWCOMER_MISTAKES = [
     pytest.param(["plan", "size:60"], "write `size=60`", id="colon-instead-of-equals"),
     pytest.param(["compile", "--size", "60"], "write `size=60`", id="dash-dash-option"),
     pytest.param(["compile", "--seed=3"], "write `seed=3`", id="dash-dash-option-equals"),
+    pytest.param(["compile", "--sizee", "60"], "write `size=60`", id="dash-dash-misspelt-key"),
+    pytest.param(["plan", "--dedupe.near", "0.9"], "write `dedupe.near=0.9`", id="dash-dash-dotted-key"),
     pytest.param(
         ["plan", "experiment=release_pressure"], "write `+experiment=release_pressure`", id="no-plus"
     ),
