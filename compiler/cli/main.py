@@ -183,10 +183,11 @@ COMMANDS = {
 }
 
 
-# Verbs whose process ends holding a gigabyte of frames and kernel buffers, with nothing left to flush but
-# stdio: tearing the interpreter down (numba's and polars' threads, every module) cost ~0.4 s of a 1M-row
-# `dsc dedupe` (~10% of it). Not with a provider's --embedder: its client may still have work queued at exit.
-_LEAVE_AT_ONCE = frozenset({"dedupe"})
+# Verbs whose process ends with nothing left to flush but stdio: tearing the interpreter down (numba's and
+# polars' threads, every module) cost ~0.4 s of a 1M-row `dsc dedupe` (~10% of it) and 0.12-0.16 s of a
+# `dsc plan` of support_bot (~15%; its caches are written before). Not `dedupe` with a provider's
+# --embedder: its client may still have work queued at exit.
+_LEAVE_AT_ONCE = frozenset({"dedupe", "plan"})
 
 
 def _leaves_at_once(args: argparse.Namespace) -> bool:

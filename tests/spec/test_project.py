@@ -81,6 +81,20 @@ def test_the_cli_outside_any_project_says_so_in_one_line(tmp_path: Path) -> None
     assert not any(tmp_path.iterdir())
 
 
+def test_dsc_plan_as_a_process_prints_the_whole_plan_and_remembers_it(tmp_path: Path) -> None:
+    # `dsc plan` ends without interpreter teardown: stdout through a pipe must be whole (far over a pipe's
+    # 64 KiB) and the plan and composition it remembers must be written before it leaves.
+    init_project(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    args = [sys.executable, "-m", "compiler.cli", "plan", "--json", "dataset=example", "size=600"]
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) > 65536 and len(json.loads(done.stdout)["cases"]) >= 600
+    assert list((tmp_path / ".dsc" / "plans").iterdir()) and list((tmp_path / ".dsc" / "compose").iterdir())
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and again.stdout == done.stdout
+
+
 def test_dsc_project_that_is_not_a_project_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
