@@ -62,6 +62,20 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     }
 
 
+def _sweep_retrying(overrides: Sequence[str], project: Project) -> Any:
+    """The sweep's batches of jobs; a key the files do not hold yet is set with ++ (as a single compile
+    does) and validation judges it."""
+    attempt: list[str] | None = list(overrides)
+    while attempt is not None:
+        try:
+            return _sweep(attempt, project)
+        except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
+            attempt = with_missing_key_added(exc, attempt)
+            if attempt is None:
+                raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
+    return None
+
+
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:
     """Run every job of the sweep through Hydra's sweeper and launcher; returns one record per job."""
 
@@ -70,17 +84,17 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
     # "earlier versions" for every job are the ones that exist now, whatever order parallel jobs finish in
     out = read_paths(project.conf_dir, overrides).out_dir
     cutoff = {d.name: len(read_index(d)) for d in out.iterdir() if d.is_dir()} if out.is_dir() else {}
+    # Set for the jobs (a launcher's worker processes inherit it), and unset after: a later compile in this
+    # process is no sweep job (it would skip its fingerprint and pin "earlier" to this sweep's start).
+    before = os.environ.get("DSC_INDEX_CUTOFF")
     os.environ["DSC_INDEX_CUTOFF"] = json.dumps(cutoff)
-    attempt: list[str] | None = list(overrides)
-    while attempt is not None:
-        try:
-            batches = _sweep(attempt, project)
-            break
-        except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
-            # a key the files do not hold yet is set with ++ (as a single compile does); validation judges it
-            attempt = with_missing_key_added(exc, attempt)
-            if attempt is None:
-                raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
+    try:
+        batches = _sweep_retrying(overrides, project)
+    finally:
+        if before is None:
+            os.environ.pop("DSC_INDEX_CUTOFF", None)
+        else:
+            os.environ["DSC_INDEX_CUTOFF"] = before
     records: list[dict[str, Any]] = []
     for job in itertools.chain.from_iterable(batches or []):
         if job.status == lazy.hydra_utils.JobStatus.COMPLETED:

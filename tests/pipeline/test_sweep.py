@@ -128,3 +128,28 @@ def test_a_sweep_sets_keys_the_dataset_file_does_not_hold(tmp_path: Path) -> Non
     assert "Traceback" not in done.stderr
     summary = json.loads(next((tmp_path / "outputs/support_bot/sweeps").glob("*.json")).read_text())
     assert [job["status"] for job in summary["jobs"]] == ["ok", "failed"]
+
+
+def test_a_sweep_in_a_process_leaves_later_compiles_unpinned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep run in-process (a notebook, a script) marks its jobs with DSC_INDEX_CUTOFF, then unsets it:
+    a compile after it is no sweep job, so it writes its no-op fingerprint again."""
+    from compiler.core.errors import DscError
+    from compiler.pipeline.noop import compile_or_reuse
+    from compiler.pipeline.sweep import run_multirun
+    from compiler.spec.compose import Project, load_spec
+
+    copy_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DSC_INDEX_CUTOFF", raising=False)
+    project = Project.locate()
+    records = run_multirun(["size=6", "seed=1,2"], project)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    assert "DSC_INDEX_CUTOFF" not in os.environ
+    with pytest.raises(DscError):  # a launcher that is not installed: the sweep fails, the mark goes too
+        run_multirun(["size=6", "seed=1,2", "hydra/launcher=jobblib"], project)
+    assert "DSC_INDEX_CUTOFF" not in os.environ
+    spec = load_spec(["size=6", "seed=3"], project)
+    compile_or_reuse(["size=6", "seed=3"], project, spec)
+    assert (Path(spec.journal_dir) / "fingerprints" / "support_bot.json").is_file()
