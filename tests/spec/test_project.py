@@ -95,6 +95,32 @@ def test_dsc_plan_as_a_process_prints_the_whole_plan_and_remembers_it(tmp_path: 
     assert again.returncode == 0 and again.stdout == done.stdout
 
 
+def test_dsc_compile_as_a_process_leaves_its_version_journal_and_atexit_work_done(tmp_path: Path) -> None:
+    # `dsc compile` ends without interpreter teardown, but as a normal exit does otherwise: threads joined
+    # and atexit handlers run (a DSPy callback's flush), after the version and the journal are on disk.
+    init_project(tmp_path)
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: open('atexit-ran', 'w').write('yes'))\n"
+        "sys.argv = ['dsc', 'compile', 'dataset=example']\n"
+        "from compiler.cli.main import main\n"
+        "sys.exit(main())\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "atexit-ran").read_text() == "yes"
+    manifests = list((tmp_path / "outputs" / "example").glob("*/manifest.json"))
+    assert len(manifests) == 1 and json.loads(manifests[0].read_text())["rows"] == 24
+    assert "report.html" in done.stdout
+    again = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    journal = tmp_path / ".dsc" / "journal" / "example"
+    assert journal.is_dir() and sum(f.stat().st_size for f in journal.rglob("*") if f.is_file()) > 0
+
+
 def test_dsc_project_that_is_not_a_project_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
