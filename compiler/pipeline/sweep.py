@@ -65,15 +65,15 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
 def _sweep_retrying(overrides: Sequence[str], project: Project) -> Any:
     """The sweep's batches of jobs; a key the files do not hold yet is set with ++ (as a single compile
     does) and validation judges it."""
-    attempt: list[str] | None = list(overrides)
-    while attempt is not None:
+    attempt = list(overrides)
+    while True:
         try:
             return _sweep(attempt, project)
         except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
-            attempt = with_missing_key_added(exc, attempt)
-            if attempt is None:
+            retry = with_missing_key_added(exc, attempt)
+            if retry is None:
                 raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
-    return None
+            attempt = retry
 
 
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:

@@ -191,9 +191,8 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
         if bad is not None and ":" in bad:
             key, _, value = bad.partition(":")
             return f"command line: `{bad}` is not an override (Error parsing override); write `{key}={value}`"
-        space = (
-            closest_name(bad, project.group_options("dataset")) if bad is not None else None
-        )  # exact first
+        # a bare word on the command line is most likely a test space's name (an exact name is its own closest)
+        space = closest_name(bad, project.group_options("dataset")) if bad is not None else None
         if space:
             return (
                 f"command line: `{bad}` is not an override (they are key=value); "

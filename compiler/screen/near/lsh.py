@@ -28,8 +28,8 @@ def hash_table_size(m):
 
 @njit(parallel=True, cache=True, nogil=True)
 def link_band_buckets(keys, counts, workers, prev, head):
-    """prev[band, i] = the latest earlier row in row i's bucket of that band, head[band, i] = the bucket's first
-    row (both -1 when row i is the first)."""
+    """prev[band, i] = the latest earlier row in row i's bucket of that band, head[band, i] = the bucket's
+    first row (both -1 when row i is the first)."""
     bands, m = keys.shape
     table_size = hash_table_size(m)
     mask = np.uint32(table_size - 1)
@@ -103,15 +103,16 @@ def _estimate_agrees(bits, i, j, least):
 
 @njit
 def _walk_candidates(
-    i, prev, head, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, kept_only,
-    seen, table_key, table_stamp, stamp,
+    i, prev, head, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped,
+    kept_only, seen, table_key, table_stamp, stamp,
 ):  # fmt: skip
     """An earlier bucket-mate of row i whose exact Jaccard reaches the threshold: (row, J, stamp).
 
     Each band's bucket is tried at its first row, then walked from the latest earlier row back. The first row
     of a cluster of look-alikes is usually the one that stays, where the latest look-alike is usually dropped:
-    of the 396k rows a 1M-row corpus drops, 25k rather than 224k then need the second pass. With `kept_only`, rows already dropped are passed over. A bucket-mate is checked once across
-    bands, and only after its one-byte MinHash values agree often enough to make the threshold plausible.
+    of the 396k rows a 1M-row corpus drops, 25k rather than 224k then need the second pass. With `kept_only`,
+    rows already dropped are passed over. A bucket-mate is checked once across bands, and only after its
+    one-byte MinHash values agree often enough to make the threshold plausible.
     """
     bands = prev.shape[0]
     for band in range(bands):
@@ -164,8 +165,8 @@ def match_earlier_rows(
 
 @njit(parallel=True, cache=True, nogil=True)
 def _match_rows(
-    prev, head, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, again, root, match,
-    similarity, workers,
+    prev, head, shingles, starts, counts, bits, least, threshold, max_checks, max_steps, dropped, again, root,
+    match, similarity, workers,
 ):  # fmt: skip
     """Walk every row's candidates (`again`: only dropped rows whose match is dropped, for a kept match,
     trying first the kept row `root` names)."""

@@ -86,9 +86,8 @@ def _reads_as_number(text: str, integer: bool) -> bool:
         value = float(text)
     except ValueError:
         return False
-    return math.isfinite(value) and (
-        not integer or value.is_integer() and "." not in text and "e" not in text.lower()
-    )
+    whole = value.is_integer() and "." not in text and "e" not in text.lower()
+    return math.isfinite(value) and (whole or not integer)
 
 
 def parse_text(problems: Problems, path: str, raw: Any, *, required: bool = True) -> str:
