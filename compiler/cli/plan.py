@@ -79,11 +79,18 @@ def _print_plan(plan: Any, usage: Any) -> None:
     names = [s.name for s in spec.strategies]
     width = max(30, *(len(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
     print()
+    columns = [max(13, len(n) + 2) for n in names]  # a strategy's name heads its column, whole
     print(
-        f"{'':{width}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'total':>7}{'share':>7}{'weight':>8}"
+        f"{'':{width}}"
+        + "".join(f"{n:>{w}}" for n, w in zip(names, columns, strict=True))
+        + f"{'total':>7}{'share':>7}{'weight':>8}"
     )
     counts = Counter((c.strategy, d, v) for c in primary for d, v in c.cell)
-    print(f"{'rows':{width}}" + "".join(f"{dict(plan.targets)[n]:>13}" for n in names) + f"{spec.size:>7}")
+    print(
+        f"{'rows':{width}}"
+        + "".join(f"{dict(plan.targets)[n]:>{w}}" for n, w in zip(names, columns, strict=True))
+        + f"{spec.size:>7}"
+    )
     for dim in spec.dimensions:
         total_weight = sum(v.weight for v in dim.values) or 1.0
         for value in dim.values:
@@ -91,7 +98,7 @@ def _print_plan(plan: Any, usage: Any) -> None:
             share = sum(row) / max(1, len(primary))
             print(
                 f"  {dim.name + '=' + value.name:{width - 2}}"
-                + "".join(f"{x:>13}" for x in row)
+                + "".join(f"{x:>{w}}" for x, w in zip(row, columns, strict=True))
                 + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}"
             )
     print()

@@ -30,6 +30,7 @@ from compiler.generate.backends.offline.engine import (  # noqa: E402
     write_answer,
     write_fields,
 )
+from compiler.generate.backends.offline.situation import enumerated_values  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 VERDICTS = ("answer", "refuse", "escalate")
@@ -587,6 +588,39 @@ def test_a_variable_that_enumerates_its_values_gets_one_of_them(lm: dspy.LM) -> 
         message = result.caller_message.lower()
         assert "caller:" not in message and "severity" not in message and "(" not in message
     assert len(seen) >= 3
+
+
+@pytest.mark.parametrize(
+    ("description", "values"),
+    [
+        (
+            "Age group of the patient. One of: infant, child, adult, older adult.",
+            ("infant", "child", "adult", "older adult"),
+        ),
+        ("The plan the customer is on, e.g. Starter or Pro.", ("Starter", "Pro")),
+        (
+            "The plan (for example: Starter, Pro and Enterprise) they pay for",
+            ("Starter", "Pro", "Enterprise"),
+        ),
+        ('A tier such as "basic" or "premium".', ("basic", "premium")),
+        ("A city, e.g. Paris.", ()),  # one example is not a list to draw from
+        ("What the customer writes.", ()),
+    ],
+)
+def test_enumerated_values_reads_closed_lists_and_examples(description: str, values: tuple[str, ...]) -> None:
+    assert enumerated_values(description) == values
+
+
+def test_a_variable_described_by_examples_gets_one_of_them(lm: dspy.LM) -> None:
+    plan = {"description": "The plan the customer is on, e.g. Starter or Pro."}
+    space = {**NURSE, "variables": {**NURSE["variables"], "age_group": plan}}
+    seen = set()
+    for slot in range(8):
+        case = _space_case(**space, cell={"caller": "parent", "severity": "mild"}, slot=slot)
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            result = dspy.Predict(_nurse_signature())(instruction=instruction_for("direct", slot), case=case)
+        seen.add(result.age_group)
+    assert seen == {"Starter", "Pro"}
 
 
 TRAVEL = {

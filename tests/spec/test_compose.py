@@ -65,6 +65,26 @@ def test_a_space_written_by_a_newcomer_compiles_as_written(
     assert _compile(repo, space.stem, capsys)["rows"] == size
 
 
+def test_the_plan_table_names_every_strategy_whole(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = repo / "conf" / "dataset" / "example.yaml"
+    text = example.read_text()
+    assert "strategies: {direct: 3, persona: 1, adversarial: 1}" in text
+    example.write_text(text.replace("adversarial: 1}", "adversarial: 1, evaluator_aligned: 1}"))
+    assert main(["plan"]) == 0
+    header = next(
+        line for line in capsys.readouterr().out.splitlines() if "total" in line and "share" in line
+    )
+    assert header.split() == [
+        "direct",
+        "persona",
+        "adversarial",
+        "evaluator_aligned",
+        "total",
+        "share",
+        "weight",
+    ]
+
+
 def test_a_dataset_file_with_the_old_package_directive_still_compiles(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

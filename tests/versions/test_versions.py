@@ -43,6 +43,21 @@ def test_decisions_survive_a_recompile(
     assert rows[0].id[:16] in capsys.readouterr().out
 
 
+def test_review_list_shows_each_row_by_its_longest_input(
+    version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = {r.id[:16]: r for r in _rows(version)}
+    assert any(len(r.inputs) > 1 for r in rows.values()), "the space needs rows with several inputs"
+    capsys.readouterr()
+    assert main(["review", "list", str(version.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(rows)
+    for line in lines:
+        row = rows[line[:16]]
+        longest = max((str(v) for v in row.inputs.values()), key=len)
+        assert line.endswith(" ".join(longest.split())[:80]), line
+
+
 def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> None:
     row = next(r for r in _rows(version) if r.expected["verdict"] != "refuse")
     assert (

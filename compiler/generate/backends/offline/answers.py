@@ -64,7 +64,8 @@ def _stance_clause(sc: Scene) -> str:
             if negative
             else ""
         )
-        return f"declines the {sc.topic_value} request politely{reason} and explains the rule"
+        what = sc.topic_value if sc.topic_value.endswith("request") else f"{sc.topic_value} request"
+        return f"declines the {what} politely{reason} and explains the rule"
     if stance == "abstain" and fact is not None:
         return f"says the passages do not cover {fact_topic(fact)} instead of guessing"
     if stance == "partial" and fact is not None:

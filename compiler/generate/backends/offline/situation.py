@@ -14,6 +14,8 @@ from functools import lru_cache
 from compiler.generate.backends.offline import text_words as bank
 
 _ONE_OF = re.compile(r"\bone of\s*:?\s*(.+)", re.IGNORECASE)
+# "e.g. Starter or Pro", "(for example: Starter, Pro)", "such as Starter or Pro": examples, not a closed list
+_EXAMPLES = re.compile(r"(?:\be\.\s?g\.|\bfor example\b|\bsuch as\b)\s*[:,]?\s*(.+)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -52,10 +54,19 @@ def head_noun(dim: str) -> str:
 
 
 def enumerated_values(description: str) -> tuple[str, ...]:
-    """The values a description enumerates ("One of: infant, child, adult." -> the three), or ()."""
+    """The values a description enumerates ("One of: infant, child, adult." -> the three), or its examples
+    when it gives two or more ("The plan, e.g. Starter or Pro." -> both), or ()."""
     match = _ONE_OF.search(description)
+    if match is not None:
+        return _listed(match.group(1).split(".")[0], r",|\bor\b|/|;")
+    match = _EXAMPLES.search(description)
     if match is None:
         return ()
-    body = match.group(1).split(".")[0]
-    items = [i.strip(" '\"`") for i in re.split(r",|\bor\b|/|;", body)]
+    # examples end at a full stop or a closing parenthesis, and are often listed "A, B and C"
+    examples = _listed(re.split(r"[.)]", match.group(1))[0], r",|\bor\b|\band\b|/|;")
+    return examples if len(examples) >= 2 else ()
+
+
+def _listed(body: str, separators: str) -> tuple[str, ...]:
+    items = [i.strip(" '\"`") for i in re.split(separators, body)]
     return tuple(i for i in items if i and len(i) <= 40)
