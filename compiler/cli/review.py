@@ -97,9 +97,7 @@ def _list_rows(args: argparse.Namespace) -> int:
             continue
         if any(row.cell.get(d) != v for d, v in wanted.items()):
             continue
-        # the longest input says most about the row (the message, not a short field such as a plan name)
-        values = [str(v) for v in row.inputs.values() if v is not None]
-        text = " ".join(max(values, key=len, default="").split())[:80]
+        text = row.headline(80)
         print(
             f"{row.id[:16]}  {status:9} {row.strategy or row.source:18} [{cell_label(row.cell, order)}] {text}"
         )

@@ -95,6 +95,12 @@ class Row:
     def expected_id(self) -> str:
         return compute_row_id(self.source, self.strategy, self.variant, self.cell, self.inputs, self.expected)
 
+    def headline(self, limit: int) -> str:
+        """The row in one line for listings: its longest input (the message rather than a short field such
+        as a plan name), whitespace collapsed, cut to `limit` characters."""
+        values = [str(v) for v in self.inputs.values() if v is not None]
+        return " ".join(max(values, key=len, default="").split())[:limit]
+
     def to_json(self) -> str:
         """One line of cases.jsonl: keys in the DESIGN order, nested keys in their schema order."""
         data = {key: getattr(self, key) for key in ROW_KEYS}

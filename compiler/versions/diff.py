@@ -101,15 +101,15 @@ def format_diff(diff: VersionDiff, a: str, b: str, *, markdown: bool) -> str:
             lines += [f"  {g:{width}}  +{x} -{y} ~{z}" for g, x, y, z in rows]
     for row in diff.added[:20]:
         lines.append(
-            f"+ {row.id[:12]} {row.strategy or row.source} [{cell_label(row.cell, diff.order)}] {_first_input(row)}"
+            f"+ {row.id[:12]} {row.strategy or row.source} [{cell_label(row.cell, diff.order)}] {_headline(row)}"
         )
     for row in diff.removed[:20]:
         lines.append(
-            f"- {row.id[:12]} {row.strategy or row.source} [{cell_label(row.cell, diff.order)}] {_first_input(row)}"
+            f"- {row.id[:12]} {row.strategy or row.source} [{cell_label(row.cell, diff.order)}] {_headline(row)}"
         )
     for old, new in diff.reviewed[:20]:
         ids = old.id[:12] if old.id == new.id else f"{old.id[:12]} -> {new.id[:12]}"
-        lines.append(f"~ {ids} {old.review_status} -> {new.review_status} {_first_input(new)}")
+        lines.append(f"~ {ids} {old.review_status} -> {new.review_status} {_headline(new)}")
     return "\n".join(lines)
 
 
@@ -117,7 +117,6 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _first_input(row: Row) -> str:
-    text = next((str(v) for v in row.inputs.values() if v), "")
-    text = " ".join(text.split())
+def _headline(row: Row) -> str:
+    text = row.headline(71)
     return text[:70] + ("..." if len(text) > 70 else "")

@@ -58,6 +58,23 @@ def test_review_list_shows_each_row_by_its_longest_input(
         assert line.endswith(" ".join(longest.split())[:80]), line
 
 
+def test_diff_names_each_row_by_its_longest_input(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def first_is_shorter(r: Row) -> bool:
+        values = [str(v) for v in r.inputs.values()]
+        return len(values[0]) < max(map(len, values))
+
+    row = next(r for r in _rows(version) if first_is_shorter(r))
+    assert main(["review", "approve", row.id, "--reason", "fine"]) == 0
+    again = compile_dataset(OVERRIDES, project=project).version
+    capsys.readouterr()
+    assert main(["diff", str(version.path), str(again.path)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(f"~ {row.id[:12]}"))
+    longest = " ".join(max((str(v) for v in row.inputs.values()), key=len).split())
+    assert line.endswith(longest[:70] + ("..." if len(longest) > 70 else "")), line
+
+
 def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> None:
     row = next(r for r in _rows(version) if r.expected["verdict"] != "refuse")
     assert (
