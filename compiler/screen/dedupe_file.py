@@ -53,7 +53,10 @@ def dedupe_file(
     if semantic is not None:
         check_semantic(semantic)
     if near is not None and not 0.0 < near <= 1.0:
-        raise UsageError(f"--near {near}: the similarity threshold must be in (0, 1], e.g. --near 0.85")
+        example = f"{near / 100:g}" if 1.0 < near <= 100.0 else "0.85"  # 80 read as a percentage: 0.8
+        raise UsageError(
+            f"--near {near:g}: the similarity threshold must be in (0, 1], e.g. --near {example}"
+        )
     if shingle not in SHINGLE_NGRAM:
         raise UsageError(f"--shingle {shingle}: unknown shingle; use --shingle word or --shingle char")
     shingle_kind: ShingleKind = "char" if shingle == "char" else "word"

@@ -129,6 +129,7 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
         (lambda d: rows_file(d), {"on": []}, UsageError, "name at least one column"),
         (lambda d: rows_file(d), {"near": 0.0}, UsageError, "must be in (0, 1]"),
         (lambda d: rows_file(d), {"near": 1.01}, UsageError, "must be in (0, 1]"),
+        (lambda d: rows_file(d), {"near": 80.0}, UsageError, "--near 80: the similarity threshold must be in (0, 1], e.g. --near 0.8"),
         (lambda d: rows_file(d), {"out": Path("rows.xlsx")}, UsageError, "unknown format '.xlsx'"),
         (lambda d: rows_file(d), {"out": Path("rows.jsonl")}, UsageError, "would overwrite the input"),
         (lambda d: rows_file(d), {"out": Path("missing/out.jsonl")}, UsageError, "does not exist"),
@@ -137,7 +138,7 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
     ],
     ids=[
         "missing-file", "unknown-format", "bad-jsonl", "jsonl-list-line", "missing-column", "missing-field", "no-columns",
-        "threshold-zero", "threshold-above-one", "unknown-output-format", "output-is-input", "missing-output-dir",
+        "threshold-zero", "threshold-above-one", "threshold-as-percent", "unknown-output-format", "output-is-input", "missing-output-dir",
         "unknown-shingle", "zero-ngram",
     ],
 )  # fmt: skip

@@ -101,6 +101,11 @@ BAD_OVERRIDES = [
         id="size-quoted",
     ),
     pytest.param(["dimensions.intent.values.refund=-1"], "must be >= 0", id="negative-weight"),
+    pytest.param(
+        ["dedupe.near=80"],
+        "dedupe.near: must be <= 1, got 80; it is a fraction, e.g. 0.8 for 80%",
+        id="near-percent",
+    ),
     pytest.param(["dataset=nope"], "Could not find 'dataset/nope'", id="dataset-naming-no-file"),
     pytest.param(
         ["+strategies.haiku=2"],

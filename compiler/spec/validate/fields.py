@@ -75,7 +75,9 @@ def parse_number(
         problems.add(path, f"must be {'>' if low_open else '>='} {low:g}, got {raw!r}")
         return None
     if high is not None and raw > high:
-        problems.add(path, f"must be <= {high:g}, got {raw!r}")
+        # a fraction written as a percentage (near: 80) says which fraction it likely means
+        hint = f"; it is a fraction, e.g. {raw / 100:g} for {raw:g}%" if high == 1 and 2 <= raw <= 100 else ""
+        problems.add(path, f"must be <= {high:g}, got {raw!r}{hint}")
         return None
     return raw
 
