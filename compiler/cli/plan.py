@@ -15,6 +15,9 @@ import sys
 from collections import Counter
 from typing import Any
 
+# From this size on, planning and rendering every prompt takes seconds (~0.2 ms a row): say so before it starts
+SAY_WORKING_FROM = 20_000
+
 OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
 
 
@@ -134,6 +137,13 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
     from compiler.generate.templates import check_templates, render_cases
 
     check_templates(spec, project.templates_dir)
+    if spec.size >= SAY_WORKING_FROM:
+        calls = round(spec.size * spec.overgenerate)
+        sys.stderr.write(
+            f"dsc: planning {spec.size:,} rows and rendering their ~{calls:,} prompts for the estimate; "
+            "at this size that takes a while\n"
+        )
+        sys.stderr.flush()
     evidence: dict[str, Any] = {}
     if spec.sources is not None and spec.sources.production is not None:
         from compiler.sources.gather import gather_sources

@@ -85,6 +85,19 @@ def test_the_plan_table_names_every_strategy_whole(repo: Path, capsys: pytest.Ca
     ]
 
 
+def test_a_large_plan_says_it_is_working_before_it_starts(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compiler.cli import plan
+
+    assert main(["plan", "size=12"]) == 0
+    assert "rendering" not in capsys.readouterr().err  # a small plan is quick: nothing to say
+    monkeypatch.setattr(plan, "SAY_WORKING_FROM", 12)
+    assert main(["plan", "size=13"]) == 0
+    err = capsys.readouterr().err
+    assert "dsc: planning 13 rows and rendering their ~" in err and "takes a while" in err
+
+
 def test_a_dataset_file_with_the_old_package_directive_still_compiles(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
