@@ -19,6 +19,7 @@ from polars.datatypes import DataTypeClass
 from compiler.core.errors import SourceError, UsageError
 from compiler.screen.near.warm import kernels_loading
 from compiler.spec.model import LOCAL_EMBEDDER, MAX_NGRAM, SHINGLE_NGRAM, SemanticDedupe, ShingleKind
+from compiler.spec.validate.fields import percent_as_fraction
 
 _DataType = pl.DataType | DataTypeClass
 
@@ -53,9 +54,9 @@ def dedupe_file(
     if semantic is not None:
         check_semantic(semantic)
     if near is not None and not 0.0 < near <= 1.0:
-        example = f"{near / 100:g}" if 1.0 < near <= 100.0 else "0.85"  # 80 read as a percentage: 0.8
+        example = percent_as_fraction(near) or 0.85
         raise UsageError(
-            f"--near {near:g}: the similarity threshold must be in (0, 1], e.g. --near {example}"
+            f"--near {near:g}: the similarity threshold must be in (0, 1], e.g. --near {example:g}"
         )
     if shingle not in SHINGLE_NGRAM:
         raise UsageError(f"--shingle {shingle}: unknown shingle; use --shingle word or --shingle char")

@@ -75,11 +75,16 @@ def parse_number(
         problems.add(path, f"must be {'>' if low_open else '>='} {low:g}, got {raw!r}")
         return None
     if high is not None and raw > high:
-        # a fraction written as a percentage (near: 80) says which fraction it likely means
-        hint = f"; it is a fraction, e.g. {raw / 100:g} for {raw:g}%" if high == 1 and 2 <= raw <= 100 else ""
+        fraction = percent_as_fraction(raw) if high == 1 else None
+        hint = f"; it is a fraction, e.g. {fraction:g} for {raw:g}%" if fraction is not None else ""
         problems.add(path, f"must be <= {high:g}, got {raw!r}{hint}")
         return None
     return raw
+
+
+def percent_as_fraction(value: float) -> float | None:
+    """The fraction a 0..1 setting written as a percentage likely means (`near: 80` -> 0.8), or None."""
+    return value / 100 if 2 <= value <= 100 else None
 
 
 def _reads_as_number(text: str, integer: bool) -> bool:
