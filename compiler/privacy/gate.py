@@ -8,7 +8,7 @@ twice, another is `<EMAIL_2>`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,14 +105,82 @@ def scrub_text(text: str, mode: str = "redact", patterns: Mapping[str, str] | No
 
 
 def scrub_row(
-    fields: Mapping[str, Any], mode: str = "redact", patterns: Mapping[str, str] | None = None
+    fields: Mapping[str, Any],
+    mode: str = "redact",
+    patterns: Mapping[str, str] | None = None,
+    only: frozenset[str] | None = None,
 ) -> RowScrub:
-    """Every string of a row (nested lists and dicts too) with one placeholder numbering for the row."""
+    """Every string of a row (nested lists and dicts too) with one placeholder numbering for the row.
+
+    `only` names the detectors to run (the others' prefilters matched no value of the row: they would find
+    nothing, so the result is the same); None runs them all.
+    """
     _check_mode(mode)
-    redactor = _Redactor(compile_patterns(patterns))
+    detectors = compile_patterns(patterns)
+    if only is not None:
+        detectors = tuple(d for d in detectors if d.name in only)
+    redactor = _Redactor(detectors)
     out = {key: redactor.redact_value(value) for key, value in fields.items()}
     counts = dict(sorted(redactor.counts.items()))
     return RowScrub(out, counts, mode == "reject" and bool(counts))
+
+
+def _texts_of(value: Any, out: list[str]) -> None:
+    """The texts `_Redactor.redact_value` looks at in a value, in order (keep the two in step)."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _texts_of(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _texts_of(item, out)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**7:
+        out.append(str(value))
+
+
+def candidate_detectors(
+    rows: Sequence[Mapping[str, Any]], patterns: Mapping[str, str] | None = None
+) -> list[frozenset[str] | None]:
+    """For each row, the detectors that could flag one of its values (None: none could, skip the row).
+
+    Each value is prefiltered as it is written (not inside a JSON of the row, where a newline is spelt `\\n`
+    and `^` never starts a value): one polars pass of the union prefilter over every value, then each
+    detector's own prefilter over the few values the union matched. A value with look-alike characters
+    (full-width digits, thin spaces) gets every detector, as folding it may make any of them match.
+    """
+    import polars as pl
+
+    texts: list[str] = []
+    owners: list[int] = []
+    for number, row in enumerate(rows):
+        before = len(texts)
+        _texts_of(row, texts)
+        owners += [number] * (len(texts) - before)
+    found: list[frozenset[str] | None] = [None] * len(rows)
+    if not texts:
+        return found
+    series = pl.Series(texts, dtype=pl.String)
+    hits = series.str.contains(prefilter_pattern(patterns)).fill_null(False).arg_true()
+    if hits.len() == 0:
+        return found
+    detectors = compile_patterns(patterns)
+    names = frozenset(d.name for d in detectors)
+    candidates = series.gather(hits)
+    columns = [candidates.str.contains(d.prefilter).fill_null(False) for d in detectors]
+    folded = candidates.str.contains(FOLD_PREFILTER).fill_null(False).to_list()
+    matched = [column.to_list() for column in columns]
+    sets: dict[int, set[str]] = {}
+    for k, index in enumerate(hits.to_list()):
+        owner = owners[index]
+        wanted = sets.setdefault(owner, set())
+        if folded[k]:
+            wanted.update(names)
+        else:
+            wanted.update(d.name for d, column in zip(detectors, matched, strict=True) if column[k])
+    for owner, wanted in sets.items():
+        found[owner] = frozenset(wanted)
+    return found
 
 
 def prefilter_pattern(patterns: Mapping[str, str] | None = None) -> str:
@@ -142,8 +210,13 @@ def scrub_frame(
     counts: Counter[str] = Counter()
     rejected: list[int] = []
     replaced: dict[str, list[str | None]] = {c: [] for c in columns}
-    for index, values in zip(candidates.to_list(), df.select(columns)[candidates].iter_rows(), strict=True):
-        result = scrub_row(dict(zip(columns, values, strict=True)), mode, patterns)
+    flagged = [
+        dict(zip(columns, values, strict=True)) for values in df.select(columns)[candidates].iter_rows()
+    ]
+    for index, row, only in zip(
+        candidates.to_list(), flagged, candidate_detectors(flagged, patterns), strict=True
+    ):
+        result = scrub_row(row, mode, patterns, frozenset() if only is None else only)
         counts.update(result.counts)
         if result.rejected:
             rejected.append(index)

@@ -283,3 +283,70 @@ def test_precision_and_recall_on_the_generated_corpus() -> None:
         set(flagged) <= {"negative:bare 10 digits, no context"}
         or sum(flagged.values()) - flagged.get("negative:bare 10 digits, no context", 0) <= 3
     )
+
+
+SEPARATORS = [" ", "\n", "\t", "\r\n", '"', "\\"]
+ANCHORED = {**USER, "badge": r"^B-\d{4}$"}  # a user pattern anchored to the whole value
+
+
+@st.composite
+def generated_rows(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object]]:
+    def text() -> str:
+        parts = draw(
+            st.lists(st.sampled_from([*FRAGMENTS, *(v for v, _ in ISSUE_VALUES), "B-1234"]), max_size=6)
+        )
+        out = ""
+        for part in parts:
+            out += part + draw(st.sampled_from(SEPARATORS))
+        return out
+
+    inputs: dict[str, object] = {"message": text(), "context": {"notes": [text(), text()], "id": text()}}
+    if draw(st.booleans()):
+        inputs["account"] = draw(st.sampled_from([4111111111111111, 4155550134, 12, 2026]))
+    return inputs, {"behavior": text(), "tags": [text()], "ok": draw(st.booleans())}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(generated_rows(), min_size=1, max_size=8))
+def test_generated_rows_path_matches_row_path(
+    rows: list[tuple[dict[str, object], dict[str, object]]],
+) -> None:
+    """The batched gate on generated rows (one prefilter pass, only the detectors that could match) redacts
+    exactly what scrubbing each row whole does: newlines, quotes and backslashes in values, nested lists and
+    dicts, numbers stored as numbers and anchored user patterns included."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from compiler.sources.gather import scrub_generated
+
+    spec = SimpleNamespace(
+        sources=SimpleNamespace(production=SimpleNamespace(patterns=tuple(ANCHORED.items())))
+    )
+    counts: Counter[str] = Counter()
+    scrubbed = scrub_generated(spec, rows, counts)  # type: ignore[arg-type]
+    expected = [scrub_row({"inputs": i, "expected": e}, "redact", ANCHORED) for i, e in rows]
+    assert scrubbed == [(r.fields["inputs"], r.fields["expected"]) for r in expected]
+    total: Counter[str] = Counter()
+    for r in expected:
+        total.update(r.counts)
+    assert counts == total
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        ("write to john\nat gmail dot com please", "EMAIL"),  # the JSON of the row spelt the newline \n
+        ("B-1234", "BADGE"),
+    ],
+)
+def test_generated_rows_gate_sees_values_as_written(value: str, label: str) -> None:
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from compiler.sources.gather import scrub_generated
+
+    spec = SimpleNamespace(
+        sources=SimpleNamespace(production=SimpleNamespace(patterns=tuple(ANCHORED.items())))
+    )
+    [(inputs, _)] = scrub_generated(spec, [({"message": value}, {})], Counter())  # type: ignore[arg-type]
+    assert f"<{label}_1>" in str(inputs["message"])
