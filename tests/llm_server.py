@@ -55,6 +55,7 @@ FAULT_KINDS = (
     "refusal",  # a well-formed completion whose text is a refusal, not the output format
     "huge",  # a well-formed completion of 200,000 characters
     "400_echo",  # a 400 whose body echoes the request headers (the Authorization key among them)
+    "surrogate",  # a well-formed completion whose fields hold lone UTF-16 surrogates (valid JSON escapes)
 )
 REFUSAL = "Sorry, I cannot help with that."
 
@@ -229,6 +230,8 @@ class _App:
                 (_text(m.get("content")) for m in reversed(payload["messages"]) if m["role"] == "user"), ""
             )
         text = {"refusal": REFUSAL, "huge": "x" * 200_000}.get(fault) or write_answer(system, user)
+        if fault == "surrogate":  # json.dumps sends them as \ud83d escapes, as a broken tokenizer's output
+            text = text.replace("]]\n", "]]\n\ud83d", 1).replace(".", ".\udc00", 1)
         tokens_in, tokens_out = (len(system) + len(user)) // 4, len(text) // 4
         if gemini:
             return web.json_response(

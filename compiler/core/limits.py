@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_JSON_DEPTH = 64  # a trace or curated row nests a handful of levels; 64 leaves room, 2000 is an attack
+# JSON may spell half of a UTF-16 pair on its own ("\\ud83d", a string cut inside an emoji by a logger or
+# a broken tokenizer); json.loads keeps it, and it can never be written as UTF-8
+_LONE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def mend_text(text: str) -> str:
+    """The text with each lone UTF-16 surrogate replaced by U+FFFD, as a UTF-8 decoder does with bad bytes."""
+    return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text
+
+
+def _mend(value: Any) -> Any:
+    if isinstance(value, str):
+        return mend_text(value)
+    if isinstance(value, dict):
+        return {mend_text(k): _mend(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mend(v) for v in value]
+    return value
 
 
 class NestingError(ValueError):
@@ -38,4 +58,5 @@ def load_json(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
     )
     if opening > limit and json_depth(value, limit) > limit:
         raise NestingError(f"nests deeper than {limit} levels")
-    return value
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return _mend(value) if _LONE_ESCAPE.search(raw) else value

@@ -259,6 +259,24 @@ def test_an_answer_over_the_cap_is_a_counted_failure_and_not_stored(tmp_path: Pa
     assert len(Journal(tmp_path)) == 0 and sum(p.stat().st_size for p in tmp_path.glob("*")) == 0
 
 
+def test_answers_with_lone_surrogates_compile_and_replay_identically(
+    project: Project, serve: Callable[..., MockLLMServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reply may spell half an emoji (`\\ud83d`, valid JSON, unwritable UTF-8): it becomes U+FFFD before the
+    journal, the parser and the rows see it, so the compile neither crashes nor differs on replay."""
+    server = serve(Faults(force={CASE_MARKER: ["surrogate"] * 1000}))
+    code, out, err = run(capsys, "compile", *http(server))
+    assert code == 0, err
+    [version] = versions_of()
+    cases = (version / "cases.jsonl").read_text(encoding="utf-8")
+    assert "\ufffd" in cases
+    first = _tree(version)
+    shutil.rmtree(version.parent)
+    code, out, err = run(capsys, "compile", *http(server))
+    assert code == 0 and "(0 answers replayed" not in out, err
+    assert _tree(versions_of()[0]) == first
+
+
 def test_huge_answers_fail_the_compile_without_growing_the_journal(
     project: Project, serve: Callable[..., MockLLMServer], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -66,6 +66,16 @@ def test_private_values_in_curated_rows_are_redacted(spec: Spec) -> None:
     assert [r["id"] for r in kept.rows] == [r["id"] for r in loaded.rows]  # ids and cells are never rewritten
 
 
+def test_a_lone_surrogate_escape_in_a_curated_row_is_mended(spec: Spec, tmp_path: Path) -> None:
+    """`\\ud83d` alone is valid JSON but no UTF-8 text: the row loads with U+FFFD in its place and an id."""
+    row = json.loads((DATASET / "golden.jsonl").read_text().splitlines()[0])
+    row["inputs"]["customer_message"] += " \ud83d"
+    row.pop("id", None)
+    loaded = _load(spec, _write(tmp_path / "golden.jsonl", [row]))
+    message = loaded.rows[0]["inputs"]["customer_message"]
+    assert message.endswith(" \ufffd") and message.encode("utf-8")
+
+
 def test_reject_refuses_the_file_without_quoting_the_value(spec: Spec) -> None:
     with pytest.raises(SourceError) as err:
         _load(spec, DATASET / "regression.jsonl", pii="reject")

@@ -370,6 +370,8 @@ def test_json_depth_is_measured_without_recursion() -> None:
     from compiler.core.limits import NestingError, json_depth, load_json
 
     assert json_depth(load_json('{"a": [1, {"b": []}]}')) == 4
+    # half a UTF-16 pair alone becomes U+FFFD (keys too); a whole pair is the character it spells
+    assert load_json('{"k\\udc00": ["x\\ud83d", "\\ud83d\\ude00"]}') == {"k\ufffd": ["x\ufffd", "\U0001f600"]}
     assert load_json("[" * 64 + "]" * 64) is not None
     with pytest.raises(NestingError):
         load_json("[" * 65 + "]" * 65)

@@ -14,6 +14,7 @@ from dspy.utils.exceptions import LMError as DSPyLMError
 
 from compiler.core import lazy
 from compiler.core.errors import LMError
+from compiler.core.limits import mend_text
 from compiler.generate.backends import hops
 from compiler.generate.backends.protocol import CompletionEngine, Request, Response
 from compiler.generate.estimate import cost_usd
@@ -245,7 +246,7 @@ class AsyncJournaledEngine:
         except LMError as exc:
             self.stopped = self.stopped or exc
             raise
-        text = response_text(response)
+        text = mend_text(response_text(response))  # what is journaled, parsed and replayed: writable UTF-8
         usage = response.usage
         answer = Answer(
             text, int(getattr(usage, "input_tokens", 0) or 0), int(getattr(usage, "output_tokens", 0) or 0)
