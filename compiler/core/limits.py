@@ -13,6 +13,12 @@ _LONE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def lone_surrogate(text: str) -> str | None:
+    """The first lone UTF-16 surrogate in a text, or None (the text can be written as UTF-8)."""
+    found = _LONE_SURROGATE.search(text)
+    return found.group() if found is not None else None
+
+
 def mend_text(text: str) -> str:
     """The text with each lone UTF-16 surrogate replaced by U+FFFD, as a UTF-8 decoder does with bad bytes."""
     return _LONE_SURROGATE.sub("\ufffd", text) if _LONE_SURROGATE.search(text) else text

@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError, TemplateError
+from compiler.core.limits import lone_surrogate
 from compiler.core.sandbox import one_line, reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
 from compiler.spec.model import Spec
@@ -194,6 +195,13 @@ def render_cases(
             text = template.render(contexts.context(case, examples.get(case.cell, ())))
         except Exception as exc:
             raise _render_error(exc, templates_dir, case, file) from exc
+        half = lone_surrogate(text)
+        if half is not None:  # a string literal's "\ud83d": no request, journal or file can hold it
+            folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+            raise TemplateError(
+                f"{folder}/{file}: renders \\u{ord(half):04x} for strategy {case.strategy}, half of a UTF-16 "
+                "pair and no character; write the whole character (e.g. \\U0001F600) or remove the escape"
+            )
         out.append(RenderedCase(case, text.strip() + "\n"))
     return out
 

@@ -71,6 +71,26 @@ def test_a_new_repository_compiles_from_a_subfolder_and_writes_at_its_root(
     assert "report.html" in out
 
 
+def test_half_an_emoji_escaped_in_yaml_is_one_line_naming_file_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """YAML's "\\ud83d" is a string no file can hold (it crashed in pydantic with a traceback)."""
+    repo = _new_repo(tmp_path, monkeypatch)
+    example = repo / "conf/dataset/example.yaml"
+    text = example.read_text()
+    assert "\ndescription:" in text
+    example.write_text(
+        text.replace("\ndescription:", '\ndescription: "Support \\ud83d bot"\nold_description:', 1)
+    )
+    example.write_text(example.read_text().replace("old_description:", "#", 1))
+    capsys.readouterr()
+    assert main(["compile", "dataset=example"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "conf/dataset/example.yaml: description: holds \\ud83d, half of a UTF-16 pair" in err
+    assert not (repo / "outputs").exists()
+
+
 def test_the_cli_outside_any_project_says_so_in_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
     done = subprocess.run(

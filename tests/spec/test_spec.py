@@ -287,6 +287,19 @@ def test_template_with_syntax_error_names_file_and_line(
     assert "templates/direct.j2:3: syntax error" in err
 
 
+def test_template_rendering_half_an_emoji_is_one_line(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Jinja string literal "\\ud83d" renders a text no request or file can hold: named before any call."""
+    (project.templates_dir / "direct.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}Write it {{ "\\ud83d" }}.{% endblock %}\n'
+    )
+    code, err = _run(["compile"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "templates/direct.j2: renders \\ud83d for strategy direct, half of a UTF-16 pair" in err
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
 def test_template_with_unknown_variable_names_template_line_and_variable(project: Project) -> None:
     from compiler.generate.templates import check_templates
 

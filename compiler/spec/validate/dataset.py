@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
+from compiler.core.limits import lone_surrogate
 from compiler.spec.model import (
     COLUMN_TYPES,
     NEGATIVE_CAPABLE,
@@ -148,11 +149,32 @@ def _parse_strategies(problems: Problems, raw: Any, templates: frozenset[str]) -
     return strategies
 
 
+def _check_surrogates(problems: Problems, path: str, value: Any) -> None:
+    """YAML's "\\ud83d" (half of a UTF-16 pair) is a string no file can hold: name each key holding one."""
+    if isinstance(value, str):
+        half = lone_surrogate(value)
+        if half is not None:
+            problems.add(
+                path or "(config)",
+                f"holds \\u{ord(half):04x}, half of a UTF-16 pair and no character; write the whole "
+                "character (e.g. \\U0001F600 in double quotes, or the emoji itself) or remove it",
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_surrogates(problems, f"{path}.{key}" if path else str(key), item)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_surrogates(problems, f"{path}[{i}]", item)
+
+
 def validate_config(
     raw: Mapping[str, Any], origins: Origins, templates: frozenset[str], base_dir: Any = None
 ) -> Spec:
     """Turn a composed config into a Spec, or raise ConfigError listing every problem."""
     problems = Problems(origins)
+    _check_surrogates(problems, "", raw)
+    if problems.lines:  # before anything hashes or writes these texts (it would crash): say where they are
+        raise ConfigError("\n".join(problems.lines))
     picks = _misspelt_groups(raw)
     for key, group in picks.items():
         value = raw[key]
