@@ -65,6 +65,8 @@ def dedupe_file(
         raise UsageError(f"--ngram {ngram}: must be a whole number from 1 to {MAX_NGRAM}, e.g. --ngram 1")
     if not on:
         raise UsageError("--on: name at least one column to compare, e.g. --on prompt")
+    if input.is_dir():
+        raise SourceError(f"{input}: is a folder; give the file to dedupe, e.g. {input / 'cases.jsonl'}")
     if not input.is_file():
         raise SourceError(f"{input}: no such file; check the path")
     in_format = FORMATS.get(input.suffix.lower())
@@ -174,12 +176,41 @@ def read_table(path: Path, file_format: str) -> pl.DataFrame:
         ) from exc
 
 
+_JSON_KINDS = (
+    (bool, "true/false"),
+    (int | float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "an object"),
+)
+
+
+def _json_kind(value: object) -> str | None:
+    return next((name for kind, name in _JSON_KINDS if isinstance(value, kind)), None)
+
+
 def _raise_at_damaged_line(path: Path) -> None:
-    """Name the first line of a JSONL polars could not read that is not a JSON object (`path:line: ...`)."""
+    """Name the first line of a JSONL polars could not read that is not a JSON object (`path:line: ...`), or
+    else the first top-level field whose values change kind between lines (polars wants one type a field)."""
     from compiler.core.jsonl import iter_records
 
-    for _ in iter_records(path, SourceError, "a JSON object", "fix the line or convert the file"):
-        pass
+    first: dict[str, tuple[str, int]] = {}
+    clash: str | None = None
+    for number, record in iter_records(
+        path, SourceError, "a JSON object", "fix the line or convert the file"
+    ):
+        for key, value in record.items():
+            kind = _json_kind(value)
+            if kind is None or clash is not None:
+                continue  # null fits any type
+            seen = first.setdefault(key, (kind, number))
+            if seen[0] != kind:
+                clash = (
+                    f"{path}:{number}: field {key!r} is {kind} here and {seen[0]} on line {seen[1]}; give it "
+                    "one kind on every line (e.g. quote the numbers) or convert the file"
+                )
+    if clash is not None:
+        raise SourceError(clash)
 
 
 def _is_blank_file(path: Path) -> bool:

@@ -121,6 +121,13 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
     ("make_input", "kwargs", "error", "message"),
     [
         (lambda d: d / "missing.jsonl", {}, SourceError, "no such file"),
+        (lambda d: d, {}, SourceError, "is a folder; give the file to dedupe"),
+        (
+            lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n{"prompt": null}\n{"prompt": [1]}\n'),
+            {},
+            SourceError,
+            "rows.jsonl:3: field 'prompt' is a list here and a number on line 1; give it one kind",
+        ),
         (lambda d: write_text(d / "rows.txt", "x"), {}, SourceError, "unknown format '.txt'; use .jsonl"),
         (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n{"prompt": \n'), {}, SourceError, "rows.jsonl:2: not valid JSON"),
         (lambda d: write_text(d / "rows.jsonl", '{"prompt": 1}\n[1]\n'), {}, SourceError, "rows.jsonl:2: not a JSON object"),
@@ -137,7 +144,7 @@ def test_an_empty_input_gives_an_empty_output(tmp_path: Path, suffix: str) -> No
         (lambda d: rows_file(d), {"ngram": 0}, UsageError, "--ngram 0: must be a whole number from 1"),
     ],
     ids=[
-        "missing-file", "unknown-format", "bad-jsonl", "jsonl-list-line", "missing-column", "missing-field", "no-columns",
+        "missing-file", "a-folder", "kinds-differ", "unknown-format", "bad-jsonl", "jsonl-list-line", "missing-column", "missing-field", "no-columns",
         "threshold-zero", "threshold-above-one", "threshold-as-percent", "unknown-output-format", "output-is-input", "missing-output-dir",
         "unknown-shingle", "zero-ngram",
     ],
