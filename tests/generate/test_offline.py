@@ -604,6 +604,9 @@ def test_a_variable_that_enumerates_its_values_gets_one_of_them(lm: dspy.LM) -> 
         ),
         ('A tier such as "basic" or "premium".', ("basic", "premium")),
         ("A city, e.g. Paris.", ()),  # one example is not a list to draw from
+        ("The author's language, such as English, Deutsch or 日本語.", ("English", "Deutsch", "日本語")),
+        # examples of what a long text is about are not values to copy in its place
+        ("A unified diff of 5-40 lines, e.g. a change to a Python function or a React component.", ()),
         ("What the customer writes.", ()),
     ],
 )
@@ -621,6 +624,20 @@ def test_a_variable_described_by_examples_gets_one_of_them(lm: dspy.LM) -> None:
             result = dspy.Predict(_nurse_signature())(instruction=instruction_for("direct", slot), case=case)
         seen.add(result.age_group)
     assert seen == {"Starter", "Pro"}
+
+
+def test_a_variable_with_examples_carries_its_kin_dimension_value(lm: dspy.LM) -> None:
+    """`age_group` "such as baby or teen" beside a dimension `patient_age_group`: the cell's value, also
+    one the examples do not list."""
+    examples = {"description": "The patient's age, such as baby or teen."}
+    space = {**NURSE, "variables": {**NURSE["variables"], "age_group": examples}}
+    space["dimensions"] = {**NURSE["dimensions"], "patient_age_group": {"description": ""}}
+    for value in ("older adult", "baby"):
+        cell = {"caller": "parent", "severity": "mild", "patient_age_group": value}
+        case = _space_case(**space, cell=cell, slot=0)
+        with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+            result = dspy.Predict(_nurse_signature())(instruction=instruction_for("direct", 0), case=case)
+        assert result.age_group == value
 
 
 TRAVEL = {

@@ -69,11 +69,17 @@ def variable_role(name: str, spec: dict[str, Any]) -> str:
     return first_match(text, table) or "other"
 
 
-def _enumerated_value(sc: Scene, options: tuple[str, ...]) -> str:
-    """One of the values a variable's description enumerates, the one the cell names when it names one."""
+def _enumerated_value(sc: Scene, name: str, options: tuple[str, ...]) -> str:
+    """One of the values a variable's description enumerates, the one the cell names when it names one; or
+    the cell's value of the dimension named like the variable (`locale` and `author_locale: Français`, where
+    "such as English or Deutsch" only gave examples)."""
     said = " ".join(v.lower() for _, v, _ in sc.cell)
     named = [o for o in options if o.lower() in said]
-    return named[0] if named else sc.rng.choice(options)
+    if named:
+        return named[0]
+    words = set(name.lower().split("_"))
+    kin = [v for d, v, _ in sc.cell if words <= set(d.lower().split("_"))]
+    return kin[0] if len(kin) == 1 else sc.rng.choice(options)
 
 
 def _rules_text(sc: Scene, name: str) -> str:
@@ -99,7 +105,7 @@ def _other_value(sc: Scene, name: str, spec: dict[str, Any]) -> str:
     description = str(spec.get("description", ""))
     options = enumerated_values(description)
     if options:
-        value = _enumerated_value(sc, options)
+        value = _enumerated_value(sc, name, options)
         sc.given.append((name, value))
         return value
     text = f"{low.replace('_', ' ')} {description.lower()}"

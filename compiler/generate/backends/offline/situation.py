@@ -53,6 +53,9 @@ def head_noun(dim: str) -> str:
     return nouns[0] if len(words) > 1 and nouns else ""
 
 
+MAX_EXAMPLE_WORDS = 3
+
+
 def enumerated_values(description: str) -> tuple[str, ...]:
     """The values a description enumerates ("One of: infant, child, adult." -> the three), or its examples
     when it gives two or more ("The plan, e.g. Starter or Pro." -> both), or ()."""
@@ -64,6 +67,10 @@ def enumerated_values(description: str) -> tuple[str, ...]:
         return ()
     # examples end at a full stop or a closing parenthesis, and are often listed "A, B and C"
     examples = _listed(re.split(r"[.)]", match.group(1))[0], r",|\bor\b|\band\b|/|;")
+    # values are names ("Starter", "Deutsch", "refund request"); longer items describe what a text is
+    # about ("A diff, e.g. a change to a Python function or a React component"): not values to copy
+    if any(len(item.split()) > MAX_EXAMPLE_WORDS for item in examples):
+        return ()
     return examples if len(examples) >= 2 else ()
 
 
