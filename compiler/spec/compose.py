@@ -198,6 +198,14 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
                 f"command line: `{bad}` is not an override (they are key=value); "
                 f"to pick a test space write `dataset={space}`"
             )
+        at = re.search(r"at input '(.+)'", message)
+        named = [o for o in overrides if "=" in o and (o in message or (at is not None and at[1] in o))]
+        if bad is None and named:  # key=value, but the value (or a key inside it) breaks Hydra's grammar
+            return (
+                f"command line: `{named[0]}` does not parse as an override; quote a value that holds spaces "
+                "or any of = , : [ ] { } (e.g. `key='a=b'`), and keep keys inside {...} plain names "
+                "(a ~value is set in the YAML file)"
+            )
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
     undeletable = re.search(r"Could not delete from config\. '([^']+)' does not exist", message)

@@ -265,6 +265,21 @@ NEWCOMER_MISTAKES = [
     pytest.param(
         ["plan", "overgenerate=two"], "overgenerate: must be a number", id="documented-key-bad-value"
     ),
+    pytest.param(
+        ["plan", "++dimensions.tone={values: {calm: 1, ~rude: 1}}"],
+        "`++dimensions.tone={values: {calm: 1, ~rude: 1}}` does not parse as an override; quote a value",
+        id="hydra-lexer-in-a-value",
+    ),
+    pytest.param(
+        ["plan", "++dimensions.tone=[a.b,c=d]"],
+        "`++dimensions.tone=[a.b,c=d]` does not parse as an override",
+        id="hydra-parser-in-a-value",
+    ),
+    pytest.param(
+        ["plan", "++dimensions.mood={values: {calm: 0, rude: 0}}"],
+        "dimensions.mood.values: weights sum to 0; give one value a positive weight",
+        id="zero-weights-said-once",
+    ),
 ]
 
 

@@ -97,7 +97,8 @@ def parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
             continue
         if all(n.startswith("~") for n, _ in values):
             problems.add(values_path, "has only negative (~) values; add at least one positive value")
-        if all(w <= 0 for n, w in values if not n.startswith("~")):
+        if sum(w for _, w in values) > 0 and all(w <= 0 for n, w in values if not n.startswith("~")):
+            # (all weights 0 was said once already, by parse_weighted)
             problems.add(values_path, "positive values all have weight 0; give one a positive weight")
         dims.append(Dimension(str(name), description, tuple(Value(n, w) for n, w in values)))
     return dims
