@@ -130,7 +130,9 @@ BAD_OVERRIDES = [
         "dedupe.shingle: unknown shingle 'words'; did you mean `word`?",
         id="shingle-not-in-file",
     ),
-    pytest.param(["size=="], "Error parsing override", id="override-does-not-parse"),
+    pytest.param(
+        ["size=="], "`size==` does not parse as an override; quote a value", id="override-does-not-parse"
+    ),
     pytest.param(
         ["datset=agent_tools"],
         "datset: unknown key; did you mean `dataset=agent_tools` (the config group dataset/)?",
