@@ -165,6 +165,24 @@ def test_final_dataset_covers_every_required_pair(project: Project) -> None:
     assert array_pairs <= covered
 
 
+@pytest.mark.parametrize(
+    "lm",
+    [
+        ["lm=openai_compatible", "lm.api_base=http://127.0.0.1:9/v1", "lm.model=m"],
+        ["lm=dspy", "lm.model=gemini/x"],
+    ],
+)
+def test_a_dollar_budget_without_a_price_is_refused_before_any_call(
+    project: Project, capsys: pytest.CaptureFixture[str], lm: list[str]
+) -> None:
+    """lm.price 0/0 would count every call as $0 and never stop a budget.max_usd run: one line, exit 2."""
+    assert main(["plan", *lm, "budget.max_usd=5"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "budget.max_usd: cannot be kept: lm.price is 0/0" in err, err
+    assert main(["plan", *lm, "budget.max_usd=5", "lm.price.input=0.3", "lm.price.output=2.5"]) == 0
+    assert "~$0." in capsys.readouterr().out
+
+
 def test_budget_stops_cleanly_and_the_same_command_continues(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:

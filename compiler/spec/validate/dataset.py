@@ -223,6 +223,13 @@ def validate_config(
     if any(s.name == "adversarial" for s in strategies) and not tactics and catalogue_ok["tactics"]:
         problems.add("tactics", "the adversarial strategy needs at least one tactic; pick tactics=default")
     budget = parse_budget(problems, raw.get("budget"))
+    if budget.max_usd is not None and lm.kind != "offline" and lm.price_input == lm.price_output == 0:
+        problems.add(
+            "budget.max_usd",
+            f"cannot be kept: lm.price is 0/0 for {lm.model or lm.kind}, so every call counts as $0; set "
+            "lm.price.input and lm.price.output (USD per million tokens, from the provider's price list) "
+            "or cap the calls with budget.max_calls",
+        )
     for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):
         if key == "name" and any(": name:" in line for line in problems.lines):
             continue  # an unusable name is already one line; its escape says nothing more
