@@ -35,3 +35,14 @@ class CallsFailed(DscError):
     """Too many LM calls failed for the rows to be trusted: nothing is published, the CLI exits 3."""
 
     exit_code = 3
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to about `limit` characters at a word boundary with an ellipsis (a provider's
+    error can run to paragraphs; half a word or an unclosed backtick reads as a bug)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: max(1, limit - 2)]  # room for the " …"
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return cut.rstrip(" ,;:.`'\"(") + " …"

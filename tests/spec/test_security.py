@@ -309,6 +309,17 @@ def test_redaction_keeps_the_message_and_hides_credential_shapes() -> None:
     assert SECRET[:8] not in shown_message(text, ()) and "pw@" not in shown_message(text, ())
 
 
+def test_long_provider_messages_are_cut_at_a_word() -> None:
+    from compiler.core.errors import clip
+
+    litellm = "LLM Provider NOT provided. Pass model as E.g. For 'Huggingface' endpoints pass in `completion(model=x)`"
+    assert (
+        clip(litellm, 90)
+        == "LLM Provider NOT provided. Pass model as E.g. For 'Huggingface' endpoints pass in …"
+    )
+    assert clip("short  text\n", 90) == "short text" and len(clip("y" * 300, 50)) <= 50
+
+
 def test_a_redirect_to_another_origin_is_refused(project: Project, server: MockLLMServer) -> None:
     with MockLLMServer() as other:
         server.redirect(other.base_url + "/chat/completions")

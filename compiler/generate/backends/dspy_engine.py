@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from compiler.core import lazy
-from compiler.core.errors import LMError
+from compiler.core.errors import LMError, clip
 from compiler.generate.backends import hops
 from compiler.generate.backends.endpoint import MISSING, endpoint_identity
 from compiler.generate.backends.faults import (
@@ -166,7 +166,7 @@ class DSPyEngine(RecoveringEngine):
         lm15 = lazy.dspy_lm15
         status = getattr(exc, "status", None)
         detail = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''} from {self.identity}: "
-        detail += self._redact(" ".join(str(getattr(exc, "message", "") or exc).split())[:200])
+        detail += clip(self._redact(str(getattr(exc, "message", "") or exc)), 200)  # redacted whole, then cut
         if isinstance(exc, lm15.BillingError) or "insufficient_quota" in detail:
             return LMRefused(f"lm: {self.identity} says the account has no quota left ({detail}); add credit")
         if isinstance(exc, lm15.RateLimitError) or status == 429:
@@ -197,7 +197,7 @@ class DSPyEngine(RecoveringEngine):
             )
         if isinstance(exc, lm15.ConfigurationError | lm15.CapabilityError):
             return LMRefused(
-                f"lm: dspy.LM({self.model!r}) is not configured ({detail[:160]}); set lm.api_key_env to the "
+                f"lm: dspy.LM({self.model!r}) is not configured ({clip(detail, 160)}); set lm.api_key_env to the "
                 "variable that holds the key, or lm.api_base for a self-hosted server"
             )
         if status is not None and status < 300:

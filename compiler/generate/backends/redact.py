@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from compiler.core.errors import clip
+
 # credentials a provider may echo back in an error body: bearer tokens, provider-style keys, URL userinfo
 _SECRET_SHAPES = re.compile(
     r"(?i)(bearer\s+|x-api-key[\"':=\s]+|api[_-]?key[\"':=\s]+)[^\s\"',;}]+"
@@ -29,4 +31,4 @@ def redact_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:
 
 def shown_message(text: str, secrets: Sequence[str | None] = ()) -> str:
     """A provider's message as dsc may print it: redacted first, then on one line and cut to length."""
-    return " ".join(redact_secrets(text, secrets).split())[:MESSAGE_CHARS]
+    return clip(redact_secrets(text, secrets), MESSAGE_CHARS)
