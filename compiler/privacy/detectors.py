@@ -258,9 +258,11 @@ BUILTIN_NAMES = frozenset(d.name for d in BUILTIN_DETECTORS)
 
 
 def _user_detector(name: str, pattern: str) -> Detector:
+    # multi-line mode makes the Rust prefilter a superset of Python's reading: Python's `$` also matches
+    # before a final newline ("B-1234\n" for ^B-\d{4}$), which Rust's `$` alone does not
+    prefilter = f"(?m){pattern}"
     try:
-        lazy.polars.Series([""]).str.contains(pattern)
-        prefilter = pattern
+        lazy.polars.Series([""]).str.contains(prefilter)
     except lazy.polars.exceptions.PolarsError:
         prefilter = r"(?s)."  # Python-only syntax (look-arounds): every non-empty text is a candidate
     return Detector(name, name.upper(), _regex_finder(pattern), _same, prefilter)

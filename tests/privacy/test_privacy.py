@@ -184,8 +184,15 @@ FRAGMENTS = (
 @given(st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=8).map(" ".join), min_size=1, max_size=12))
 def test_frame_path_matches_row_path(texts: list[str]) -> None:
     """The vectorised prefilter never hides a value the row path would catch."""
+    from unittest import mock
+
+    import compiler.privacy.gate as gate
+
     df = pl.DataFrame({"text": texts, "other": list(reversed(texts))})
     scrubbed, counts = scrub_frame(df, ["text", "other"], "redact", USER)
+    with mock.patch.object(gate, "RESTRICT_FROM", 1):  # only the detectors that could match, as at scale
+        restricted, restricted_counts = scrub_frame(df, ["text", "other"], "redact", USER)
+    assert restricted.to_dicts() == scrubbed.to_dicts() and restricted_counts == counts
     expected = [
         scrub_row({"text": a, "other": b}, "redact", USER)
         for a, b in zip(texts, reversed(texts), strict=True)
@@ -316,14 +323,18 @@ def test_generated_rows_path_matches_row_path(
     dicts, numbers stored as numbers and anchored user patterns included."""
     from collections import Counter
     from types import SimpleNamespace
+    from unittest import mock
 
+    import compiler.privacy.gate as gate
     from compiler.sources.gather import scrub_generated
 
     spec = SimpleNamespace(
         sources=SimpleNamespace(production=SimpleNamespace(patterns=tuple(ANCHORED.items())))
     )
     counts: Counter[str] = Counter()
-    scrubbed = scrub_generated(spec, rows, counts)  # type: ignore[arg-type]
+    with mock.patch.object(gate, "RESTRICT_FROM", 1):  # the per-detector pass, as batches of 512 rows take it
+        scrubbed = scrub_generated(spec, rows, counts)  # type: ignore[arg-type]
+    assert scrub_generated(spec, rows, Counter()) == scrubbed  # type: ignore[arg-type]  # (small: all detectors)
     expected = [scrub_row({"inputs": i, "expected": e}, "redact", ANCHORED) for i, e in rows]
     assert scrubbed == [(r.fields["inputs"], r.fields["expected"]) for r in expected]
     total: Counter[str] = Counter()
@@ -337,6 +348,7 @@ def test_generated_rows_path_matches_row_path(
     [
         ("write to john\nat gmail dot com please", "EMAIL"),  # the JSON of the row spelt the newline \n
         ("B-1234", "BADGE"),
+        ("B-1234\n", "BADGE"),  # Python's $ matches before a final newline; the Rust prefilter must too
     ],
 )
 def test_generated_rows_gate_sees_values_as_written(value: str, label: str) -> None:
@@ -350,3 +362,9 @@ def test_generated_rows_gate_sees_values_as_written(value: str, label: str) -> N
     )
     [(inputs, _)] = scrub_generated(spec, [({"message": value}, {})], Counter())  # type: ignore[arg-type]
     assert f"<{label}_1>" in str(inputs["message"])
+
+
+def test_an_anchored_user_pattern_is_found_in_traces_before_a_final_newline() -> None:
+    df = pl.DataFrame({"text": ["B-1234\n", "B-12345", "ok"]})
+    scrubbed, counts = scrub_frame(df, ["text"], "redact", ANCHORED)
+    assert scrubbed["text"].to_list() == ["<BADGE_1>\n", "B-12345", "ok"] and counts == {"badge": 1}
