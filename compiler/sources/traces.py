@@ -201,10 +201,12 @@ def load_traces(
         )
     if bad / rows > source.max_malformed:
         detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(malformed.items()))
+        said = [_REASON_HINTS[k] for k in sorted(malformed) if k in _REASON_HINTS]
+        hints = f" ({'; '.join(said)})" if said else ""
         raise SourceError(
             f"sources.production: {bad} of {rows} rows ({bad / rows:.1%}) in {source.path} are malformed "
             f"({detail}), above max_malformed {source.max_malformed:g}, the first at "
-            f"{_first_malformed(source, frame)}; fix the rows or raise sources.production.max_malformed"
+            f"{_first_malformed(source, frame)}; fix the rows{hints} or raise sources.production.max_malformed"
         )
     frame = frame.filter(pl.col("_malformed").is_null()).drop("_malformed")
     texts = [f"_text_{c}" for c in TEXT_COLUMNS[1:]]
@@ -222,13 +224,23 @@ def load_traces(
     return TraceSet(source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height)
 
 
+_REASON_HINTS = {
+    "bad_error_flag": "an error flag is true/false, 1/0, yes/no, pass/fail, ok/error or empty",
+    "bad_timestamp": "a timestamp is ISO-8601 text such as 2026-11-03T10:00:00Z or epoch seconds",
+}
+
+
 def _first_malformed(source: ProductionSource, frame: pl.DataFrame) -> str:
     """Where the first malformed row is: `file:line` for JSONL, `file row n` for CSV and Parquet."""
     row = int(frame.filter(pl.col("_malformed").is_not_null())["row"].min())  # type: ignore[arg-type]
     path = source.files[row // FILE_STRIDE]
     where = row % FILE_STRIDE
     if path.suffix.lower() in (".csv", ".parquet", ".pq"):
-        return f"{path.name} row {where}"
+        return (
+            f"{path.name} row {where} (counting from 1 after the header)"
+            if path.suffix.lower() == ".csv"
+            else f"{path.name} row {where}"
+        )
     return f"{path.name}:{where}"
 
 

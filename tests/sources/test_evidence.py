@@ -211,6 +211,25 @@ def test_too_many_malformed_rows_are_fatal(tmp_path: Path, dims: tuple[Dimension
         load_traces(_source(dims, tmp_path, fields={"input": "request.text"}, map={}, weight_by=[]), dims)
 
 
+def test_malformed_csv_rows_say_what_a_value_must_look_like(
+    tmp_path: Path, dims: tuple[Dimension, ...]
+) -> None:
+    """A team's CSV export: the row is counted after the header, and the message says what parses."""
+    rows = ["text,failed,at"] + [
+        f"hi {i},{'maybe' if i % 2 else 'true'},{'yesterday' if i % 3 == 0 else '2026-11-03T10:00:00Z'}"
+        for i in range(10)
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    source = _source(
+        dims, tmp_path, fields={"input": "text", "error": "failed", "timestamp": "at"}, map={}, weight_by=[]
+    )
+    with pytest.raises(SourceError) as info:
+        load_traces(source, dims)
+    message = str(info.value)
+    assert "the first at t.csv row 1 (counting from 1 after the header)" in message, message
+    assert "an error flag is true/false, 1/0" in message and "a timestamp is ISO-8601" in message
+
+
 def test_missing_field_lists_the_fields_that_exist(tmp_path: Path, dims: tuple[Dimension, ...]) -> None:
     _write_jsonl(tmp_path / "t.jsonl", [{"request": {"text": "hi", "channel": "chat"}, "id": "1"}])
     with pytest.raises(SourceError) as err:
