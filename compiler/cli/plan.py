@@ -57,6 +57,23 @@ def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
     }
 
 
+def shown_width(text: str) -> int:
+    """Columns a text takes in a terminal: wide East Asian characters two, combining marks none."""
+    import unicodedata
+
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def padded(text: str, width: int) -> str:
+    """`text` left-aligned in `width` terminal columns (f"{text:{width}}" counts characters, not columns)."""
+    return text + " " * max(0, width - shown_width(text))
+
+
 def _print_plan(plan: Any, usage: Any) -> None:
     spec = plan.spec
     primary = [c for c in plan.cases if c.primary]
@@ -80,7 +97,7 @@ def _print_plan(plan: Any, usage: Any) -> None:
         f"{plan.covered_tuples()} tuples covered by the planned rows"
     )
     names = [s.name for s in spec.strategies]
-    width = max(30, *(len(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
+    width = max(30, *(shown_width(f"{d.name}={v.name}") + 4 for d in spec.dimensions for v in d.values))
     print()
     columns = [max(13, len(n) + 2) for n in names]  # a strategy's name heads its column, whole
     print(
@@ -100,16 +117,16 @@ def _print_plan(plan: Any, usage: Any) -> None:
             row = [counts[(n, dim.name, value.name)] for n in names]
             share = sum(row) / max(1, len(primary))
             print(
-                f"  {dim.name + '=' + value.name:{width - 2}}"
+                f"  {padded(dim.name + '=' + value.name, width - 2)}"
                 + "".join(f"{x:>{w}}" for x, w in zip(row, columns, strict=True))
                 + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}"
             )
     print()
     print(f"covering array ({cells.array_rows} rows):")
-    widths = [max(len(d.name), *(len(v.name) for v in d.values)) for d in spec.dimensions]
-    print("  " + "  ".join(f"{d.name:{w}}" for d, w in zip(spec.dimensions, widths, strict=True)))
+    widths = [max(shown_width(d.name), *(shown_width(v.name) for v in d.values)) for d in spec.dimensions]
+    print("  " + "  ".join(padded(d.name, w) for d, w in zip(spec.dimensions, widths, strict=True)))
     for cell in cells.array:
-        print("  " + "  ".join(f"{v:{w}}" for (_, v), w in zip(cell, widths, strict=True)))
+        print("  " + "  ".join(padded(v, w) for (_, v), w in zip(cell, widths, strict=True)))
 
 
 def _print_weights(evidence: dict[str, Any]) -> None:
@@ -126,7 +143,7 @@ def _print_weights(evidence: dict[str, Any]) -> None:
         for value, (base, adjusted) in values.items():
             s = per_value.get(value, {})
             print(
-                f"  {dim + '=' + value:34}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
+                f"  {padded(dim + '=' + value, 34)}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
                 f"{s.get('share') or 0:>7.0%}{s.get('error_rate') or 0:>8.0%}{s.get('novelty') or 0:>7.0%}"
             )
 

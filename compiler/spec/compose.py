@@ -200,6 +200,22 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             )
         at = re.search(r"at input '(.+)'", message)
         named = [o for o in overrides if "=" in o and (o in message or (at is not None and at[1] in o))]
+        if bad is None and named and not named[0].isascii():
+            key, _, value = named[0].partition("=")
+            simple = not any(ch in value for ch in "'\"[]{},")
+            items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else []
+            flat = items and not any(ch in value[1:-1] for ch in "'\"[]{}")
+            example = (
+                f"`{key}='{value}'`"
+                if simple
+                else f"`{key}=[{','.join(repr(i.strip()) for i in items)}]`"
+                if flat
+                else "`key=['English','日本語']`"
+            )
+            return (
+                f"command line: `{named[0]}` does not parse as an override: Hydra reads letters beyond ASCII "
+                f"(é, ß, 日本語) only inside quotes; write {example}"
+            )
         if bad is None and named:  # key=value, but the value (or a key inside it) breaks Hydra's grammar
             return (
                 f"command line: `{named[0]}` does not parse as an override; quote a value that holds spaces "

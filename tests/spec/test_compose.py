@@ -85,6 +85,22 @@ def test_the_plan_table_names_every_strategy_whole(repo: Path, capsys: pytest.Ca
     ]
 
 
+def test_plan_columns_line_up_with_wide_characters(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """日本語 takes six terminal columns, not three: the counts after it stay in their columns."""
+    from compiler.cli.plan import shown_width
+
+    assert (shown_width("日本語"), shown_width("Français"), shown_width("e\u0301")) == (6, 8, 1)
+    assert main(["plan", "++dimensions.author_locale=['English','日本語']"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("  author_locale=")]
+    assert len(rows) == 2
+    starts = {shown_width(line[: re.search(r"\d", line).start()]) for line in rows}  # type: ignore[union-attr]
+    assert len(starts) == 1, rows
+    header = next(i for i, line in enumerate(out) if line.startswith("covering array ("))
+    array = [line for line in out[header + 1 :] if line.strip()]
+    assert len({shown_width(line.rstrip()) if "日本語" in line else 0 for line in array} - {0}) <= 1
+
+
 def test_a_large_plan_says_it_is_working_before_it_starts(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,6 +286,13 @@ NEWCOMER_MISTAKES = [
         "`++dimensions.tone={values: {calm: 1, ~rude: 1}}` does not parse as an override; quote a value",
         id="hydra-lexer-in-a-value",
     ),
+    pytest.param(
+        ["plan", "++dimensions.mood=[calm, très calme]"],
+        "Hydra reads letters beyond ASCII (é, ß, 日本語) only inside quotes; "
+        "write `++dimensions.mood=['calm','très calme']`",
+        id="non-ascii-unquoted",
+    ),
+    pytest.param(["plan", "description=Français"], "write `description='Français'`", id="non-ascii-word"),
     pytest.param(
         ["plan", "++dimensions.tone=[a.b,c=d]"],
         "`++dimensions.tone=[a.b,c=d]` does not parse as an override",
