@@ -87,6 +87,10 @@ def label_traces(
                     except (AdapterParseError, ValueError, TypeError, KeyError):
                         handle.stats.retries += 1
                         continue
+                    except Exception as exc:
+                        if getattr(exc, "error_class", None) is None:
+                            raise  # budget, breaker, refusal or a bug stops the run
+                        break  # this trace's call failed after its retries: the row joins unlabelled
                     held.commit()
                     return labels
             handle.stats.failures += 1

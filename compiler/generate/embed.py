@@ -69,6 +69,7 @@ class _ProviderEmbedder:
         return matrix / np.where(norms > 0, norms, 1.0)
 
     def _request(self, batch: list[str]) -> np.ndarray:
+        self._open()  # a model string no provider serves is refused before the budget counts a call
         if self.limiter is not None:
             self.limiter.acquire_now()
         where = f"dedupe.semantic.embedder {self.semantic.embedder}"
@@ -93,6 +94,9 @@ class _ProviderEmbedder:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             import dspy
 
+            from compiler.generate.backends.dspy_engine import check_litellm_provider
+
+            check_litellm_provider(self.semantic.embedder, self.semantic.api_base, "dedupe.semantic.embedder")
             kwargs: dict[str, Any] = {}
             if self.semantic.api_base:
                 kwargs["api_base"] = self.semantic.api_base

@@ -383,6 +383,34 @@ def test_lm_dspy_without_the_provider_key_names_it_in_one_line(
     assert not (Path.cwd() / "outputs").exists()
 
 
+@pytest.mark.parametrize(
+    ("model", "named"),
+    [
+        ("notaprovider/mock", "'notaprovider'"),
+        ("opneai/gpt-4o-mini", "'opneai'"),
+    ],  # ... and a newcomer's typo
+)
+def test_lm_dspy_with_a_provider_nobody_serves_stops_before_any_call(
+    serve: Callable[..., MockLLMServer],
+    project: Project,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    named: str,
+) -> None:
+    # LiteLLM answered each such request with its own HTTP 400: a traceback from the production labels
+    server = serve()
+    argv = ["compile", "lm=dspy", f"lm.model={model}", f"lm.api_base={server.base_url}", "size=4"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert (
+        f"lm.model: {model!r}: provider {named} is unknown to DSPy and LiteLLM; write <provider>/<model>"
+        in err
+    )
+    assert server.stats.requests == 0
+    assert not (Path.cwd() / "outputs").exists()
+
+
 @pytest.mark.parametrize("kind", ["openai_compatible", "anthropic"])
 def test_the_key_travels_only_in_its_header(
     serve: Callable[..., MockLLMServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str

@@ -110,6 +110,18 @@ def test_a_missing_key_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mon
         open_embedder(semantic, Journal(tmp_path / "journal"), CallStats(), None)(["a text"])
 
 
+def test_an_embedder_no_provider_serves_is_refused_before_the_budget_counts_a_call(
+    serve: Callable[..., MockLLMServer], tmp_path: Path
+) -> None:
+    server = serve()
+    stats = CallStats()
+    gate = BudgetGate(stats, 5, None, LMSpec(kind="offline", model="offline/procedural-v2"))
+    semantic = SemanticDedupe(embedder="opneai/text-embedding-3-small", api_base=server.base_url)
+    with pytest.raises(LMError, match=r"provider 'opneai' is unknown to DSPy and LiteLLM; write <provider>/"):
+        open_embedder(semantic, Journal(tmp_path / "journal"), stats, gate)(["a text"])
+    assert server.stats.requests == 0 and stats.calls == 0
+
+
 def test_paraphrases_in_other_words_drop_through_a_provider_but_not_through_hashing(
     serve: Callable[..., MockLLMServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

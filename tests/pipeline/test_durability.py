@@ -116,6 +116,23 @@ def test_a_dead_endpoint_publishes_nothing_and_exits_3_then_resumes(
     assert [e["version"] for e in read_index(Path("outputs", DATASET))] == [p.name for p in versions_of()]
 
 
+def test_a_production_trace_whose_label_call_fails_joins_unlabelled(
+    project: Project, serve: Callable[..., MockLLMServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # each labelling request gets a final HTTP 400 (fewer than the 3 rejections that refuse the endpoint):
+    # those rows keep their traced inputs without evaluator columns (a traceback before), the compile goes on
+    server = serve(Faults(force={"real production request": ["400"]}))
+    more = ["size=24", "dedupe.near=null", "max_rounds=0"]
+    code, _, err = run(capsys, "compile", *http(server)[:5], *more)
+    assert code == 0, err
+    [version] = versions_of()
+    rows = [json.loads(line) for line in (version / "cases.jsonl").read_text().splitlines()]
+    production = [r for r in rows if r["source"] == "production"]
+    assert 0 < len(production) == server.stats.outcomes["400"] < 3
+    assert all(set(r["expected"].values()) == {None} for r in production)  # every column present, unset
+    assert all(r["inputs"] for r in production)
+
+
 def test_an_endpoint_nobody_listens_on_is_named(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     import socket
 

@@ -83,6 +83,8 @@ class DSPyEngine(RecoveringEngine):
         except Exception as exc:  # an unknown model string or client setting: DSPy's own words, one line
             raise LMError(f"lm.model: dspy.LM cannot serve {spec.model!r}: {self._redact(str(exc))}") from exc
         self.native = bool(self.selection.native)
+        if not self.native:
+            check_litellm_provider(spec.model, api_base, "lm.model")
         self.supports_response_schema = bool(hints.response_schema)
         self.supported_params = frozenset(hints.params) | {"temperature", "max_tokens"}
         self.policy = policy or RetryPolicy(max_retries=spec.max_retries)
@@ -266,6 +268,26 @@ def sized_litellm_engine(concurrency: int, clients: dict[str, Any]) -> Any:
                 await self.session.close()
 
     return SizedLiteLLMEngine()
+
+
+def check_litellm_provider(model: str, api_base: str | None, setting: str) -> None:
+    """Refuse, before any call, a model string LiteLLM cannot route (an unknown or missing provider prefix):
+    without this check each request got an HTTP 400 from LiteLLM's own client, as a per-row failure."""
+    import contextlib
+    import io
+
+    litellm = importlib.import_module("litellm")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            litellm.get_llm_provider(model, api_base=api_base)  # local: reads LiteLLM's tables, no request
+    except Exception as exc:  # noqa: BLE001  (LiteLLM's BadRequestError: no provider it knows)
+        prefix = model.split("/")[0] if "/" in model else ""
+        what = f"provider {prefix!r} is unknown to DSPy and LiteLLM" if prefix else "it names no provider"
+        example = "text-embedding-3-small" if "embedder" in setting else "gpt-4o-mini"
+        raise LMError(
+            f"{setting}: {model!r}: {what}; write <provider>/<model>, e.g. openai/{example} or vertex_ai/"
+            "<model> (for an OpenAI-compatible server: openai/<model> with its api_base)"
+        ) from exc
 
 
 def open_dspy_engine(spec: LMSpec, stats: CallStats) -> tuple[DSPyEngine, str]:
