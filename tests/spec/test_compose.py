@@ -360,6 +360,32 @@ FILE_MISTAKES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("", "the test space sets none of name, description, prompt,", id="empty-file"),
+        pytest.param(
+            "name: hr_policy\nsize: 10\n", "sets none of description, prompt, dimensions,", id="begun"
+        ),
+        pytest.param("42\n", ":1: is the single value '42', not a mapping of keys", id="a-number"),
+        pytest.param(
+            "- name: hr_policy\n", ":1: is a list (`- item` lines or [...]), not a mapping", id="a-list"
+        ),
+    ],
+)
+def test_a_file_with_no_test_space_in_it_is_one_line(
+    repo: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one line per missing key before (11 for an empty file), Hydra's ConfigTypeError for a list, and a
+    # traceback (OSError: Invalid loaded object type: int) for a number
+    (repo / "conf" / "dataset" / "hr_policy.yaml").write_text(text)
+    assert main(["compile", "dataset=hr_policy"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("dsc: error: conf/dataset/hr_policy.yaml") and message in err
+    assert not (repo / "outputs").exists()
+
+
 @pytest.mark.parametrize(("old", "new", "message"), FILE_MISTAKES)
 def test_a_newcomer_mistake_in_the_file_is_one_line_naming_file_and_key(
     repo: Path, old: str, new: str, message: str, capsys: pytest.CaptureFixture[str]

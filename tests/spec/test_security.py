@@ -81,6 +81,13 @@ hydra:
             ["seed=1,2"],
             "conf/dataset/support_bot.yaml:5: hydra: user files may not configure Hydra",
         ),
+        (  # picked on the command line, the file still lands at the top (`dataset@_global_`): no _target_ needed
+            "conf/dataset/support_bot.yaml",
+            "name: support_bot\n",
+            "name: support_bot\nhydra:\n  sweep:\n    dir: /tmp/dsc-escaped-sweep\n",
+            ["dataset=support_bot", "seed=1,2"],
+            "conf/dataset/support_bot.yaml:4: hydra: user files may not configure Hydra",
+        ),
         (
             "conf/experiment/persona_sweep.yaml",
             "hydra:\n",
@@ -120,6 +127,7 @@ hydra:
     ],
     ids=[
         "dataset-callback",
+        "picked-dataset-sweep-dir",
         "experiment-callback",
         "config-callback",
         "persona-target",

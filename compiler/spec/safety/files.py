@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compiler.spec.safety.yaml_scan import ScannedFile, scan_yaml_file
@@ -125,8 +125,11 @@ def user_files(conf_dirs: Sequence[Path], overrides: Sequence[str], root: Path) 
     cli_groups = {c.group for c in cli}
     scanned = scan_yaml_file(primary, _display(primary, root))
     yield UserFile(primary, scanned, "", (), "primary")
-    queue = [c for c in defaults_choices(scanned, "config", conf_dirs) if c.group not in cli_groups | removed]
-    queue += cli
+    defaults = defaults_choices(scanned, "config", conf_dirs)
+    queue = [c for c in defaults if c.group not in cli_groups | removed]
+    # `dataset=travel` picks the option of the defaults entry `dataset@_global_`: it lands where that entry does
+    packages = {c.group: c.package for c in defaults if c.package is not None}
+    queue += [replace(c, package=packages.get(c.group)) if c.package is None else c for c in cli]
     seen: set[Path] = {primary.resolve()}
     while queue and len(seen) < MAX_FILES:
         choice = queue.pop(0)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from compiler.core import lazy
-from compiler.spec.safety.yaml_scan import Scalar, ScannedFile
+from compiler.spec.safety.yaml_scan import NOT_A_MAPPING, Scalar, ScannedFile
 
 # keys Hydra's instantiate() reads: with them a config names Python code to run
 OBJECT_KEYS = frozenset({"_target_", "_args_", "_partial_", "_recursive_", "_convert_"})
@@ -109,6 +109,9 @@ def check_scanned(scanned: ScannedFile, landing: tuple[str, ...], role: str) -> 
     """Problems of one file whose top-level keys land at `landing` in the composed config."""
     problems: list[str] = []
     refused: list[tuple[str, ...]] = []
+    if scanned.top_list_line is not None and not landing:  # Hydra cannot merge a list into the config's top
+        line = scanned.top_list_line
+        return [f"{scanned.display}:{line}: is a list (`- item` lines or [...]), {NOT_A_MAPPING}"]
 
     def add(line: int, key: tuple[str, ...], message: str) -> None:
         if any(key[: len(r)] == r for r in refused):

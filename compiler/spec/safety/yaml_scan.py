@@ -36,6 +36,7 @@ class ScannedFile:
     package: str | None  # the `# @package` header, if any
     scalars: list[Scalar] = field(default_factory=list)
     aliases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+    top_list_line: int | None = None  # where the file's top node starts when it is a list, not a mapping
 
     def values(self, *prefix: str) -> list[Scalar]:
         return [s for s in self.scalars if not s.is_key and s.path[: len(prefix)] == prefix]
@@ -105,6 +106,10 @@ def scan_yaml_text(text: str, display: str) -> ScannedFile:
     return _scan_events(text, display, yaml.SafeLoader)
 
 
+_NULLS = ("", "~", "null", "Null", "NULL")  # an empty file, or one that says null: Hydra reads no keys
+NOT_A_MAPPING = "not a mapping of keys; a config file holds `key: value` lines, e.g. `name: example`"
+
+
 def _scan_events(text: str, display: str, loader: type) -> ScannedFile:
     scanned = ScannedFile(display, package_header(text))
     stack: list[_Frame] = []
@@ -154,6 +159,8 @@ def _scan_events(text: str, display: str, loader: type) -> ScannedFile:
                     raise _fail(display, line, f"nests deeper than {MAX_DEPTH} levels; flatten it")
                 finish(nodes, depth, f"*{event.anchor}" if is_key else None)
             elif isinstance(event, yaml.ScalarEvent):
+                if not stack and not (event.style is None and event.value in _NULLS):
+                    raise _fail(display, line, f"is the single value {event.value[:40]!r}, {NOT_A_MAPPING}")
                 path, is_key = place()
                 quoted = event.style in ("'", '"')
                 scanned.scalars.append(Scalar(path, event.value, line, is_key, quoted))
@@ -162,6 +169,8 @@ def _scan_events(text: str, display: str, loader: type) -> ScannedFile:
                 count(1)
                 finish(1, 0, event.value if is_key else None)
             elif isinstance(event, yaml.CollectionStartEvent):
+                if not stack and isinstance(event, yaml.SequenceStartEvent):
+                    scanned.top_list_line = line  # refused where it lands at the top (`check_scanned`)
                 path, is_key = place()
                 if len(stack) + 1 > MAX_DEPTH:
                     raise _fail(display, line, f"nests deeper than {MAX_DEPTH} levels; flatten it")

@@ -184,6 +184,13 @@ def validate_config(
     misspelt = [line for line in problems.lines if _misspells_required(line, raw)]
     if misspelt:  # a misspelt top-level key: say that alone, not the cascade of what is then missing
         raise ConfigError("\n".join(misspelt))
+    missing = [key for key in REQUIRED_KEYS if raw.get(key) is None]
+    if len(missing) > 1:  # an empty or barely begun file: one line, not one per key it lacks
+        raise ConfigError(
+            f"{origins.where(missing[0])}: the test space sets none of {', '.join(missing)}; every test space "
+            f"declares {', '.join(REQUIRED_KEYS)} (start from the conf/dataset/example.yaml `dsc init` "
+            "writes, or the README's test space)"
+        )
     name = parse_text(problems, "name", raw.get("name"))
     check_name(problems, name, origins, Path(base_dir) if base_dir is not None else None)
     description = parse_text(problems, "description", raw.get("description"))
