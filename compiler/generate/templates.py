@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +15,7 @@ import xxhash
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compiler.core.cells import cell_label
 from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError, TemplateError
 from compiler.core.limits import lone_surrogate
@@ -82,6 +84,19 @@ def _first_line_of(ast: nodes.Template, name: str) -> int:
     return 1
 
 
+def read_template(path: Path) -> str:
+    """A template's text; a file that is not UTF-8 is one TemplateError naming the first bad byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TemplateError(
+            f"{shown_path(path)}:{line}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the template as UTF-8"
+        ) from None
+
+
 def check_templates(spec: Spec, templates_dir: Path) -> None:
     """Parse every template in use; unknown variables are errors naming template, line and variable."""
     env = template_environment(templates_dir)
@@ -89,7 +104,7 @@ def check_templates(spec: Spec, templates_dir: Path) -> None:
     files = [f"{s.name}.j2" for s in spec.strategies] + sorted(f for f in paths if f.startswith("_"))
     for file in files:
         path = paths[file]
-        source = path.read_text(encoding="utf-8")
+        source = read_template(path)
         try:
             ast = env.parse(source, name=file, filename=str(path))
             env.compile(source, name=file, filename=str(path))  # unknown filters and tests fail here
@@ -154,15 +169,34 @@ class _Contexts:
             "dataset": self.dataset,
             "prompt": self.prompt,
             "case": {"strategy": case.strategy, "variant": case.variant, "slot": case.slot},
-            "cell": [
+            "cell": CellItems(
                 {"dimension": d, "value": v, "negative": v.startswith("~"), "description": self.dims[d]}
                 for d, v in case.cell
-            ],
+            ),
             "persona": persona,
             "tactic": tactic,
             "columns": list(self.columns),  # objects, not dicts: `column.values` must not be dict.values
             "examples": list(examples),
         }
+
+
+class CellItems(list[dict[str, Any]]):
+    """A case's cell in a template: a list of {dimension, value, negative, description} to loop over, where
+    `cell.<dimension>` (or `cell['<dimension>']`) is also that dimension's value, as a newcomer writes it."""
+
+    def __getattr__(self, name: str) -> Any:
+        for item in self:
+            if item["dimension"] == name:
+                return item["value"]
+        raise AttributeError(name)  # Jinja's undefined: the template error names it
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        try:
+            return self.__getattr__(key)
+        except AttributeError:
+            raise KeyError(key) from None
 
 
 def render_case(
@@ -202,6 +236,12 @@ def render_cases(
                 f"{folder}/{file}: renders \\u{ord(half):04x} for strategy {case.strategy}, half of a UTF-16 "
                 "pair and no character; write the whole character (e.g. \\U0001F600) or remove the escape"
             )
+        if not text.strip():  # the LM would get no instruction at all: never what a template means to say
+            folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+            raise TemplateError(
+                f"{folder}/{file}: renders an empty instruction for strategy {case.strategy} (cell "
+                f"{cell_label(case.cell)}); write the instruction the LM is given, or guard the empty branch"
+            )
         out.append(RenderedCase(case, text.strip() + "\n"))
     return out
 
@@ -210,6 +250,12 @@ def _render_error(exc: Exception, templates_dir: Path, case: CaseSpec, file: str
     """The one-line TemplateError for a template that failed to load or render."""
     folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
     if isinstance(exc, jinja2.UndefinedError):
+        dimension = re.search(r"CellItems object' has no attribute '([^']*)'", exc.message or "")
+        if dimension is not None:
+            return TemplateError(
+                f"{folder}/{_template_where(exc, file)}: `cell.{dimension[1]}`: the test space has no dimension "
+                f"{dimension[1]!r}; its dimensions are {', '.join(d for d, _ in case.cell)}"
+            )
         return TemplateError(
             f"{folder}/{_template_where(exc, file)}: {exc.message}; use a variable the context provides "
             f"({', '.join(sorted(CONTEXT_NAMES))}) or guard it with `is defined`"

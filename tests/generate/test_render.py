@@ -210,3 +210,47 @@ def test_sandbox_still_refuses_what_it_refused(text: str) -> None:
     for _ in range(2):  # the second render reads the kept verdict
         with pytest.raises((jinja2.UndefinedError, jinja2.exceptions.SecurityError)):
             template.render(d={"a": 1}, c=column)
+
+
+def test_cell_reads_as_a_list_and_by_dimension_name(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_text(
+        "{{ cell.intent }}|{{ cell['difficulty'] }}|{{ cell | length }}|"
+        "{% for item in cell %}{{ item.dimension }}={{ item.value }};{% endfor %}"
+    )
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
+    cell = dict(case.cell)
+    text = render_case(spec, project.templates_dir, case).instruction
+    listed = "".join(f"{d}={v};" for d, v in case.cell)
+    assert text == f"{cell['intent']}|{cell['difficulty']}|{len(cell)}|{listed}\n"
+
+
+def test_a_misspelt_dimension_names_the_dimensions(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_text("Write a case\n{{ cell.intnet }}\n")
+    spec = load_spec([], project)
+    case = next(c for c in plan_cases(spec).cases if c.strategy == "direct")
+    dimensions = ", ".join(d for d, _ in case.cell)
+    with pytest.raises(TemplateError) as err:
+        render_case(spec, project.templates_dir, case)
+    assert str(err.value) == (
+        f"templates/direct.j2:2: `cell.intnet`: the test space has no dimension 'intnet'; its dimensions are "
+        f"{dimensions}"
+    )
+
+
+def test_an_empty_render_stops_before_any_lm_call(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_text("{% if case.slot > 10**6 %}Write a case{% endif %}\n")
+    with pytest.raises(TemplateError, match=r"direct.j2: renders an empty instruction for strategy direct"):
+        compile_dataset(["size=12", "~sources"], project=project)
+    assert not (project.conf_dir.parent / "outputs").exists()
+
+
+def test_a_template_that_is_not_utf8_is_one_line(project: Project) -> None:
+    (project.templates_dir / "direct.j2").write_bytes(b"Write a case\n\xff\xfe\n")
+    spec = load_spec([], project)
+    with pytest.raises(TemplateError) as err:
+        check_templates(spec, project.templates_dir)
+    assert (
+        str(err.value)
+        == "templates/direct.j2:2: is not UTF-8 text (byte 0xff at offset 13); save the template as UTF-8"
+    )
