@@ -28,8 +28,8 @@ def _print_summary(result: Any) -> None:
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
     warning = result.plan.coverage_warning()
-    if warning:
-        print(f"dsc: warning: {warning}", file=sys.stderr)
+    for line in ([warning] if warning else []) + list(result.warnings):
+        print(f"dsc: warning: {line}", file=sys.stderr)
     if result.created:
         print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown_path(version.path)}")
     else:

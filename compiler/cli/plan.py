@@ -162,16 +162,19 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
         )
         sys.stderr.flush()
     evidence: dict[str, Any] = {}
+    warnings: list[str] = []
     if spec.sources is not None and spec.sources.production is not None:
         from compiler.sources.gather import gather_sources
 
         bundle = gather_sources(spec)
         spec, evidence = bundle.spec, bundle.manifest
+        warnings += bundle.warnings()
     from compiler.plan.stable import plan_stable
     from compiler.versions.lineage import parent_version, seed_for
 
     plan = plan_stable(spec, seed_for(spec, parent_version(spec)))  # what `dsc compile` will plan
     warning = plan.coverage_warning()
+    warnings = ([warning] if warning else []) + warnings
     usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -182,7 +185,7 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
             _print_plan(plan, usage)
             if evidence:
                 _print_weights(evidence)
-    return out.getvalue(), f"dsc: warning: {warning}\n" if warning else ""
+    return out.getvalue(), "".join(f"dsc: warning: {line}\n" for line in warnings)
 
 
 CFG_HELP = "print the composed config (Hydra's `--cfg job`, interpolations resolved) and exit"

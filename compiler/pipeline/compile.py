@@ -45,6 +45,7 @@ class CompileResult:
     fixed: tuple[Row, ...] = ()  # curated and production rows that joined as they are
     note: str = ""  # what publishing repaired (a lost index entry, a damaged folder rebuilt)
     carry: CarryOver | None = None  # what this version kept of its parent's generated rows
+    warnings: tuple[str, ...] = ()  # what the CLI shows on stderr: inputs dsc left out of the compile
 
     @property
     def rows(self) -> list[Row]:
@@ -95,7 +96,7 @@ def _compile(
     return CompileResult(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),
-        note=note, carry=carry,
+        note=note, carry=carry, warnings=bundle.warnings(),
     )  # fmt: skip
 
 

@@ -34,6 +34,11 @@ class SourceBundle:
     manifest: dict[str, Any] = field(default_factory=dict)
     trace_cases: dict[str, Any] = field(default_factory=dict)  # trace id -> TraceCase of a production row
 
+    def warnings(self) -> tuple[str, ...]:
+        """What the sources left out that the user should hear of (malformed trace rows under the threshold)."""
+        note = self.traces.skipped_note() if self.traces is not None else None
+        return (note,) if note else ()
+
     def snippets(self, cells: Sequence[Cell]) -> dict[Cell, list[str]]:
         """Representative, scrubbed production inputs per cell, for templates as `examples`."""
         if self.traces is None or not cells:

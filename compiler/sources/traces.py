@@ -44,6 +44,18 @@ class TraceSet:
     unmapped: dict[str, int]  # dimension -> usable rows mapped to none of its values
     pii: dict[str, int]  # detector -> values found in the pool
     pii_rejected: int  # pool rows dropped by pii: reject
+    first_malformed: str | None = None  # where the first row left out is (file:line), when any was
+
+    def skipped_note(self) -> str | None:
+        """One line on the malformed rows left out under max_malformed, or None when there were none."""
+        bad = sum(self.malformed.values())
+        if not bad:
+            return None
+        detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(self.malformed.items()))
+        return (
+            f"sources.production: left out {bad} malformed of {self.rows} rows in {self.source.path} ({detail}), "
+            f"the first at {self.first_malformed}; within max_malformed {self.source.max_malformed:g}"
+        )
 
     @property
     def usable(self) -> int:
@@ -208,6 +220,7 @@ def load_traces(
             f"({detail}), above max_malformed {source.max_malformed:g}, the first at "
             f"{_first_malformed(source, frame)}; fix the rows{hints} or raise sources.production.max_malformed"
         )
+    first = _first_malformed(source, frame) if bad else None
     frame = frame.filter(pl.col("_malformed").is_null()).drop("_malformed")
     texts = [f"_text_{c}" for c in TEXT_COLUMNS[1:]]
     sample = (
@@ -221,7 +234,9 @@ def load_traces(
     scrubbed, pii = scrub_frame(
         pool, ["input", "output", "behavior", "trace_id"], source.pii, dict(source.patterns)
     )
-    return TraceSet(source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height)
+    return TraceSet(
+        source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height, first
+    )
 
 
 _REASON_HINTS = {

@@ -17,7 +17,7 @@ from compiler.sources.evidence import Evidence, compute_evidence
 from compiler.sources.snippets import rank_representative, select_snippets, select_trace_cases
 from compiler.sources.traces import TraceSet, load_traces
 from compiler.sources.weights import adjust_weights
-from compiler.spec.compose import PACKAGE_ROOT, load_spec
+from compiler.spec.compose import PACKAGE_ROOT, Project, load_spec
 from compiler.spec.model import Dimension, Value
 from compiler.spec.validate.production import ProductionSource
 
@@ -184,6 +184,22 @@ def test_broken_json_lines_are_counted_not_fatal(tmp_path: Path, dims: tuple[Dim
     (tmp_path / "t.jsonl").write_text("".join(lines[:100]) + '{"id": "broken\n' + "".join(lines[100:]))
     loaded = load_traces(_source(dims, tmp_path), dims)
     assert loaded.rows == 301 and loaded.malformed["invalid_json"] == 1
+    # what `dsc compile` and `dsc plan` then say on stderr: how many were left out, why, and the first one
+    note = loaded.skipped_note()
+    assert note is not None and note.startswith(
+        f"sources.production: left out {sum(loaded.malformed.values())} malformed of 301 rows in "
+    )
+    assert "invalid json 1" in note and "; within max_malformed 0.05" in note
+    first = loaded.first_malformed
+    assert first is not None and int(first.split(":")[1]) <= 101 and f"the first at {first};" in note
+
+
+def test_clean_traces_leave_nothing_to_say(tmp_path: Path, dims: tuple[Dimension, ...]) -> None:
+    _write_jsonl(tmp_path / "t.jsonl", [{"request": {"text": f"hi {i}"}, "id": str(i)} for i in range(5)])
+    loaded = load_traces(
+        _source(dims, tmp_path, fields={"input": "request.text"}, map={}, weight_by=[]), dims
+    )
+    assert loaded.malformed == {} and loaded.skipped_note() is None
 
 
 @pytest.mark.parametrize("layout", ["one line", "pretty"])
@@ -627,3 +643,19 @@ def test_empty_file_is_an_error(tmp_path: Path, dims: tuple[Dimension, ...]) -> 
     (tmp_path / "t.jsonl").write_text("")
     with pytest.raises(SourceError, match="holds no rows"):
         load_traces(_source(dims, tmp_path, fields={"input": "text"}, map={}, weight_by=[]), dims)
+
+
+def test_compile_and_plan_say_which_trace_rows_they_left_out(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the shipped example traces hold a few rows a real export has: no input, an unreadable timestamp
+    from compiler.cli.main import main
+
+    for argv in (["plan", "size=12"], ["compile", "size=12", "dedupe.near=null"]):
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        warned = [line for line in err.splitlines() if "sources.production: left out" in line]
+        assert len(warned) == 1 and warned[0].startswith(
+            "dsc: warning: sources.production: left out 7 malformed"
+        )
+        assert "the first at support_bot.jsonl:" in warned[0]
