@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from compiler.core.confine import shown_path
 from compiler.core.errors import DscError
 from compiler.core.limits import NestingError, load_json
 
@@ -57,7 +58,7 @@ def iter_records(
         data = path.read_bytes()
     except OSError as exc:
         raise error(
-            f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); check the file"
+            f"{shown_path(path)}: cannot be read ({exc.strerror or type(exc).__name__}); check the file"
         ) from None
     lines = data.split(b"\n")
     torn_at = len(lines) if lines and lines[-1].strip() else 0  # no final newline: the last line may be torn
@@ -76,7 +77,7 @@ def iter_records(
                 if (problem.startswith("a git conflict"))
                 else fix
             )
-            raise error(f"{path}:{number}: {problem}; {remedy}")
+            raise error(f"{shown_path(path)}:{number}: {problem}; {remedy}")
         yield number, value
 
 
@@ -85,18 +86,18 @@ def read_json_object(path: Path, error: type[DscError], fix: str) -> dict[str, A
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); {fix}") from None
+        raise error(f"{shown_path(path)}: cannot be read ({exc.strerror or type(exc).__name__}); {fix}") from None
     marked = next((n for n, line in enumerate(data.split(b"\n"), 1) if line.startswith(CONFLICT_MARKERS)), 0)
     if marked:
-        raise error(f"{path}:{marked}: a git conflict marker; resolve the merge")
+        raise error(f"{shown_path(path)}:{marked}: a git conflict marker; resolve the merge")
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start + 1}); {fix}") from None
+        raise error(f"{shown_path(path)}: not UTF-8 text (byte {exc.start + 1}); {fix}") from None
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else str(path)
+        where = f"{shown_path(path)}:{line}" if line else shown_path(path)
         raise error(f"{where}: not valid JSON ({getattr(exc, 'msg', type(exc).__name__)}); {fix}") from None
     if not isinstance(value, dict):
-        raise error(f"{path}: not a JSON object (a JSON {type(value).__name__}); {fix}")
+        raise error(f"{shown_path(path)}: not a JSON object (a JSON {type(value).__name__}); {fix}")
     return value
