@@ -49,9 +49,15 @@ class _Parser(argparse.ArgumentParser):
 
             options = re.findall(r"'([^']*)'", choice[2])
             close = difflib.get_close_matches(choice[1], options, n=1, cutoff=0.6)
+            if not close and _SYNONYMS.get(choice[1]) in options:
+                close = [_SYNONYMS[choice[1]]]
             if close:
                 raise UsageError(f"{self.prog}: {message}; did you mean `{close[0]}`?")
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+# words users type for a choice that is spelt otherwise here (`dsc review accept`)
+_SYNONYMS = {"accept": "approve", "ok": "approve", "deny": "reject", "decline": "reject", "versions": "show"}
 
 
 def _as_override(flag: str, argv: Sequence[str]) -> str:
@@ -86,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="dsc compiles a declarative test space (conf/*.yaml) into a "
         "versioned LLM evaluation dataset under outputs/<dataset>/<version>/.",
     )
+    from compiler.core.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"dsc {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     compile_ = verbs.add_parser(
         "compile",

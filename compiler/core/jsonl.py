@@ -86,7 +86,9 @@ def read_json_object(path: Path, error: type[DscError], fix: str) -> dict[str, A
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise error(f"{shown_path(path)}: cannot be read ({exc.strerror or type(exc).__name__}); {fix}") from None
+        raise error(
+            f"{shown_path(path)}: cannot be read ({exc.strerror or type(exc).__name__}); {fix}"
+        ) from None
     marked = next((n for n, line in enumerate(data.split(b"\n"), 1) if line.startswith(CONFLICT_MARKERS)), 0)
     if marked:
         raise error(f"{shown_path(path)}:{marked}: a git conflict marker; resolve the merge")

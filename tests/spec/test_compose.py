@@ -278,6 +278,7 @@ NEWCOMER_MISTAKES = [
     ),
     pytest.param(["compil", "size=3"], "did you mean `compile`?", id="verb-typo"),
     pytest.param(["review", "aprove", "x"], "did you mean `approve`?", id="review-action-typo"),
+    pytest.param(["review", "accept", "x"], "did you mean `approve`?", id="review-action-synonym"),
     pytest.param(
         ["plan", "overgenerate=two"], "overgenerate: must be a number", id="documented-key-bad-value"
     ),
@@ -398,3 +399,11 @@ def test_a_newcomer_mistake_in_the_file_is_one_line_naming_file_and_key(
     assert len(err.splitlines()) == 1, err
     assert err.startswith("dsc: error: conf/dataset/hr_policy.yaml:") and message in err
     assert not (repo / "outputs").exists()
+
+
+def test_dsc_version_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from compiler.core.version import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"dsc {__version__}\n"
