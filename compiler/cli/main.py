@@ -18,6 +18,7 @@ from compiler.cli.versions import VERSION_COMMANDS, add_version_verbs
 from compiler.core.atomic import write_queued
 from compiler.core.confine import shown_path
 from compiler.core.errors import DscError, UsageError
+from compiler.core.version import __version__
 from compiler.spec.model import LOCAL_EMBEDDER, ROOT_KEYS
 from compiler.spec.paths import path_overrides
 
@@ -92,8 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="dsc compiles a declarative test space (conf/*.yaml) into a "
         "versioned LLM evaluation dataset under outputs/<dataset>/<version>/.",
     )
-    from compiler.core.version import __version__
-
     parser.add_argument("--version", action="version", version=f"dsc {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     compile_ = verbs.add_parser(

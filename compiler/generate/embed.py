@@ -69,7 +69,10 @@ class _ProviderEmbedder:
         return matrix / np.where(norms > 0, norms, 1.0)
 
     def _request(self, batch: list[str]) -> np.ndarray:
-        self._open()  # a model string no provider serves is refused before the budget counts a call
+        if self._embedder is None:  # a model string no provider serves is refused before the budget counts
+            from compiler.generate.backends.dspy_engine import check_litellm_provider
+
+            check_litellm_provider(self.semantic.embedder, self.semantic.api_base, "dedupe.semantic.embedder")
         if self.limiter is not None:
             self.limiter.acquire_now()
         where = f"dedupe.semantic.embedder {self.semantic.embedder}"
@@ -94,9 +97,6 @@ class _ProviderEmbedder:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             import dspy
 
-            from compiler.generate.backends.dspy_engine import check_litellm_provider
-
-            check_litellm_provider(self.semantic.embedder, self.semantic.api_base, "dedupe.semantic.embedder")
             kwargs: dict[str, Any] = {}
             if self.semantic.api_base:
                 kwargs["api_base"] = self.semantic.api_base

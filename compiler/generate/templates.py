@@ -231,13 +231,13 @@ def render_cases(
             raise _render_error(exc, templates_dir, case, file) from exc
         half = lone_surrogate(text)
         if half is not None:  # a string literal's "\ud83d": no request, journal or file can hold it
-            folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+            folder = _template_folder(templates_dir, file)
             raise TemplateError(
                 f"{folder}/{file}: renders \\u{ord(half):04x} for strategy {case.strategy}, half of a UTF-16 "
                 "pair and no character; write the whole character (e.g. \\U0001F600) or remove the escape"
             )
         if not text.strip():  # the LM would get no instruction at all: never what a template means to say
-            folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+            folder = _template_folder(templates_dir, file)
             raise TemplateError(
                 f"{folder}/{file}: renders an empty instruction for strategy {case.strategy} (cell "
                 f"{cell_label(case.cell)}); write the instruction the LM is given, or guard the empty branch"
@@ -246,11 +246,16 @@ def render_cases(
     return out
 
 
+def _template_folder(templates_dir: Path, file: str) -> Path:
+    """The folder a template error names: the project's templates/ or dsc's built-in one."""
+    return Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+
+
 def _render_error(exc: Exception, templates_dir: Path, case: CaseSpec, file: str) -> TemplateError:
     """The one-line TemplateError for a template that failed to load or render."""
-    folder = Path(shown_path(template_files(templates_dir).get(file, templates_dir / file))).parent
+    folder = _template_folder(templates_dir, file)
     if isinstance(exc, jinja2.UndefinedError):
-        dimension = re.search(r"CellItems object' has no attribute '([^']*)'", exc.message or "")
+        dimension = re.search(rf"{CellItems.__name__} object' has no attribute '([^']*)'", exc.message or "")
         if dimension is not None:
             return TemplateError(
                 f"{folder}/{_template_where(exc, file)}: `cell.{dimension[1]}`: the test space has no dimension "

@@ -51,9 +51,9 @@ class TraceSet:
         bad = sum(self.malformed.values())
         if not bad:
             return None
-        detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(self.malformed.items()))
         return (
-            f"sources.production: left out {bad} malformed of {self.rows} rows in {self.source.path} ({detail}), "
+            f"sources.production: left out {bad} malformed of {self.rows} rows in {self.source.path} "
+            f"({malformed_detail(self.malformed)}), "
             f"the first at {self.first_malformed}; within max_malformed {self.source.max_malformed:g}"
         )
 
@@ -211,16 +211,15 @@ def load_traces(
         raise SourceError(
             f"sources.production.path: {source.path} holds no rows; point it at files with traces"
         )
+    first = _first_malformed(source, frame) if bad else None
     if bad / rows > source.max_malformed:
-        detail = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(malformed.items()))
         said = [_REASON_HINTS[k] for k in sorted(malformed) if k in _REASON_HINTS]
         hints = f" ({'; '.join(said)})" if said else ""
         raise SourceError(
             f"sources.production: {bad} of {rows} rows ({bad / rows:.1%}) in {source.path} are malformed "
-            f"({detail}), above max_malformed {source.max_malformed:g}, the first at "
-            f"{_first_malformed(source, frame)}; fix the rows{hints} or raise sources.production.max_malformed"
+            f"({malformed_detail(malformed)}), above max_malformed {source.max_malformed:g}, the first at "
+            f"{first}; fix the rows{hints} or raise sources.production.max_malformed"
         )
-    first = _first_malformed(source, frame) if bad else None
     frame = frame.filter(pl.col("_malformed").is_null()).drop("_malformed")
     texts = [f"_text_{c}" for c in TEXT_COLUMNS[1:]]
     sample = (
@@ -237,6 +236,11 @@ def load_traces(
     return TraceSet(
         source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height, first
     )
+
+
+def malformed_detail(malformed: dict[str, int]) -> str:
+    """The reasons rows were left out, with their counts: `bad timestamp 3, missing input 4`."""
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(malformed.items()))
 
 
 _REASON_HINTS = {

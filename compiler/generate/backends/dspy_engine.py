@@ -15,7 +15,9 @@ the provider's usual variable); it is redacted from every message and never part
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import io
 import os
 import re
 from typing import Any
@@ -273,9 +275,6 @@ def sized_litellm_engine(concurrency: int, clients: dict[str, Any]) -> Any:
 def check_litellm_provider(model: str, api_base: str | None, setting: str) -> None:
     """Refuse, before any call, a model string LiteLLM cannot route (an unknown or missing provider prefix):
     without this check each request got an HTTP 400 from LiteLLM's own client, as a per-row failure."""
-    import contextlib
-    import io
-
     litellm = importlib.import_module("litellm")
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
