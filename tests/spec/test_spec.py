@@ -370,3 +370,34 @@ def test_group_of_only_negative_capable_dimensions_is_refused(
     )
     assert code == 2
     assert "every dimension of the group has negative values" in err
+
+
+def test_a_dimension_written_as_value_weight_pairs_reads_as_its_values(project: Project) -> None:
+    """`channel: {chat: 3, email: 2}` (no `values:` key) is what a newcomer writes for weighted values."""
+    long_form = load_spec([], project)
+    edit(
+        _dataset(project),
+        "  channel:\n    description: Where the message arrives.\n    values: {chat: 3, email: 2, social_media: 1}",
+        "  channel: {chat: 3, email: 2, social_media: 1}",
+    )
+    short_form = load_spec([], project)
+    channel = next(d for d in short_form.dimensions if d.name == "channel")
+    assert [(v.name, v.weight) for v in channel.values] == [
+        ("chat", 3.0),
+        ("email", 2.0),
+        ("social_media", 1.0),
+    ]
+    assert channel.values == next(d for d in long_form.dimensions if d.name == "channel").values
+
+
+def test_a_bad_weight_in_value_weight_pairs_names_the_value(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        _dataset(project),
+        "  channel:\n    description: Where the message arrives.\n    values: {chat: 3, email: 2, social_media: 1}",
+        "  channel: {chat: 3, email: -2, social_media: 1}",
+    )
+    code, err = _run(["plan"], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "dimensions.channel.email: must be >= 0, got -2" in err

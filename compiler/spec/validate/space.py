@@ -77,7 +77,8 @@ def parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
     for name, spec in data.items():
         path = f"dimensions.{name}"
         description = ""
-        if isinstance(spec, Mapping):
+        # `topic: {leave: 3, payroll: 1}` (values and their weights) reads as the short form's list does
+        if isinstance(spec, Mapping) and not _weights_only(spec):
             check_keys(problems, path, spec, ("description", "values"))
             description = parse_text(problems, f"{path}.description", spec.get("description"), required=False)
             if "values" not in spec:
@@ -102,6 +103,15 @@ def parse_dimensions(problems: Problems, raw: Any) -> list[Dimension]:
             problems.add(values_path, "positive values all have weight 0; give one a positive weight")
         dims.append(Dimension(str(name), description, tuple(Value(n, w) for n, w in values)))
     return dims
+
+
+def _weights_only(spec: Mapping[Any, Any]) -> bool:
+    """A dimension written as value: weight pairs, with neither of the long form's keys."""
+    return (
+        bool(spec)
+        and not {"description", "values"} & set(spec)
+        and all(isinstance(w, int | float) and not isinstance(w, bool) for w in spec.values())
+    )
 
 
 def parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> list[Constraint]:
