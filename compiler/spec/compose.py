@@ -224,6 +224,14 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
             )
         first = message.split(" See https")[0]
         return f"command line: {first}; write overrides as key=value (see `dsc --help`)"
+    ambiguous = re.search(r"Ambiguous value for argument '([^']+)'", message)
+    if ambiguous:  # `seed=1,2` without -m: Hydra's message lists its three readings in one run-on sentence
+        key, _, value = ambiguous[1].partition("=")
+        return (
+            f"command line: `{ambiguous[1]}`: a comma-separated value is a sweep; add -m to run one job per "
+            f"value (`-m {ambiguous[1]}`), or write `{key}=[{value}]` for a list or "
+            f"`{key}='{value}'` for text"
+        )
     undeletable = re.search(r"Could not delete from config\. '([^']+)' does not exist", message)
     if undeletable:
         key = undeletable[1]

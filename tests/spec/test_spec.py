@@ -134,6 +134,12 @@ BAD_OVERRIDES = [
         ["size=="], "`size==` does not parse as an override; quote a value", id="override-does-not-parse"
     ),
     pytest.param(
+        ["seed=1,2"],
+        "`seed=1,2`: a comma-separated value is a sweep; add -m to run one job per value (`-m seed=1,2`), "
+        "or write `seed=[1,2]` for a list or `seed='1,2'` for text",
+        id="sweep-value-without-multirun",
+    ),
+    pytest.param(
         ["datset=agent_tools"],
         "datset: unknown key; did you mean `dataset=agent_tools` (the config group dataset/)?",
         id="misspelt-group",
