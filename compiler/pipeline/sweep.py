@@ -33,13 +33,20 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     hydra_cfg = lazy.hydra_config.HydraConfig.get()
     overrides = [str(o) for o in hydra_cfg.overrides.task]
     job = int(hydra_cfg.job.num)
+    spec = None
     try:
         project = Project.locate()
-        result = compile_dataset(overrides, project=project, spec=spec_from_job(cfg, overrides, project))
+        spec = spec_from_job(cfg, overrides, project)
+        result = compile_dataset(overrides, project=project, spec=spec)
     except DscError as exc:
         for line in str(exc).splitlines():
             print(f"dsc: error: job {job} ({' '.join(overrides)}): {line}", file=sys.stderr)
-        return {"job": job, "overrides": overrides, "status": "failed", "error": str(exc).splitlines()[0]}
+        failed = {"job": job, "overrides": overrides, "status": "failed", "error": str(exc).splitlines()[0]}
+        if (
+            spec is not None
+        ):  # a validated spec: its dataset's sweeps/ gets the summary even if every job failed
+            failed.update(dataset=spec.name, out_dir=spec.out_dir)
+        return failed
     if result.shard is not None:
         return {
             "job": job,

@@ -73,6 +73,19 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
     assert [job["status"] for job in summary["jobs"]] == ["failed", "ok"]
 
 
+def test_a_sweep_whose_jobs_all_fail_after_validation_summarises_in_its_dataset(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    golden = tmp_path / "datasets/support_bot/golden.jsonl"
+    golden.parent.mkdir(parents=True, exist_ok=True)
+    golden.write_text('{"customer_message": "hi"}\nnot json\n')
+    done = _dsc(["compile", "-m", "size=8,9", "dedupe.near=null"], tmp_path)
+    assert done.returncode == 1
+    assert "golden.jsonl:2: not valid JSON" in done.stderr and "Traceback" not in done.stderr
+    summary = json.loads(next((tmp_path / "outputs/support_bot/sweeps").glob("*.json")).read_text())
+    assert [job["status"] for job in summary["jobs"]] == ["failed", "failed"]
+    assert not (tmp_path / "outputs/_failed").exists()
+
+
 def test_four_joblib_shards_assemble_byte_identical_to_one_run(tmp_path: Path) -> None:
     sharded, single = tmp_path / "sharded", tmp_path / "single"
     sharded.mkdir()
