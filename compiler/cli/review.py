@@ -31,6 +31,11 @@ def run_review(args: argparse.Namespace) -> int:
     if args.action == "serve":
         return _serve(args)
     ids = list(args.ids)
+    if len(ids) == 1 and "/" in ids[0]:  # a version and no row: a row id never holds a `/`
+        raise UsageError(
+            f"{ids[0]}: names a version but no row; give the row ids after it (`dsc review {args.action} "
+            f"{ids[0]} <id> ...`; `dsc review list {ids[0]}` shows them)"
+        )
     if len(ids) > 1 and "/" in ids[0]:  # `dsc review approve outputs/x/<v> ID`, as `review list` is written
         if args.in_version:
             raise UsageError(f"{ids[0]}: give the version once, as the first word or with --version")
