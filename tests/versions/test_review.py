@@ -99,7 +99,7 @@ def test_the_version_may_come_first_as_in_review_list(
     err = capsys.readouterr().err
     assert "review edit takes one row id, got 2" in err and "give the version once" in err
     reviews = (project.conf_dir.parent / "reviews" / "support_bot.jsonl").read_bytes()
-    assert main(["review", "reject", str(version)]) == 2  # the version, and the row forgotten
+    assert main(["review", "reject", str(version), "--reason", "off topic"]) == 2  # the row id forgotten
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "names a version but no row; give the row ids after it" in err
     assert (project.conf_dir.parent / "reviews" / "support_bot.jsonl").read_bytes() == reviews
