@@ -197,7 +197,11 @@ def run_export(args: argparse.Namespace) -> int:
     from compiler.versions.store import read_manifest, read_rows
 
     if args.fmt not in FORMATS:  # before opening the version: the mistake is the flag
-        raise UsageError(f"--format {args.fmt}: unknown; use one of: {', '.join(sorted(FORMATS))}")
+        from compiler.spec.validate.fields import closest_name
+
+        hint = closest_name(args.fmt, FORMATS)
+        guess = f" (did you mean `{hint}`?)" if hint else ""
+        raise UsageError(f"--format {args.fmt}: unknown{guess}; use one of: {', '.join(sorted(FORMATS))}")
     version = open_version(args.version, args)
     from compiler.versions.decide import rows_with_status
     from compiler.versions.review import load_decisions

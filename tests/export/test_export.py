@@ -212,3 +212,16 @@ def test_a_space_without_config_still_exports_from_its_rows(tmp_path: Path) -> N
         files = build_export(version.rows[:3], bare, fmt)
         assert files["README.md"]
     assert read_space(bare, version.rows).dimensions  # taken from the rows
+
+
+def test_a_misspelt_format_on_the_command_line_gets_a_did_you_mean(
+    project: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    assert main(["export", "outputs/support_bot/0123456789ab", "--format", "dpsy"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "dsc: error: --format dpsy: unknown (did you mean `dspy`?); use one of: deepeval, dspy, hf, inspect, "
+        "openai-evals, promptfoo\n"
+    )
