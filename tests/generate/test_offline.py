@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ from compiler.generate.backends.offline.engine import (  # noqa: E402
     write_answer,
     write_fields,
 )
-from compiler.generate.backends.offline.situation import enumerated_values  # noqa: E402
+from compiler.generate.backends.offline.situation import enumerated_values, setting_phrase  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 VERDICTS = ("answer", "refuse", "escalate")
@@ -764,3 +765,42 @@ def test_a_tool_calls_column_names_the_tool_the_case_needs(project: Any) -> None
         assert any(c.startswith(tool) for c in calls), (row.cell, calls)  # a multi-step search also books
         checked += 1
     assert checked >= 5
+
+
+@pytest.mark.parametrize(
+    ("dim", "value", "phrase"),
+    [
+        ("has_tests", "no", "it has no tests"),
+        ("has_tests", "yes", "it has tests"),
+        ("is_logged_in", "false", "it is not logged in"),
+        ("needs_approval", "no", "it does not need approval"),
+        ("max_files", "1", "there is at most 1 file"),
+        ("max_files", "20", "there are at most 20 files"),
+        ("min_age", "18", "the age is at least 18"),
+        ("retries", "1", "there is 1 retry"),
+        ("retries", "3", "there are 3 retries"),
+        ("budget", "100", "the budget is 100"),
+        ("discount", "20%", "the discount is 20%"),
+    ],
+)
+def test_a_number_or_yes_no_value_is_said_with_its_dimension(dim: str, value: str, phrase: str) -> None:
+    assert setting_phrase(dim, value) == phrase
+
+
+def test_rows_never_paste_a_bare_value_as_a_noun(scratch: Path) -> None:
+    # `max_files: 5` read "I have a 5 max" and `has_tests: no` "It's a no has" before
+    rows = quality.compile_rows(scratch, "code_review", None)
+    texts = [f"{r['inputs']['request']} {r['expected']['expected_behavior']}" for r in rows]
+    pasted = [
+        t for t in texts if re.search(r"\b(?:a|an|the) (?:\d+|yes|no)\b(?! (?:files?|retry|retries)\b)", t)
+    ]
+    assert not pasted, pasted[:3]
+    joined = " ".join(texts).lower()
+    for said in (
+        "it has no tests",
+        "it has tests",
+        "at most 5 files",
+        "there is at most 1 file",
+        "3 retries",
+    ):
+        assert said in joined, said

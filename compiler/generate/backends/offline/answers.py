@@ -7,7 +7,7 @@ from __future__ import annotations
 from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.message import lower_first
 from compiler.generate.backends.offline.scene import Scene, fact_topic, partial_passage
-from compiler.generate.backends.offline.situation import article, dimension_kind
+from compiler.generate.backends.offline.situation import article, dimension_kind, is_bare, setting_phrase
 
 _STANCE_ACTIONS = {
     "comply": "answers it directly and completely",
@@ -39,7 +39,10 @@ def _situation_clauses(sc: Scene) -> list[str]:
     clauses = []
     for dim, value, negative in sc.extras:
         kind = "negative" if negative else dimension_kind(dim, sc.notes.get(dim, ""))
-        clauses.append(sc.rng.choice(bank.SITUATION_CLAUSES[kind]).format(a=article(value), v=value))
+        kind = "setting" if not negative and is_bare(value) else kind
+        clause = sc.rng.choice(bank.SITUATION_CLAUSES[kind])
+        phrase = setting_phrase(dim, value) if kind == "setting" else ""
+        clauses.append(clause.format(a=article(value), v=value, p=phrase))
     for name, value in sc.given:
         clauses.append(f"keeps in mind that the {name.replace('_', ' ')} is {value}")
     return sc.rng.sample(clauses, min(len(clauses), 1 + (sc.rng.random() < 0.4)))

@@ -13,6 +13,26 @@ from functools import lru_cache
 
 from compiler.generate.backends.offline import text_words as bank
 
+# a value that means nothing without its dimension's name: a number, a yes/no, a flag
+_BARE = re.compile(r"[+-]?\d+(?:[.,]\d+)?\s*%?|yes|no|true|false|on|off|none|n/?a", re.IGNORECASE)
+_YES = frozenset({"yes", "true", "on"})
+_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+# a name's leading verb, said as it is (yes) and negated (no): `has_tests: no` -> "it has no tests"
+_VERBS = {
+    "has": ("it has {r}", "it has no {r}"),
+    "have": ("it has {r}", "it has no {r}"),
+    "is": ("it is {r}", "it is not {r}"),
+    "can": ("it can {r}", "it cannot {r}"),
+    "needs": ("it needs {r}", "it does not need {r}"),
+    "requires": ("it requires {r}", "it does not require {r}"),
+    "uses": ("it uses {r}", "it does not use {r}"),
+    "allows": ("it allows {r}", "it does not allow {r}"),
+    "with": ("it comes with {r}", "it comes without {r}"),
+}
+# a name's leading bound on a count: `max_files: 5` -> "there are at most 5 files"
+_BOUNDS = {"max": "at most ", "min": "at least ", "num": "", "n": ""}
+# words a dimension's name starts with that are not its noun (`has_tests`, `max_files`, `is_logged_in`)
+_NOT_NOUNS = frozenset({*_VERBS, *_BOUNDS, "are", "could", "without", "allow"})
 _ONE_OF = re.compile(r"\bone of\s*:?\s*(.+)", re.IGNORECASE)
 # "e.g. Starter or Pro", "(for example: Starter, Pro)", "such as Starter or Pro": examples, not a closed list
 _EXAMPLES = re.compile(r"(?:\be\.\s?g\.|\bfor example\b|\bsuch as\b)\s*[:,]?\s*(.+)", re.IGNORECASE)
@@ -35,6 +55,9 @@ def article(value: str) -> str:
 
 def situation_line(dim: str, value: str, negative: bool, rng: random.Random, description: str = "") -> str:
     """One sentence a user would write that carries this dimension value."""
+    if not negative and is_bare(value):  # `max_files: 5` says "there are at most 5 files", not "a 5 max"
+        phrase = setting_phrase(dim, value)
+        return rng.choice(bank.SITUATIONS["setting"]).format(p=phrase, P=phrase[:1].upper() + phrase[1:])
     kind = "negative" if negative else dimension_kind(dim, description)
     noun = head_noun(dim)
     if kind in ("nature", "other", "negative") and noun:
@@ -45,11 +68,45 @@ def situation_line(dim: str, value: str, negative: bool, rng: random.Random, des
     return template.format(a=article(value), v=value, V=value[:1].upper() + value[1:])
 
 
+def is_bare(value: str) -> bool:
+    """Whether a value says nothing without its dimension's name (`5`, `yes`, `off`, `20%`)."""
+    return _BARE.fullmatch(value.strip()) is not None
+
+
+def setting_phrase(dim: str, value: str) -> str:
+    """A clause that carries a bare value with its dimension's name: `has_tests: no` -> "it has no tests",
+    `max_files: 1` -> "there is at most 1 file", `budget: 100` -> "the budget is 100"."""
+    head, _, rest = dim.lower().partition("_")
+    rest = rest.replace("_", " ")
+    value = value.strip()
+    if head in _VERBS and rest and not _NUMBER.fullmatch(value):
+        said, negated = _VERBS[head]
+        return (said if value.lower() in _YES else negated).format(r=rest)
+    words = dim.lower().replace("_", " ")
+    if head in _BOUNDS and rest and _NUMBER.fullmatch(value):
+        if not _plural(rest):  # `max_price: 100` -> "the price is at most 100"
+            return f"the {rest} is {_BOUNDS[head]}{value}"
+        return _count(f"{_BOUNDS[head]}{value}", value, rest)
+    if _plural(words) and _NUMBER.fullmatch(value):  # `retries: 3` -> "there are 3 retries"
+        return _count(value, value, words)
+    return f"the {words} is {value}"
+
+
+def _plural(noun: str) -> bool:
+    return noun.endswith("s") and not noun.endswith("ss")
+
+
+def _count(amount: str, value: str, noun: str) -> str:
+    if value.lstrip("+") == "1":
+        return f"there is {amount} {noun[:-3] + 'y' if noun.endswith('ies') else noun[:-1]}"
+    return f"there are {amount} {noun}"
+
+
 def head_noun(dim: str) -> str:
     """The noun a dimension's name qualifies (`fare_type` -> `fare`), or "" when the name is a kind word."""
     words = dim.lower().split("_")
     kinds = {w for _, ws in bank.SITUATION_WORDS for w in ws}
-    nouns = [w for w in words if w not in kinds and len(w) >= 3]
+    nouns = [w for w in words if w not in kinds and w not in _NOT_NOUNS and len(w) >= 3]
     return nouns[0] if len(words) > 1 and nouns else ""
 
 
