@@ -203,7 +203,7 @@ BAD_FILES = [
         "values: [answer, refuse, escalate]",
         "values: [answer, no, escalate]",
         "columns.verdict.values: YAML reads unquoted true/false/yes/no/on/off as booleans and null as "
-        "nothing (1 booleans here)",
+        "nothing (1 boolean here)",
         id="unquoted-yaml-boolean-in-enum",
     ),
     pytest.param(
@@ -274,6 +274,30 @@ def test_bad_dataset_files_print_file_key_and_fix(
     assert "support_bot.yaml" in err
     assert "Traceback" not in err
     assert not (project.conf_dir.parent / "outputs").exists()
+
+
+def test_a_dimension_that_fails_is_reported_once_not_again_by_its_constraints(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every value unquoted yes/no: the dimension fails on its own line; the two constraints and a coverage
+    # group naming it said "names unknown dimension `policy_boundary`" after it
+    edit(
+        _dataset(project),
+        "values: {within_policy: 3, edge_of_policy: 2, ~outside_policy: 1}",
+        "values: [yes, no]",
+    )
+    edit(
+        _dataset(project),
+        "coverage: 2",
+        "coverage: {strength: 2, groups: [{dims: [intent, policy_boundary], strength: 2}]}",
+    )
+    code, err = _run(["plan"], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "dsc: error: conf/dataset/support_bot.yaml: dimensions.policy_boundary.values: YAML reads unquoted "
+        "true/false/yes/no/on/off as booleans and null as nothing (2 booleans here), not value names; quote "
+        "them, e.g. ['yes', 'no']"
+    ]
 
 
 def test_all_problems_are_reported_together(project: Project) -> None:

@@ -47,6 +47,7 @@ from compiler.spec.validate.settings import (
 )
 from compiler.spec.validate.sources import Sources
 from compiler.spec.validate.space import (
+    broken_dimensions,
     check_satisfiable,
     parse_constraints,
     parse_dimensions,
@@ -197,13 +198,14 @@ def validate_config(
     prompt = _parse_prompt(problems, raw.get("prompt"))
     check_prompt_text(problems, prompt)
     dims = parse_dimensions(problems, raw.get("dimensions"))
-    constraints = parse_constraints(problems, raw.get("constraints"), dims)
+    broken = broken_dimensions(raw.get("dimensions"), dims)
+    constraints = parse_constraints(problems, raw.get("constraints"), dims, broken)
     columns = _parse_columns(problems, raw.get("columns"), prompt.variables)
     strategies = _parse_strategies(problems, raw.get("strategies"), templates)
     if not strategies and raw.get("strategies") is not None and not problems.lines:
         problems.add("strategies", "no strategy has a positive weight; give one a weight above 0")
     size = parse_number(problems, "size", raw.get("size"), integer=True, within=Range(low=1))
-    coverage = parse_coverage(problems, raw.get("coverage"), dims)
+    coverage = parse_coverage(problems, raw.get("coverage"), dims, broken)
     for i, row in enumerate(coverage.include):
         for constraint in constraints:
             if constraint.evaluate(dict(row)) is False:

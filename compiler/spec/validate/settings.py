@@ -27,7 +27,10 @@ from compiler.spec.validate.fields import (
 )
 
 
-def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Coverage:
+def parse_coverage(
+    problems: Problems, raw: Any, dims: list[Dimension], broken: frozenset[str] = frozenset()
+) -> Coverage:
+    """`coverage:` as a strength or {strength, groups, include}; `broken` dimensions failed on their own line."""
     if raw is None:  # unwritten: pairwise, or all of them when a space has a single dimension
         raw = min(2, len(dims)) if dims else 2
     if not isinstance(raw, Mapping):
@@ -37,7 +40,7 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
         problems, "coverage.strength", raw.get("strength", 2), integer=True, within=Range(low=1, high=4)
     )
     by_name = {d.name: d for d in dims}
-    if strength is not None and dims and strength > len(dims):
+    if strength is not None and dims and strength > len(dims) + len(broken):
         problems.add(
             "coverage.strength",
             f"is {strength} but there {'is' if len(dims) == 1 else 'are'} only {len(dims)} "
@@ -52,6 +55,8 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
         check_keys(problems, path, group, ("dims", "strength"))
         names = group.get("dims") or []
         unknown = [n for n in names if n not in by_name]
+        if any(n in broken for n in unknown):
+            continue
         if unknown or not names:
             problems.add(
                 f"{path}.dims",
@@ -83,6 +88,8 @@ def parse_coverage(problems: Problems, raw: Any, dims: list[Dimension]) -> Cover
         resolved: list[tuple[str, str]] = []
         for dim_name, value in row.items():
             dim = by_name.get(str(dim_name))
+            if dim is None and str(dim_name) in broken:
+                continue
             if dim is None:
                 problems.add(f"{path}.{dim_name}", f"unknown dimension; known: {', '.join(by_name)}")
                 continue

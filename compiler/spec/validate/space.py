@@ -33,7 +33,7 @@ def yaml_non_names(names: list[Any]) -> str:
     unquoted = [n for n in names if isinstance(n, bool) or n is None]
     if not unquoted:
         return ""
-    what = "null" if None in unquoted else "booleans"
+    what = "null" if None in unquoted else "boolean" if len(unquoted) == 1 else "booleans"
     return (
         f"YAML reads unquoted true/false/yes/no/on/off as booleans and null as nothing ({len(unquoted)} "
         f"{what} here), not value names; quote them, e.g. ['yes', 'no']"
@@ -114,7 +114,17 @@ def _weights_only(spec: Mapping[Any, Any]) -> bool:
     )
 
 
-def parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> list[Constraint]:
+def broken_dimensions(raw: Any, dims: list[Dimension]) -> frozenset[str]:
+    """Dimensions the file declares that did not validate: their own line says why, so a constraint or a
+    coverage row naming one says nothing more (it is not an unknown dimension)."""
+    if not isinstance(raw, Mapping):
+        return frozenset()
+    return frozenset(str(name) for name in raw) - {d.name for d in dims}
+
+
+def parse_constraints(
+    problems: Problems, raw: Any, dims: list[Dimension], broken: frozenset[str] = frozenset()
+) -> list[Constraint]:
     if raw is None:
         return []
     if not isinstance(raw, list | tuple):
@@ -137,6 +147,9 @@ def parse_constraints(problems: Problems, raw: Any, dims: list[Dimension]) -> li
         ok = True
         for compare in constraint.comparisons():
             dim = by_name.get(compare.dim)
+            if dim is None and compare.dim in broken:
+                ok = False
+                continue
             if dim is None:
                 hint = closest_name(compare.dim, by_name)
                 problems.add(
