@@ -27,8 +27,7 @@ def _print_summary(result: Any) -> None:
         print(f"repaired: {result.note}")
     by_strategy = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("strategy").items()) if k != "-")
     by_source = ", ".join(f"{k} {v}" for k, v in sorted(result.rows_by("source").items()))
-    warning = result.plan.coverage_warning()
-    for line in ([warning] if warning else []) + list(result.warnings):
+    for line in ([result.coverage] if result.coverage else []) + list(result.warnings):
         print(f"dsc: warning: {line}", file=sys.stderr)
     if result.created:
         print(f"compiled {result.spec.name}: {len(result.rows)} rows -> {shown_path(version.path)}")

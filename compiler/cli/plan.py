@@ -21,7 +21,7 @@ SAY_WORKING_FROM = 20_000
 OVERRIDES_HELP = "Hydra overrides, e.g. dataset=rag_qa size=60 seed=3 strategies.adversarial=5 lm=offline"
 
 
-def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
+def _plan_json(plan: Any, usage: Any, fixed: Counter[str]) -> dict[str, Any]:
     spec = plan.spec
     return {
         "estimate": {
@@ -31,7 +31,9 @@ def _plan_json(plan: Any, usage: Any) -> dict[str, Any]:
             "cost_usd": round(usage.cost(spec), 4),
         },
         "dataset": spec.name,
-        "size": spec.size,
+        "size": spec.size + sum(fixed.values()),
+        "synthetic": spec.size,
+        "fixed": dict(sorted(fixed.items())),  # curated and production rows that join as they are
         "lm": spec.lm.model,
         "lm_calls": len(plan.cases),
         "strategies": dict(plan.targets),
@@ -74,13 +76,18 @@ def padded(text: str, width: int) -> str:
     return text + " " * max(0, width - shown_width(text))
 
 
-def _print_plan(plan: Any, usage: Any) -> None:
-    spec = plan.spec
+def _print_plan(plan: Any, usage: Any, fixed: Counter[str]) -> None:
+    spec = plan.spec  # its size is the synthetic rows: curated and production rows join as they are
     primary = [c for c in plan.cases if c.primary]
     cells = plan.cells
+    joined = "".join(f"{n} {source}, " for source, n in sorted(fixed.items()))
+    labels = fixed.get("production", 0)
     print(
-        f"dataset {spec.name}: {spec.size} rows, {len(plan.cases)} LM calls planned "
-        f"(overgenerate x{spec.overgenerate:g}), lm {spec.lm.model}, seed {spec.seed}"
+        f"dataset {spec.name}: {spec.size + sum(fixed.values())} rows"
+        + (f" ({joined}{spec.size} synthetic)" if fixed else "")
+        + f", {len(plan.cases)} LM calls planned (overgenerate x{spec.overgenerate:g})"
+        + (f" + {labels} to label production rows" if labels else "")
+        + f", lm {spec.lm.model}, seed {spec.seed}"
     )
     print(
         f"estimate: {usage.calls} calls, ~{usage.input_tokens:,} input + ~{usage.output_tokens:,} output tokens, "
@@ -161,28 +168,32 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
             "at this size that takes a while\n"
         )
         sys.stderr.flush()
-    evidence: dict[str, Any] = {}
-    warnings: list[str] = []
-    if spec.sources is not None and spec.sources.production is not None:
-        from compiler.sources.gather import gather_sources
+    from dataclasses import replace
 
-        bundle = gather_sources(spec)
-        spec, evidence = bundle.spec, bundle.manifest
-        warnings += bundle.warnings()
     from compiler.plan.stable import plan_stable
-    from compiler.versions.lineage import parent_version, seed_for
+    from compiler.sources.gather import gather_sources
+    from compiler.versions.lineage import parent_version, previous_sourcing, seed_for
 
-    plan = plan_stable(spec, seed_for(spec, parent_version(spec)))  # what `dsc compile` will plan
-    warning = plan.coverage_warning()
+    # what `dsc compile` will plan: curated and production rows join as they are, synthetic rows fill the rest
+    bundle = gather_sources(spec, previous_sourcing(spec))
+    evidence = bundle.manifest if "weights" in bundle.manifest else {}
+    warnings = list(bundle.warnings())
+    fixed = Counter(row.source for row in bundle.fixed)
+    spec = bundle.spec
+    plan = plan_stable(
+        replace(spec, size=spec.size - len(bundle.fixed)), seed_for(spec, parent_version(spec))
+    )
+    warning = plan.coverage_warning(len(bundle.fixed), bundle.size_for)
     warnings = ([warning] if warning else []) + warnings
-    usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases))
+    traces = [(case.input, case.output) for case in bundle.trace_cases.values()]
+    usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases), traces)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         if args.json:
             weights = {"weights": evidence["weights"]} if evidence else {}
-            print(json.dumps({**_plan_json(plan, usage), **weights}, ensure_ascii=False))
+            print(json.dumps({**_plan_json(plan, usage, fixed), **weights}, ensure_ascii=False))
         else:
-            _print_plan(plan, usage)
+            _print_plan(plan, usage, fixed)
             if evidence:
                 _print_weights(evidence)
     return out.getvalue(), "".join(f"dsc: warning: {line}\n" for line in warnings)

@@ -14,7 +14,7 @@ from compiler.generate.calls import label_production_rows
 from compiler.generate.templates import RenderedCase, check_templates, render_cases
 from compiler.pipeline.context import CompileContext, ProgressCallback, open_context
 from compiler.pipeline.failures import require_answers
-from compiler.pipeline.publish import previous_sourcing, publish
+from compiler.pipeline.publish import publish
 from compiler.pipeline.shard import generate_shard
 from compiler.pipeline.stages import generate_until_full, screening_inputs
 from compiler.plan.cases import Plan
@@ -23,7 +23,7 @@ from compiler.screen.select import Selection
 from compiler.sources.gather import SourceBundle, gather_sources
 from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import Spec
-from compiler.versions.lineage import CarryOver, carry_over, parent_version, seed_for
+from compiler.versions.lineage import CarryOver, carry_over, parent_version, previous_sourcing, seed_for
 from compiler.versions.review import load_decisions
 from compiler.versions.store import Version, dataset_dir, load_existing
 
@@ -46,6 +46,7 @@ class CompileResult:
     note: str = ""  # what publishing repaired (a lost index entry, a damaged folder rebuilt)
     carry: CarryOver | None = None  # what this version kept of its parent's generated rows
     warnings: tuple[str, ...] = ()  # what the CLI shows on stderr: inputs dsc left out of the compile
+    coverage: str = ""  # the plan's coverage warning, sized with the rows that joined as they are
 
     @property
     def rows(self) -> list[Row]:
@@ -97,6 +98,7 @@ def _compile(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),
         note=note, carry=carry, warnings=bundle.warnings(),
+        coverage=plan.coverage_warning(len(bundle.fixed), bundle.size_for) or "",
     )  # fmt: skip
 
 

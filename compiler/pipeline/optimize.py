@@ -27,11 +27,11 @@ from compiler.generate.templates import RenderedCase, case_payload, check_templa
 from compiler.pipeline.compile import render_plan
 from compiler.pipeline.context import CompileContext, open_context
 from compiler.pipeline.metric import CaseMetric, mean_score
-from compiler.pipeline.publish import previous_sourcing
 from compiler.plan.cases import CaseSpec, plan_cases
 from compiler.sources.gather import gather_sources
 from compiler.spec.compose import Project, load_spec
 from compiler.spec.model import Spec
+from compiler.versions.lineage import previous_sourcing
 
 
 @dataclass(frozen=True)

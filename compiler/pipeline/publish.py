@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from compiler.core.rows import Row
 from compiler.generate.templates import template_hashes
@@ -15,7 +14,6 @@ from compiler.pipeline.stages import Generation, drop_records, program_hash
 from compiler.plan.cases import Plan
 from compiler.report.html import render_report
 from compiler.sources.gather import SourceBundle
-from compiler.spec.model import Spec
 from compiler.versions.build import BuildRecord, build_manifest
 from compiler.versions.lineage import PLAN, plan_bytes
 from compiler.versions.repair import reindex, remove_stale_staging, set_aside
@@ -26,23 +24,13 @@ from compiler.versions.store import (
     PARQUET,
     Version,
     dataset_dir,
-    latest_version,
     parent_of,
     parquet_bytes,
     publish_version,
-    read_manifest_file,
     render_cases,
     version_id,
 )
 from compiler.versions.verify import Finding, verify_version
-
-
-def previous_sourcing(spec: Spec) -> Mapping[str, Any] | None:
-    """What the source stage recorded in the newest version (production evidence compares against it)."""
-    folder = dataset_dir(spec.out_dir, spec.name)
-    latest = latest_version(folder)
-    path = folder / latest / MANIFEST if latest else None
-    return read_manifest_file(path).sourcing if path is not None and path.is_file() else None
 
 
 def settle_existing(folder: Path, dataset: str, version: str) -> tuple[bool, str]:

@@ -6,7 +6,7 @@ import functools
 import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import xxhash
@@ -47,8 +47,12 @@ class Plan:
         cells = (c.cell for c in self.cases if c.primary)
         return len(count_tuples(cells, self.cells.strength, self.spec.coverage.groups))
 
-    def coverage_warning(self) -> str | None:
-        """A warning when `size` is too small for every required tuple to reach the dataset."""
+    def coverage_warning(
+        self, fixed: int = 0, size_for: Callable[[int], int | None] | None = None
+    ) -> str | None:
+        """A warning when `size` is too small for every required tuple to reach the dataset. `fixed` curated
+        and production rows took part of the user's size (this plan's size is the synthetic rest), and
+        `size_for(n)` is the size that leaves n synthetic rows."""
         missing = self.cells.required_tuples - self.covered_tuples()
         if missing <= 0 or self.spec.size == 0:  # no synthetic rows planned: curated rows fill the dataset
             return None
@@ -63,6 +67,14 @@ class Plan:
             why += (
                 f"; its {len(self.cells.negative)} rows with a negative value go only to {', '.join(negative)}, "
                 f"{share:.0%} of size"
+            )
+        if fixed and enough:  # the user's size holds the rows that join as they are: say the size to write
+            total = size_for(enough) if size_for is not None else None
+            fix = f"size={total} covers them all" if total else "lower the curated and production quotas"
+            return (
+                f"size {self.spec.size + fixed} leaves {missing} of {self.cells.required_tuples} required "
+                f"{self.cells.strength}-wise tuples uncovered: {fixed} of its rows are curated and production "
+                f"rows, and its {self.spec.size} synthetic rows need {enough}; {fix} ({why})"
             )
         return (
             f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "

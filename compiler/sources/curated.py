@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from compiler.core.columns import column_type
 from compiler.core.confine import shown_path
 from compiler.core.errors import SourceError
@@ -42,6 +40,11 @@ class CuratedSet:
 
 def _read_rows(path: Path) -> list[tuple[int, Any]]:
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        # conflict markers, torn or glued lines and bad bytes are one line each (content withheld: it may be private)
+        return list(iter_records(path, SourceError, "an object", "write one JSON object per line"))
+    import polars as pl  # only a CSV or Parquet file needs it: `dsc plan` of a JSONL-only space never loads it
+
     try:
         if suffix == ".csv":
             return [(i + 2, row) for i, row in enumerate(pl.read_csv(path, infer_schema=False).to_dicts())]
@@ -52,7 +55,6 @@ def _read_rows(path: Path) -> list[tuple[int, Any]]:
             f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}); check the file "
             "(details withheld: they may quote private data)"
         ) from None
-    # conflict markers, torn or glued lines and bad bytes are one line each (content withheld: it may be private)
     return list(iter_records(path, SourceError, "an object", "write one JSON object per line"))
 
 

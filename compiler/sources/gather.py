@@ -13,10 +13,6 @@ from compiler.core.cells import Cell, cell_label
 from compiler.core.rows import Row
 from compiler.privacy.gate import candidate_detectors, scrub_row
 from compiler.sources.curated import load_curated
-from compiler.sources.evidence import compute_evidence
-from compiler.sources.snippets import select_snippets, select_trace_cases
-from compiler.sources.traces import load_traces
-from compiler.sources.weights import adjust_weights, apply_weights
 from compiler.spec.model import CURATED_NAMES, Spec
 from compiler.spec.validate.sources import CuratedSource
 
@@ -33,6 +29,19 @@ class SourceBundle:
     traces: Any = None
     manifest: dict[str, Any] = field(default_factory=dict)
     trace_cases: dict[str, Any] = field(default_factory=dict)  # trace id -> TraceCase of a production row
+    quotas: list[tuple[float, int]] = field(default_factory=list)  # (quota, rows it can give) per source
+
+    def fixed_at(self, size: int) -> int:
+        """How many curated and production rows a dataset of `size` rows takes (each source its quota)."""
+        return min(size, sum(min(round(size * quota), available) for quota, available in self.quotas))
+
+    def size_for(self, synthetic: int) -> int | None:
+        """The smallest `size` that leaves at least `synthetic` rows to generate, or None when the quotas
+        take nearly everything."""
+        for size in range(synthetic, 100 * synthetic + 100):
+            if size - self.fixed_at(size) >= synthetic:
+                return size
+        return None
 
     def warnings(self) -> tuple[str, ...]:
         """What the sources left out that the user should hear of (malformed trace rows under the threshold)."""
@@ -43,6 +52,8 @@ class SourceBundle:
         """Representative, scrubbed production inputs per cell, for templates as `examples`."""
         if self.traces is None or not cells:
             return {}
+
+        from compiler.sources.snippets import select_snippets
 
         unique = sorted(set(cells))
         by_label = select_snippets(self.traces, unique)
@@ -112,6 +123,7 @@ def gather_sources(spec: Spec, previous: Mapping[str, Any] | None = None) -> Sou
         bundle.existing.extend((source.name, row) for row in rows)
         take = round(spec.size * source.quota)
         bundle.fixed.extend(rows[:take])
+        bundle.quotas.append((source.quota, len(rows)))
         curated_manifest[source.name] = {
             "path": source.path,
             "rows": len(rows),
@@ -144,6 +156,12 @@ def _add_production(
 ) -> None:
     from datetime import datetime
 
+    # polars' lazy scans: imported here, so a space without production traces never loads polars for them
+    from compiler.sources.evidence import compute_evidence
+    from compiler.sources.snippets import select_trace_cases
+    from compiler.sources.traces import load_traces
+    from compiler.sources.weights import adjust_weights, apply_weights
+
     traces = load_traces(production, spec.dimensions)
     latest = (previous or {}).get("evidence", {}).get("latest")  # what this stage recorded last time
     cutoff = datetime.fromisoformat(latest) if isinstance(latest, str) else None
@@ -152,7 +170,10 @@ def _add_production(
     bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))
     bundle.traces = traces
     required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
-    for case in select_trace_cases(traces, round(spec.size * production.quota)):
+    wanted = round(spec.size * production.quota)
+    cases = select_trace_cases(traces, wanted)
+    bundle.quotas.append((production.quota, len(cases) if len(cases) < wanted else traces.usable))
+    for case in cases:
         bundle.trace_cases[case.trace_id] = case
         inputs = {v.name: "" for v in spec.prompt.variables} | {required: case.input}
         bundle.fixed.append(

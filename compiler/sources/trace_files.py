@@ -120,11 +120,12 @@ def _as_timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     number = text.str.to_integer(strict=False)
     aware = [
         text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="us").dt.replace_time_zone(None)
-        for f in ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z")
+        for f in ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M%z")
     ]
     naive = [
         text.str.to_datetime(f, strict=False, time_unit="us")
-        for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+        # with or without seconds, `T` or a space between date and time, as datetime.fromisoformat reads them
+        for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
     ]
     epoch = (
         pl.when(number.abs() > 10**11).then(pl.from_epoch(number, "ms")).otherwise(pl.from_epoch(number, "s"))

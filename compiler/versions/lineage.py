@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from compiler.core.errors import StoreError
 from compiler.core.rows import Row
@@ -20,7 +21,15 @@ from compiler.plan.stable import PlanSeed, SeedCase, seed_of
 from compiler.screen.decisions import origin_id
 from compiler.spec.model import Spec
 from compiler.versions.manifest import Manifest
-from compiler.versions.store import MANIFEST, Version, dataset_dir, read_index, read_manifest_file, read_rows
+from compiler.versions.store import (
+    MANIFEST,
+    Version,
+    dataset_dir,
+    latest_version,
+    read_index,
+    read_manifest_file,
+    read_rows,
+)
 
 PLAN = "plan.json"
 
@@ -51,6 +60,14 @@ def parent_version(spec: Spec) -> Version | None:
         if (path / MANIFEST).is_file():
             return Version(spec.name, path.name, path)
     return None
+
+
+def previous_sourcing(spec: Spec) -> Mapping[str, Any] | None:
+    """What the source stage recorded in the newest version (production evidence compares against it)."""
+    folder = dataset_dir(spec.out_dir, spec.name)
+    latest = latest_version(folder)
+    path = folder / latest / MANIFEST if latest else None
+    return read_manifest_file(path).sourcing if path is not None and path.is_file() else None
 
 
 def seed_for(spec: Spec, parent: Version | None) -> PlanSeed | None:

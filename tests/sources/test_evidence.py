@@ -246,6 +246,34 @@ def test_malformed_csv_rows_say_what_a_value_must_look_like(
     assert "an error flag is true/false, 1/0" in message and "a timestamp is ISO-8601" in message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-03 10:07",  # a spreadsheet's or a database export's: a space, no seconds (was malformed)
+        "2026-11-03T10:07",
+        "2026-11-03 10:07:05",
+        "2026-11-03T10:07:05.250Z",
+        "2026-11-03 10:07+02:00",
+        "2026-11-03T10:07-05:30",
+        "2026-11-03 10:07:05.5+01:00",
+        "2026-11-03",
+    ],
+)
+def test_timestamps_read_as_python_reads_iso_8601(
+    tmp_path: Path, dims: tuple[Dimension, ...], text: str
+) -> None:
+    from datetime import UTC, datetime
+
+    (tmp_path / "t.csv").write_text(f"text,at\nhello there,{text}\n")
+    source = _source(dims, tmp_path, fields={"input": "text", "timestamp": "at"}, map={}, weight_by=[])
+    traces = load_traces(source, dims)
+    assert traces.malformed == {}
+    expected = datetime.fromisoformat(text)
+    if expected.tzinfo is not None:
+        expected = expected.astimezone(UTC).replace(tzinfo=None)
+    assert traces.frame["timestamp"].to_list() == [expected]
+
+
 def test_missing_field_lists_the_fields_that_exist(tmp_path: Path, dims: tuple[Dimension, ...]) -> None:
     _write_jsonl(tmp_path / "t.jsonl", [{"request": {"text": "hi", "channel": "chat"}, "id": "1"}])
     with pytest.raises(SourceError) as err:

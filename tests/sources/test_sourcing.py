@@ -97,6 +97,54 @@ def test_curated_rows_join_untouched(project: Project) -> None:
         )
 
 
+def test_plan_counts_the_curated_and_production_rows_the_compile_joins(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `dsc plan` planned all of `size` as synthetic rows, while the compile gives production and curated rows
+    # their quotas first: the plan showed 50 synthetic rows and 75 calls for a compile of 45 and 5
+    from compiler.cli.main import main
+
+    curated_dir = project.conf_dir.parent / "datasets" / "support_bot"
+    curated_dir.mkdir(parents=True)
+    (curated_dir / "golden.jsonl").write_bytes(
+        (PACKAGE_ROOT / "datasets" / "support_bot" / "golden.jsonl").read_bytes()
+    )
+    assert main(["plan", "--json", "size=50"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert planned["size"] == 50 and planned["fixed"] == {"golden": 5, "production": 5}
+    assert planned["synthetic"] == 40 and sum(planned["strategies"].values()) == 40
+    result = compile_dataset(["size=50"], project=project)
+    assert result.rows_by("source") == {"golden": 5, "production": 5, "synthetic": 40}
+    assert planned["lm_calls"] == result.counts["planned"]
+    assert (
+        planned["estimate"]["calls"] == result.calls
+    )  # its cases, and one labelling call per production row
+    assert main(["plan", "size=50"]) == 0
+    assert "dataset support_bot: 50 rows (5 golden, 5 production, 40 synthetic), " in capsys.readouterr().out
+
+
+def test_the_coverage_warning_counts_the_rows_that_join_as_they_are(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    # it said "size=15 covers them all" of the 11 synthetic rows a size of 12 leaves: 15 rows hold 13
+    assert main(["plan", "size=12"]) == 0
+    err = capsys.readouterr().err
+    assert "size 12 leaves " in err and "1 of its rows are curated and production rows" in err, err
+    assert "its 11 synthetic rows need 15; " in err
+    wanted = int(err.split("size=")[1].split()[0])
+    assert main(["plan", f"size={wanted - 1}"]) == 0
+    assert "uncovered" in capsys.readouterr().err
+    assert main(["plan", f"size={wanted}"]) == 0
+    assert "uncovered" not in capsys.readouterr().err
+    result = compile_dataset([f"size={wanted - 1}"], project=project)
+    assert (
+        result.coverage.startswith(f"size {wanted - 1} leaves ")
+        and f"size={wanted} covers" in result.coverage
+    )
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
