@@ -64,7 +64,7 @@ def run_review(args: argparse.Namespace) -> int:
         decisions = record_decisions(version.dataset, version.version, config, rows, verdict, root)
         shown = ", ".join(d.id[:12] for d in decisions[:5]) + (" ..." if len(decisions) > 5 else "")
         print(
-            f"{done} {len(decisions)} rows of {version.dataset}/{version.version} ({shown}) in "
+            f"{done} {len(decisions)} row{'' if len(decisions) == 1 else 's'} of {version.dataset}/{version.version} ({shown}) in "
             f"{shown_path(root / f'{version.dataset}.jsonl')}; recompile to apply"
         )
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from compiler.pipeline.shard import generate_shard
 from compiler.pipeline.stages import generate_until_full, screening_inputs
 from compiler.plan.cases import Plan
 from compiler.plan.stable import plan_stable
+from compiler.screen.decisions import Decision
 from compiler.screen.select import Selection
 from compiler.sources.gather import SourceBundle, gather_sources
 from compiler.spec.compose import Project, load_spec
@@ -82,10 +83,10 @@ def _compile(
     )  # synthetic rows fill the rest
     rendered = render_plan(project, plan, bundle)
     with open_context(project, bundle.spec, on_progress) as ctx:
-        fixed = label_production(ctx, bundle)
+        decisions = load_decisions(ctx.spec.name, Path(ctx.spec.reviews_dir))
+        fixed = approved_production(label_production(ctx, bundle), decisions)
         if ctx.spec.shard.count > 1:
             return shard_result(ctx, plan, generate_shard(ctx, rendered), started)
-        decisions = load_decisions(ctx.spec.name, Path(ctx.spec.reviews_dir))
         screening = screening_inputs(bundle, fixed, decisions, load_existing(ctx.spec))
         generation = generate_until_full(ctx, plan, rendered, screening)
     generation.counts.update(planned=len(plan.cases), labelled=len(bundle.trace_cases))
@@ -106,6 +107,17 @@ def render_plan(project: Project, plan: Plan, bundle: SourceBundle) -> list[Rend
     """Every planned case's instruction, with representative production snippets per cell."""
     examples = bundle.snippets([c.cell for c in plan.cases])
     return render_cases(plan.spec, project.templates_dir, plan.cases, examples)
+
+
+def approved_production(fixed: list[Row], decisions: Mapping[str, Decision]) -> list[Row]:
+    """Production rows a reviewer approved carry `approved` into the version (they said `pending` again while
+    the review log and `promote` had them approved); curated rows join as their file holds them. A reject or
+    edit of a production row is refused when it is made (`review.decision_refusal`): the trace is the source."""
+    approved = {row_id for row_id, d in decisions.items() if d.status == "approved"}
+    return [
+        replace(row, review_status="approved") if row.source == "production" and row.id in approved else row
+        for row in fixed
+    ]
 
 
 def label_production(ctx: CompileContext, bundle: SourceBundle) -> list[Row]:

@@ -91,7 +91,7 @@ def test_the_version_may_come_first_as_in_review_list(
     assert main(["review", "approve", str(version), row_id]) == 0
     assert main(["review", "edit", str(version), row_id, "--set", "expected.expected_behavior=ok"]) == 0
     out = capsys.readouterr().out
-    assert out.count(f"rows of support_bot/{version.name}") == 2
+    assert out.count(f"1 row of support_bot/{version.name}") == 2
     statuses = [d.status for d in load_decisions("support_bot", project.conf_dir.parent / "reviews").values()]
     assert statuses == ["edited"]
     assert main(["review", "edit", str(version), row_id, row_id, "--set", "expected.x=1"]) == 2
@@ -103,3 +103,35 @@ def test_the_version_may_come_first_as_in_review_list(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "names a version but no row; give the row ids after it" in err
     assert (project.conf_dir.parent / "reviews" / "support_bot.jsonl").read_bytes() == reviews
+
+
+def test_an_approved_production_row_stays_approved_in_the_next_version(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the approval was logged and `promote` counted it, but the next version wrote the row as `pending`
+    import json
+
+    from compiler.cli.main import main
+
+    def rows(version: Path) -> list[dict]:
+        return [json.loads(line) for line in (version / "cases.jsonl").read_text().splitlines()]
+
+    assert main(["compile", "size=30"]) == 0
+    first = next((project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json")).parent
+    production = [r["id"] for r in rows(first) if r["source"] == "production"]
+    synthetic = next(r["id"] for r in rows(first) if r["source"] == "synthetic")
+    assert production
+    assert main(["review", "approve", str(first), production[0][:12], synthetic[:12]]) == 0
+    assert main(["compile", "size=30"]) == 0
+    capsys.readouterr()
+    second = next(
+        p.parent
+        for p in (project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json")
+        if p.parent != first
+    )
+    status = {r["id"]: r["review_status"] for r in rows(second)}
+    assert status[production[0]] == "approved" and status[synthetic] == "approved"
+    assert all(status[i] == "pending" for i in production[1:])
+    pending = sum(1 for s in status.values() if s == "pending")
+    assert main(["promote", str(second), "--to", "regression"]) == 2
+    assert f"{pending} rows are still pending review" in capsys.readouterr().err
