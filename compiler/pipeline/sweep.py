@@ -21,6 +21,7 @@ from compiler.spec.compose import (
     explain_hydra_error,
     hydra_overrides,
     spec_from_job,
+    user_override,
     with_missing_key_added,
 )
 from compiler.spec.paths import read_paths
@@ -32,6 +33,7 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     """One Hydra job: compile with the job's overrides; a user mistake fails this job only."""
     hydra_cfg = lazy.hydra_config.HydraConfig.get()
     overrides = [str(o) for o in hydra_cfg.overrides.task]
+    shown = [user_override(o) for o in overrides]  # what the summary and errors say: the user's own words
     job = int(hydra_cfg.job.num)
     spec = None
     try:
@@ -40,8 +42,8 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
         result = compile_dataset(overrides, project=project, spec=spec)
     except DscError as exc:
         for line in str(exc).splitlines():
-            print(f"dsc: error: job {job} ({' '.join(overrides)}): {line}", file=sys.stderr)
-        failed = {"job": job, "overrides": overrides, "status": "failed", "error": str(exc).splitlines()[0]}
+            print(f"dsc: error: job {job} ({' '.join(shown)}): {line}", file=sys.stderr)
+        failed = {"job": job, "overrides": shown, "status": "failed", "error": str(exc).splitlines()[0]}
         if (
             spec is not None
         ):  # a validated spec: its dataset's sweeps/ gets the summary even if every job failed
@@ -50,7 +52,7 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
     if result.shard is not None:
         return {
             "job": job,
-            "overrides": overrides,
+            "overrides": shown,
             "status": "shard",
             "shard": result.shard,
             "calls": result.calls,
@@ -58,7 +60,7 @@ def run_sweep_job(cfg: Any) -> dict[str, Any]:
         }
     return {
         "job": job,
-        "overrides": overrides,
+        "overrides": shown,
         "status": "ok",
         "dataset": result.spec.name,
         "version": result.version.version,
@@ -111,7 +113,7 @@ def run_multirun(overrides: Sequence[str], project: Project | None = None) -> li
             records.append(
                 {
                     "job": len(records),
-                    "overrides": list(job.overrides or []),
+                    "overrides": [user_override(str(o)) for o in job.overrides or []],
                     "status": "failed",
                     "error": f"{type(error).__name__}: {error}",
                 }

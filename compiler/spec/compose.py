@@ -26,6 +26,15 @@ _MISSING_KEY = re.compile(r"Could not override '([^']+)'")
 _OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[A-Za-z_][\w.]*)(?P<rest>=.*)?$", re.S)
 
 
+_AT_GLOBAL = re.compile(r"^(?P<prefix>\+?)(?P<group>dataset|experiment)@_global_(?P<rest>=.*)$", re.S)
+
+
+def user_override(text: str) -> str:
+    """An override as the user wrote it (`dataset=x`, `+experiment=x`), from the form Hydra was given."""
+    match = _AT_GLOBAL.match(text)
+    return f"{match['prefix']}{match['group']}{match['rest']}" if match else text
+
+
 def hydra_overrides(overrides: Sequence[str], project: Project) -> list[str]:
     """The user's overrides as Hydra needs them: `dataset=x` picks `dataset@_global_`, `+experiment=x`
     lands at the top level, and the built-in groups are on the search path."""

@@ -65,6 +65,19 @@ def test_a_joblib_sweep_writes_one_version_per_job_and_a_summary(tmp_path: Path)
     assert not (tmp_path / "outputs").joinpath("2026").exists()  # Hydra's run folders stay out of outputs/
 
 
+def test_the_summary_shows_the_overrides_as_the_user_wrote_them(tmp_path: Path) -> None:
+    # it showed `dataset@_global_=support_bot`, the form dsc hands Hydra
+    done = _dsc(["compile", "-m", "dataset=support_bot", "size=12", "seed=1,2", "dedupe.near=null"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(next((tmp_path / "outputs/support_bot/sweeps").glob("*.json")).read_text())
+    assert [job["overrides"] for job in summary["jobs"]] == [
+        ["dataset=support_bot", "size=12", f"seed={seed}", "dedupe.near=null"] for seed in (1, 2)
+    ]
+    table = done.stdout[done.stdout.index("| job | overrides |") :]
+    assert "_global_" not in table  # (Hydra's own launcher log above it names the form Hydra was given)
+    assert "| 0 | dataset=support_bot size=12 seed=1 dedupe.near=null | ok |" in done.stdout
+
+
 def test_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
     done = _dsc(["compile", "-m", "size=0,12", "dedupe.near=null"], tmp_path)
     assert done.returncode == 1
