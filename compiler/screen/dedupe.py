@@ -65,7 +65,9 @@ def find_near(
     if len(texts) <= SMALL_ROWS:
         return find_near_duplicates_small(texts, threshold, shingle, ngram)
     from compiler.screen.near.index import find_near_duplicates
+    from compiler.screen.near.warm import announce_first_compile
 
+    announce_first_compile()
     texts_series = pl.Series("text", texts, dtype=pl.String)
     return find_near_duplicates(texts_series, threshold, shingle=shingle, ngram=ngram)
 
@@ -75,7 +77,9 @@ def find_exact(texts: list[str]) -> np.ndarray:
     if len(texts) <= SMALL_ROWS:
         return find_exact_duplicates_small(texts)
     from compiler.screen.near.index import find_exact_duplicates
+    from compiler.screen.near.warm import announce_first_compile
 
+    announce_first_compile()
     return find_exact_duplicates(pl.Series("text", texts, dtype=pl.String))
 
 

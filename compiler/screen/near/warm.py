@@ -8,6 +8,9 @@ real call will have; nothing they compute is kept.
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +18,42 @@ from contextlib import contextmanager
 from compiler.spec.model import ShingleKind
 
 _SAMPLE = ["a few words to load kernels", "a few words to load kernels", "a few words to load kernel", " "]
+_LEXICAL = ("chars", "identical", "index", "lsh", "sketch")  # the modules of the exact and near kernels
+_SAID: list[bool] = []  # the first-compile notice is said once a process
+
+
+def kernels_cached() -> bool:
+    """Whether numba's cache holds every lexical kernel (its index file exists); True when numba's cache
+    layout cannot be read, so an unknown numba never prints a wrong notice."""
+    import numba
+
+    try:
+        for name in _LEXICAL:
+            module = importlib.import_module(f"compiler.screen.near.{name}")
+            for kernel in vars(module).values():
+                if (
+                    isinstance(kernel, numba.core.registry.CPUDispatcher)
+                    and kernel.__module__ == module.__name__
+                ):
+                    cache_file = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
+                    if cache_file is not None and not os.path.exists(cache_file._index_path):
+                        return False
+    except (AttributeError, ImportError):  # pragma: no cover (a numba whose cache layout differs)
+        return True
+    return True
+
+
+def announce_first_compile() -> None:
+    """Say on stderr, once, that the kernels are about to be compiled: ~15 s that would otherwise pass in
+    silence on the first compile or dedupe of more than SMALL_ROWS texts after dsc is installed."""
+    if _SAID or kernels_cached():
+        return
+    _SAID.append(True)
+    sys.stderr.write(
+        "dsc: compiling the near-duplicate kernels for this install (once, ~15 s); later runs load them "
+        "from numba's cache\n"
+    )
+    sys.stderr.flush()
 
 
 @contextmanager
@@ -24,6 +63,7 @@ def kernels_loading(near: float | None, shingle: ShingleKind, ngram: int | None)
     Nothing of the thread is shared with the block but numba's and Python's import machinery, and no kernel
     runs in the block, so the two never launch numba's parallel kernels at once.
     """
+    announce_first_compile()
     thread = threading.Thread(target=_load, args=(near, shingle, ngram), name="dsc-kernels", daemon=True)
     thread.start()
     try:
