@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 OPTIMIZE_HELP = "Hydra overrides, e.g. dataset=support_bot optimizer=gepa budget.max_usd=5"
@@ -23,7 +24,10 @@ def run_optimize(args: argparse.Namespace) -> int:
     from compiler.core.confine import shown_path
     from compiler.pipeline.optimize import optimize_program
 
-    result = optimize_program(args.overrides)
+    def warn(line: str) -> None:
+        print(f"dsc: warning: {line}", file=sys.stderr, flush=True)
+
+    result = optimize_program(args.overrides, on_warning=warn)
     shown = shown_path(result.path)
     print(f"optimized ({result.optimizer}): {shown}, {result.demos} demos")
     print(

@@ -13,7 +13,7 @@ import asyncio
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,20 +51,35 @@ class OptimizeResult:
 
 def split_cases(
     spec: Spec, rendered: Sequence[RenderedCase]
-) -> tuple[list[RenderedCase], list[RenderedCase]]:
-    """Primary planned cases shuffled by the seed: the first `trainset` train, the next `valset` are held out."""
+) -> tuple[list[RenderedCase], list[RenderedCase], str]:
+    """Primary planned cases shuffled by the seed: the first `trainset` train, the next `valset` are held out.
+
+    When the plan is smaller than the built-in optimizer's sizes, they shrink in proportion (and the third
+    value says so); sizes the user set are refused instead, since they asked for that many.
+    """
     primary = [r for r in rendered if r.case.primary]
     order = list(range(len(primary)))
     random.Random(spec.seed).shuffle(order)
-    wanted = spec.optimizer.trainset + spec.optimizer.valset
-    if len(primary) < wanted:
-        raise ConfigError(
-            f"{spec.generator.where}: optimizer.trainset + optimizer.valset: {wanted} cases asked for but the "
-            f"plan has {len(primary)} (one per planned cell); raise size or lower them, e.g. "
-            f"optimizer.trainset={len(primary) // 2} optimizer.valset={len(primary) - len(primary) // 2}"
+    train, held = spec.optimizer.trainset, spec.optimizer.valset
+    note = ""
+    if len(primary) < train + held:
+        have = len(primary)
+        if spec.optimizer.sizes_set_in or have < 3:
+            where = spec.optimizer.sizes_set_in or spec.generator.where
+            raise ConfigError(
+                f"{where}: optimizer.trainset + optimizer.valset: {train + held} cases asked for but the "
+                f"plan has {have} (one per planned cell); raise size or lower them, e.g. "
+                f"optimizer.trainset={max(2, have // 2)} optimizer.valset={max(1, have - have // 2)}"
+            )
+        note = (
+            f"optimizer: the plan has {have} cases, fewer than the {train} + {held} the {spec.optimizer.kind} "
+            "optimizer trains and scores on by default"
         )
-    chosen = [primary[i] for i in order[:wanted]]
-    return chosen[: spec.optimizer.trainset], chosen[spec.optimizer.trainset :]
+        train = max(2, min(have - 1, round(have * train / (train + held))))
+        held = have - train
+        note += f"; using {train} and {held} (set optimizer.trainset and optimizer.valset, or raise size)"
+    chosen = [primary[i] for i in order[: train + held]]
+    return chosen[:train], chosen[train:], note
 
 
 def to_examples(spec: Spec, items: Sequence[RenderedCase]) -> list[Any]:
@@ -142,15 +157,23 @@ def save_program(program: Any, path: Path) -> None:
     write_atomic(path, content)
 
 
-def optimize_program(overrides: Sequence[str], *, project: Project | None = None) -> OptimizeResult:
-    """Optimize the generator program of a test space and save it to programs/<dataset>.json."""
+def optimize_program(
+    overrides: Sequence[str],
+    *,
+    project: Project | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> OptimizeResult:
+    """Optimize the generator program of a test space and save it to programs/<dataset>.json; `on_warning`
+    hears, before any LM call, what the run changed of what was asked (a small plan's smaller splits)."""
     started = time.perf_counter()
     project = project or Project.locate()
     spec = load_spec(overrides, project)
     check_templates(spec, project.templates_dir)
     bundle = gather_sources(spec, previous_sourcing(spec))
     plan = plan_cases(replace(bundle.spec, size=bundle.spec.size - len(bundle.fixed)))
-    train_items, held_items = split_cases(spec, render_plan(project, plan, bundle))
+    train_items, held_items, note = split_cases(spec, render_plan(project, plan, bundle))
+    if note and on_warning is not None:
+        on_warning(note)
     trainset, held_out = to_examples(spec, train_items), to_examples(spec, held_items)
     cases: dict[str, CaseSpec] = {
         e.case: r.case for e, r in zip(trainset + held_out, train_items + held_items, strict=True)

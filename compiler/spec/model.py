@@ -188,6 +188,7 @@ class OptimizerSpec:
     rounds: int = 1
     near_threshold: float = 0.6  # similarity to another output above which a case scores as a near-duplicate
     out: str | None = None  # where the program is saved; default programs/<dataset>.json
+    sizes_set_in: str = ""  # where the user set trainset or valset ("" = dsc's built-in optimizer file)
 
 
 @dataclass(frozen=True)

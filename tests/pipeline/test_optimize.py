@@ -86,6 +86,22 @@ def test_too_few_planned_cases_is_one_line(project: Project, capsys: pytest.Capt
     err = capsys.readouterr().err.strip()
     assert "optimizer.trainset + optimizer.valset: 40 cases" in err and len(err.splitlines()) == 1
     assert "e.g. optimizer.trainset=" in err
+    assert err.startswith("dsc: error: command-line override `optimizer.trainset=20`: ")  # not config.yaml
+
+
+def test_a_plan_smaller_than_the_built_in_sizes_splits_what_it_has(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `dsc init`'s example space (24 rows) could not be optimized with the defaults (24 + 24 cases)
+    assert main(["optimize", "~sources", "size=20", "strategies.adversarial=0"]) == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if line.startswith("dsc: warning: ")]
+    assert warning == [
+        "dsc: warning: optimizer: the plan has 20 cases, fewer than the 24 + 24 the bootstrap optimizer "
+        "trains and scores on by default; using 10 and 10 (set optimizer.trainset and optimizer.valset, or "
+        "raise size)"
+    ]
+    assert "held-out metric on 10 planned cases" in captured.out and "(trained on 10)" in captured.out
 
 
 def _metric(project: Project, tmp_path: Path, judge: bool = False) -> CaseMetric:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from compiler.spec.model import ADAPTERS, GENERATOR_MODULES, GeneratorSpec, OptimizerSpec
+from compiler.spec.project import BUILTIN
 from compiler.spec.validate.fields import Problems, Range, check_keys, parse_mapping, parse_number, parse_text
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
@@ -87,4 +88,7 @@ def parse_optimizer(problems: Problems, raw: Any) -> OptimizerSpec:
             values["near_threshold"] = float(value)
     if data.get("out") is not None:
         values["out"] = _project_path(problems, "optimizer.out", data["out"], ".json")
+    # the built-in files' trainset and valset shrink to a small plan; the user's own are kept or refused
+    set_in = [problems.origins.where(f"optimizer.{key}") for key in ("trainset", "valset")]
+    values["sizes_set_in"] = next((w for w in set_in if not Path(w).is_relative_to(BUILTIN)), "")
     return OptimizerSpec(**values)
