@@ -40,7 +40,8 @@ def _print_summary(result: Any) -> None:
     print(
         f"  generated {counts.get('generated', 0)}, failed {counts.get('failed', 0)}, "
         f"exact duplicates dropped {counts.get('exact_dropped', 0)}, near {counts.get('near_dropped', 0)}, "
-        f"of existing coverage {counts.get('existing_dropped', 0)}, failed checks {counts.get('check_dropped', 0)}, "
+        + (f"semantic {counts['semantic_dropped']}, " if "semantic_dropped" in counts else "")
+        + f"of existing coverage {counts.get('existing_dropped', 0)}, failed checks {counts.get('check_dropped', 0)}, "
         f"top-up rounds {result.rounds}"
     )
     if result.selection.missing or result.selection.short:

@@ -222,6 +222,21 @@ def test_the_plausibility_judge_keeps_only_cases_it_scores_high_enough(project: 
     assert not again.created and again.calls == 0
 
 
+def test_the_summary_counts_semantic_drops_when_semantic_dedupe_is_on(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from compiler.cli.main import main
+
+    assert main(["compile", "size=30", "~sources", "+dedupe.semantic={threshold: 0.6}"]) == 0
+    out = capsys.readouterr().out
+    version = next((project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json")).parent
+    drops = [json.loads(x) for x in (version / "drops.jsonl").read_text().splitlines()]
+    semantic = sum(1 for d in drops if d["reason"] == "semantic")
+    assert semantic and f", semantic {semantic}, of existing coverage" in out  # it went unsaid
+    assert main(["compile", "size=30", "~sources", "seed=8"]) == 0
+    assert "semantic" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("embedder", ["local", "provider"], ids=["local-hashing", "loopback-provider"])
 def test_semantic_dedupe_drops_rows_with_their_score_and_recompiles_for_free(
     project: Project, monkeypatch: pytest.MonkeyPatch, embedder: str
