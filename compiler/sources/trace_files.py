@@ -7,7 +7,8 @@ UTC timestamp. JSONL that polars rejects is read line by line instead, exactly, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,23 @@ def _as_timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     )
 
 
+_FIELD_NAME = re.compile(r"[^\W\d][\w .\-/]{0,63}")
+
+
+def shown_fields(names: Iterable[str]) -> str:
+    """A file's field names for a message, once another configured field was found among them (so they are
+    a header): a name with bytes no header has, or one the privacy gate flags, is counted, not shown."""
+    from compiler.privacy.gate import scrub_text
+
+    names = list(names)
+    fit = [n for n in names if _FIELD_NAME.fullmatch(n) and not scrub_text(n).counts]
+    shown = ", ".join(fit)[:600] or "(none)"
+    withheld = len(names) - len(fit)
+    if withheld:
+        shown += f" (and {withheld} that {'does' if withheld == 1 else 'do'} not read as a field name)"
+    return shown
+
+
 def _json_paths(obj: Mapping[str, Any], prefix: str = "") -> list[str]:
     paths: list[str] = []
     for key, value in obj.items():
@@ -218,7 +236,8 @@ def scan_trace_file(
         except pl.exceptions.PolarsError:
             raise UnreadableTraceFile(path) from None
         known, missing = _leaf_paths(schema), []
-    shown = ", ".join(p for p in known if not p.startswith("_"))[:600] or "(none)"
+    shown = shown_fields(p for p in known if not p.startswith("_"))
+    missed: list[tuple[str, str]] = []
     exprs: dict[str, pl.Expr] = {}
     converters = {
         "input": _as_text,
@@ -242,7 +261,7 @@ def scan_trace_file(
                 path
             )  # the schema sample may have missed it: read the file line by line
         if resolved is None:
-            problems.append(f"{where}: `{field_path}` is not a field of {path.name}; its fields: {shown}")
+            missed.append((where, field_path))
             continue
         expr, dtype = resolved
         converted = convert(expr, dtype)
@@ -259,6 +278,17 @@ def scan_trace_file(
         if key in ("timestamp", "error"):
             exprs[f"_{key}_present"] = expr.is_not_null()
             exprs[f"_{key}_raw"] = expr
+    if missed and len(missed) == len(wanted) and len(wanted) > 1:
+        # not one field found: the first line is data or the file is not text, so its "field names" may be
+        # private values or bytes; one line, and none of them quoted
+        named = ", ".join(f"`{field}`" for _, field in missed)
+        problems.append(
+            f"sources.production.fields: none of the fields it names ({named}) is a field of {path.name} "
+            f"({len(known)} found, not shown: they may be data); check that the file starts with a header line "
+            "and is JSONL, CSV or Parquet text"
+        )
+    else:
+        problems += [f"{w}: `{f}` is not a field of {path.name}; its fields: {shown}" for w, f in missed]
     if len(exprs) < len(wanted) + 2 * sum(1 for k, _, _ in wanted if k in ("timestamp", "error")):
         return None
     invalid = pl.col("_invalid_json") if fallback else pl.lit(False)

@@ -284,6 +284,45 @@ def test_missing_field_lists_the_fields_that_exist(tmp_path: Path, dims: tuple[D
     )
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"john.doe@corp.example,+1 415 555 0100,refund please for order 7781\nx@y.org,555-0101,hi\n",
+        bytes(range(256)) * 12,  # not text at all
+    ],
+    ids=["headerless-csv-of-private-data", "binary"],
+)
+def test_a_file_with_no_configured_field_quotes_none_of_its_first_line(
+    tmp_path: Path, dims: tuple[Dimension, ...], content: bytes
+) -> None:
+    # the "fields" of a CSV without a header are its first row: they were listed, private values and all
+    (tmp_path / "t.csv").write_bytes(content)
+    source = _source(
+        dims, tmp_path, fields={"input": "text", "output": "reply", "error": "failed"}, map={}, weight_by=[]
+    )
+    with pytest.raises(SourceError) as err:
+        load_traces(source, dims)
+    message = str(err.value)
+    assert "\n" not in message and message.isprintable(), message
+    assert "none of the fields it names (`text`, `reply`, `failed`) is a field of t.csv" in message
+    assert "check that the file starts with a header line" in message
+    for private in ("john", "corp.example", "555", "refund", "7781"):
+        assert private not in message
+
+
+def test_a_header_lists_its_names_but_not_bytes_no_header_has(
+    tmp_path: Path, dims: tuple[Dimension, ...]
+) -> None:
+    (tmp_path / "t.csv").write_bytes(b"text,answr,when,odd\x01name\nhello,hi,2026-11-03,x\n")
+    source = _source(dims, tmp_path, fields={"input": "text", "output": "answer"}, map={}, weight_by=[])
+    with pytest.raises(SourceError) as err:
+        load_traces(source, dims)
+    assert str(err.value) == (
+        "sources.production.fields.output: `answer` is not a field of t.csv; its fields: text, answr, when "
+        "(and 1 that does not read as a field name)"
+    )
+
+
 def test_unparsable_timestamp_column_names_it_without_private_values(
     tmp_path: Path, dims: tuple[Dimension, ...]
 ) -> None:
