@@ -7,6 +7,7 @@ twice, another is `<EMAIL_2>`.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,16 @@ class RowScrub:
     @property
     def reason(self) -> str | None:
         return f"private data: {', '.join(sorted(self.counts))}" if self.rejected else None
+
+
+_NAME = re.compile(r"[^\W\d][\w .\-/]{0,63}")
+
+
+def reads_as_name(text: str) -> bool:
+    """Whether a file's key or column name may be quoted in a message: it reads as a name (a letter first,
+    then letters, digits, spaces, `_ . - /`, up to 64) and the gate finds nothing private in it. The "names"
+    of a CSV without a header are its first row, which may be anything."""
+    return _NAME.fullmatch(text) is not None and not scrub_text(text).counts
 
 
 def scrub_text(text: str, mode: str = "redact", patterns: Mapping[str, str] | None = None) -> ScrubResult:

@@ -22,7 +22,7 @@ from compiler.core.confine import shown_path
 from compiler.core.errors import SourceError
 from compiler.core.jsonl import iter_records
 from compiler.core.rows import ROW_KEYS
-from compiler.privacy.gate import scrub_row
+from compiler.privacy.gate import reads_as_name, scrub_row
 from compiler.spec.model import Column
 from compiler.spec.validate.sources import CuratedSource
 
@@ -86,17 +86,27 @@ def _row_problems(
             for k in nested
             if k not in inputs
         ]
+    unreadable = 0
+    headless = bool(row) and not any(key in allowed for key in row)  # no known field: the "header" is data
     for key in row:
-        if key not in allowed:
+        if key not in allowed and (headless or not reads_as_name(str(key))):
+            unreadable += 1  # a CSV without a header: its "fields" are a row of data, never quoted
+        elif key not in allowed:
             match = difflib.get_close_matches(str(key), allowed, n=1)
             problems.append(
                 f"has unknown field `{key}`; "
                 + (
                     f"did you mean `{match[0]}`?"
                     if match
-                    else f"use the input columns, {', '.join(columns)}, or {', '.join(META_FIELDS)}"
+                    else f"use the input columns ({', '.join(inputs)}), the evaluator columns "
+                    f"({', '.join(columns)}) or {', '.join(META_FIELDS)}"
                 )
             )
+    if unreadable:
+        problems.append(
+            f"has {unreadable} field name{'s' if unreadable > 1 else ''} that do{'es' if unreadable == 1 else ''} "
+            "not read as a name (not shown: they may be data); check that the file starts with a header line"
+        )
     expected = row.get("expected") or {}
     if not isinstance(expected, Mapping):
         problems.append("has `expected` that is not a mapping of evaluator columns")

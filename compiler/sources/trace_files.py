@@ -7,7 +7,6 @@ UTC timestamp. JSONL that polars rejects is read line by line instead, exactly, 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,16 +138,13 @@ def _as_timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     )
 
 
-_FIELD_NAME = re.compile(r"[^\W\d][\w .\-/]{0,63}")
-
-
 def shown_fields(names: Iterable[str]) -> str:
     """A file's field names for a message, once another configured field was found among them (so they are
     a header): a name with bytes no header has, or one the privacy gate flags, is counted, not shown."""
-    from compiler.privacy.gate import scrub_text
+    from compiler.privacy.gate import reads_as_name
 
     names = list(names)
-    fit = [n for n in names if _FIELD_NAME.fullmatch(n) and not scrub_text(n).counts]
+    fit = [n for n in names if reads_as_name(n)]
     shown = ", ".join(fit)[:600] or "(none)"
     withheld = len(names) - len(fit)
     if withheld:

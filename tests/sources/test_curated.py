@@ -147,6 +147,32 @@ def test_malformed_rows_are_explained(spec: Spec, tmp_path: Path, row: dict[str,
         _load(spec, path)
 
 
+def test_a_curated_csv_without_a_header_quotes_none_of_its_first_row(spec: Spec, tmp_path: Path) -> None:
+    # its first row became the field names, and each was quoted: an e-mail address and a card number too
+    path = tmp_path / "regression.csv"
+    path.write_text(
+        "jane.roe@corp.example,my card 4111 1111 1111 1111 was charged twice,refund\n"
+        "bob@corp.example,where is my order,status\n"
+    )
+    with pytest.raises(SourceError) as err:
+        _load(spec, path)
+    message = str(err.value)
+    assert message == (
+        f"{path}:2: regression row has 3 field names that do not read as a name (not shown: they may be "
+        "data); check that the file starts with a header line"
+    )
+
+
+def test_an_unknown_field_names_the_input_and_evaluator_columns(spec: Spec, tmp_path: Path) -> None:
+    path = _write(tmp_path / "regression.jsonl", [{"customer_message": "ok", "zzz": 1}])
+    with pytest.raises(SourceError) as err:
+        _load(spec, path)
+    assert (
+        "unknown field `zzz`; use the input columns (customer_message, order_context), the evaluator "
+        in str(err.value)
+    )
+
+
 def test_invalid_json_names_the_line(spec: Spec, tmp_path: Path) -> None:
     path = tmp_path / "regression.jsonl"
     path.write_text('{"customer_message": "ok"}\n{"customer_message": "secret@mail.com"\n')
