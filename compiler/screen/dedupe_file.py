@@ -246,7 +246,15 @@ def _resolve_column(frame: pl.DataFrame, name: str, path: Path) -> tuple[pl.Expr
             break
         expr, dtype = expr.struct.field(field), {f.name: f.dtype for f in dtype.fields}[field]
     if dtype is None:
-        columns = ", ".join(_column_names(frame.schema))
+        from compiler.privacy.gate import reads_as_name
+
+        names = _column_names(frame.schema)
+        shown = [n for n in names if reads_as_name(n)]
+        # a CSV without a header has a row of data for names: those are counted, never quoted
+        hidden = f" and {len(names) - len(shown)} that do not read as names (is the first line a header?)"
+        columns = (", ".join(shown) or "none that read as names") + (
+            hidden if len(shown) < len(names) else ""
+        )
         raise UsageError(f"--on {name}: {path} has no such column; columns are: {columns}")
     return expr, dtype
 

@@ -323,3 +323,17 @@ def test_annotate_says_it_marked_rather_than_dropped(
         "6 rows in: 4 unique, 1 exact and 1 near duplicates marked (dup_of, dup_kind), every"
     )
     assert len(read_table(tmp_path / "rows.dedup.jsonl")) == 6
+
+
+def test_a_missing_column_lists_names_but_not_a_headerless_first_row(tmp_path: Path) -> None:
+    # a CSV without a header: its first row is the "columns", and it was quoted whole
+    path = tmp_path / "rows.csv"
+    path.write_text("jane@corp.example,4111 1111 1111 1111,refund\nbob@x.org,hi,status\n")
+    with pytest.raises(UsageError) as err:
+        dedupe_file(path, on=["prompt"])
+    message = str(err.value)
+    assert "jane" not in message and "4111" not in message
+    assert message.endswith(
+        "columns are: refund and 2 that do not read as names (is the first line a header?)"
+    )
+    assert not (tmp_path / "rows.dedup.csv").exists()
