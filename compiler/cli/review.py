@@ -70,6 +70,18 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dimension_values(raw: Any) -> list[str]:
+    """A dimension's value names as the version's config wrote them: a list, `value: weight` pairs, or
+    {description, values}; [] when the shape is not one of these (the filter then checks nothing)."""
+    if isinstance(raw, dict) and "values" in raw:
+        raw = raw["values"]
+    if isinstance(raw, dict):
+        return [str(v) for v in raw]
+    if isinstance(raw, list):
+        return [str(v) for v in raw]
+    return []
+
+
 def _read_config(version: Any) -> dict[str, Any]:
     from compiler.versions.store import read_manifest
 
@@ -92,6 +104,15 @@ def _list_rows(args: argparse.Namespace) -> int:
         if order and dim.strip() not in order:
             raise UsageError(
                 f"--cell {text}: no dimension `{dim.strip()}`; dimensions are {', '.join(order)}"
+            )
+        values = _dimension_values(_read_config(version).get("dimensions", {}).get(dim.strip()))
+        if values and value.strip() not in values:
+            import difflib
+
+            close = difflib.get_close_matches(value.strip(), values, n=1)
+            raise UsageError(
+                f"--cell {text}: {dim.strip()} has no value `{value.strip()}`; "
+                + (f"did you mean `{close[0]}`?" if close else f"its values are {', '.join(values)}")
             )
         wanted[dim.strip()] = value.strip()
     decisions = load_decisions(version.dataset, project_paths(args, version.dataset).reviews_dir)

@@ -190,7 +190,13 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
     known = newest_first(root)  # (get_close_matches ranks by score, then text: the order is not used)
     import difflib
 
-    close = difflib.get_close_matches(ref.rstrip("/").split("/")[-1], [k.split("/")[1] for k in known], n=1)
+    datasets = sorted({k.split("/")[0] for k in known})
+    if dataset in datasets:  # `coder/zzzz`: that dataset's versions, not every dataset's
+        known = [k for k in known if k.startswith(f"{dataset}/")]
+    name = ref.rstrip("/").split("/")[-1]
+    close = difflib.get_close_matches(name, [k.split("/")[1] for k in known], n=1)
+    if not close and not dataset:  # `codr`: a dataset's name, misspelt
+        close = [f"`{c}` (its newest version)" for c in difflib.get_close_matches(name, datasets, n=1)]
     hint = (
         f"; did you mean {close[0]}?"
         if close

@@ -119,6 +119,32 @@ def test_bad_edits_print_one_line(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_misspelt_dataset_or_a_dataset_s_unknown_version_get_their_own_hints(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = compile_dataset(["dataset=rag_qa", "size=12"], project=project).version
+    assert main(["show", "suport_bot"]) == 2  # it listed the newest versions of every dataset
+    assert (
+        "suport_bot: is not a version; did you mean `support_bot` (its newest version)?"
+        in capsys.readouterr().err
+    )
+    assert main(["show", "support_bot/zz"]) == 2  # only support_bot's versions, not rag_qa's newer one
+    err = capsys.readouterr().err
+    assert f"newest versions: support_bot/{version.version}" in err and other.version not in err
+
+
+def test_review_list_cell_filter_checks_the_value(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a misspelt value listed `0 rows`, as if nothing matched
+    assert main(["review", "list", str(version.path), "--cell", "intent=refnd"]) == 2
+    assert (
+        "--cell intent=refnd: intent has no value `refnd`; did you mean `refund`?" in capsys.readouterr().err
+    )
+    assert main(["review", "list", str(version.path), "--cell", "intent=refund"]) == 0
+    assert "intent=refund" in capsys.readouterr().out
+
+
 def test_a_version_prefix_names_it_under_its_dataset_too(
     project: Project, version: Version, capsys: pytest.CaptureFixture[str]
 ) -> None:
