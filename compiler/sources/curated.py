@@ -195,7 +195,8 @@ def load_curated(
     typed: Sequence[Column] = (),
 ) -> CuratedSet:
     """Read a curated source; every row needs a non-empty value for each of `input_columns` (the prompt's
-    required variables) at the top level or under `inputs`; `optional` input columns may be left out.
+    required variables) at the top level or under `inputs` (a promoted production row, with a
+    `provenance.trace_id`, for one of them: its trace held one); `optional` input columns may be left out.
     Evaluator values must have their column's type (`typed`); CSV cells are read as that type first."""
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
@@ -212,6 +213,9 @@ def load_curated(
                 continue
             nested = row.get("inputs") if isinstance(row.get("inputs"), Mapping) else {}
             lacking = tuple(c for c in input_columns if not _present(row.get(c, nested.get(c))))
+            provenance = row.get("provenance") if isinstance(row.get("provenance"), Mapping) else {}
+            if lacking and provenance.get("trace_id") and len(lacking) < len(input_columns):
+                lacking = ()  # a promoted production row: its trace gave one input, the others stay empty
             if lacking:
                 missing.setdefault(lacking, []).append(number)
                 continue

@@ -89,6 +89,12 @@ def promote_rows(
                         "row_id": original.id,
                         "lm": original.provenance.get("lm"),
                         "reviewer": decision.reviewer if decision is not None else None,
+                        # a production row holds only the input its trace had: the loader allows that
+                        **(
+                            {"trace_id": original.provenance["trace_id"]}
+                            if original.source == "production"
+                            else {}
+                        ),
                     },
                 },
                 ensure_ascii=False,

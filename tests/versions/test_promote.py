@@ -30,3 +30,29 @@ def test_only_approved_rows_are_promoted_once(project: Project, tmp_path: Path) 
     assert any(line["expected"]["verdict"] == "refuse" for line in lines)
     again = promote_rows(rows, decisions, to, tmp_path)
     assert again.already_there == 2 and again.added == 0 and len(again.path.read_text().splitlines()) == 2
+
+
+def test_a_promoted_production_row_compiles_as_a_regression_row(project: Project) -> None:
+    # production rows hold only the input their trace had: with a second required variable, the promoted
+    # row made the next compile stop ("lacks input column order_context")
+    from compiler.cli.main import main
+    from tests.conftest import edit
+
+    dataset = project.conf_dir / "dataset" / "support_bot.yaml"
+    edit(dataset, 'may be empty.", required: false}', 'may be empty."}')
+    assert main(["compile", "size=30"]) == 0
+    first = next((project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json")).parent
+    rows = [json.loads(line) for line in (first / "cases.jsonl").read_text().splitlines()]
+    production = next(r for r in rows if r["source"] == "production")
+    assert production["inputs"]["order_context"] == ""
+    assert main(["review", "approve", str(first), production["id"][:12]]) == 0
+    assert main(["promote", str(first), "--to", "regression", "--allow-pending"]) == 0
+    promoted = json.loads((project.conf_dir.parent / "datasets/support_bot/regression.jsonl").read_text())
+    assert promoted["provenance"]["trace_id"] == production["provenance"]["trace_id"]
+    assert main(["compile", "size=30"]) == 0
+    newest = max(
+        (project.conf_dir.parent / "outputs" / "support_bot").glob("*/manifest.json"),
+        key=lambda p: p.stat().st_mtime_ns,
+    ).parent
+    sources = [json.loads(line)["source"] for line in (newest / "cases.jsonl").read_text().splitlines()]
+    assert "regression" in sources
