@@ -19,6 +19,7 @@ else:  # polars costs 0.3 s to import; `dsc plan` reaches this module but needs 
 
 from compiler.core.atomic import append_lines, write_atomic, write_folder
 from compiler.core.columns import column_type
+from compiler.core.confine import shown_path
 from compiler.core.errors import StoreError
 from compiler.core.jsonl import iter_records, read_json_object
 from compiler.core.rows import Row
@@ -197,6 +198,11 @@ def resolve_version(ref: str, out_dir: str | Path) -> Version:
     close = difflib.get_close_matches(name, [k.split("/")[1] for k in known], n=1)
     if not close and not dataset:  # `codr`: a dataset's name, misspelt
         close = [f"`{c}` (its newest version)" for c in difflib.get_close_matches(name, datasets, n=1)]
+    if not dataset and name in datasets:  # its version folders are there, its index is not
+        raise StoreError(
+            f"{ref}: names a dataset whose index is missing ({shown_path(root / name / INDEX)}); "
+            f"run `dsc repair {name}` to rebuild it from the version folders"
+        )
     hint = (
         f"; did you mean {close[0]}?"
         if close

@@ -133,6 +133,18 @@ def test_a_misspelt_dataset_or_a_dataset_s_unknown_version_get_their_own_hints(
     assert f"newest versions: support_bot/{version.version}" in err and other.version not in err
 
 
+def test_a_dataset_whose_index_is_gone_says_to_repair_it(
+    project: Project, version: Version, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (version.path.parent / "versions.jsonl").unlink()
+    assert main(["show", "support_bot"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dsc: error: support_bot: names a dataset whose index is missing (outputs/support_bot/versions.jsonl); "
+        "run `dsc repair support_bot` to rebuild it from the version folders"
+    )
+    assert main(["repair", "support_bot"]) == 0 and main(["show", "support_bot"]) == 0
+
+
 def test_review_list_cell_filter_checks_the_value(
     project: Project, version: Version, capsys: pytest.CaptureFixture[str]
 ) -> None:
