@@ -383,6 +383,21 @@ def test_lm_dspy_without_the_provider_key_names_it_in_one_line(
     assert not (Path.cwd() / "outputs").exists()
 
 
+def test_lm_dspy_openai_at_a_keyless_api_base_names_the_keyless_prefix(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # with lm.api_base set, the hint said to set lm.api_base
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert (
+        main(["compile", "lm=dspy", "lm.model=openai/mock", "lm.api_base=http://127.0.0.1:9/v1", "size=4"])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.endswith("; a server that needs no key is lm.model=hosted_vllm/mock") and "lm.api_base" not in err
+    )
+
+
 @pytest.mark.parametrize(
     ("model", "named"),
     [

@@ -195,9 +195,15 @@ class DSPyEngine(RecoveringEngine):
                 r"\bSet ([A-Z][A-Z0-9_]*(?: or [A-Z][A-Z0-9_]*)*) in the environment", str(exc)
             )
             usual = f" (DSPy reads {wanted.group(1)})" if wanted else ""
+            # with lm.api_base already set, the provider prefix is what asks for a key
+            keyless = (
+                f"; a server that needs no key is lm.model=hosted_vllm/{self.model.split('/', 1)[-1]}"
+                if self.api_base
+                else ", or lm.api_base for a self-hosted server"
+            )
             return LMRefused(
                 f"lm: dspy.LM({self.model!r}) found no API key{usual}; export it, or set lm.api_key_env to "
-                "the variable that holds the key, or lm.api_base for a self-hosted server"
+                f"the variable that holds the key{keyless}"
             )
         if isinstance(exc, lm15.ConfigurationError | lm15.CapabilityError):
             return LMRefused(
