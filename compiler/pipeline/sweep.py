@@ -78,11 +78,25 @@ def _sweep_retrying(overrides: Sequence[str], project: Project) -> Any:
     while True:
         try:
             return _sweep(attempt, project)
+        except RuntimeError as exc:
+            if "srun" not in str(exc) or not any("submitit" in f.filename for f in _frames(exc)):
+                raise
+            # the Slurm launcher on a machine that is not a Slurm cluster: the machine, not a bug
+            raise ConfigError(
+                "command line: `hydra/launcher=submitit_slurm`: this machine has no Slurm (`srun` not found); "
+                "run the sweep from a Slurm login node, or use hydra/launcher=submitit_local or joblib here"
+            ) from None
         except (lazy.hydra_errors.HydraException, lazy.omegaconf_errors.OmegaConfBaseException) as exc:
             retry = with_missing_key_added(exc, attempt)
             if retry is None:
                 raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
             attempt = retry
+
+
+def _frames(exc: BaseException) -> list[Any]:
+    import traceback
+
+    return list(traceback.extract_tb(exc.__traceback__))
 
 
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:

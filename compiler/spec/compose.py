@@ -173,6 +173,11 @@ def explain_hydra_error(exc: BaseException, project: Project, overrides: Sequenc
     plugin = re.search(r"Could not find 'hydra/(launcher|sweeper)/([^']+)'", message)
     if plugin:
         kind, name = plugin[1], plugin[2]
+        listed = re.search(rf"Available options in 'hydra/{kind}':(.*?)Config search path", str(exc), re.S)
+        installed = listed[1].split() if listed else []
+        hint = closest_name(name, installed)
+        if hint:  # `jobllib`: a typo of an installed one
+            return f"command line: `hydra/{kind}={name}`: no Hydra {kind} `{name}`; did you mean `hydra/{kind}={hint}`?"
         plugins = (
             "`pip install hydra-joblib-launcher` (dsc's extra `dsc[joblib]`) adds `joblib`, "
             "`hydra-submitit-launcher` (`dsc[submitit]`) adds `submitit_local` and `submitit_slurm`"

@@ -78,6 +78,29 @@ def test_the_summary_shows_the_overrides_as_the_user_wrote_them(tmp_path: Path) 
     assert "| 0 | dataset=support_bot size=12 seed=1 dedupe.near=null | ok |" in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("launcher", "message"),
+    [
+        # submitit's RuntimeError ("Could not detect srun") came out as a traceback
+        (
+            "submitit_slurm",
+            "this machine has no Slurm (`srun` not found); run the sweep from a Slurm login node",
+        ),
+        ("jobllib", "no Hydra launcher `jobllib`; did you mean `hydra/launcher=joblib`?"),
+    ],
+)
+def test_a_launcher_this_machine_cannot_run_is_one_line(tmp_path: Path, launcher: str, message: str) -> None:
+    import shutil
+
+    if launcher == "submitit_slurm" and shutil.which("srun"):
+        pytest.skip("this machine is a Slurm node")
+    done = _dsc(["compile", "-m", f"hydra/launcher={launcher}", "size=12", "seed=1,2"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
     done = _dsc(["compile", "-m", "size=0,12", "dedupe.near=null"], tmp_path)
     assert done.returncode == 1
