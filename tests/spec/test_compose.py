@@ -272,9 +272,14 @@ NEWCOMER_MISTAKES = [
     pytest.param(["compile", "-m", "--cfg", "job", "size=3,4"], "drop -m", id="cfg-with-multirun"),
     pytest.param(["plan", "--cfg", "hydra"], "invalid choice: 'hydra'", id="cfg-hydra"),
     pytest.param(
-        ["compile", "-m", "seed=1,2", "hydra/launcher=jobblib"],
-        "no Hydra launcher `jobblib` is installed; launchers are Hydra plugins",
+        ["compile", "-m", "seed=1,2", "hydra/launcher=ray"],
+        "no Hydra launcher `ray` is installed; launchers are Hydra plugins",
         id="launcher-not-installed",
+    ),
+    pytest.param(
+        ["compile", "-m", "seed=1,2", "hydra/launcher=jobblib"],
+        "no Hydra launcher `jobblib`; did you mean `hydra/launcher=joblib`?",
+        id="launcher-typo",
     ),
     pytest.param(["compil", "size=3"], "did you mean `compile`?", id="verb-typo"),
     pytest.param(["review", "aprove", "x"], "did you mean `approve`?", id="review-action-typo"),
