@@ -184,7 +184,7 @@ def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, st
         replace(spec, size=spec.size - len(bundle.fixed)), seed_for(spec, parent_version(spec))
     )
     warning = plan.coverage_warning(len(bundle.fixed), bundle.size_for)
-    warnings = ([warning] if warning else []) + warnings
+    warnings = [w for w in (plan.ruled_out_warning(), warning) if w] + warnings
     traces = [(case.input, case.output) for case in bundle.trace_cases.values()]
     usage = estimate_usage(spec, render_cases(spec, project.templates_dir, plan.cases), traces)
     out = io.StringIO()

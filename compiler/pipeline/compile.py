@@ -98,7 +98,7 @@ def _compile(
     return CompileResult(
         ctx.spec, plan, version, created, generation.selection, dict(generation.counts), generation.rounds,
         stats.calls, stats.replayed, time.perf_counter() - started, generation.failures, fixed=tuple(fixed),
-        note=note, carry=carry, warnings=bundle.warnings(),
+        note=note, carry=carry, warnings=tuple(w for w in (plan.ruled_out_warning(),) if w) + bundle.warnings(),
         coverage=plan.coverage_warning(len(bundle.fixed), bundle.size_for) or "",
     )  # fmt: skip
 

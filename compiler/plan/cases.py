@@ -47,6 +47,30 @@ class Plan:
         cells = (c.cell for c in self.cases if c.primary)
         return len(count_tuples(cells, self.cells.strength, self.spec.coverage.groups))
 
+    def ruled_out_warning(self) -> str | None:
+        """A warning naming dimension values the constraints leave no cell for: declared with a weight, yet no
+        case can ever carry them (most often two constraints that contradict each other)."""
+        seen = {pair for cell in self.cells.array for pair in cell}
+        out = [
+            (d, v)
+            for d in self.spec.dimensions
+            for v in d.values
+            if v.weight > 0 and (d.name, v.name) not in seen and not _feasible(self.spec, d.name, v.name)
+        ]
+        if not out:
+            return None
+        named = ", ".join(f"{d.name}={v.name}" for d, v in out)
+        dims = {d.name for d, _ in out}
+        which = [
+            f"constraints[{i}]"
+            for i, c in enumerate(self.spec.constraints)
+            if any(compare.dim in dims for compare in c.comparisons())
+        ]
+        return (
+            f"the constraints leave no cell for {named}: no case will carry "
+            f"{'it' if len(out) == 1 else 'them'}; check {', '.join(which) or 'the constraints'}, or drop the value"
+        )
+
     def coverage_warning(
         self, fixed: int = 0, size_for: Callable[[int], int | None] | None = None
     ) -> str | None:
@@ -80,6 +104,29 @@ class Plan:
             f"size {self.spec.size} leaves {missing} of {self.cells.required_tuples} required "
             f"{self.cells.strength}-wise tuples uncovered; {fix} ({why})"
         )
+
+
+def _feasible(spec: Spec, dim: str, value: str) -> bool:
+    """Whether some cell holding dim=value (and positive values elsewhere) satisfies every constraint."""
+    names = [d.name for d in spec.dimensions]
+    choices = [
+        [value] if d.name == dim else [v.name for v in d.values if not v.negative and v.weight > 0]
+        for d in spec.dimensions
+    ]
+
+    def extend(index: int, cell: dict[str, str]) -> bool:
+        if any(c.evaluate(cell) is False for c in spec.constraints):
+            return False
+        if index == len(names):
+            return True
+        for choice in choices[index]:
+            cell[names[index]] = choice
+            if extend(index + 1, cell):
+                return True
+            del cell[names[index]]
+        return False
+
+    return extend(0, {})
 
 
 def split_by_weight(total: int, weights: Sequence[float]) -> list[int]:

@@ -169,3 +169,20 @@ def test_a_size_above_the_array_is_explained_by_the_negative_rows_share() -> Non
         f"its {len(plan.cells.negative)} rows with a negative value go only to adversarial, 10% of size"
         in warning
     )
+
+
+def test_values_the_constraints_rule_out_are_named() -> None:
+    # two constraints that contradict each other left refund out of every case, and nothing said so
+    raw = copy.deepcopy(BASE)
+    raw["constraints"] = [
+        "intent == 'refund' -> difficulty == 'easy'",
+        "intent == 'refund' -> difficulty == 'hard'",
+        "channel == 'email' -> policy_boundary == 'within_policy'",
+    ]
+    plan = plan_cases(validate_config(raw, ORIGINS, TEMPLATES))
+    assert all(dict(c.cell)["intent"] != "refund" for c in plan.cases)
+    assert plan.ruled_out_warning() == (
+        "the constraints leave no cell for intent=refund: no case will carry it; check constraints[0], "
+        "constraints[1], or drop the value"
+    )
+    assert plan_cases(validate_config(copy.deepcopy(BASE), ORIGINS, TEMPLATES)).ruled_out_warning() is None
