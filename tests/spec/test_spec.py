@@ -114,6 +114,12 @@ BAD_OVERRIDES = [
         id="unknown-strategy",
     ),
     pytest.param(["columns.verdict.type=enumeration"], "unknown column type", id="unknown-column-type"),
+    pytest.param(
+        ["columns.expected_behavior.type=string"],
+        "unknown column type 'string'; use one of text, list, enum, bool, int, number (did you mean `text`?)",
+        id="json-schema-type-name",
+    ),
+    pytest.param(["columns.verdict.type=float"], "(did you mean `number`?)", id="float-type-name"),
     pytest.param(["columns.verdict.values=[]"], "needs a non-empty list of values", id="enum-without-values"),
     pytest.param(
         ["~sources", "~sources"], "`~sources`: the composed config sets no `sources`", id="delete-absent"

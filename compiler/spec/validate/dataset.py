@@ -90,6 +90,15 @@ def _parse_prompt(problems: Problems, raw: Any) -> Prompt:
     return Prompt(text=text, variables=tuple(variables))
 
 
+# what other schemas call dsc's column types (JSON Schema, pydantic, pandas, SQL)
+_TYPE_SYNONYMS = {
+    "string": "text", "str": "text", "varchar": "text",
+    "float": "number", "double": "number", "decimal": "number", "numeric": "number",
+    "integer": "int", "array": "list", "boolean": "bool",
+    "category": "enum", "categorical": "enum", "choice": "enum", "literal": "enum",
+}  # fmt: skip
+
+
 def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]) -> list[Column]:
     columns: list[Column] = []
     data = parse_mapping(problems, "columns", raw, "a mapping of evaluator column names")
@@ -104,7 +113,7 @@ def _parse_columns(problems: Problems, raw: Any, variables: tuple[Variable, ...]
         check_keys(problems, path, spec, ("type", "description", "values"))
         kind = spec.get("type", "text")
         if kind not in COLUMN_TYPES:
-            hint = closest_name(str(kind), COLUMN_TYPES)
+            hint = _TYPE_SYNONYMS.get(str(kind).lower()) or closest_name(str(kind), COLUMN_TYPES)
             problems.add(
                 f"{path}.type",
                 f"unknown column type {kind!r}; use one of {', '.join(COLUMN_TYPES)}"
