@@ -255,7 +255,12 @@ def _resolve_column(frame: pl.DataFrame, name: str, path: Path) -> tuple[pl.Expr
         columns = (", ".join(shown) or "none that read as names") + (
             hidden if len(shown) < len(names) else ""
         )
-        raise UsageError(f"--on {name}: {path} has no such column; columns are: {columns}")
+        import difflib
+
+        close = [n for n in shown if n.lower() == name.lower()]
+        close = close or difflib.get_close_matches(name, shown, n=1, cutoff=0.75)
+        hint = f"did you mean --on {close[0]}? " if close else ""
+        raise UsageError(f"--on {name}: {path} has no such column; {hint}columns are: {columns}")
     return expr, dtype
 
 

@@ -337,3 +337,11 @@ def test_a_missing_column_lists_names_but_not_a_headerless_first_row(tmp_path: P
         "columns are: refund and 2 that do not read as names (is the first line a header?)"
     )
     assert not (tmp_path / "rows.dedup.csv").exists()
+
+
+def test_a_misspelt_column_gets_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("prompt,score\nhello there,1\n")
+    for typed in ("Prompt", "promt"):
+        with pytest.raises(UsageError, match=r"; did you mean --on prompt\? columns are: prompt, score$"):
+            dedupe_file(path, on=[typed])
