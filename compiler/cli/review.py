@@ -75,11 +75,7 @@ def _dimension_values(raw: Any) -> list[str]:
     {description, values}; [] when the shape is not one of these (the filter then checks nothing)."""
     if isinstance(raw, dict) and "values" in raw:
         raw = raw["values"]
-    if isinstance(raw, dict):
-        return [str(v) for v in raw]
-    if isinstance(raw, list):
-        return [str(v) for v in raw]
-    return []
+    return [str(v) for v in raw] if isinstance(raw, dict | list) else []
 
 
 def _read_config(version: Any) -> dict[str, Any]:
@@ -95,7 +91,8 @@ def _list_rows(args: argparse.Namespace) -> int:
     from compiler.versions.store import read_rows
 
     version = open_version(args.version, args)
-    order = list(_read_config(version).get("dimensions") or {})
+    dimensions = _read_config(version).get("dimensions") or {}
+    order = list(dimensions)
     wanted: dict[str, str] = {}
     for text in args.cell:
         dim, sep, value = text.partition("=")
@@ -105,7 +102,7 @@ def _list_rows(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--cell {text}: no dimension `{dim.strip()}`; dimensions are {', '.join(order)}"
             )
-        values = _dimension_values(_read_config(version).get("dimensions", {}).get(dim.strip()))
+        values = _dimension_values(dimensions.get(dim.strip()))
         if values and value.strip() not in values:
             import difflib
 

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ def _sweep_retrying(overrides: Sequence[str], project: Project) -> Any:
         try:
             return _sweep(attempt, project)
         except RuntimeError as exc:
-            if "srun" not in str(exc) or not any("submitit" in f.filename for f in _frames(exc)):
+            frames = traceback.extract_tb(exc.__traceback__)
+            if "srun" not in str(exc) or not any("submitit" in f.filename for f in frames):
                 raise
             # the Slurm launcher on a machine that is not a Slurm cluster: the machine, not a bug
             raise ConfigError(
@@ -91,12 +93,6 @@ def _sweep_retrying(overrides: Sequence[str], project: Project) -> Any:
             if retry is None:
                 raise ConfigError(explain_hydra_error(exc, project, overrides)) from exc
             attempt = retry
-
-
-def _frames(exc: BaseException) -> list[Any]:
-    import traceback
-
-    return list(traceback.extract_tb(exc.__traceback__))
 
 
 def run_multirun(overrides: Sequence[str], project: Project | None = None) -> list[dict[str, Any]]:

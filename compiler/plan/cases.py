@@ -13,6 +13,7 @@ import xxhash
 
 from compiler.core.cells import Cell
 from compiler.plan.space import CellPlan, cell_weight, count_tuples, plan_cells, unit_hash
+from compiler.spec.constraints import has_satisfying_cell
 from compiler.spec.model import Spec, Strategy
 
 
@@ -108,25 +109,11 @@ class Plan:
 
 def _feasible(spec: Spec, dim: str, value: str) -> bool:
     """Whether some cell holding dim=value (and positive values elsewhere) satisfies every constraint."""
-    names = [d.name for d in spec.dimensions]
     choices = [
-        [value] if d.name == dim else [v.name for v in d.values if not v.negative and v.weight > 0]
+        (d.name, [value] if d.name == dim else [v.name for v in d.values if not v.negative and v.weight > 0])
         for d in spec.dimensions
     ]
-
-    def extend(index: int, cell: dict[str, str]) -> bool:
-        if any(c.evaluate(cell) is False for c in spec.constraints):
-            return False
-        if index == len(names):
-            return True
-        for choice in choices[index]:
-            cell[names[index]] = choice
-            if extend(index + 1, cell):
-                return True
-            del cell[names[index]]
-        return False
-
-    return extend(0, {})
+    return has_satisfying_cell(choices, spec.constraints)
 
 
 def split_by_weight(total: int, weights: Sequence[float]) -> list[int]:

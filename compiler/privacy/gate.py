@@ -106,6 +106,12 @@ def reads_as_name(text: str) -> bool:
     return _NAME.fullmatch(text) is not None and not scrub_text(text).counts
 
 
+def names_to_show(names: Sequence[str]) -> tuple[list[str], int]:
+    """The names a message may quote (`reads_as_name`), and how many others it only counts."""
+    shown = [n for n in names if reads_as_name(n)]
+    return shown, len(names) - len(shown)
+
+
 def scrub_text(text: str, mode: str = "redact", patterns: Mapping[str, str] | None = None) -> ScrubResult:
     """One text through the gate."""
     _check_mode(mode)

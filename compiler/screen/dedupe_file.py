@@ -246,15 +246,12 @@ def _resolve_column(frame: pl.DataFrame, name: str, path: Path) -> tuple[pl.Expr
             break
         expr, dtype = expr.struct.field(field), {f.name: f.dtype for f in dtype.fields}[field]
     if dtype is None:
-        from compiler.privacy.gate import reads_as_name
+        from compiler.privacy.gate import names_to_show
 
-        names = _column_names(frame.schema)
-        shown = [n for n in names if reads_as_name(n)]
         # a CSV without a header has a row of data for names: those are counted, never quoted
-        hidden = f" and {len(names) - len(shown)} that do not read as names (is the first line a header?)"
-        columns = (", ".join(shown) or "none that read as names") + (
-            hidden if len(shown) < len(names) else ""
-        )
+        shown, withheld = names_to_show(_column_names(frame.schema))
+        hidden = f" and {withheld} that do not read as names (is the first line a header?)"
+        columns = (", ".join(shown) or "none that read as names") + (hidden if withheld else "")
         import difflib
 
         close = [n for n in shown if n.lower() == name.lower()]

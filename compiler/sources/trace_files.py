@@ -141,12 +141,10 @@ def _as_timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
 def shown_fields(names: Iterable[str]) -> str:
     """A file's field names for a message, once another configured field was found among them (so they are
     a header): a name with bytes no header has, or one the privacy gate flags, is counted, not shown."""
-    from compiler.privacy.gate import reads_as_name
+    from compiler.privacy.gate import names_to_show
 
-    names = list(names)
-    fit = [n for n in names if reads_as_name(n)]
+    fit, withheld = names_to_show(list(names))
     shown = ", ".join(fit)[:600] or "(none)"
-    withheld = len(names) - len(fit)
     if withheld:
         shown += f" (and {withheld} that {'does' if withheld == 1 else 'do'} not read as a field name)"
     return shown

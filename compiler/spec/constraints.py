@@ -15,7 +15,7 @@ comparison unknown (None), so covering-array construction can prune early.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 _TOKEN = re.compile(
@@ -228,3 +228,25 @@ def map_compares(node: Node, rewrite: Callable[[Compare], Compare]) -> Node:
     if isinstance(node, And):
         return And(map_compares(node.left, rewrite), map_compares(node.right, rewrite))
     return Or(map_compares(node.left, rewrite), map_compares(node.right, rewrite))
+
+
+def has_satisfying_cell(
+    choices: Sequence[tuple[str, Sequence[str]]], constraints: Sequence[Constraint]
+) -> bool:
+    """Whether one cell taking a value from each (dimension, values) satisfies every constraint
+    (depth-first; a partial cell a constraint already rules out is not extended)."""
+
+    def extend(index: int, cell: dict[str, str]) -> bool:
+        if any(c.evaluate(cell) is False for c in constraints):
+            return False
+        if index == len(choices):
+            return True
+        name, values = choices[index]
+        for value in values:
+            cell[name] = value
+            if extend(index + 1, cell):
+                return True
+            del cell[name]
+        return False
+
+    return extend(0, {})

@@ -9,6 +9,7 @@ from compiler.spec.constraints import (
     Compare,
     Constraint,
     ConstraintSyntaxError,
+    has_satisfying_cell,
     map_compares,
     parse_constraint,
 )
@@ -188,21 +189,7 @@ def parse_constraints(
 
 
 def check_satisfiable(problems: Problems, dims: list[Dimension], constraints: list[Constraint]) -> None:
-    """At least one positive cell must satisfy every constraint (depth-first with pruning)."""
-    positive = [[v.name for v in d.values if not v.negative and v.weight > 0] for d in dims]
-
-    def extend(index: int, cell: dict[str, str]) -> bool:
-        for constraint in constraints:
-            if constraint.evaluate(cell) is False:
-                return False
-        if index == len(dims):
-            return True
-        for value in positive[index]:
-            cell[dims[index].name] = value
-            if extend(index + 1, cell):
-                return True
-            del cell[dims[index].name]
-        return False
-
-    if not extend(0, {}):
+    """At least one positive cell must satisfy every constraint."""
+    positive = [(d.name, [v.name for v in d.values if not v.negative and v.weight > 0]) for d in dims]
+    if not has_satisfying_cell(positive, constraints):
         problems.add("constraints", "exclude every cell of the test space; relax or remove a constraint")
