@@ -31,16 +31,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         unknown = message.partition("unrecognized arguments: ")[2].split()
-        flag = next((a for a in unknown if a.startswith("--")), None)
+        flag = next((a for a in unknown if a.startswith("-") and a != "-"), None)
         if flag is not None:
             import difflib
 
             known = [o for o in self._option_string_actions if o.startswith("--")]
+            where = self.prog
             for action in self._actions:  # the top parser reports unknown options of the verb's parser
                 if isinstance(action, argparse._SubParsersAction):
                     verb = next((a for a in _Parser.argv if a in action.choices), None)
                     known += list(action.choices[verb]._option_string_actions) if verb else []
-            close = difflib.get_close_matches(flag.split("=")[0], known, n=1, cutoff=0.75)
+                    where = f"{self.prog} {verb}" if verb else where
+            name = flag.split("=")[0]
+            if not name.startswith("--"):  # `-o`: the long options of that letter, if there are a few
+                longs = sorted({o for o in known if o.startswith(f"--{name[1:2]}")})
+                close = longs if len(name) == 2 and 0 < len(longs) <= 3 else []
+                tail = f"did you mean `{'` or `'.join(close)}`?" if close else f"see `{where} --help`"
+                raise UsageError(f"`{flag}` is not an option of `{where}`; {tail}")
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
             if close:
                 raise UsageError(f"`{flag}` is not an option of dsc; did you mean `{close[0]}`?")
             raise UsageError(f"`{flag}` is not an option of dsc; {_as_override(flag, _Parser.argv)}")
@@ -53,8 +61,8 @@ class _Parser(argparse.ArgumentParser):
             if not close and _SYNONYMS.get(choice[1]) in options:
                 close = [_SYNONYMS[choice[1]]]
             if close:
-                raise UsageError(f"{self.prog}: {message}; did you mean `{close[0]}`?")
-        raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`")
+                raise UsageError(f"{message}; did you mean `{close[0]}`?")
+        raise UsageError(f"{message}; see `{self.prog} --help`")
 
 
 # words users type for a choice that is spelt otherwise here (`dsc review accept`)

@@ -269,6 +269,18 @@ NEWCOMER_MISTAKES = [
     pytest.param(["plan", "+experiment=nope"], "no conf/experiment/ folder", id="no-experiment-folder"),
     pytest.param(["plan", "lm=opnai"], "did you mean `lm=openai`?", id="lm-typo"),
     pytest.param(["plan", "--jsn"], "did you mean `--json`?", id="option-typo"),
+    pytest.param(
+        ["plan", "-j"], "`-j` is not an option of `dsc plan`; did you mean `--json`?", id="short-option"
+    ),
+    pytest.param(
+        ["dedupe", "x.jsonl", "--on", "text", "-o", "y"],
+        "did you mean `--on` or `--out`?",
+        id="short-ambiguous",
+    ),
+    pytest.param(
+        ["plan", "-q"], "`-q` is not an option of `dsc plan`; see `dsc plan --help`", id="short-unknown"
+    ),
+    pytest.param(["dedupe"], "error: the following arguments are required", id="missing-argument"),
     pytest.param(["compile", "-m", "--cfg", "job", "size=3,4"], "drop -m", id="cfg-with-multirun"),
     pytest.param(["plan", "--cfg", "hydra"], "invalid choice: 'hydra'", id="cfg-hydra"),
     pytest.param(
@@ -322,6 +334,7 @@ def test_a_newcomer_mistake_on_the_command_line_is_one_line(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     assert fix in err and "Exception" not in err
+    assert "dsc: error: dsc" not in err  # one prefix, not the parser's name again
     assert sorted(repo.rglob("*")) == before
 
 
