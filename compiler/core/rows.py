@@ -10,6 +10,8 @@ from typing import Any
 
 import xxhash
 
+from compiler.core.fastjson import compact_json
+
 ROW_KEYS = (
     "id",
     "source",
@@ -40,9 +42,7 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_json(content: dict[str, Any]) -> bytes:
     """Sorted keys, Unicode NFC, collapsed whitespace: rows that differ only in spacing share an id."""
-    return json.dumps(
-        _canonical_value(content), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    return compact_json(_canonical_value(content), sort_keys=True)
 
 
 def compute_row_id(

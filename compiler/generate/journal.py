@@ -33,6 +33,7 @@ from typing import Any
 import xxhash
 
 from compiler.core.atomic import AppendHandle
+from compiler.core.fastjson import compact_json
 
 MIN_ANSWER_CHARS = 65_536
 CHARS_PER_TOKEN_CAP = 16  # generous: real answers average about 4 characters per token
@@ -53,14 +54,10 @@ class Answer:
 def request_key(model: str, endpoint: str, request: dict[str, Any]) -> str:
     """xxh3-128 over the whole canonical request (`dspy.lm15` serde: system, messages with their roles,
     sampling config, response_format, tools), the model and the endpoint; the same for sync and async calls."""
-    canonical = json.dumps(
-        {"model": model, "endpoint": endpoint, "request": request},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
+    canonical = compact_json(
+        {"model": model, "endpoint": endpoint, "request": request}, sort_keys=True, default=str
     )
-    return xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))
+    return xxhash.xxh3_128_hexdigest(canonical)
 
 
 def _digest(text: str) -> str:
@@ -129,11 +126,9 @@ class Journal:
         return self._answers.get(key)
 
     def record(self, key: str, answer: Answer) -> None:
-        line = json.dumps(
-            {"key": key, "text": answer.text, "in": answer.input_tokens, "out": answer.output_tokens},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        line = compact_json(
+            {"key": key, "text": answer.text, "in": answer.input_tokens, "out": answer.output_tokens}
+        ).decode("utf-8")
         with self._lock:
             self._answers[key] = answer
             self._pending.append(line + "\n")

@@ -298,29 +298,36 @@ def _template_where(exc: BaseException, file: str) -> str:
 
 
 def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
-    """The `case` input: everything about the case a writer needs, as canonical JSON."""
+    """The `case` input: everything about the case a writer needs, as canonical JSON (sorted keys).
+
+    The text is `json.dumps(payload, sort_keys=True, ensure_ascii=False)` of the whole payload, assembled
+    from the spec's parts encoded once: it is in every prompt, so it is part of every journal key."""
     base = _payload_base(spec)
-    persona = base.personas.get(case.variant) if case.strategy == "persona" else None
-    tactic = base.tactics.get(case.variant) if case.strategy == "adversarial" else None
-    payload = {
+    persona = base.personas.get(case.variant, "null") if case.strategy == "persona" else "null"
+    tactic = base.tactics.get(case.variant, "null") if case.strategy == "adversarial" else "null"
+    parts = {
         **base.fixed,
-        "strategy": case.strategy,
-        "variant": case.variant,
+        "strategy": _encode(case.strategy),
+        "variant": _encode(case.variant),
         "persona": persona,
         "tactic": tactic,
-        "cell": dict(case.cell),
-        "slot": case.slot,
-        "sample": sample,
+        "cell": _encode(dict(case.cell)),
+        "slot": _encode(case.slot),
+        "sample": _encode(sample),
     }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return "{" + ", ".join([f"{_encode(key)}: {parts[key]}" for key in sorted(parts)]) + "}"
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
 class _PayloadBase:
     spec: Spec
-    fixed: dict[str, Any]  # the payload's keys that depend only on the spec
-    personas: dict[str | None, dict[str, Any]]
-    tactics: dict[str | None, dict[str, Any]]
+    fixed: dict[str, str]  # the payload's keys that depend only on the spec, each value as JSON
+    personas: dict[str | None, str]  # as JSON
+    tactics: dict[str | None, str]
 
 
 # one entry, matched by identity: a spec is frozen, and hashing it is not cheap
@@ -349,9 +356,9 @@ def _payload_base(spec: Spec) -> _PayloadBase:
     }
     base = _PayloadBase(
         spec,
-        fixed,
-        {p.id: vars(p) for p in reversed(spec.personas)},
-        {t.id: vars(t) for t in reversed(spec.tactics)},
+        {key: _encode(value) for key, value in fixed.items()},
+        {p.id: _encode(vars(p)) for p in reversed(spec.personas)},
+        {t.id: _encode(vars(t)) for t in reversed(spec.tactics)},
     )
     _LAST_BASE[:] = [base]
     return base

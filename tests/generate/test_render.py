@@ -254,3 +254,51 @@ def test_a_template_that_is_not_utf8_is_one_line(project: Project) -> None:
         str(err.value)
         == "templates/direct.j2:2: is not UTF-8 text (byte 0xff at offset 13); save the template as UTF-8"
     )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["dataset=support_bot"],
+        ["dataset=agent_tools"],
+        ["dataset=rag_qa", "description='Réponses — 日本語 \"q\"'"],
+    ],
+)
+def test_case_payload_is_json_dumps_of_the_whole_payload(overrides: list[str]) -> None:
+    """The payload is assembled from parts encoded once; its text must be json.dumps's, since it is in every
+    prompt and so in every journal key (a changed byte would pay for every answer again)."""
+    import json
+
+    from compiler.generate.templates import case_payload
+
+    spec = load_spec(overrides, PROJECT)
+    personas = {p.id: vars(p) for p in reversed(spec.personas)}
+    tactics = {t.id: vars(t) for t in reversed(spec.tactics)}
+    cases = plan_cases(spec).cases
+    assert {c.strategy for c in cases} >= {"persona", "adversarial"}
+    for case in cases:
+        payload = {
+            "dataset": spec.name,
+            "description": spec.description,
+            "prompt": spec.prompt.text,
+            "variables": {
+                v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables
+            },
+            "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
+            "columns": {
+                c.name: {
+                    "type": c.type,
+                    "description": c.description,
+                    **({"values": list(c.values)} if c.values else {}),
+                }
+                for c in spec.columns
+            },
+            "strategy": case.strategy,
+            "variant": case.variant,
+            "persona": personas.get(case.variant) if case.strategy == "persona" else None,
+            "tactic": tactics.get(case.variant) if case.strategy == "adversarial" else None,
+            "cell": dict(case.cell),
+            "slot": case.slot,
+            "sample": 3,
+        }
+        assert case_payload(spec, case, 3) == json.dumps(payload, sort_keys=True, ensure_ascii=False)

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.core.fastjson import compact_json
 from compiler.generate.backends.faults import MALFORMED, Fault
 
 
@@ -63,7 +64,7 @@ def encode_body(request: Any, kind: str, wire_model: str) -> bytes:
         body["temperature"] = config.temperature
     if config.top_p is not None:
         body["top_p"] = config.top_p
-    return json.dumps(body, separators=(",", ":")).encode()
+    return compact_json(body)
 
 
 def read_reply(raw: bytes, anthropic: bool, identity: str) -> Reply:

@@ -63,7 +63,6 @@ def kernels_loading(near: float | None, shingle: ShingleKind, ngram: int | None)
     Nothing of the thread is shared with the block but numba's and Python's import machinery, and no kernel
     runs in the block, so the two never launch numba's parallel kernels at once.
     """
-    announce_first_compile()
     thread = threading.Thread(target=_load, args=(near, shingle, ngram), name="dsc-kernels", daemon=True)
     thread.start()
     try:
@@ -73,6 +72,7 @@ def kernels_loading(near: float | None, shingle: ShingleKind, ngram: int | None)
 
 
 def _load(near: float | None, shingle: ShingleKind, ngram: int | None) -> None:
+    announce_first_compile()  # here, not before the thread: it imports numba and every kernel module
     import polars as pl
 
     from compiler.screen.near.index import find_blank_rows, find_exact_duplicates, find_near_duplicates
