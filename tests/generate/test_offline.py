@@ -804,3 +804,22 @@ def test_rows_never_paste_a_bare_value_as_a_noun(scratch: Path) -> None:
         "3 retries",
     ):
         assert said in joined, said
+
+
+def test_a_request_of_verbs_and_languages_by_their_own_names_read_as_asked(scratch: Path) -> None:
+    # `request: [book, cancel]` read "Could you advise me on cancel?" and "I'm a cancel", `party_size: 3`
+    # became the subject ("a question about 3"), and `language: Deutsch` was written as English only
+    rows = quality.compile_rows(scratch, "clinic_booking", None)
+    messages = [r["inputs"]["message"] for r in rows]
+    joined = " ".join(messages)
+    assert not re.search(r"\b(?:about|on|with|through) [123]\b", joined), joined[:300]
+    assert not re.search(r"\bI'm (?:a|an) (?:book|cancel|reschedule)\b", joined)
+    assert not re.search(r"\b(?:advise me on|about|through) (?:book|cancel|reschedule)\b", joined)
+    assert re.search(r"\b(?:to|I) (?:book|cancel|reschedule)\b", joined)
+    assert "a party of 3" in joined and "party size is" not in joined
+    german = [r for r in rows if r["cell"]["language"] == "Deutsch" and r["strategy"] != "adversarial"]
+    assert german and any(
+        w in r["inputs"]["message"]
+        for r in german
+        for w in ("Guten Tag", "Hallo", "Vielen Dank", "Grüßen", "Sorry for my English", "verständlich")
+    ), [r["inputs"]["message"] for r in german][:3]

@@ -37,6 +37,8 @@ def _core_request(sc: Scene) -> str:
         return sc.question
     if sc.topic is not None:
         return sc.pick(sc.topic.vague if sc.shape == "vague" else sc.topic.asks)
+    if sc.topic_value.split()[:1] and sc.topic_value.split()[0].lower() in bank.REQUEST_VERBS:
+        return sc.pick(bank.GENERIC_VERB_ASKS)  # "I'd like to cancel.", not "advise me on cancel"
     return sc.pick(bank.GENERIC_ASKS)
 
 

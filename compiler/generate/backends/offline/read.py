@@ -11,6 +11,7 @@ draws is part of the output and must not change.
 from __future__ import annotations
 
 import random
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -18,7 +19,7 @@ from compiler.generate.backends.offline import domain_words as domains
 from compiler.generate.backends.offline import text_words as bank
 from compiler.generate.backends.offline.rules import decide_stance
 from compiler.generate.backends.offline.scene import Scene, flavor_topics
-from compiler.generate.backends.offline.situation import dimension_kind
+from compiler.generate.backends.offline.situation import dimension_kind, is_bare
 from compiler.generate.backends.offline.space import can_escalate, listed_names, product_named, prompt_names
 
 _STRATEGIES = ("direct", "persona", "adversarial", "evaluator_aligned")
@@ -32,6 +33,11 @@ _TOPIC_DIMS = (
     "use case",
     "scenario",
     "subject",
+)
+_TOPIC_NAMES = frozenset({"request", "requests", "need", "needs", "goal", "purpose", "ask", "want", "reason"})
+# a description that says what the user is after: `request: {description: What the patient wants.}`
+_WANTS = re.compile(
+    r"\bwhat (?:the |a )?[a-z]+ (?:wants|needs|asks|is asking|is after|would like|requests)\b"
 )
 _LEVEL_WORDS = (
     (2, ("hard", "complex", "numeric", "expert", "difficult", "advanced", "high")),
@@ -50,6 +56,8 @@ def _language(value: str) -> tuple[str, bool]:
     for code, name in bank.LANGUAGE_NAMES.items():
         if low == code or low.startswith(code + "-") or name.lower() in low:
             return code, code == "en" and low[3:5] in ("gb", "uk", "ie", "au", "nz")
+        if any(own in low for own in bank.LANGUAGE_ENDONYMS.get(code, ())):
+            return code, False
     return "en", "british" in low
 
 
@@ -137,7 +145,14 @@ def _classify(dim: str, raw: str) -> tuple[str, Any]:
         ) or "chat"
     if any(w in d for w in ("urgen", "priority", "time")):
         return "urgent", any(w in low for w in ("same day", "urgent", "asap", "today", "high", "immediate"))
-    return ("topic" if any(w in d for w in _TOPIC_DIMS) else "extra"), None
+    return ("topic" if any(w in d for w in _TOPIC_DIMS) or d in _TOPIC_NAMES else "extra"), None
+
+
+def _is_topic(role: str, description: str, raw: str) -> bool:
+    """A topic dimension's value, or another's whose description says what the user wants (not a bare one)."""
+    if is_bare(raw):
+        return False
+    return role == "topic" or _WANTS.search(description.lower()) is not None
 
 
 def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]) -> None:
@@ -162,7 +177,7 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]
             sc.channel = said
         elif role == "urgent":
             sc.urgent = said
-        elif role == "topic" and not topic_value:
+        elif role in ("topic", "extra") and not topic_value and _is_topic(role, notes.get(dim, ""), raw):
             topic_value, topic_negative = bank.humanise(raw), raw.startswith("~")
         else:
             extras.append((dim, bank.humanise(raw), raw.startswith("~")))
@@ -172,8 +187,9 @@ def _read_cell(sc: Scene, cell: dict[str, Any], text: str, notes: dict[str, str]
                 sc.level, sc.level_known = (1 if level is None else level), level is not None
     if not topic_value and extras:
         # a value about who or where the user is makes a poor subject: prefer what the case is about
+        # and a bare value (`party_size: 3`) says nothing as a subject: "a question about 3"
         rank = {"thing": 0, "other": 0, "nature": 1, "who": 2, "where": 2}
-        pick = min(extras, key=lambda e: rank[dimension_kind(e[0], notes.get(e[0], ""))])
+        pick = min(extras, key=lambda e: (is_bare(e[1]), rank[dimension_kind(e[0], notes.get(e[0], ""))]))
         extras.remove(pick)
         topic_value, topic_negative = pick[1], pick[2]
     sc.extras = tuple(extras)

@@ -87,9 +87,39 @@ def setting_phrase(dim: str, value: str) -> str:
         if not _plural(rest):  # `max_price: 100` -> "the price is at most 100"
             return f"the {rest} is {_BOUNDS[head]}{value}"
         return _count(f"{_BOUNDS[head]}{value}", value, rest)
+    counted = _counted_noun(dim.lower()) if _NUMBER.fullmatch(value) else ""
+    if counted in _GROUPS:  # `party_size: 3` -> "it is for a party of 3"
+        return f"it is for {article(counted)} {counted} of {value}"
+    if counted:  # `guest_count: 2`, `num_guests: 2`, `number_of_guests: 2` -> "there are 2 guests"
+        return _count(value, value, _pluralise(counted))
     if _plural(words) and _NUMBER.fullmatch(value):  # `retries: 3` -> "there are 3 retries"
         return _count(value, value, words)
     return f"the {words} is {value}"
+
+
+# nouns whose size is a head count: `party_size: 3` is a party of three, `file_size: 3` is not a group
+_GROUPS = frozenset({"party", "group", "team", "family", "household", "class", "crew", "delegation"})
+
+
+def _counted_noun(dim: str) -> str:
+    """The noun a count-like name counts (`guest_count`, `num_guests`, `number_of_guests` -> guest; `party_size`
+    -> party), or ""."""
+    words = dim.replace("-", "_").split("_")
+    if len(words) == 2 and (words[1] == "count" or (words[1] == "size" and words[0] in _GROUPS)):
+        return words[0]
+    if len(words) >= 2 and words[0] in ("num", "n"):
+        noun = " ".join(words[1:])
+    elif len(words) >= 3 and words[:2] == ["number", "of"]:
+        noun = " ".join(words[2:])
+    else:
+        return ""
+    return noun[:-3] + "y" if noun.endswith("ies") else noun[:-1] if _plural(noun) else noun
+
+
+def _pluralise(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def _plural(noun: str) -> bool:

@@ -50,6 +50,7 @@ PROBING_LINES: tuple[str, ...] = _W["probing_lines"]
 SCREEN_READER_LINES: tuple[str, ...] = _W["screen_reader_lines"]
 LOCAL_LINES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = _W["local_lines"]
 LANGUAGE_NAMES: dict[str, str] = _W["language_names"]
+LANGUAGE_ENDONYMS: dict[str, tuple[str, ...]] = _W["language_endonyms"]
 SITUATION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_W["situation_words"].items())
 SITUATIONS: dict[str, tuple[str, ...]] = _W["situations"]
 LEADING_LINES: tuple[str, ...] = _W["leading_lines"]
@@ -57,6 +58,7 @@ COUNTRIES: tuple[str, ...] = _W["countries"]
 RULE_LINES: tuple[str, ...] = _W["rule_lines"]
 GENERIC_ACTIONS: tuple[str, ...] = _W["generic_actions"]
 REQUEST_VERBS = frozenset(_W["request_verbs"])
+GENERIC_VERB_ASKS: tuple[str, ...] = tuple(_W["generic_verb_asks"])
 SITUATION_CLAUSES: dict[str, tuple[str, ...]] = _W["situation_clauses"]
 _BRITISH: dict[str, str] = _W["british"]
 _BRITISH_RE = re.compile(r"\b(" + "|".join(sorted(_BRITISH, key=len, reverse=True)) + r")\b")
