@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,10 +62,11 @@ class CellPlan:
         return tuple(c for c in self.array if negatives_in(c) == 1)
 
     def for_strategy(self, negative_capable: bool, offset: int = 0) -> tuple[Cell, ...]:
-        """The cells a strategy takes in order: array rows (rotated by `offset` so that strategies share
-        the array between them), then weighted draws. Negative array rows come first for negative-capable
-        strategies, since only they can cover those tuples."""
-        positive = _rotate(self.positive, offset)
+        """The cells a strategy takes in order: the array rows from `offset` on (the strategies before it
+        took the ones before: each row is planned once, so the rows beyond the array follow the weights),
+        then weighted draws. Negative array rows come first for negative-capable strategies, since only they
+        can cover those tuples."""
+        positive = self.positive[offset:]
         if negative_capable:
             return self.negative + positive + _rotate(self.extra_any, offset)
         return positive + _rotate(self.extra_positive, offset)
@@ -76,10 +78,14 @@ def _rotate(cells: tuple[Cell, ...], offset: int) -> tuple[Cell, ...]:
 
 
 def draw_cells(spec: Spec, count: int, *, allow_negative: bool, salt: str) -> list[Cell]:
-    """`count` valid cells drawn by value weight (with replacement, seeded, deterministic)."""
+    """`count` valid cells drawn by value weight (seeded, deterministic). While most cells are drawn once, a
+    cell is drawn again only now and then (a repeat is kept with probability 1 / (1 + r / m^3): r its draws so
+    far, m the mean draws per distinct cell), so a few heavy cells do not fill a small plan with copies of
+    one case; as m grows the draws follow the weights alone."""
     dims = spec.dimensions
     options = [[v for v in d.values if v.weight > 0 and (allow_negative or not v.negative)] for d in dims]
     cells: list[Cell] = []
+    drawn: Counter[Cell] = Counter()
     attempt = 0
     while len(cells) < count and attempt < count * 100 + 1000:
         attempt += 1
@@ -94,7 +100,11 @@ def draw_cells(spec: Spec, count: int, *, allow_negative: bool, salt: str) -> li
                     break
             values.append((dim.name, chosen.name))
         cell = tuple(values)
+        mean = len(cells) / len(drawn) if drawn else 1.0
+        if drawn[cell] and unit_hash(spec.seed, salt, attempt, "again") * (1 + drawn[cell] / mean**3) > 1:
+            continue
         if is_valid(spec, cell):
+            drawn[cell] += 1
             cells.append(cell)
     return cells
 

@@ -51,7 +51,8 @@ def plan_stable(spec: Spec, seed: PlanSeed | None) -> Plan:
     # the new weights still draw its cell, so a weight change moves the mix (and only that much)
     draws = _weighted_draws(spec)
     kept = {
-        s.name: _keep_drawn(_surviving(spec, s, seed.cases), seeded, draws[s.name]) for s in spec.strategies
+        s.name: _keep_drawn(spec, _surviving(spec, s, seed.cases), seeded, draws[s.name])
+        for s in spec.strategies
     }
     # new rows displace kept cases only in proportion to their share of the array: when `size` is below
     # the array's rows, the parent did not cover every tuple either, and the new tuples get a fair share
@@ -110,11 +111,24 @@ def _weighted_draws(spec: Spec) -> dict[str, list[Cell]]:
     return draws
 
 
-def _keep_drawn(kept: list[SeedCase], seeded: set[Cell], draws: list[Cell]) -> list[SeedCase]:
+def _expected_pairs(spec: Spec, draws: int) -> dict[tuple[str, str], int]:
+    """How many of `draws` weighted draws hold each positive value, rounded up: what the weights ask for."""
+    expected = {}
+    for dim in spec.dimensions:
+        values = [v for v in dim.values if v.weight > 0 and not v.negative]
+        total = sum(v.weight for v in values)
+        for v in values:
+            expected[(dim.name, v.name)] = math.ceil(draws * v.weight / total) if total else 0
+    return expected
+
+
+def _keep_drawn(spec: Spec, kept: list[SeedCase], seeded: set[Cell], draws: list[Cell]) -> list[SeedCase]:
     """Kept cases minus primaries on drawn cells whose values the new weights draw less often (each value
     keeps as many drawn cases as a plan from scratch draws, plus one); `draws` is left holding the drawn
     cells still to plan, the values under their quota first."""
     quota = Counter(pair for cell in draws for pair in cell)
+    for pair, expected in _expected_pairs(spec, len(draws)).items():  # the weights, not one sample's luck
+        quota[pair] = max(quota[pair], expected)
     used: Counter[tuple[str, str]] = Counter()
     out = []
     for case in kept:

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -186,3 +187,38 @@ def test_values_the_constraints_rule_out_are_named() -> None:
         "constraints[1], or drop the value"
     )
     assert plan_cases(validate_config(copy.deepcopy(BASE), ORIGINS, TEMPLATES)).ruled_out_warning() is None
+
+
+def _weighted_space(size: int) -> Spec:
+    raw: dict[str, Any] = copy.deepcopy(BASE)
+    raw.pop("sources", None)
+    raw["dimensions"] = {
+        "request": {
+            "description": "What the user wants.",
+            "values": {"book": 4, "move": 2, "cancel": 1, "ask": 1, "other": 1},
+        },
+        "urgency": ["routine", "soon", "~emergency"],
+        "language": ["en", "de", "fr", "es"],
+        "party": ["one", "two", "three"],
+    }
+    raw["constraints"] = []
+    raw["strategies"] = {"direct": 3, "persona": 1, "adversarial": 2, "evaluator_aligned": 1}
+    raw.update(size=size, coverage=2, overgenerate=1.0, seed=11)
+    return validate_config(raw, ORIGINS, TEMPLATES)
+
+
+@pytest.mark.parametrize(("size", "low"), [(80, 0.32), (400, 0.40)])
+def test_rows_beyond_the_covering_array_follow_the_weights(size: int, low: float) -> None:
+    # each array row is planned once: strategies after the first used to take the array again, so a space of
+    # 80 rows with a 20-row array gave `book: 4` of 9 weights ~22% of the rows instead of ~40%
+    plan = plan_cases(_weighted_space(size))
+    primary = [c for c in plan.cases if c.primary]
+    share = Counter(dict(c.cell)["request"] for c in primary)["book"] / len(primary)
+    assert low <= share <= 0.52, share
+    assert plan.covered_tuples() == plan.cells.required_tuples
+
+
+def test_a_small_plan_draws_few_copies_of_one_cell() -> None:
+    primary = [c for c in plan_cases(_weighted_space(80)).cases if c.primary]
+    copies = Counter((c.strategy, c.cell) for c in primary)
+    assert max(copies.values()) <= 3 and len(copies) >= 0.8 * len(primary)

@@ -23,7 +23,14 @@ def pick_second_ask(sc: Scene) -> str:
         topic = domains.MANUAL_TOPICS[("task", "symptom", "attr", "compare", "safety").index(kind)]
         return sc.rng.choice(topic.asks).replace("{subject}", sc.second_fact[1]).format_map(sc.facts)
     others = [t for t in flavor_topics(sc.flavor) if t is not sc.topic]
-    return sc.pick(sc.rng.choice(others).asks) if others else sc.pick(bank.GENERIC_ASKS)
+    return sc.pick(sc.rng.choice(others).asks) if others else sc.pick(_generic_asks(sc))
+
+
+def _generic_asks(sc: Scene) -> tuple[str, ...]:
+    """Asks about the case's subject; when the subject is something to do, asks to do it ("I'd like to
+    cancel.", not "Could you advise me on cancel?")."""
+    words = sc.topic_value.split()
+    return bank.GENERIC_VERB_ASKS if words and words[0].lower() in bank.REQUEST_VERBS else bank.GENERIC_ASKS
 
 
 def _core_request(sc: Scene) -> str:
@@ -37,9 +44,7 @@ def _core_request(sc: Scene) -> str:
         return sc.question
     if sc.topic is not None:
         return sc.pick(sc.topic.vague if sc.shape == "vague" else sc.topic.asks)
-    if sc.topic_value.split()[:1] and sc.topic_value.split()[0].lower() in bank.REQUEST_VERBS:
-        return sc.pick(bank.GENERIC_VERB_ASKS)  # "I'd like to cancel.", not "advise me on cancel"
-    return sc.pick(bank.GENERIC_ASKS)
+    return sc.pick(_generic_asks(sc))
 
 
 def _boundary_line(sc: Scene) -> list[str]:
