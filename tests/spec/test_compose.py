@@ -340,6 +340,12 @@ def test_a_newcomer_mistake_on_the_command_line_is_one_line(
 
 FILE_MISTAKES = [
     pytest.param(
+        "seniority: [new_hire, staff, manager]",
+        "seniority: [new_hire, staff, staff]",
+        "dimensions.seniority: lists the value `staff` twice; give each value once",
+        id="value-listed-twice",
+    ),
+    pytest.param(
         "dimensions:",
         "dimensons:",
         "dimensons: unknown key; did you mean `dimensions`?",

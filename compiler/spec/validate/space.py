@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,8 +64,10 @@ def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, f
         w = parse_number(problems, f"{path}.{name}", weight, within=Range(low=0))
         if w is not None:
             result.append((str(name), float(w)))
-    if len({n for n, _ in result}) != len(result):
-        problems.add(path, "lists a value twice; give each value once")
+    counts = Counter(n for n, _ in result)
+    twice = [n for n, count in counts.items() if count > 1]
+    if twice:
+        problems.add(path, f"lists the value `{twice[0]}` twice; give each value once")
     if result and sum(w for _, w in result) <= 0:
         problems.add(path, "weights sum to 0; give one value a positive weight")
     return result
