@@ -175,7 +175,10 @@ def _add_production(
     bundle.quotas.append((production.quota, len(cases) if len(cases) < wanted else traces.usable))
     for case in cases:
         bundle.trace_cases[case.trace_id] = case
-        inputs = {v.name: "" for v in spec.prompt.variables} | {required: case.input}
+        # a variable named like a mapped dimension (`language`) holds the trace's value of it, as a
+        # synthetic case's does; the trace's text fills the first required variable
+        cell = dict(case.cell)
+        inputs = {v.name: str(cell.get(v.name, "")) for v in spec.prompt.variables} | {required: case.input}
         bundle.fixed.append(
             Row.build(
                 "production",

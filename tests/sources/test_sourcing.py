@@ -75,6 +75,19 @@ def test_production_rows_follow_their_quota_and_weights_their_evidence(project: 
     assert manifest["source_quotas"]["production"] == 0.1
 
 
+def test_a_production_rows_variable_named_like_a_mapped_dimension_holds_its_value(project: Project) -> None:
+    # `language: {field: lang}` maps the trace's language; a prompt variable `language` was left empty
+    overrides = [
+        "size=50",
+        "++prompt.variables.channel={description: 'Where the message arrives.', required: false}",
+    ]
+    result = compile_dataset(overrides, project=project)
+    rows = [Row.from_json(line) for line in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    production = [r for r in rows if r.source == "production"]
+    assert production and all(r.inputs["channel"] == r.cell["channel"] != "" for r in production)
+    assert all(r.inputs["customer_message"] for r in production)  # the trace's text, as before
+
+
 def test_curated_rows_join_untouched(project: Project) -> None:
     curated_dir = project.conf_dir.parent / "datasets" / "support_bot"
     curated_dir.mkdir(parents=True)
