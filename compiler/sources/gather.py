@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.cells import Cell, cell_label
+from compiler.core.confine import shown_path
 from compiler.core.rows import Row
 from compiler.privacy.gate import candidate_detectors, scrub_row
 from compiler.sources.curated import load_curated
@@ -30,6 +31,7 @@ class SourceBundle:
     manifest: dict[str, Any] = field(default_factory=dict)
     trace_cases: dict[str, Any] = field(default_factory=dict)  # trace id -> TraceCase of a production row
     quotas: list[tuple[float, int]] = field(default_factory=list)  # (quota, rows it can give) per source
+    notes: list[str] = field(default_factory=list)  # warnings about the sources' files (one line each)
 
     def fixed_at(self, size: int) -> int:
         """How many curated and production rows a dataset of `size` rows takes (each source its quota)."""
@@ -46,7 +48,7 @@ class SourceBundle:
     def warnings(self) -> tuple[str, ...]:
         """What the sources left out that the user should hear of (malformed trace rows under the threshold)."""
         note = self.traces.skipped_note() if self.traces is not None else None
-        return (note,) if note else ()
+        return tuple(self.notes) + ((note,) if note else ())
 
     def snippets(self, cells: Sequence[Cell]) -> dict[Cell, list[str]]:
         """Representative, scrubbed production inputs per cell, for templates as `examples`."""
@@ -67,19 +69,45 @@ def curated_sources(spec: Spec) -> list[Any]:
     configured = list(sources.curated) if sources is not None else []
     names = {c.name for c in configured}
     patterns = sources.production.patterns if sources is not None and sources.production else ()
+    folder = Path(spec.datasets_dir) / spec.name
     for name in CURATED_NAMES:
-        path = Path(spec.datasets_dir) / spec.name / f"{name}.jsonl"
-        if name not in names and path.is_file() and path.stat().st_size > 0:
+        # what `dsc promote` appends (.jsonl), and rows a team writes by hand in a spreadsheet (.csv)
+        found = [
+            p for p in (folder / f"{name}.jsonl", folder / f"{name}.csv") if p.is_file() and p.stat().st_size
+        ]
+        if name not in names and found:
             # recorded relative to the project root, so manifests do not depend on where it sits
-            written = path.relative_to(spec.root) if path.is_relative_to(spec.root) else path
+            written = found[0].relative_to(spec.root) if found[0].is_relative_to(spec.root) else found[0]
             source = CuratedSource.from_config(
                 {"path": str(written), "quota": DEFAULT_CURATED_QUOTA},
                 spec.dimensions,
                 Path(spec.root),
                 name=name,
             )
-            configured.append(replace(source, patterns=patterns))
+            shown = ", ".join(
+                str(p.relative_to(spec.root) if p.is_relative_to(spec.root) else p) for p in found
+            )
+            configured.append(replace(source, path=shown, files=tuple(found), patterns=patterns))
     return configured
+
+
+_ROW_FILES = (".jsonl", ".ndjson", ".csv", ".tsv", ".json", ".parquet", ".yaml", ".yml", ".xlsx")
+
+
+def unread_curated_files(spec: Spec, sources: Sequence[Any]) -> list[str]:
+    """A warning per file of rows under datasets/<dataset>/ that no curated source reads (`goldens.jsonl`,
+    `tests.csv`): rows a user put there and would otherwise never hear were left out."""
+    folder = Path(spec.datasets_dir) / spec.name
+    if not folder.is_dir():
+        return []
+    read = {Path(f).resolve() for source in sources for f in source.files}
+    names = " or ".join(f"{n}.jsonl/.csv" for n in CURATED_NAMES)
+    return [
+        f"{shown_path(path)}: not read; curated rows are {names} in {shown_path(folder)}/, or a file named "
+        f"under sources.golden/sources.regression"
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix.lower() in _ROW_FILES and path.resolve() not in read
+    ]
 
 
 def _curated_row(spec: Spec, name: str, raw: Mapping[str, Any]) -> Row:
@@ -117,7 +145,9 @@ def gather_sources(spec: Spec, previous: Mapping[str, Any] | None = None) -> Sou
     optional = [v.name for v in spec.prompt.variables if not v.required]
     columns = [c.name for c in spec.columns]
     curated_manifest: dict[str, Any] = {}
-    for source in curated_sources(spec):
+    sources = curated_sources(spec)
+    bundle.notes.extend(unread_curated_files(spec, sources))
+    for source in sources:
         loaded = load_curated(source, source.name, variables, columns, optional=optional, typed=spec.columns)
         rows = [_curated_row(spec, source.name, raw) for raw in loaded.rows]
         bundle.existing.extend((source.name, row) for row in rows)

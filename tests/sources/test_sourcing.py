@@ -88,6 +88,30 @@ def test_a_production_rows_variable_named_like_a_mapped_dimension_holds_its_valu
     assert all(r.inputs["customer_message"] for r in production)  # the trace's text, as before
 
 
+def test_golden_rows_written_as_csv_join_and_an_unread_file_is_said(project: Project) -> None:
+    # a hand-written golden.csv beside the promoted golden.jsonl, and a misnamed goldens.jsonl: the CSV was
+    # left out in silence, and so was the misnamed file
+    curated_dir = project.conf_dir.parent / "datasets" / "support_bot"
+    curated_dir.mkdir(parents=True)
+    (curated_dir / "golden.csv").write_text(
+        "customer_message,expected_behavior,must_include,verdict,needs_human\n"
+        '"Where is my parcel, order 123?",Gives the tracking status.,"[""tracking link""]",answer,false\n'
+    )
+    (curated_dir / "goldens.jsonl").write_text('{"customer_message": "misnamed"}\n')
+    result = compile_dataset(["size=60", "~sources"], project=project)
+    rows = [Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    (golden,) = [r for r in rows if r.source == "golden"]
+    assert golden.inputs["customer_message"] == "Where is my parcel, order 123?"
+    assert golden.expected == {
+        "expected_behavior": "Gives the tracking status.",
+        "must_include": ["tracking link"],
+        "verdict": "answer",
+        "needs_human": False,
+    }
+    (said,) = [w for w in result.warnings if "goldens.jsonl" in w]
+    assert "not read" in said and "golden.jsonl/.csv" in said
+
+
 def test_curated_rows_join_untouched(project: Project) -> None:
     curated_dir = project.conf_dir.parent / "datasets" / "support_bot"
     curated_dir.mkdir(parents=True)
