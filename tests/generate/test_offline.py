@@ -823,3 +823,26 @@ def test_a_request_of_verbs_and_languages_by_their_own_names_read_as_asked(scrat
         for r in german
         for w in ("Guten Tag", "Hallo", "Vielen Dank", "Grüßen", "Sorry for my English", "verständlich")
     ), [r["inputs"]["message"] for r in german][:3]
+
+
+def test_a_strategy_template_of_the_users_own_is_followed(project: Any) -> None:
+    # templates/<name>.j2 adds a strategy; the offline LM wrote such cases as `direct` ones, whatever the
+    # task said, so an "urgent, hand it to a human" strategy came out as ordinary answered requests
+    from compiler.core.rows import Row
+    from compiler.pipeline.compile import compile_dataset
+
+    (project.templates_dir / "urgent_handoff.j2").write_text(
+        '{% extends "_base.j2" %}\n{% block task %}\nWrite an urgent request the assistant cannot resolve '
+        "itself: a good answer hands it over to a human agent right away.\n{% endblock %}\n"
+    )
+    result = compile_dataset(["size=40", "~sources", "++strategies.urgent_handoff=3"], project=project)
+    rows = [Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    ours = [r for r in rows if r.strategy == "urgent_handoff"]
+    assert len(ours) >= 8
+    assert all(r.expected["verdict"] == "escalate" and r.expected["needs_human"] is True for r in ours)
+    urgent = ("urgent", "today", "can't wait", "right away", "hurry", "next few hours")
+    assert sum(any(w in r.inputs["customer_message"].lower() for w in urgent) for r in ours) >= 0.8 * len(
+        ours
+    )
+    direct = [r for r in rows if r.strategy == "direct"]
+    assert any(r.expected["verdict"] == "answer" for r in direct)  # the built-in strategies read as before

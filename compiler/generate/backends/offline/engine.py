@@ -51,7 +51,7 @@ from compiler.generate.backends.offline.case import read_scene, variable_role, w
 from compiler.generate.backends.offline.columns import OutputField, write_column
 from compiler.generate.backends.offline.grade import grade_case, is_judged_case
 from compiler.generate.backends.offline.imitate import closest_draft, demo_profile
-from compiler.generate.backends.offline.read import as_mapping
+from compiler.generate.backends.offline.read import as_mapping, task_block
 from compiler.generate.backends.offline.request import find_case, read_demos, read_inputs, read_output_fields
 from compiler.generate.backends.protocol import Request, Response
 
@@ -148,7 +148,7 @@ def write_fields(
     fields: tuple[OutputField, ...], case: dict[str, Any], inputs: dict[str, str], rng: random.Random
 ) -> tuple[dict[str, Any], str | None]:
     """Every output field's value for one case, and the name of the field that carries the user's message."""
-    sc = read_scene(case, rng)
+    sc = read_scene(case, rng, task_block(inputs.get("instruction", "")))
     variables = as_mapping(case.get("variables"))
     columns = as_mapping(case.get("columns"))
     names = [f.name for f in fields if f.name in variables and f.kind == "text"]

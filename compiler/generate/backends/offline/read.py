@@ -218,8 +218,55 @@ def _pick_manual_facts(sc: Scene, difficulty: str) -> None:
     sc.second_fact = sc.rng.choice([f for f in domains.MANUAL_FACTS if f is not sc.fact])
 
 
-def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
-    """Read one case JSON (any test space) into a Scene; unknown strategies read like `direct`."""
+# what a strategy template of the user's own asks for, in the words its task says it with
+_TASK_STANCES = (
+    (
+        "escalate",
+        ("emergency services", "escalat", "hand over", "hand off", "human agent", "refer ", "point them to"),
+    ),
+    ("refuse", ("refuse", "decline", "must not answer", "out of scope", "off-topic", "off topic")),
+    ("clarify", ("clarif", "ask which", "ask for the missing", "follow-up question")),
+)
+_TASK_SHAPES = (
+    (
+        "multi",
+        ("several requests", "two requests", "multiple requests", "several questions", "two questions"),
+    ),
+    ("vague", ("vague", "ambiguous", "unclear", "incomplete", "missing detail")),
+    ("conflict", ("contradict", "conflicting")),
+)
+_ADVERSARIAL_WORDS = ("adversarial", "attack", "trick", "jailbreak", "inject", "manipulat", "pressure")
+_URGENT_WORDS = ("emergency", "urgent", "immediately", "right away", "asap", "same day")
+
+
+def task_block(instruction: str) -> str:
+    """The task a strategy template wrote into `_base.j2`'s layout (after the cell's lines, before the
+    production examples or the evaluator columns), lowercased; "" for a layout of its own."""
+    start = instruction.find("The case sits in this cell of the test space:")
+    if start < 0:
+        return ""
+    lines = instruction[start:].splitlines()[1:]
+    while lines and lines[0].startswith("- "):
+        lines.pop(0)
+    body = "\n".join(lines)
+    for marker in ("Real requests seen in production", "Also write the evaluator columns"):
+        cut = body.find(marker)
+        body = body[:cut] if cut >= 0 else body
+    return body.strip().lower()
+
+
+def _read_task(sc: Scene, task: str) -> str | None:
+    """Set what a user's strategy asks for (its tactic, request shape, urgency); return the stance it names."""
+    if any(w in task for w in _ADVERSARIAL_WORDS):  # "json" or "table" alone is no attack
+        sc.tactic = first_match(task, bank.TACTIC_WORDS) or sc.tactic
+    sc.shape = first_match(task, _TASK_SHAPES) or sc.shape
+    sc.urgent = sc.urgent or any(w in task for w in _URGENT_WORDS)
+    return first_match(task, _TASK_STANCES)
+
+
+def read_scene(case: dict[str, Any], rng: random.Random, task: str = "") -> Scene:
+    """Read one case JSON (any test space) into a Scene; unknown strategies read like `direct`, plus what
+    their template's `task` (see `task_block`) asks for."""
     sc = Scene(rng)
     strategy = str(case.get("strategy") or "direct")
     sc.strategy = strategy if strategy in _STRATEGIES else "direct"
@@ -256,6 +303,9 @@ def read_scene(case: dict[str, Any], rng: random.Random) -> Scene:
         )
     sc.listed = listed_names(f"{description} {prompt}")
     sc.can_escalate = can_escalate(as_mapping(case.get("columns")))
+    asked = _read_task(sc, task) if task and strategy not in _STRATEGIES else None
     sc.stance = decide_stance(sc, description)
+    if asked is not None and (asked != "escalate" or sc.can_escalate):
+        sc.stance, sc.stance_asked = asked, True
     sc.product, sc.brand = product_named(description), brand
     return sc

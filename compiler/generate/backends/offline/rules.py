@@ -61,7 +61,7 @@ _STANCE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("partial", ("partial", "caveat", "hedge")),
     ("clarify", ("clarif", "ask", "follow up", "more info")),
-    ("escalate", ("escalat", "handoff", "hand off", "human", "transfer", "review", "defer", "flag", "route")),
+    ("escalate", ("escalat", "handoff", "hand off", "human", "transfer", "review", "defer", "refer", "flag", "route")),
     ("error", ("error", "fail", "report")),
     ("refuse", ("refus", "reject", "declin", "deny", "block", "unsafe", "invalid", "disallow", "no")),
     (
@@ -158,6 +158,8 @@ def choose_enum(sc: Scene, values: tuple[Any, ...], text: str) -> Any:
     named = _named_values(sc, values, text)
     if verdict_like and sc.stance != "comply":
         named = [v for v in named if stance_of(v) != "comply"]
+    if verdict_like and sc.stance_asked:  # the strategy asked for this stance: a value that says it
+        named = [v for v in named if stance_of(v) == sc.stance]
     chosen: Any = None
     if named:
         chosen = named[0]

@@ -76,6 +76,7 @@ class Scene:
     asks_second: bool = False  # manual: the question also asks about `second_fact`
     computed: str = ""  # manual: the worked answer to a numeric question
     stance: str = "comply"  # comply | refuse | escalate | clarify | abstain | partial | error
+    stance_asked: bool = False  # the stance is what a user's strategy template asks for in its task
     listed: dict[str, tuple[str, ...]] = field(
         default_factory=dict
     )  # "tables orders, customers" -> table: ...
