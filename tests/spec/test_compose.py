@@ -85,6 +85,16 @@ def test_the_plan_table_names_every_strategy_whole(repo: Path, capsys: pytest.Ca
     ]
 
 
+def test_the_plan_says_where_negative_values_are_drawn(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `~emergency: 1` of three read "weight 33%" beside a share of 5%, with nothing saying why
+    assert main(["plan", "++dimensions.urgency=[routine, soon, '~emergency']"]) == 0
+    out = capsys.readouterr().out
+    (note,) = [line for line in out.splitlines() if "negative values" in line]
+    assert "urgency=~emergency) are drawn only in adversarial (" in note and "at most one per case" in note
+
+
 def test_plan_columns_line_up_with_wide_characters(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """日本語 takes six terminal columns, not three: the counts after it stay in their columns."""
     from compiler.cli.plan import shown_width
