@@ -29,7 +29,11 @@ from compiler.spec.model import SHINGLE_NGRAM, ShingleKind
 DEFAULT_NGRAM: dict[str, int] = SHINGLE_NGRAM
 
 _MAX_CHECKS = 16  # exact Jaccard checks per row and band bucket: bounds the work on a huge bucket
-_MAX_STEPS = 256  # bucket members walked per row and band (a step costs one comparison of 128 bytes)
+_MAX_STEPS = 256  # bucket members walked per row and band (a step costs one comparison of NUM_PERM bytes)
+# MinHash permutations: every candidate is verified by its exact Jaccard, so the sketch only has to propose
+# the pairs; at 1M short texts 96 found what 128 did less 21 rows of 484,782 (word unigrams at 0.8) for
+# 30% less time (bench/dedupe.py prints the precision and recall of the default)
+NUM_PERM = 96
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def find_near_duplicates(
     *,
     shingle: ShingleKind = "word",
     ngram: int | None = None,
-    num_perm: int = 128,
+    num_perm: int = NUM_PERM,
     seed: int = 1,
 ) -> Duplicates:
     """Find exact and near-duplicate rows: a row is dropped when an earlier row's Jaccard reaches `threshold`.
