@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import pytest
 
 from compiler.plan.covering import array as covering
+from compiler.plan.covering import optimize
 from compiler.plan.covering.array import CoveringArray, build_covering_array
 from tests.plan import reference_optimize
 
@@ -62,6 +63,8 @@ def _build(kwargs: dict[str, object]) -> CoveringArray:
 def test_row_search_gives_the_reference_arrays(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _build(SPACES[name])
     monkeypatch.setattr(covering, "shrink_rows", reference_optimize.shrink_rows)
+    # the same budget on both sides: the comparison is of the search's choices, and the budget is a setting
+    monkeypatch.setattr(reference_optimize, "SEARCH_COST", optimize.SEARCH_COST)
     monkeypatch.setattr(covering, "fill_free_cells", reference_optimize.fill_free_cells)
     reference = _build(SPACES[name])
     assert fast.rows == reference.rows

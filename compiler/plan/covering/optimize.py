@@ -20,9 +20,10 @@ TABU_TENURE = 2  # steps a changed cell stays frozen; 1 cycles, 8 freezes too mu
 MAX_CONSTRAINT_CHECKS = 8  # rows tried per move when `allowed` rejects the best ones
 # The search budget is in cost units of about a microsecond each on the 2-core dev machine: a step costs
 # a fixed overhead, plus a share per (row x interaction it touches x tuple position), plus a share per
-# tuple for the scan of uncovered tuples. About 0.7 s per array, whatever its shape; the bench cases
-# lose at most a row against a budget three times larger.
-SEARCH_COST = 700_000
+# tuple for the scan of uncovered tuples. About 0.35 s per array, whatever its shape: twice that found
+# the same sizes for 3^4, 3^13, 4^15, 5^10, 2^100 and 4^8 (t=3), and one row fewer of 188 for 10^20 and of
+# 55 for 3^10 (t=3); `dsc plan` of a 2^100 space composed cold spent 0.4 s of its 1.1 s here.
+SEARCH_COST = 350_000
 STEP_COST_FIXED, STEP_COST_PER_CELL, STEP_COST_PER_TUPLE = 50.0, 0.004, 0.0025
 MAX_SEARCH_STEPS = 40_000
 PHASE_STEPS_PER_TUPLE = 20  # steps allowed to repair one row deletion, per goal tuple
