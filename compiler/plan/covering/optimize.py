@@ -21,8 +21,8 @@ MAX_CONSTRAINT_CHECKS = 8  # rows tried per move when `allowed` rejects the best
 # The search budget is in cost units of about a microsecond each on the 2-core dev machine: a step costs
 # a fixed overhead, plus a share per (row x interaction it touches x tuple position), plus a share per
 # tuple for the scan of uncovered tuples. About 0.35 s per array, whatever its shape: twice that found
-# the same sizes for 3^4, 3^13, 4^15, 5^10, 2^100 and 4^8 (t=3), and one row fewer of 188 for 10^20 and of
-# 55 for 3^10 (t=3); `dsc plan` of a 2^100 space composed cold spent 0.4 s of its 1.1 s here.
+# the same sizes for 3^4, 3^13, 4^15, 5^10, 2^100 and 4^8 (t=3), two rows fewer for 10^20 (186, not 188)
+# and one for 3^10 t=3 (54, not 55); a cold `dsc plan` of a 2^100 space spent 0.4 s of its 1.1 s here.
 SEARCH_COST = 350_000
 STEP_COST_FIXED, STEP_COST_PER_CELL, STEP_COST_PER_TUPLE = 50.0, 0.004, 0.0025
 MAX_SEARCH_STEPS = 40_000
