@@ -129,10 +129,11 @@ def _print_plan(plan: Any, usage: Any, fixed: Counter[str]) -> None:
                 + f"{sum(row):>7}{share:>7.0%}{value.weight / total_weight:>8.0%}"
             )
     negatives = [f"{d.name}={v.name}" for d in spec.dimensions for v in d.values if v.negative]
-    carriers = [s.name for s in spec.strategies if s.negative and dict(plan.targets)[s.name]]
+    targets = dict(plan.targets)
+    carriers = [s.name for s in spec.strategies if s.negative and targets[s.name]]
     if negatives and carriers:
         shown = ", ".join(negatives[:3]) + (", ..." if len(negatives) > 3 else "")
-        rows = sum(dict(plan.targets)[n] for n in carriers)
+        rows = sum(targets[n] for n in carriers)
         print(
             f"  negative values ({shown}) are drawn only in {', '.join(carriers)} ({rows} rows, at most one "
             "per case): their weight applies there, and the other values of their dimension share the rest"

@@ -334,10 +334,9 @@ class _PayloadBase:
 _LAST_BASE: list[_PayloadBase] = []
 
 
-def _payload_base(spec: Spec) -> _PayloadBase:
-    if _LAST_BASE and _LAST_BASE[0].spec is spec:
-        return _LAST_BASE[0]
-    fixed = {
+def payload_fields(spec: Spec) -> dict[str, Any]:
+    """The keys of the `case` payload that depend only on the spec (the rest are the case's own)."""
+    return {
         "dataset": spec.name,
         "description": spec.description,
         "prompt": spec.prompt.text,
@@ -354,9 +353,14 @@ def _payload_base(spec: Spec) -> _PayloadBase:
             for c in spec.columns
         },
     }
+
+
+def _payload_base(spec: Spec) -> _PayloadBase:
+    if _LAST_BASE and _LAST_BASE[0].spec is spec:
+        return _LAST_BASE[0]
     base = _PayloadBase(
         spec,
-        {key: _encode(value) for key, value in fixed.items()},
+        {key: _encode(value) for key, value in payload_fields(spec).items()},
         {p.id: _encode(vars(p)) for p in reversed(spec.personas)},
         {t.id: _encode(vars(t)) for t in reversed(spec.tactics)},
     )

@@ -77,17 +77,14 @@ def curated_sources(spec: Spec) -> list[Any]:
         ]
         if name not in names and found:
             # recorded relative to the project root, so manifests do not depend on where it sits
-            written = found[0].relative_to(spec.root) if found[0].is_relative_to(spec.root) else found[0]
+            written = [str(p.relative_to(spec.root) if p.is_relative_to(spec.root) else p) for p in found]
             source = CuratedSource.from_config(
-                {"path": str(written), "quota": DEFAULT_CURATED_QUOTA},
+                {"path": written[0], "quota": DEFAULT_CURATED_QUOTA},
                 spec.dimensions,
                 Path(spec.root),
                 name=name,
             )
-            shown = ", ".join(
-                str(p.relative_to(spec.root) if p.is_relative_to(spec.root) else p) for p in found
-            )
-            configured.append(replace(source, path=shown, files=tuple(found), patterns=patterns))
+            configured.append(replace(source, path=", ".join(written), files=tuple(found), patterns=patterns))
     return configured
 
 

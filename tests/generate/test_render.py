@@ -269,7 +269,7 @@ def test_case_payload_is_json_dumps_of_the_whole_payload(overrides: list[str]) -
     prompt and so in every journal key (a changed byte would pay for every answer again)."""
     import json
 
-    from compiler.generate.templates import case_payload
+    from compiler.generate.templates import case_payload, payload_fields
 
     spec = load_spec(overrides, PROJECT)
     personas = {p.id: vars(p) for p in reversed(spec.personas)}
@@ -278,21 +278,7 @@ def test_case_payload_is_json_dumps_of_the_whole_payload(overrides: list[str]) -
     assert {c.strategy for c in cases} >= {"persona", "adversarial"}
     for case in cases:
         payload = {
-            "dataset": spec.name,
-            "description": spec.description,
-            "prompt": spec.prompt.text,
-            "variables": {
-                v.name: {"description": v.description, "required": v.required} for v in spec.prompt.variables
-            },
-            "dimensions": {d.name: {"description": d.description} for d in spec.dimensions},
-            "columns": {
-                c.name: {
-                    "type": c.type,
-                    "description": c.description,
-                    **({"values": list(c.values)} if c.values else {}),
-                }
-                for c in spec.columns
-            },
+            **payload_fields(spec),
             "strategy": case.strategy,
             "variant": case.variant,
             "persona": personas.get(case.variant) if case.strategy == "persona" else None,
