@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from compiler.core.cells import cell_label
 from compiler.core.confine import shown_path
 from compiler.core.errors import ConfigError, TemplateError
+from compiler.core.fastjson import compact_json
 from compiler.core.limits import lone_surrogate
 from compiler.core.sandbox import one_line, reproducibility_hint, sandboxed_environment
 from compiler.plan.cases import CaseSpec
@@ -307,19 +308,38 @@ def case_payload(spec: Spec, case: CaseSpec, sample: int) -> str:
     tactic = base.tactics.get(case.variant, "null") if case.strategy == "adversarial" else "null"
     parts = {
         **base.fixed,
-        "strategy": _encode(case.strategy),
-        "variant": _encode(case.variant),
+        "strategy": _encode_scalar(case.strategy),
+        "variant": _encode_scalar(case.variant),
         "persona": persona,
         "tactic": tactic,
-        "cell": _encode(dict(case.cell)),
-        "slot": _encode(case.slot),
-        "sample": _encode(sample),
+        "cell": _encode_cell(case.cell),
+        "slot": _encode_scalar(case.slot),
+        "sample": _encode_scalar(sample),
     }
-    return "{" + ", ".join([f"{_encode(key)}: {parts[key]}" for key in sorted(parts)]) + "}"
+    return "{" + ", ".join([prefix + parts[key] for key, prefix in base.order]) + "}"
+
+
+_CASE_KEYS = ("strategy", "variant", "persona", "tactic", "cell", "slot", "sample")
 
 
 def _encode(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _encode_scalar(value: Any) -> str:
+    """`_encode` of a str, number, bool or None (no separators in it, so compact JSON is the same text)."""
+    try:
+        return compact_json(value).decode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which json writes as an escape and UTF-8 cannot hold
+        return _encode(value)
+
+
+def _encode_cell(cell: Any) -> str:
+    """`_encode(dict(cell))`: pairs of scalars written one by one, anything nested by json itself."""
+    pairs = sorted(dict(cell).items())
+    if all(type(key) is str and not isinstance(value, (dict, list, tuple)) for key, value in pairs):
+        return "{" + ", ".join([f"{_encode_scalar(k)}: {_encode_scalar(v)}" for k, v in pairs]) + "}"
+    return _encode(dict(cell))
 
 
 @dataclass(frozen=True)
@@ -328,6 +348,7 @@ class _PayloadBase:
     fixed: dict[str, str]  # the payload's keys that depend only on the spec, each value as JSON
     personas: dict[str | None, str]  # as JSON
     tactics: dict[str | None, str]
+    order: tuple[tuple[str, str], ...]  # every payload key in sorted order, with its `"key": ` prefix
 
 
 # one entry, matched by identity: a spec is frozen, and hashing it is not cheap
@@ -358,11 +379,13 @@ def payload_fields(spec: Spec) -> dict[str, Any]:
 def _payload_base(spec: Spec) -> _PayloadBase:
     if _LAST_BASE and _LAST_BASE[0].spec is spec:
         return _LAST_BASE[0]
+    fixed = {key: _encode(value) for key, value in payload_fields(spec).items()}
     base = _PayloadBase(
         spec,
-        {key: _encode(value) for key, value in payload_fields(spec).items()},
+        fixed,
         {p.id: _encode(vars(p)) for p in reversed(spec.personas)},
         {t.id: _encode(vars(t)) for t in reversed(spec.tactics)},
+        tuple((key, f"{_encode(key)}: ") for key in sorted({*fixed, *_CASE_KEYS})),
     )
     _LAST_BASE[:] = [base]
     return base

@@ -19,6 +19,7 @@ from compiler.screen.candidates import judge_plausibility, screen_candidates
 from compiler.screen.checks import row_checks
 from compiler.screen.decisions import Decision
 from compiler.screen.dedupe import Candidate, DedupeResult, ExistingRow, compared_text
+from compiler.screen.near.warm import kernels_loading_for
 from compiler.screen.select import Selection, select_rows
 from compiler.sources.gather import SourceBundle, scrub_generated
 
@@ -153,7 +154,10 @@ def generate_until_full(
             ctx.progress.advance(item)
             rows.add(item)
 
-        generated = generate_cases(spec, ctx.lm, batch, on_done=on_done, program=ctx.generator)
+        # the screen after the fan-out compares these rows with each other and with existing coverage
+        texts = len(candidates) + len(batch) + len(screening.existing)
+        with kernels_loading_for(spec.dedupe.near, spec.dedupe.shingle, spec.dedupe.ngram, texts):
+            generated = generate_cases(spec, ctx.lm, batch, on_done=on_done, program=ctx.generator)
         new, new_failures = rows.finish(generated)
         failures += new_failures
         candidates.extend(new)

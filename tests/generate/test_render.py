@@ -288,3 +288,30 @@ def test_case_payload_is_json_dumps_of_the_whole_payload(overrides: list[str]) -
             "sample": 3,
         }
         assert case_payload(spec, case, 3) == json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        {},
+        {"b": 'Réponse — 日本語 "q" \\ \n', "a": 3, "c": True, "d": None},
+        {"x": 1e-05, "y": 0.1, "z": -2.5e300, "w": 10**30},
+        {"n": ["a", {"k": 1}], "m": {"deep": [1, 2]}},
+        {"s": "half \ud83d pair", "t": "\x00\x1f\u2028"},
+    ],
+)
+def test_case_payload_writes_odd_cell_values_as_json_dumps(cell: dict) -> None:
+    """Cells are written pair by pair on a fast path: tiny and huge numbers, control and non-ASCII text, lone
+    surrogates and nested values still come out as json.dumps writes them."""
+    import json
+    from dataclasses import replace
+
+    from compiler.generate.templates import case_payload, payload_fields
+
+    spec = load_spec(["dataset=support_bot"], PROJECT)
+    case = replace(plan_cases(spec).cases[0], cell=tuple(cell.items()))
+    text = case_payload(spec, case, 7)
+    payload = json.loads(text)
+    assert payload["cell"] == json.loads(json.dumps(cell))
+    assert text.count(json.dumps(cell, sort_keys=True, ensure_ascii=False)) == 1
+    assert payload.keys() >= payload_fields(spec).keys()

@@ -60,3 +60,22 @@ def test_a_kernel_cache_that_holds_every_kernel_says_nothing(tmp_path: Path) -> 
     probe = _probe(cache)
     assert probe.stdout.strip() == "True" and probe.stderr == ""
     assert numba.__version__  # the layout read here is numba's own, for the version pinned in pyproject
+
+
+def test_kernels_load_beside_a_block_only_when_the_dedupe_after_it_needs_them() -> None:
+    """A compile's fan-out loads the kernels when its screen will compare more than SMALL_ROWS texts; a small
+    compile (the exact small path) never imports numba at all."""
+    probe = (
+        "import sys\n"
+        "from compiler.screen.near.exact import SMALL_ROWS\n"
+        "from compiler.screen.near.warm import kernels_loading_for\n"
+        "with kernels_loading_for(0.8, 'word', 1, SMALL_ROWS):\n"
+        "    pass\n"
+        "print('numba' in sys.modules)\n"
+        "with kernels_loading_for(0.8, 'word', 1, SMALL_ROWS + 1):\n"
+        "    pass\n"
+        "from compiler.screen.near import lsh\n"
+        "print('numba' in sys.modules, bool(lsh.resolve_kept_rows.signatures))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from compiler.spec.model import ShingleKind
 
@@ -54,6 +54,16 @@ def announce_first_compile() -> None:
         "from numba's cache\n"
     )
     sys.stderr.flush()
+
+
+def kernels_loading_for(
+    near: float | None, shingle: ShingleKind, ngram: int | None, texts: int
+) -> AbstractContextManager[None]:
+    """`kernels_loading` when the dedupe after the block will compare more than SMALL_ROWS texts (the
+    small path needs no kernels), else nothing: a compile loads them while its requests are in flight."""
+    from compiler.screen.near.exact import SMALL_ROWS
+
+    return kernels_loading(near, shingle, ngram) if texts > SMALL_ROWS else nullcontext()
 
 
 @contextmanager
