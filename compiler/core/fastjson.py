@@ -30,9 +30,13 @@ def _plain(value: Any) -> bool:
     if kind is float:
         return value == 0.0 or (math.isfinite(value) and abs(value) >= 1e-4)
     if kind is dict:
-        return all(type(k) is str and _plain(v) for k, v in value.items())
+        for key, item in value.items():
+            # str values (most of every request and row) are settled here, without a call per value
+            if type(key) is not str or (type(item) is not str and not _plain(item)):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_plain(v) for v in value)
+        return all(type(item) is str or _plain(item) for item in value)
     return False
 
 

@@ -28,6 +28,11 @@ def open_provider_embedder(
     return _ProviderEmbedder(semantic, journal, stats, limiter)
 
 
+def _estimated_tokens(text: str) -> int:
+    """Tokens an embedding request is charged for, estimated (dspy.Embedder returns no usage): 4 chars each."""
+    return max(1, len(text) // 4)
+
+
 class _ProviderEmbedder:
     """dspy.Embedder for texts the journal does not hold; each batch is journaled as it arrives."""
 
@@ -55,11 +60,15 @@ class _ProviderEmbedder:
         size = self.semantic.batch_size
         for start in range(0, len(missing), size):
             batch = missing[start : start + size]
-            for text, vector in zip(batch, self._request(batch), strict=True):
+            received = self._request(batch)
+            tokens = [_estimated_tokens(text) for text in batch]
+            if self.stats is not None:
+                self.stats.embedding_usd += sum(tokens) * self.semantic.price / 1_000_000
+            for text, vector, count in zip(batch, received, tokens, strict=True):
                 vectors[text] = vector
                 if self.journal is not None:
                     encoded = base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
-                    self.journal.record(self.key(text), Answer(encoded, max(1, len(text) // 4), 0))
+                    self.journal.record(self.key(text), Answer(encoded, count, 0))
             if self.journal is not None:
                 self.journal.flush()
         if not texts:

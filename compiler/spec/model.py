@@ -139,6 +139,9 @@ class SemanticDedupe:
     batch_size: int = 64  # texts per embedding request
     api_base: str | None = None
     api_key_env: str | None = None  # the *name* of the variable holding the key, never the key
+    price: float = (
+        0.0  # USD per million tokens embedded (an estimate of 4 characters a token): budget.max_usd
+    )
 
 
 @dataclass(frozen=True)

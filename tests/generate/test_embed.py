@@ -135,3 +135,24 @@ def test_paraphrases_in_other_words_drop_through_a_provider_but_not_through_hash
     assert result.drops[0].similarity >= 0.9
     lexical = drop_semantic_duplicates(candidates, 0.9, ["customer_message"], embed_with_hashing)
     assert lexical.drops == ()
+
+
+def test_max_usd_stops_embedding_at_the_embedders_price_and_keeps_what_arrived(
+    serve: Callable[..., MockLLMServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embeddings count toward budget.max_usd at dedupe.semantic.price (4 characters a token): a batch is
+    refused once the spend so far reaches the cap, and the batches that arrived stay in the journal."""
+    from dataclasses import replace
+
+    server = serve()
+    semantic = replace(provider(server, monkeypatch), price=1_000_000.0)  # $1 a token: easy to count
+    tokens = [max(1, len(text) // 4) for text in TEXTS]
+    stats = CallStats()
+    cap = sum(tokens[:8]) - 0.5  # reached after the second batch of 4, not after the first
+    gate = BudgetGate(stats, None, cap, LMSpec(kind="offline", model="offline/procedural-v2"))
+    with pytest.raises(BudgetReached, match=r"budget.max_usd=\S+ reached"):
+        open_embedder(semantic, Journal(tmp_path / "journal"), stats, gate)(TEXTS)
+    assert server.stats.requests == 2
+    assert stats.embedding_usd == pytest.approx(sum(tokens[:8]))
+    assert len(Journal(tmp_path / "journal")) == 8
+    assert gate.spent() == pytest.approx(sum(tokens[:8]))

@@ -183,6 +183,23 @@ def test_a_dollar_budget_without_a_price_is_refused_before_any_call(
     assert "~$0." in capsys.readouterr().out
 
 
+def test_a_dollar_budget_with_an_unpriced_provider_embedder_is_refused_before_any_call(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider's embeddings count toward budget.max_usd at dedupe.semantic.price; at 0 they would never
+    stop the run: one line, exit 2. The local embedder costs nothing and needs no price."""
+    semantic = "+dedupe.semantic={embedder: openai/text-embedding-3-small, threshold: 0.9}"
+    assert main(["plan", semantic, "budget.max_usd=5"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "budget.max_usd: cannot be kept: dedupe.semantic.price is 0" in err
+    priced = "+dedupe.semantic={embedder: openai/text-embedding-3-small, threshold: 0.9, price: 0.02}"
+    assert main(["plan", priced, "budget.max_usd=5"]) == 0
+    assert main(["plan", "+dedupe.semantic=true", "budget.max_usd=5"]) == 0
+    capsys.readouterr()
+    assert main(["plan", "+dedupe.semantic={embedder: local/hashing, price: -1}"]) == 2
+    assert "dedupe.semantic.price" in capsys.readouterr().err
+
+
 def test_budget_stops_cleanly_and_the_same_command_continues(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -46,7 +46,8 @@ class BudgetGate:
         self.started = 0
 
     def spent(self) -> float:
-        return cost_usd(self.lm, self.stats.input_tokens, self.stats.output_tokens)
+        """The estimated spend of this run's fresh calls: the LM's, plus the embedder's (semantic dedupe)."""
+        return cost_usd(self.lm, self.stats.input_tokens, self.stats.output_tokens) + self.stats.embedding_usd
 
     async def acquire(self) -> None:
         self.acquire_now()
@@ -84,6 +85,7 @@ class CallStats:
     used_input_tokens: int = 0
     used_output_tokens: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    embedding_usd: float = 0.0  # fresh embedding requests at dedupe.semantic.price (the budget gate adds it)
 
 
 def describe_request(request: Any) -> dict[str, Any]:

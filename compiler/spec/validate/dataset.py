@@ -10,6 +10,7 @@ from compiler.core.errors import ConfigError
 from compiler.core.limits import lone_surrogate
 from compiler.spec.model import (
     COLUMN_TYPES,
+    LOCAL_EMBEDDER,
     NEGATIVE_CAPABLE,
     ROOT_KEYS,
     Column,
@@ -247,6 +248,19 @@ def validate_config(
             f"cannot be kept: lm.price is 0/0 for {lm.model or lm.kind}, so every call counts as $0; set "
             "lm.price.input and lm.price.output (USD per million tokens, from the provider's price list) "
             "or cap the calls with budget.max_calls",
+        )
+    semantic = dedupe.semantic
+    if (
+        budget.max_usd is not None
+        and semantic is not None
+        and semantic.embedder != LOCAL_EMBEDDER
+        and semantic.price == 0
+    ):
+        problems.add(
+            "budget.max_usd",
+            f"cannot be kept: dedupe.semantic.price is 0 for {semantic.embedder}, so every embedding counts as "
+            "$0; set dedupe.semantic.price (USD per million tokens, from the provider's price list) or cap "
+            "the calls with budget.max_calls",
         )
     for key, message in path_problems(raw, origins.overrides, Path(base_dir or ".")):
         if key == "name" and any(": name:" in line for line in problems.lines):

@@ -61,7 +61,9 @@ def parse_semantic(problems: Problems, raw: Any) -> SemanticDedupe | None:
         return SemanticDedupe()
     path = "dedupe.semantic"
     data = parse_mapping(problems, path, raw, "true, false or a mapping with `embedder` and `threshold`")
-    check_keys(problems, path, data, ("embedder", "threshold", "api_base", "api_key_env", "batch_size"))
+    check_keys(
+        problems, path, data, ("embedder", "threshold", "api_base", "api_key_env", "batch_size", "price")
+    )
     embedder = data.get("embedder", LOCAL_EMBEDDER)
     if not isinstance(embedder, str) or not embedder.strip():
         problems.add(
@@ -80,6 +82,7 @@ def parse_semantic(problems: Problems, raw: Any) -> SemanticDedupe | None:
     batch_size = parse_number(
         problems, f"{path}.batch_size", data.get("batch_size", 64), integer=True, within=Range(low=1)
     )
+    price = parse_number(problems, f"{path}.price", data.get("price", 0.0), within=Range(low=0))
     texts = {}
     for key in ("api_base", "api_key_env"):
         if data.get(key) is not None:
@@ -94,4 +97,5 @@ def parse_semantic(problems: Problems, raw: Any) -> SemanticDedupe | None:
         batch_size=int(batch_size) if batch_size is not None else 64,
         api_base=texts.get("api_base") or None,
         api_key_env=texts.get("api_key_env") or None,
+        price=float(price) if price is not None else 0.0,
     )
