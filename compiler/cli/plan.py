@@ -149,10 +149,12 @@ def _print_plan(plan: Any, usage: Any, fixed: Counter[str]) -> None:
 def _print_weights(evidence: dict[str, Any]) -> None:
     """Base and evidence-adjusted weights side by side, with the trace statistics behind them."""
     stats = evidence.get("evidence", {})
+    cutoff = stats.get("cutoff")
+    novel = f"novel from {cutoff}" if cutoff else "no novelty cut-off (set sources.production.since)"
     print()
     print(
-        f"production evidence: {stats.get('usable', 0)} usable traces of {stats.get('rows', 0)}, "
-        f"cut-off {stats.get('cutoff')}; weights before and after evidence:"
+        f"production evidence: {stats.get('usable', 0)} usable traces of {stats.get('rows', 0)}, {novel}; "
+        "weights before and after evidence:"
     )
     print(f"  {'value':34}{'base':>8}{'adjusted':>10}{'traces':>8}{'share':>7}{'errors':>8}{'novel':>7}")
     for dim, values in evidence.get("weights", {}).items():
@@ -163,6 +165,11 @@ def _print_weights(evidence: dict[str, Any]) -> None:
                 f"  {padded(dim + '=' + value, 34)}{base:>8.2f}{adjusted:>10.2f}{s.get('traces') or 0:>8}"
                 f"{s.get('share') or 0:>7.0%}{s.get('error_rate') or 0:>8.0%}{s.get('novelty') or 0:>7.0%}"
             )
+    usable = stats.get("usable", 0)
+    unmapped = {dim: n for dim, n in stats.get("unmapped", {}).items() if n}
+    if unmapped and usable:
+        shown = ", ".join(f"{dim} {n} of {usable}" for dim, n in unmapped.items())
+        print(f"  traces mapped to no value of the dimension (counted toward none): {shown}")
 
 
 def _planned(args: argparse.Namespace, project: Any, spec: Any) -> tuple[str, str]:

@@ -197,6 +197,17 @@ def _add_production(
     bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))
     bundle.traces = traces
     required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
+    mapped = {m.dimension for m in production.maps}
+    empty = [
+        v.name for v in spec.prompt.variables if v.required and v.name != required and v.name not in mapped
+    ]
+    if empty and production.quota > 0:
+        names = ", ".join(f"`{name}`" for name in empty)
+        bundle.notes.append(
+            f"sources.production: a trace fills only `{required}` (fields.input), so production rows leave "
+            f"the required variable{'s' if len(empty) > 1 else ''} {names} empty; set `required: false` on "
+            f"{'them' if len(empty) > 1 else 'it'} in prompt.variables, or map a dimension of that name"
+        )
     wanted = round(spec.size * production.quota)
     cases = select_trace_cases(traces, wanted)
     bundle.quotas.append((production.quota, len(cases) if len(cases) < wanted else traces.usable))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -283,3 +284,17 @@ def test_semantic_dedupe_drops_rows_with_their_score_and_recompiles_for_free(
         again = compile_dataset(overrides, project=project)
         assert not again.created and again.calls == 0
         assert server.stats.requests == requests  # embeddings come back from the journal
+
+
+def test_plan_says_the_novelty_cut_off_and_how_many_traces_map_to_no_value(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The evidence table names its cut-off as a date (or says there is none) and counts, per dimension,
+    the traces its map gave no value, which count toward none of the dimension's weights."""
+    assert main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert "novel from 2026-10-01T00:00:00;" in out and "None" not in out
+    line = next(x for x in out.splitlines() if "traces mapped to no value" in x)
+    assert re.search(r"difficulty \d+ of \d+", line), line
+    assert main(["plan", "~sources.production.since"]) == 0
+    assert "no novelty cut-off (set sources.production.since)" in capsys.readouterr().out

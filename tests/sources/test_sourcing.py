@@ -215,3 +215,28 @@ def test_bad_sources_print_one_line(
     assert message in err and "sources.production" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not Path("outputs").exists()
+
+
+def test_a_required_variable_no_trace_fills_is_said_before_production_rows_leave_it_empty(
+    project: Project,
+) -> None:
+    """A trace fills the first required variable (fields.input) and variables named like a mapped dimension;
+    another required variable would be empty in every production row: one warning names it and the fixes."""
+    from compiler.sources.gather import gather_sources
+    from compiler.spec.compose import load_spec
+
+    dataset = project.conf_dir / "dataset" / "support_bot.yaml"
+    text = dataset.read_text()
+    marker = "    customer_message:"
+    assert text.count(marker) == 1
+    dataset.write_text(
+        text.replace(marker, "    account_tier: {description: The customer's plan.}\n" + marker)
+    )
+    said = [w for w in gather_sources(load_spec([], project), None).warnings() if "fills only" in w]
+    # the trace's text fills the first required variable as declared: here the new one
+    assert said == [
+        "sources.production: a trace fills only `account_tier` (fields.input), so production rows leave the "
+        "required variable `customer_message` empty; set `required: false` on it in prompt.variables, or map "
+        "a dimension of that name"
+    ]
+    assert not [w for w in gather_sources(load_spec([], project), None).warnings() if "channel" in w]
