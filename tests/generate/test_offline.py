@@ -846,3 +846,30 @@ def test_a_strategy_template_of_the_users_own_is_followed(project: Any) -> None:
     )
     direct = [r for r in rows if r.strategy == "direct"]
     assert any(r.expected["verdict"] == "answer" for r in direct)  # the built-in strategies read as before
+
+
+def test_a_code_review_verdict_requests_changes_where_a_case_must_not_be_approved() -> None:
+    """`request_changes` declines what was asked: an adversarial case that pushes for a blind approval gets
+    it, a plain case an approval, never the other way round."""
+    from compiler.generate.backends.offline.rules import stance_of
+
+    assert stance_of("request_changes") == stance_of("needs_work") == "refuse"
+    assert stance_of("approve") == "comply"
+    columns = {"verdict": {"type": "enum", "values": ["approve", "request_changes", "comment"]}}
+    fields = (
+        OutputField("diff", "text"),
+        OutputField("verdict", "enum", "", ("approve", "request_changes", "comment")),
+    )
+    for seed in range(8):
+        case = json.loads(make_case())
+        negative = seed % 2 == 0
+        case.update(
+            dataset="code_review",
+            description="A code review assistant that comments on pull requests.",
+            variables={"diff": {"description": "A unified diff of the change.", "required": True}},
+            cell={"issue": "~asks_to_approve_blindly" if negative else "missing_tests"},
+            columns=columns,
+            strategy="adversarial" if negative else "direct",
+        )
+        values, _ = write_fields(fields, case, {}, random.Random(seed))
+        assert values["verdict"] == ("request_changes" if negative else "approve"), (seed, values)

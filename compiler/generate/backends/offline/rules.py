@@ -63,7 +63,9 @@ _STANCE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("clarify", ("clarif", "ask", "follow up", "more info")),
     ("escalate", ("escalat", "handoff", "hand off", "human", "transfer", "review", "defer", "refer", "flag", "route")),
     ("error", ("error", "fail", "report")),
-    ("refuse", ("refus", "reject", "declin", "deny", "block", "unsafe", "invalid", "disallow", "no")),
+    # a reviewer's "request changes" / "needs work" declines what was asked as asked
+    ("refuse", ("refus", "reject", "declin", "deny", "block", "unsafe", "invalid", "disallow", "no",
+                "request chang", "changes request", "needs work", "needs chang")),
     (
         "comply",
         ("answer", "comply", "accept", "approve", "allow", "resolve", "proceed", "pass", "yes", "ok", "valid",
