@@ -873,3 +873,25 @@ def test_a_code_review_verdict_requests_changes_where_a_case_must_not_be_approve
         )
         values, _ = write_fields(fields, case, {}, random.Random(seed))
         assert values["verdict"] == ("request_changes" if negative else "approve"), (seed, values)
+
+
+def test_an_int_column_stays_in_the_range_its_description_gives_and_grades_along_it() -> None:
+    """ "0 (none) to 3 (blocking)" is a range too: a severity stays in it, higher for negative cases."""
+    description = "0 (none) to 3 (blocking)."
+    columns = {"severity": {"type": "int", "description": description}}
+    fields = (OutputField("diff", "text"), OutputField("severity", "int", description))
+    seen: dict[bool, list[int]] = {True: [], False: []}
+    for seed in range(16):
+        case = json.loads(make_case())
+        negative = seed % 2 == 0
+        case.update(
+            dataset="code_review",
+            variables={"diff": {"description": "A unified diff of the change.", "required": True}},
+            cell={"issue": "~asks_to_approve_blindly" if negative else "missing_tests"},
+            columns=columns,
+            strategy="adversarial" if negative else "direct",
+        )
+        values, _ = write_fields(fields, case, {}, random.Random(seed))
+        seen[negative].append(values["severity"])
+    assert set(seen[True]) | set(seen[False]) <= {0, 1, 2, 3}
+    assert sum(seen[True]) / 8 > sum(seen[False]) / 8

@@ -31,7 +31,12 @@ class OutputField:
     values: tuple[Any, ...] = ()  # the allowed values of an enum
 
 
-_RANGE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:-|–|to|\.\.)\s*(-?\d+(?:\.\d+)?)")
+# "1-5", "0 to 3", "0 (none) to 3 (blocking)", "between 1 and 10"
+_RANGE = re.compile(
+    r"(-?\d+(?:\.\d+)?)\s*(?:\([^()]{0,40}\)\s*)?(?:-|–|to|\.\.)\s*(-?\d+(?:\.\d+)?)"
+    r"|between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)",
+    re.IGNORECASE,
+)
 
 
 def _has(text: str, *words: str) -> bool:
@@ -40,13 +45,24 @@ def _has(text: str, *words: str) -> bool:
 
 def _range(text: str) -> tuple[float, float] | None:
     match = _RANGE.search(text)
-    return (float(match.group(1)), float(match.group(2))) if match else None
+    if match is None:
+        return None
+    low, high = (
+        (match.group(1), match.group(2)) if match.group(1) is not None else (match.group(3), match.group(4))
+    )
+    return float(low), float(high)
 
 
 def _pick_int(sc: Scene, text: str, description: str) -> int:
     rng, span = sc.rng, _range(description)
+    graded = _has(text, "priority", "severity", "risk", "urgen", "level", "score", "rating")
     if span is not None and span[0] < span[1]:
-        return rng.randint(int(span[0]), int(span[1]))
+        low, high = int(span[0]), int(span[1])
+        if graded:  # along the scale as the case is hard, further when it is negative or adversarial
+            negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
+            step = max(0, min(4, sc.level + 2 * negative + rng.randint(-1, 1)))
+            return low + round(step / 4 * (high - low))
+        return rng.randint(low, high)
     if _has(text, "tool"):
         calls = expected_tool_calls(sc)
         return len(calls) + (sc.tool_state == "error" and len(set(calls)) == len(calls) and bool(calls))
@@ -58,7 +74,7 @@ def _pick_int(sc: Scene, text: str, description: str) -> int:
         return (300, 700, 1200)[sc.level] + 50 * rng.randint(0, 4)
     if _has(text, "sentence"):
         return 2 + sc.level + rng.randint(0, 1)
-    if _has(text, "priority", "severity", "risk", "urgen", "level", "score", "rating"):
+    if graded:
         negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
         return max(1, min(5, 1 + sc.level + 2 * negative + rng.randint(-1, 1)))
     if _has(text, "day"):
