@@ -60,6 +60,13 @@ def parse_assignment(
     path, sep, raw = text.partition("=")
     part, _, name = path.strip().partition(".")
     if not sep or part not in ("inputs", "expected") or not name:
+        bare = path.strip()
+        if sep and not name and bare in columns:
+            raise UsageError(
+                f"--set {text}: `{bare}` is an evaluator column; write --set expected.{bare}={raw}"
+            )
+        if sep and not name and bare in variables:
+            raise UsageError(f"--set {text}: `{bare}` is an input; write --set inputs.{bare}={raw}")
         raise UsageError(f"--set {text}: write inputs.<variable>=<value> or expected.<column>=<value>")
     if part == "inputs":
         if name not in variables:

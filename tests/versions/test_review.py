@@ -71,7 +71,13 @@ def test_assignments_are_typed_by_their_column(text: str, expected: tuple[str, o
         pytest.param("expected.verdict=maybe", "give one of answer, refuse", id="enum-value"),
         pytest.param("expected.attempts=two", "is an int column; give a whole number", id="int-article"),
         pytest.param("expected.verdit=refuse", "did you mean `verdict`", id="typo"),
-        pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-part"),
+        pytest.param(
+            "verdict=refuse", "is an evaluator column; write --set expected.verdict=refuse", id="no-part"
+        ),
+        pytest.param(
+            "customer_message=hi", "is an input; write --set inputs.customer_message=hi", id="bare-input"
+        ),
+        pytest.param("mood=grumpy", "write inputs.<variable>=<value>", id="neither"),
     ],
 )
 def test_bad_assignments_say_how_to_fix_them(text: str, message: str) -> None:

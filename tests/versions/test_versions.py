@@ -107,7 +107,7 @@ def test_an_edit_is_applied_and_rehashed(project: Project, version: Version) -> 
         pytest.param("inputs.mood=grumpy", "no input `mood`", id="unknown-input"),
         pytest.param("expected.needs_human=maybe", "is a bool column", id="wrong-type-bool"),
         pytest.param("expected.verdict=shrug", "one of answer, refuse, escalate", id="enum-value"),
-        pytest.param("verdict=refuse", "write inputs.<variable>=<value>", id="no-section"),
+        pytest.param("verdict=refuse", "write --set expected.verdict=refuse", id="no-section"),
     ],
 )
 def test_bad_edits_print_one_line(
