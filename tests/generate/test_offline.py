@@ -895,3 +895,24 @@ def test_an_int_column_stays_in_the_range_its_description_gives_and_grades_along
         seen[negative].append(values["severity"])
     assert set(seen[True]) | set(seen[False]) <= {0, 1, 2, 3}
     assert sum(seen[True]) / 8 > sum(seen[False]) / 8
+
+
+def test_an_enum_value_that_holds_a_closing_parenthesis_and_colon_is_read_whole() -> None:
+    """`Literal['):']` (found by the property test above): the field line's annotation ends after the
+    Literal, not at the `):` inside its value, so the answer is that value and parses."""
+    from compiler.generate.backends.offline.request import read_output_fields
+
+    signature = dspy.Signature(
+        {
+            "case": (str, dspy.InputField()),
+            "label": (Literal["):", "a (b): c"], dspy.OutputField(desc="see (x): here")),
+            "notes": (str, dspy.OutputField(desc="what (y): is")),
+        }
+    )
+    adapter = dspy.ChatAdapter()
+    messages = adapter.format(signature, [], {"case": json.dumps(json.loads(make_case()))})
+    label, notes = read_output_fields(messages[0]["content"])
+    assert (label.kind, label.values, label.description) == ("enum", ("):", "a (b): c"), "see (x): here")
+    assert (notes.kind, notes.description) == ("text", "what (y): is")
+    parsed = adapter.parse(signature, write_answer(messages[0]["content"], messages[-1]["content"]))
+    assert parsed["label"] in ("):", "a (b): c")

@@ -12,7 +12,7 @@ from typing import Any
 from compiler.generate.backends.offline.columns import OutputField
 
 _OUTPUTS_HEADER = "Your output fields are:\n"
-_FIELD_LINE = re.compile(r"^\d+\. `(\w+)` \((.+?)\):(.*)$")
+_FIELD_LINE = re.compile(r"^\d+\. `(\w+)` \((.+?\):.*)$")
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 
 
@@ -52,6 +52,29 @@ def _literal_values(inner: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _split_annotation(rest: str) -> tuple[str, str]:
+    """`Literal['):']): desc` -> (`Literal['):']`, ` desc`): a Literal's annotation ends at the `]):` after
+    its last value (a value may hold `):` or `]` itself); any other annotation at the first `):`."""
+    if rest.startswith("Literal["):
+        i = 8
+        while i < len(rest):
+            if rest[i] in "'\"":  # a quoted value closes at its quote followed by ", " or "]"
+                k = i + 1
+                while k < len(rest) and not (rest[k] == rest[i] and rest.startswith((", ", "]"), k + 1)):
+                    k += 2 if rest[k] == "\\" else 1
+                i = k + 1
+            else:
+                k = min((j for j in (rest.find(", ", i), rest.find("]", i)) if j >= 0), default=len(rest))
+                i = k
+            if rest.startswith("]):", i):
+                return rest[: i + 1], rest[i + 3 :]
+            if not rest.startswith(", ", i):
+                break
+            i += 2
+    end = rest.find("):")
+    return rest[:end], rest[end + 2 :]
+
+
 def _field_kind(annotation: str) -> tuple[str, tuple[Any, ...]]:
     if annotation.startswith("Literal[") and annotation.endswith("]"):
         return "enum", _literal_values(annotation[8:-1])
@@ -73,8 +96,9 @@ def read_output_fields(system: str) -> tuple[OutputField, ...]:
             if line.startswith("All interactions") or not line.strip():
                 break
             continue
-        kind, values = _field_kind(match.group(2).strip())
-        fields.append(OutputField(match.group(1), kind, match.group(3).strip(), values))
+        annotation, description = _split_annotation(match.group(2))
+        kind, values = _field_kind(annotation.strip())
+        fields.append(OutputField(match.group(1), kind, description.strip(), values))
     return tuple(fields)
 
 
