@@ -197,7 +197,7 @@ def _add_production(
     bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))
     bundle.traces = traces
     required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
-    mapped = {m.dimension for m in production.maps}
+    mapped = {m.dimension for m in production.maps} | {name for name, _ in production.variable_fields}
     empty = [
         v.name for v in spec.prompt.variables if v.required and v.name != required and v.name not in mapped
     ]
@@ -206,17 +206,22 @@ def _add_production(
         bundle.notes.append(
             f"sources.production: a trace fills only `{required}` (fields.input), so production rows leave "
             f"the required variable{'s' if len(empty) > 1 else ''} {names} empty; set `required: false` on "
-            f"{'them' if len(empty) > 1 else 'it'} in prompt.variables, or map a dimension of that name"
+            f"{'them' if len(empty) > 1 else 'it'} in prompt.variables, or name the trace field that holds "
+            f"{'each' if len(empty) > 1 else 'it'} in sources.production.fields (e.g. fields: {{{empty[0]}: <field>}})"
         )
     wanted = round(spec.size * production.quota)
     cases = select_trace_cases(traces, wanted)
     bundle.quotas.append((production.quota, len(cases) if len(cases) < wanted else traces.usable))
     for case in cases:
         bundle.trace_cases[case.trace_id] = case
-        # a variable named like a mapped dimension (`language`) holds the trace's value of it, as a
-        # synthetic case's does; the trace's text fills the first required variable
+        # a variable `fields` names holds that field of the trace; one named like a mapped dimension
+        # (`language`) the trace's value of it, as a synthetic case's does; the trace's text fills the first
+        # required variable
         cell = dict(case.cell)
-        inputs = {v.name: str(cell.get(v.name, "")) for v in spec.prompt.variables} | {required: case.input}
+        inputs = {
+            v.name: str(case.variables.get(v.name, cell.get(v.name, ""))) for v in spec.prompt.variables
+        }
+        inputs[required] = case.input
         bundle.fixed.append(
             Row.build(
                 "production",

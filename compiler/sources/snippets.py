@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -80,11 +80,7 @@ def select_snippets(
     """
     k = traces.source.snippets if k is None else k
     pool = traces.pool.filter(pl.col("input").is_not_null())
-    mapped = [
-        c
-        for c in pool.columns
-        if c not in ("row", "trace_id", "input", "output", "behavior", "error", "timestamp")
-    ]
+    mapped = _dimension_columns(pool)
     result: dict[str, list[str]] = {}
     if k <= 0 or not groups:
         return result
@@ -135,17 +131,20 @@ class TraceCase:
     error: bool | None
     cell: dict[str, str]
     timestamp: datetime | None
+    variables: dict[str, str] = field(default_factory=dict)  # prompt variables `fields` names, scrubbed
+
+
+def _dimension_columns(pool: pl.DataFrame) -> list[str]:
+    """The pool's mapped dimensions: every column but the texts, flags and prompt variables (`_var_<name>`)."""
+    fixed = ("row", "trace_id", "input", "output", "behavior", "error", "timestamp")
+    return [c for c in pool.columns if c not in fixed and not c.startswith("_var_")]
 
 
 def select_trace_cases(traces: TraceSet, count: int) -> list[TraceCase]:
     """`count` scrubbed traces spread over the cells seen in production (round-robin over cells sorted by
     label; within a cell, failing traces first, then a stable pseudo-random order); no input twice."""
     pool = traces.pool.filter(pl.col("input").is_not_null())
-    mapped = [
-        c
-        for c in pool.columns
-        if c not in ("row", "trace_id", "input", "output", "behavior", "error", "timestamp")
-    ]
+    mapped = _dimension_columns(pool)
     ordered = pool.with_columns(
         _spread=spread_expr(),
         _failed=pl.col("error").fill_null(False),
@@ -178,6 +177,11 @@ def select_trace_cases(traces: TraceSet, count: int) -> list[TraceCase]:
                         row["error"],
                         {d: str(row[d]) for d in mapped if row[d] is not None},
                         row["timestamp"],
+                        {
+                            c.removeprefix("_var_"): row[c]
+                            for c in ordered.columns
+                            if c.startswith("_var_") and row[c] is not None
+                        },
                     )
                 )
                 break

@@ -242,12 +242,13 @@ def scan_trace_file(
         "timestamp": _as_timestamp,
     }
     wanted = [(key, fields[key], converters[key]) for key in FIELD_KEYS if key in fields]
+    wanted += [(f"_var_{name}", field, _as_text) for name, field in source.variable_fields]
     wanted += [(f"_map_{m.dimension}", m.field, _as_text) for m in source.maps if m.field]
     for key, field_path, convert in wanted:
         where = (
-            f"sources.production.fields.{key}"
-            if not key.startswith("_map_")
-            else f"sources.production.map.{key[5:]}.field"
+            f"sources.production.map.{key[5:]}.field"
+            if key.startswith("_map_")
+            else f"sources.production.fields.{key.removeprefix('_var_')}"
         )
         resolved = None if field_path in missing else _resolve_path(schema, field_path)
         if resolved is None and not fallback and path.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -309,6 +310,9 @@ def scan_trace_file(
         ).alias("_bad_timestamp"),
         exprs.get("_timestamp_raw", pl.lit(None)).cast(pl.String).alias("_timestamp_raw"),
         (pl.lit(file_no, dtype=pl.UInt64) * FILE_STRIDE + pl.col("_line").cast(pl.UInt64)).alias("row"),
+    ]
+    columns += [
+        exprs[f"_var_{name}"].cast(pl.String).alias(f"_var_{name}") for name, _ in source.variable_fields
     ]
     columns += [
         exprs[f"_map_{m.dimension}"].cast(pl.String).cast(pl.Categorical).alias(f"_map_{m.dimension}")

@@ -28,6 +28,11 @@ SAMPLE_ROWS = 200_000  # texts the first pass keeps (a uniform sample); rarer gr
 TEXT_COLUMNS = ("row", "trace_id", "input", "output")
 
 
+def text_columns(source: ProductionSource) -> tuple[str, ...]:
+    """The text columns a trace keeps: TEXT_COLUMNS, then `_var_<name>` per prompt variable `fields` names."""
+    return TEXT_COLUMNS + tuple(f"_var_{name}" for name, _ in source.variable_fields)
+
+
 @dataclass(frozen=True, eq=False)
 class TraceSet:
     """What a compile needs from production: slim statistics rows and a scrubbed sample of texts."""
@@ -165,7 +170,7 @@ def _first_pass(
             # concat_str copies the sampled texts: a string view would pin its whole input buffer in memory.
             texts = (
                 pl.concat_str([pl.when(keep).then(pl.col(c)), pl.lit("")]).alias(f"_text_{c}")
-                for c in TEXT_COLUMNS[1:]
+                for c in text_columns(source)[1:]
             )
             return lazy, _collect(
                 lazy.select(
@@ -221,7 +226,7 @@ def load_traces(
             f"{first}; fix the rows{hints} or raise sources.production.max_malformed"
         )
     frame = frame.filter(pl.col("_malformed").is_null()).drop("_malformed")
-    texts = [f"_text_{c}" for c in TEXT_COLUMNS[1:]]
+    texts = [f"_text_{c}" for c in text_columns(source)[1:]]
     sample = (
         frame.filter(pl.col("_text_input").is_not_null())
         .select("row", *texts)
@@ -229,9 +234,10 @@ def load_traces(
     )
     frame = _map_dimensions(source, dims, frame.drop(texts))
     unmapped = {d: frame[d].null_count() for d in mapped}
-    pool = _pool(lazy, frame, sample, mapped, pool_size, threshold)
+    pool = _pool(lazy, frame, sample, mapped, pool_size, threshold, text_columns(source))
+    variables = [f"_var_{name}" for name, _ in source.variable_fields]
     scrubbed, pii = scrub_frame(
-        pool, ["input", "output", "behavior", "trace_id"], source.pii, dict(source.patterns)
+        pool, ["input", "output", "behavior", "trace_id", *variables], source.pii, dict(source.patterns)
     )
     return TraceSet(
         source, frame, scrubbed, rows, malformed, unmapped, pii, pool.height - scrubbed.height, first
@@ -270,6 +276,7 @@ def _pool(
     mapped: list[str],
     size: int,
     threshold: int,
+    columns: Sequence[str] = TEXT_COLUMNS,
 ) -> pl.DataFrame:
     """The `size` rows of lowest spread per dimension value and per full cell (4x that overall), with texts.
 
@@ -307,13 +314,13 @@ def _pool(
     missing = wanted.join(sample.select("row"), on="row", how="anti")["row"]
     if missing.len():
         extra = lazy.filter(pl.col("row").is_in(missing.implode())).select(
-            "row", *(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in TEXT_COLUMNS[1:])
+            "row", *(pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c in columns[1:])
         )
         sample = pl.concat([sample, _collect(extra)])
     texts = sample.join(wanted, on="row", how="semi")
     return (
         texts.join(frame.with_columns(pl.col("behavior").cast(pl.String)), on="row", how="inner")
-        .select(*TEXT_COLUMNS, "behavior", "error", "timestamp", *mapped)
+        .select(*columns, "behavior", "error", "timestamp", *mapped)
         .sort("row")
     )
 

@@ -236,7 +236,61 @@ def test_a_required_variable_no_trace_fills_is_said_before_production_rows_leave
     # the trace's text fills the first required variable as declared: here the new one
     assert said == [
         "sources.production: a trace fills only `account_tier` (fields.input), so production rows leave the "
-        "required variable `customer_message` empty; set `required: false` on it in prompt.variables, or map "
-        "a dimension of that name"
+        "required variable `customer_message` empty; set `required: false` on it in prompt.variables, or name "
+        "the trace field that holds it in sources.production.fields (e.g. fields: {customer_message: <field>})"
     ]
     assert not [w for w in gather_sources(load_spec([], project), None).warnings() if "channel" in w]
+
+
+def test_a_prompt_variable_named_in_fields_holds_its_trace_field_scrubbed(project: Project) -> None:
+    """`fields: {order_context: <field>}` fills that prompt variable of every production row from the trace,
+    through the privacy gate like the input; a missing value leaves it empty, never the row malformed."""
+    root = project.conf_dir.parent
+    lines = ["text,ctx,channel"]
+    for i in range(30):
+        context = f"Order ORD-{i:04d}, contact jane.doe{i}@example.com" if i % 3 else ""
+        lines.append(f'Where is my parcel number {i}? It is late,"{context}",chat')
+    (root / "data" / "orders.csv").write_text("\n".join(lines) + "\n")
+    dataset = project.conf_dir / "dataset" / "support_bot.yaml"
+    text = dataset.read_text()
+    start, end = text.index("    path: data/traces/*.jsonl"), text.index("    weight_by:")
+    dataset.write_text(
+        text[:start]
+        + "    path: data/orders.csv\n    fields: {input: text, order_context: ctx}\n"
+        + "    map: {channel: {field: channel}}\n"
+        + text[end:].replace("weight_by: [frequency, error_rate, novelty]", "weight_by: [frequency]")
+    )
+    result = compile_dataset(["size=40", "sources.production.quota=0.5"], project=project)
+    rows = [Row.from_json(x) for x in (result.version.path / "cases.jsonl").read_text().splitlines()]
+    production = [r for r in rows if r.source == "production"]
+    assert len(production) >= 10
+    contexts = [r.inputs["order_context"] for r in production]
+    assert any(c.startswith("Order ORD-") and "<EMAIL_1>" in c for c in contexts), contexts
+    assert "" in contexts  # a trace without the field: the variable is empty, the row still joins
+    written = "".join(p.read_text(errors="replace") for p in result.version.path.iterdir() if p.is_file())
+    assert "@example.com" not in written
+    assert all(r.inputs["customer_message"].startswith("Where is my parcel") for r in production)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("{input: request.text, order_contxt: response.text}", "fields.order_contxt: unknown role; did you mean `order_context`?"),
+        ("{input: request.text, customer_message: response.text}", "fields.customer_message: `customer_message` is the prompt variable fields.input fills; name its field as fields.input"),
+    ],
+)  # fmt: skip
+def test_a_fields_role_names_a_prompt_variable_or_says_which(
+    project: Project, capsys: pytest.CaptureFixture[str], fields: str, message: str
+) -> None:
+    from compiler.cli.main import main
+
+    dataset = project.conf_dir / "dataset" / "support_bot.yaml"
+    text = dataset.read_text()
+    start = text.index("    fields: {input: request.text")
+    end = text.index("    map:", start)
+    dataset.write_text(
+        text[:start] + f"    fields: {fields}\n" + text[end:].replace("error_rate, novelty", "")
+    )
+    assert main(["plan"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

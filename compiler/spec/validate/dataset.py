@@ -269,7 +269,7 @@ def validate_config(
     sources = None
     if raw.get("sources") and dims and not problems.lines:
         try:
-            sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."))
+            sources = Sources.from_config(raw.get("sources"), dims, Path(base_dir or "."), prompt.variables)
         except ConfigError as exc:
             for line in str(exc).splitlines():
                 key, _, message = line.partition(": ")

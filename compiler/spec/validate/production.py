@@ -15,7 +15,7 @@ from compiler.core.confine import is_inside, relative_path_problem
 from compiler.core.errors import ConfigError
 from compiler.privacy.detectors import check_pattern
 from compiler.privacy.gate import MODES
-from compiler.spec.model import Dimension
+from compiler.spec.model import Dimension, Variable
 
 FIELD_KEYS = ("input", "output", "behavior", "error", "timestamp", "trace_id")
 WEIGHT_FACTORS = ("frequency", "rarity", "error_rate", "novelty")
@@ -52,7 +52,7 @@ class ProductionSource:
 
     path: str  # as written (a glob)
     files: tuple[Path, ...]  # its matches, sorted
-    fields: tuple[tuple[str, str], ...]  # role (input, output, ...) -> field path
+    fields: tuple[tuple[str, str], ...]  # role (input, output, ...) or prompt variable -> field path
     maps: tuple[DimensionMap, ...]
     weight_by: tuple[str, ...]
     since: datetime | None  # naive UTC; None: the previous version's cut-off (see since_of)
@@ -65,6 +65,11 @@ class ProductionSource:
 
     def field(self, role: str) -> str | None:
         return dict(self.fields).get(role)
+
+    @property
+    def variable_fields(self) -> tuple[tuple[str, str], ...]:
+        """(prompt variable, field path): the variables other than the input that traces fill."""
+        return tuple((name, path) for name, path in self.fields if name not in FIELD_KEYS)
 
     @staticmethod
     def from_config(raw: Any, dims: Sequence[Dimension], base_dir: Path) -> ProductionSource:
@@ -203,7 +208,11 @@ def _parse_since(problems: list[str], raw: Any) -> tuple[datetime | None, bool]:
 
 
 def parse_production(
-    raw: Any, dims: Sequence[Dimension], base_dir: Path, problems: list[str]
+    raw: Any,
+    dims: Sequence[Dimension],
+    base_dir: Path,
+    problems: list[str],
+    variables: Sequence[Variable] = (),
 ) -> ProductionSource | None:
     """`sources.production` -> a ProductionSource, adding one line to `problems` per mistake."""
     if isinstance(raw, str):
@@ -220,10 +229,19 @@ def parse_production(
     if not isinstance(fields_raw, Mapping):
         problems.append("sources.production.fields: expected a mapping such as {input: request.text, ts: ts}")
         fields_raw = {}
+    # the input fills the first required prompt variable; the others may name a field of their own
+    names = [v.name for v in variables]
+    filled = next((v.name for v in variables if v.required), names[0] if names else None)
+    others = tuple(n for n in names if n != filled and n not in FIELD_KEYS)
     for role, path in fields_raw.items():
-        if role not in FIELD_KEYS:
+        if role == filled and role not in FIELD_KEYS:
             problems.append(
-                f"sources.production.fields.{role}: unknown role; {_closest(str(role), FIELD_KEYS)}"
+                f"sources.production.fields.{role}: `{role}` is the prompt variable fields.input fills; "
+                f"name its field as fields.input"
+            )
+        elif role not in FIELD_KEYS and role not in others:
+            problems.append(
+                f"sources.production.fields.{role}: unknown role; {_closest(str(role), FIELD_KEYS + others)}"
             )
         elif (field := _field_path(problems, f"sources.production.fields.{role}", path)) is not None:
             fields[str(role)] = field

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.core.errors import ConfigError
-from compiler.spec.model import CURATED_NAMES, Dimension
+from compiler.spec.model import CURATED_NAMES, Dimension, Variable
 from compiler.spec.validate.production import ProductionSource, parse_production, resolve_files
 
 SOURCE_NAMES = ("production", *CURATED_NAMES)
@@ -86,7 +86,9 @@ class Sources:
         return {"production": self.production.quota, **shares} if self.production else shares
 
     @staticmethod
-    def from_config(raw: Any, dims: Sequence[Dimension], base_dir: Path) -> Sources:
+    def from_config(
+        raw: Any, dims: Sequence[Dimension], base_dir: Path, variables: Sequence[Variable] = ()
+    ) -> Sources:
         """Validate the whole `sources` block, reporting every problem at once."""
         problems: list[str] = []
         raw = raw or {}
@@ -100,7 +102,9 @@ class Sources:
                     + (f"did you mean `{match[0]}`?" if match else f"use {', '.join(SOURCE_NAMES)}")
                 )
         production = (
-            parse_production(raw["production"], dims, base_dir, problems) if raw.get("production") else None
+            parse_production(raw["production"], dims, base_dir, problems, variables)
+            if raw.get("production")
+            else None
         )
         patterns = production.patterns if production else ()
         curated = tuple(
