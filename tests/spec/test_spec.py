@@ -206,6 +206,13 @@ BAD_FILES = [
         id="unquoted-yaml-booleans",
     ),
     pytest.param(
+        "values: [easy, medium, hard]",
+        "values: [easy, 1.0, 1.10]",
+        "dimensions.difficulty.values: YAML reads unquoted 1.0, 1.1 as numbers (1.10 becomes 1.1), not value "
+        "names; quote them, e.g. ['1.0']",
+        id="unquoted-yaml-floats",
+    ),
+    pytest.param(
         "values: [answer, refuse, escalate]",
         "values: [answer, no, escalate]",
         "columns.verdict.values: YAML reads unquoted true/false/yes/no/on/off as booleans and null as "

@@ -55,8 +55,18 @@ def parse_weighted(problems: Problems, path: str, raw: Any) -> list[tuple[str, f
     unquoted = yaml_non_names([name for name, _ in pairs])
     if unquoted:
         problems.add(path, unquoted)
+    numbers = [name for name, _ in pairs if isinstance(name, float)]
+    if numbers:  # `1.10` is the number 1.1 to YAML: the name as written is gone
+        shown = ", ".join(repr(n) for n in numbers)
+        problems.add(
+            path,
+            f"YAML reads unquoted {shown} as {'a number' if len(numbers) == 1 else 'numbers'} (1.10 becomes 1.1), "
+            f"not value names; quote them, e.g. ['{numbers[0]!r}']",
+        )
     for name, weight in pairs:
         if isinstance(name, bool) or name is None:
+            continue
+        if isinstance(name, float):  # said once below for all of them
             continue
         if not isinstance(name, str | int) or str(name).strip() in ("", "~"):
             problems.add(path, f"value names must be non-empty strings, got {name!r}")
