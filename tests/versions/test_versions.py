@@ -438,3 +438,32 @@ def test_diff_refuses_two_datasets(
     assert main(["diff", str(version.path), str(other.path), "--markdown"]) == 2
     err = capsys.readouterr().err
     assert "are different datasets" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_checks_column_is_what_a_list_of_dicts_per_row_gives(project: Project) -> None:
+    """cases.parquet's checks are built from one flat column (fast); the bytes must be those of polars
+    reading each row's list of check dicts, also for rows without checks and checks with null fields."""
+    import dataclasses
+    import io
+
+    import polars as pl
+
+    from compiler.spec.compose import PACKAGE_ROOT, load_spec
+    from compiler.versions.store import parquet_bytes, rows_frame
+
+    spec = load_spec([], project)
+    lines = (
+        (PACKAGE_ROOT / "outputs" / "support_bot" / "e4897cbc4854" / "cases.jsonl").read_text().splitlines()
+    )
+    rows = [Row.from_json(line) for line in lines]
+    rows = [dataclasses.replace(r, checks=()) if i % 3 == 0 else r for i, r in enumerate(rows)]
+    rows[1] = dataclasses.replace(rows[1], checks=({"name": "schema", "passed": None, "detail": None},))
+    frame = rows_frame(spec, rows)
+    ordered = sorted(rows, key=lambda r: r.id)
+    per_row = [[{k: c.get(k) for k in ("name", "passed", "detail")} for c in r.checks] for r in ordered]
+    reference = frame.with_columns(pl.Series("checks", per_row, dtype=frame.schema["checks"]))
+    assert frame.columns == reference.columns and frame.equals(reference)
+    buffer = io.BytesIO()
+    reference.rechunk().write_parquet(buffer, compression="zstd", statistics=False)
+    assert parquet_bytes(spec, rows) == buffer.getvalue()
+    assert rows_frame(spec, []).height == 0
