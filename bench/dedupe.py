@@ -30,6 +30,7 @@ without --semantic run as whole processes, and one line prints the rows/s of bot
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -201,6 +202,14 @@ def jaccard_recall(path: Path, predicted: np.ndarray, shingle: str, ngram: int, 
     Recall against the planted clusters asks for pairs a shingling cannot reach (two edits in 20 words leave
     word 3-grams far below 0.8); this asks only for the pairs whose shingle sets do meet the threshold.
     """
+    found, total = _count_jaccard_pairs(*planted_clusters(path, shingle, ngram), predicted, threshold)
+    return found / max(total, 1)
+
+
+@functools.lru_cache(maxsize=2)  # both recalls of a figure read the same corpus and shingling
+def planted_clusters(path: Path, shingle: str, ngram: int) -> tuple[np.ndarray, ...]:
+    """(order, bounds, shingles, starts, counts): the rows sorted by planted cluster (in row order within
+    one), where each cluster starts in that order, and every row's shingle hashes as dsc's kernel makes them."""
     from compiler.screen.near.sketch import sketch_texts
 
     frame = pl.read_parquet(path, columns=["text", "cluster"])
@@ -210,8 +219,7 @@ def jaccard_recall(path: Path, predicted: np.ndarray, shingle: str, ngram: int, 
     )
     order = np.argsort(frame["cluster"].to_numpy(), kind="stable")
     bounds = np.flatnonzero(np.diff(frame["cluster"].to_numpy()[order], prepend=-1, append=-1))
-    found, total = _count_jaccard_pairs(order, bounds, shingles, starts, counts, predicted, threshold)
-    return found / max(total, 1)
+    return order, bounds, shingles, starts, counts
 
 
 def _count_jaccard_pairs(order, bounds, shingles, starts, counts, predicted, threshold):  # type: ignore[no-untyped-def]
@@ -239,16 +247,7 @@ def _count_jaccard_pairs(order, bounds, shingles, starts, counts, predicted, thr
 def drop_recall(path: Path, labels: np.ndarray, shingle: str, ngram: int, threshold: float) -> float:
     """The share of rows dropped among those with an earlier row of their planted cluster whose exact Jaccard
     reaches the threshold (a row is dropped when its resolved label is another row)."""
-    from compiler.screen.near.sketch import sketch_texts
-
-    frame = pl.read_parquet(path, columns=["text", "cluster"])
-    one = np.ones(1, dtype=np.uint16)
-    _, _, shingles, starts, counts = sketch_texts(
-        frame["text"], shingle == "word", ngram, one, one, np.ones(1, dtype=np.uint64), 1, 1
-    )
-    order = np.argsort(frame["cluster"].to_numpy(), kind="stable")  # within a cluster, in row order
-    bounds = np.flatnonzero(np.diff(frame["cluster"].to_numpy()[order], prepend=-1, append=-1))
-    dropped, total = _count_droppable_rows(order, bounds, shingles, starts, counts, labels, threshold)
+    dropped, total = _count_droppable_rows(*planted_clusters(path, shingle, ngram), labels, threshold)
     return dropped / max(total, 1)
 
 

@@ -14,7 +14,7 @@ from compiler.core.confine import shown_path
 from compiler.core.rows import Row
 from compiler.privacy.gate import candidate_detectors, scrub_row
 from compiler.sources.curated import load_curated
-from compiler.spec.model import CURATED_NAMES, Spec
+from compiler.spec.model import CURATED_NAMES, Spec, input_variable
 from compiler.spec.validate.sources import CuratedSource
 
 DEFAULT_CURATED_QUOTA = 0.1
@@ -196,7 +196,7 @@ def _add_production(
     weights = adjust_weights(spec.dimensions, evidence, production.weight_by)
     bundle.spec = replace(spec, dimensions=tuple(apply_weights(spec.dimensions, weights)))
     bundle.traces = traces
-    required = next((v.name for v in spec.prompt.variables if v.required), spec.prompt.variables[0].name)
+    required = input_variable(spec.prompt.variables) or ""
     mapped = {m.dimension for m in production.maps} | {name for name, _ in production.variable_fields}
     empty = [
         v.name for v in spec.prompt.variables if v.required and v.name != required and v.name not in mapped

@@ -6,7 +6,7 @@ and the dotted key, and says how to fix it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +70,11 @@ class Variable:
 class Prompt:
     text: str
     variables: tuple[Variable, ...]
+
+
+def input_variable(variables: Sequence[Variable]) -> str | None:
+    """The variable a production trace's `fields.input` fills: the first required one, else the first."""
+    return next((v.name for v in variables if v.required), variables[0].name if variables else None)
 
 
 @dataclass(frozen=True)
@@ -139,9 +144,7 @@ class SemanticDedupe:
     batch_size: int = 64  # texts per embedding request
     api_base: str | None = None
     api_key_env: str | None = None  # the *name* of the variable holding the key, never the key
-    price: float = (
-        0.0  # USD per million tokens embedded (an estimate of 4 characters a token): budget.max_usd
-    )
+    price: float = 0.0  # USD per million tokens embedded (4 characters a token), for budget.max_usd
 
 
 @dataclass(frozen=True)

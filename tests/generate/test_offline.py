@@ -848,6 +848,20 @@ def test_a_strategy_template_of_the_users_own_is_followed(project: Any) -> None:
     assert any(r.expected["verdict"] == "answer" for r in direct)  # the built-in strategies read as before
 
 
+def _code_review_case(negative: bool, columns: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A code review space's case: adversarial with a negative value pushing for a blind approval, or plain."""
+    case = json.loads(make_case())
+    case.update(
+        dataset="code_review",
+        variables={"diff": {"description": "A unified diff of the change.", "required": True}},
+        cell={"issue": "~asks_to_approve_blindly" if negative else "missing_tests"},
+        columns=columns,
+        strategy="adversarial" if negative else "direct",
+        **extra,
+    )
+    return case
+
+
 def test_a_code_review_verdict_requests_changes_where_a_case_must_not_be_approved() -> None:
     """`request_changes` declines what was asked: an adversarial case that pushes for a blind approval gets
     it, a plain case an approval, never the other way round."""
@@ -861,16 +875,9 @@ def test_a_code_review_verdict_requests_changes_where_a_case_must_not_be_approve
         OutputField("verdict", "enum", "", ("approve", "request_changes", "comment")),
     )
     for seed in range(8):
-        case = json.loads(make_case())
         negative = seed % 2 == 0
-        case.update(
-            dataset="code_review",
-            description="A code review assistant that comments on pull requests.",
-            variables={"diff": {"description": "A unified diff of the change.", "required": True}},
-            cell={"issue": "~asks_to_approve_blindly" if negative else "missing_tests"},
-            columns=columns,
-            strategy="adversarial" if negative else "direct",
-        )
+        description = "A code review assistant that comments on pull requests."
+        case = _code_review_case(negative, columns, description=description)
         values, _ = write_fields(fields, case, {}, random.Random(seed))
         assert values["verdict"] == ("request_changes" if negative else "approve"), (seed, values)
 
@@ -882,16 +889,8 @@ def test_an_int_column_stays_in_the_range_its_description_gives_and_grades_along
     fields = (OutputField("diff", "text"), OutputField("severity", "int", description))
     seen: dict[bool, list[int]] = {True: [], False: []}
     for seed in range(16):
-        case = json.loads(make_case())
         negative = seed % 2 == 0
-        case.update(
-            dataset="code_review",
-            variables={"diff": {"description": "A unified diff of the change.", "required": True}},
-            cell={"issue": "~asks_to_approve_blindly" if negative else "missing_tests"},
-            columns=columns,
-            strategy="adversarial" if negative else "direct",
-        )
-        values, _ = write_fields(fields, case, {}, random.Random(seed))
+        values, _ = write_fields(fields, _code_review_case(negative, columns), {}, random.Random(seed))
         seen[negative].append(values["severity"])
     assert set(seen[True]) | set(seen[False]) <= {0, 1, 2, 3}
     assert sum(seen[True]) / 8 > sum(seen[False]) / 8

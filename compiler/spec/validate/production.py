@@ -15,7 +15,7 @@ from compiler.core.confine import is_inside, relative_path_problem
 from compiler.core.errors import ConfigError
 from compiler.privacy.detectors import check_pattern
 from compiler.privacy.gate import MODES
-from compiler.spec.model import Dimension, Variable
+from compiler.spec.model import Dimension, Variable, input_variable
 
 FIELD_KEYS = ("input", "output", "behavior", "error", "timestamp", "trace_id")
 WEIGHT_FACTORS = ("frequency", "rarity", "error_rate", "novelty")
@@ -230,9 +230,8 @@ def parse_production(
         problems.append("sources.production.fields: expected a mapping such as {input: request.text, ts: ts}")
         fields_raw = {}
     # the input fills the first required prompt variable; the others may name a field of their own
-    names = [v.name for v in variables]
-    filled = next((v.name for v in variables if v.required), names[0] if names else None)
-    others = tuple(n for n in names if n != filled and n not in FIELD_KEYS)
+    filled = input_variable(variables)
+    others = tuple(v.name for v in variables if v.name != filled and v.name not in FIELD_KEYS)
     for role, path in fields_raw.items():
         if role == filled and role not in FIELD_KEYS:
             problems.append(

@@ -59,8 +59,7 @@ def _pick_int(sc: Scene, text: str, description: str) -> int:
     if span is not None and span[0] < span[1]:
         low, high = int(span[0]), int(span[1])
         if graded:  # along the scale as the case is hard, further when it is negative or adversarial
-            negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
-            step = max(0, min(4, sc.level + 2 * negative + rng.randint(-1, 1)))
+            step = max(0, min(4, sc.level + 2 * sc.pressed + rng.randint(-1, 1)))
             return low + round(step / 4 * (high - low))
         return rng.randint(low, high)
     if _has(text, "tool"):
@@ -75,8 +74,7 @@ def _pick_int(sc: Scene, text: str, description: str) -> int:
     if _has(text, "sentence"):
         return 2 + sc.level + rng.randint(0, 1)
     if graded:
-        negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
-        return max(1, min(5, 1 + sc.level + 2 * negative + rng.randint(-1, 1)))
+        return max(1, min(5, 1 + sc.level + 2 * sc.pressed + rng.randint(-1, 1)))
     if _has(text, "day"):
         return int(sc.facts["days"])
     if _has(text, "count", "number", "num ", "quantity", "items"):

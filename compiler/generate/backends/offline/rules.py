@@ -175,8 +175,7 @@ def choose_enum(sc: Scene, values: tuple[Any, ...], text: str) -> Any:
         lowered = tuple(str(v).lower() for v in values)
         scale = next((s for s in _ORDINALS if lowered == s), None)
         if scale is not None:
-            negative = any(n for _, _, n in sc.cell) or sc.tactic is not None
-            chosen = values[min(len(values) - 1, sc.level + negative)]
+            chosen = values[min(len(values) - 1, sc.level + sc.pressed)]
         elif verdict_like and sc.stance == "comply":
             # an answered case takes a value that neither refuses nor hands off
             calm = [

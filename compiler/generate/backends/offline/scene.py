@@ -90,6 +90,11 @@ class Scene:
     def __post_init__(self) -> None:
         self.facts = _Facts(self)
 
+    @property
+    def pressed(self) -> bool:
+        """Whether the case pushes against the assistant: a negative value in its cell, or a tactic."""
+        return any(negative for _, _, negative in self.cell) or self.tactic is not None
+
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
         """One of `options`, with the case's facts filled in."""
         return self.rng.choice(options).format_map(self.facts)
